@@ -1,0 +1,1 @@
+"""Auto Doctor Scheduling: appointments and availability for remote mechanic sessions."""

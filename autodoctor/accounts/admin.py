@@ -1,0 +1,104 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .mechanic_types import mechanic_type
+from .models import ApiToken, CustomerProfile, MechanicProfile, User, Vehicle, Workshop
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "role", "time_zone", "is_active", "is_staff"]
+    list_filter = ["role", "is_active", "is_staff", "time_zone"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Profile", {"fields": ["full_name", "role", "time_zone"]}),
+        (
+            "Permissions",
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["email", "full_name", "role", "time_zone", "password1", "password2"],
+            },
+        )
+    ]
+
+
+@admin.register(Workshop)
+class WorkshopAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "fsa", "time_zone", "owner", "max_concurrent_appointments"]
+    list_filter = ["time_zone", "city"]
+    search_fields = ["name", "city", "postal_code", "owner__email"]
+    autocomplete_fields = ["owner"]
+    filter_horizontal = ["staff"]
+
+
+@admin.register(MechanicProfile)
+class MechanicProfileAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "type_label",
+        "workshop",
+        "city",
+        "fsa",
+        "years_experience",
+        "rating",
+        "is_online",
+    ]
+    list_filter = ["account_type", "partnership_type", "is_online", "workshop"]
+    search_fields = ["user__email", "user__full_name", "city", "postal_code"]
+    list_select_related = ["user", "workshop"]
+    autocomplete_fields = ["user", "workshop"]
+
+    @admin.display(description="Mechanic type")
+    def type_label(self, obj: MechanicProfile) -> str:
+        return mechanic_type(obj).label
+
+
+class VehicleInline(admin.TabularInline):
+    model = Vehicle
+    extra = 0
+
+
+@admin.register(CustomerProfile)
+class CustomerProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "phone", "city", "fsa"]
+    list_filter = ["city"]
+    search_fields = ["user__email", "user__full_name", "phone", "postal_code"]
+    inlines = [VehicleInline]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "customer", "vin"]
+    list_filter = ["make", "year"]
+    search_fields = ["make", "model", "vin", "customer__user__email"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins can see and revoke tokens; new ones are issued on the user's profile page
+    (or with the action below) because the secret is shown only once."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__email", "prefix"]
+    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: object, queryset: object) -> None:
+        from django.utils import timezone
+
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())  # type: ignore[attr-defined]

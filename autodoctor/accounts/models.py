@@ -1,0 +1,245 @@
+"""Who uses the system: users with one role, and the profiles each role needs.
+
+Customer, mechanic and workshop (organization) fields follow plan §1.1 and §2.
+"""
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Substr, Upper
+from django.utils import timezone
+
+
+def validate_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            f"Unknown time zone {value!r}; use an IANA name like America/Toronto."
+        )
+
+
+class Role(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    MECHANIC = "mechanic", "Mechanic"
+    WORKSHOP_STAFF = "workshop_staff", "Workshop staff"
+    ADMIN = "admin", "Platform admin"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("role", Role.ADMIN)
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an email address. One role each."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CUSTOMER)
+    # The zone this person lives in: times are shown to them in it, and for a
+    # mechanic it is also the zone their weekly hours are written in.
+    time_zone = models.CharField(
+        max_length=64, default="America/Toronto", validators=[validate_zone]
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can log into the Django admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role == Role.CUSTOMER
+
+    @property
+    def is_mechanic(self) -> bool:
+        return self.role == Role.MECHANIC
+
+    @property
+    def is_workshop_staff(self) -> bool:
+        return self.role == Role.WORKSHOP_STAFF
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+
+class Workshop(models.Model):
+    """An organization with a physical shop (plan §1.1 organizations)."""
+
+    name = models.CharField(max_length=200)
+    address = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    fsa = models.GeneratedField(
+        expression=Upper(Substr("postal_code", 1, 3)),
+        output_field=models.CharField(max_length=3),
+        db_persist=True,
+    )
+    time_zone = models.CharField(
+        max_length=64, default="America/Toronto", validators=[validate_zone]
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_workshops"
+    )
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="staff_workshops"
+    )
+    payout_account_id = models.CharField(max_length=100, blank=True)
+    max_concurrent_appointments = models.PositiveSmallIntegerField(default=5)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_concurrent_appointments__gte=1),
+                name="workshop_has_at_least_one_bay",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountType(models.TextChoices):
+    INDIVIDUAL_MECHANIC = "individual_mechanic", "Individual mechanic (owner/operator)"
+    WORKSHOP_MECHANIC = "workshop_mechanic", "Workshop mechanic"
+
+
+class PartnershipType(models.TextChoices):
+    EMPLOYEE = "employee", "Employee of the workshop"
+    CONTRACTOR = "contractor", "Contractor of the workshop"
+    OWNER = "owner", "Owner"
+    PARTNER = "partner", "Partner"
+
+
+class MechanicProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mechanic_profile"
+    )
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    fsa = models.GeneratedField(
+        expression=Upper(Substr("postal_code", 1, 3)),
+        output_field=models.CharField(max_length=3),
+        db_persist=True,
+    )
+    brands = models.JSONField(default=list, blank=True, help_text="Brand specialties, e.g. Honda")
+    specialty_keywords = models.JSONField(default=list, blank=True)
+    years_experience = models.PositiveSmallIntegerField(default=0)
+    rating = models.DecimalField(max_digits=2, decimal_places=1, null=True, blank=True)
+    is_online = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    account_type = models.CharField(max_length=30, choices=AccountType.choices, blank=True)
+    partnership_type = models.CharField(max_length=20, choices=PartnershipType.choices, blank=True)
+    workshop = models.ForeignKey(
+        Workshop, null=True, blank=True, on_delete=models.SET_NULL, related_name="mechanics"
+    )
+    payout_account_id = models.CharField(max_length=100, blank=True)
+    bio = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["user__full_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=0, rating__lte=5),
+                name="mechanic_rating_between_0_and_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @property
+    def time_zone(self) -> str:
+        return self.user.time_zone
+
+
+class CustomerProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_profile"
+    )
+    phone = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    fsa = models.GeneratedField(
+        expression=Upper(Substr("postal_code", 1, 3)),
+        output_field=models.CharField(max_length=3),
+        db_persist=True,
+    )
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class Vehicle(models.Model):
+    customer = models.ForeignKey(CustomerProfile, on_delete=models.CASCADE, related_name="vehicles")
+    year = models.PositiveSmallIntegerField()
+    make = models.CharField(max_length=50)
+    model = models.CharField(max_length=50)
+    vin = models.CharField(max_length=17, blank=True)
+
+    class Meta:
+        ordering = ["-year", "make"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(year__gte=1900, year__lte=2100), name="vehicle_year_plausible"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.make} {self.model}"
+
+
+class ApiToken(models.Model):
+    """A personal API token for integrators. Only a SHA-256 of the secret is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

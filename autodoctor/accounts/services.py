@@ -1,0 +1,68 @@
+"""Account writes: API tokens and profile creation."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from autodoctor.errors import InvalidInput, NotFound
+
+from .models import ApiToken, User
+
+TOKEN_PREFIX = "adt_"
+
+
+def token_digest(raw: str) -> str:
+    # Tokens are 256-bit random secrets, so a fast unsalted hash is enough to make a
+    # leaked table useless; a slow KDF would only slow every API call.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    raw: str  # shown once, never stored
+
+
+def api_token_create(*, user: User, name: str) -> IssuedToken:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Give the token a name so you can recognise it later.", field="name")
+    if len(name) > 100:
+        raise InvalidInput("Token name is longer than 100 characters.", field="name")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=token_digest(raw)
+    )
+    return IssuedToken(token=token, raw=raw)
+
+
+def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(user=user, pk=token_id).first()
+        if token is None:
+            raise NotFound("No such token.")
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+    return token
+
+
+def api_token_authenticate(raw: str) -> User | None:
+    """The active user owning this raw token, or None. Records last use."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=token_digest(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    # Throttle the write: one update a minute per token is plenty for "last used".
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,0 +1,212 @@
+"""What mechanics and workshops say about their own hours (plan §1.1).
+
+Weekly hours are local wall time in the owner's IANA zone, stored as minutes
+after local midnight (0..1440, so a block may end at 24:00). Time off is
+stored as UTC instants. The availability service turns all of this into
+bookable UTC intervals.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+
+from autodoctor.accounts.models import MechanicProfile, Workshop
+
+
+class DayOfWeek(models.IntegerChoices):
+    # plan §1.1: 0=Sunday … 6=Saturday
+    SUNDAY = 0, "Sunday"
+    MONDAY = 1, "Monday"
+    TUESDAY = 2, "Tuesday"
+    WEDNESDAY = 3, "Wednesday"
+    THURSDAY = 4, "Thursday"
+    FRIDAY = 5, "Friday"
+    SATURDAY = 6, "Saturday"
+
+
+def _minute_range(prefix: str, start: str, end: str) -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(
+                **{f"{start}__gte": 0, f"{start}__lt": 1440, f"{end}__gt": 0, f"{end}__lte": 1440}
+            ),
+            name=f"{prefix}_minutes_in_day",
+        ),
+        models.CheckConstraint(
+            condition=Q(**{f"{start}__lt": F(end)}), name=f"{prefix}_start_before_end"
+        ),
+    ]
+
+
+class WeeklyBlock(models.Model):
+    """One recurring stretch of hours a mechanic offers (several per day allowed)."""
+
+    mechanic = models.ForeignKey(
+        MechanicProfile, on_delete=models.CASCADE, related_name="weekly_blocks"
+    )
+    day_of_week = models.PositiveSmallIntegerField(choices=DayOfWeek.choices)
+    start_minute = models.PositiveSmallIntegerField()
+    end_minute = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["mechanic", "day_of_week", "start_minute"]
+        indexes = [models.Index(fields=["day_of_week", "start_minute", "end_minute"])]
+        constraints = [
+            *_minute_range("weeklyblock", "start_minute", "end_minute"),
+            models.CheckConstraint(condition=Q(day_of_week__lte=6), name="weeklyblock_day_of_week"),
+            models.UniqueConstraint(
+                fields=["mechanic", "day_of_week", "start_minute"], name="weeklyblock_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        from .engine import minute_label
+
+        return f"{self.get_day_of_week_display()} {minute_label(self.start_minute)}–{minute_label(self.end_minute)}"
+
+
+class WorkshopHours(models.Model):
+    """Opening hours of a workshop for one day of the week, with an optional break."""
+
+    workshop = models.ForeignKey(Workshop, on_delete=models.CASCADE, related_name="hours")
+    day_of_week = models.PositiveSmallIntegerField(choices=DayOfWeek.choices)
+    is_open = models.BooleanField(default=True)
+    open_minute = models.PositiveSmallIntegerField(default=9 * 60)
+    close_minute = models.PositiveSmallIntegerField(default=17 * 60)
+    break_start_minute = models.PositiveSmallIntegerField(null=True, blank=True)
+    break_end_minute = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["workshop", "day_of_week"]
+        verbose_name_plural = "workshop hours"
+        constraints = [
+            *_minute_range("workshophours", "open_minute", "close_minute"),
+            models.UniqueConstraint(
+                fields=["workshop", "day_of_week"], name="workshophours_one_row_per_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(break_start_minute__isnull=True, break_end_minute__isnull=True)
+                | Q(
+                    break_start_minute__gt=F("open_minute"),
+                    break_end_minute__gt=F("break_start_minute"),
+                    break_end_minute__lt=F("close_minute"),
+                ),
+                name="workshophours_break_inside_opening",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workshop} {self.get_day_of_week_display()}"
+
+
+class DateOverride(models.Model):
+    """Replaces the weekly hours for one local date (a holiday, a Saturday shift).
+
+    Several rows for the same owner and date are the hours of that date; a row with
+    no times means closed all day.
+    """
+
+    mechanic = models.ForeignKey(
+        MechanicProfile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="date_overrides",
+    )
+    workshop = models.ForeignKey(
+        Workshop, null=True, blank=True, on_delete=models.CASCADE, related_name="date_overrides"
+    )
+    day = models.DateField()
+    start_minute = models.PositiveSmallIntegerField(null=True, blank=True)
+    end_minute = models.PositiveSmallIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["day", "start_minute"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mechanic__isnull=False, workshop__isnull=True)
+                | Q(mechanic__isnull=True, workshop__isnull=False),
+                name="dateoverride_one_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(start_minute__isnull=True, end_minute__isnull=True)
+                | Q(start_minute__gte=0, end_minute__lte=1440, start_minute__lt=F("end_minute")),
+                name="dateoverride_closed_or_valid_hours",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.mechanic or self.workshop
+        return f"{owner} {self.day}: {'closed' if self.is_closed else 'special hours'}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.start_minute is None
+
+
+class TimeOffStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+
+
+class TimeOff(models.Model):
+    mechanic = models.ForeignKey(MechanicProfile, on_delete=models.CASCADE, related_name="time_off")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    all_day = models.BooleanField(default=False, help_text="Entered as whole local dates")
+    reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=TimeOffStatus.choices, default=TimeOffStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["mechanic", "starts_at", "ends_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")), name="timeoff_start_before_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mechanic} off {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d} ({self.status})"
+        )
+
+
+class MechanicSettings(models.Model):
+    """Booking rules a mechanic sets for themselves (plan Phase 1 defaults)."""
+
+    mechanic = models.OneToOneField(
+        MechanicProfile, on_delete=models.CASCADE, related_name="settings"
+    )
+    buffer_minutes = models.PositiveSmallIntegerField(default=15)
+    max_advance_days = models.PositiveSmallIntegerField(default=30)
+    min_notice_minutes = models.PositiveIntegerField(default=120)
+    allow_instant_booking = models.BooleanField(default=True)
+    slot_step_minutes = models.PositiveSmallIntegerField(default=15)
+
+    class Meta:
+        verbose_name_plural = "mechanic settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(buffer_minutes__lte=240), name="settings_buffer_at_most_4h"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_advance_days__gte=1, max_advance_days__lte=365),
+                name="settings_advance_1_365",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_step_minutes__gte=5, slot_step_minutes__lte=240),
+                name="settings_step_5_240",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Settings for {self.mechanic}"

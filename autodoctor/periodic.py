@@ -1,0 +1,10 @@
+"""Jobs that run on a clock. `manage.py periodic` enqueues each when due; the task
+worker (`manage.py db_worker`) runs them. Each job must be idempotent: running it
+twice, or late, never does work twice (ARCHITECTURE invariant 7).
+
+Apps append (seconds, "dotted.path.to.task") to PERIODIC_TASKS.
+"""
+
+PERIODIC_TASKS: list[tuple[int, str]] = [
+    (300, "autodoctor.web.tasks.heartbeat"),
+]

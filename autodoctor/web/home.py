@@ -1,0 +1,20 @@
+"""What each role sees on the home page. Reads only; each block asks its app's selectors."""
+
+from autodoctor.accounts.models import User
+
+
+def home_context(user: User) -> dict:
+    context: dict = {}
+    if user.is_customer and hasattr(user, "customer_profile"):
+        context["vehicles"] = list(user.customer_profile.vehicles.all())
+    if user.is_mechanic and hasattr(user, "mechanic_profile"):
+        from autodoctor.accounts.mechanic_types import mechanic_type
+
+        profile = user.mechanic_profile
+        context["mechanic"] = profile
+        context["mechanic_type"] = mechanic_type(profile).label
+    if user.is_workshop_staff:
+        from autodoctor.accounts.selectors import workshops_for_staff
+
+        context["workshops"] = list(workshops_for_staff(user))
+    return context

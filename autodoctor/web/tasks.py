@@ -1,0 +1,10 @@
+"""Platform-level background tasks."""
+
+from django.tasks import task
+from django.utils import timezone
+
+
+@task
+def heartbeat(note: str = "") -> str:
+    """A trivial task proving the worker path end to end (see tests/test_tasks.py)."""
+    return f"alive at {timezone.now().isoformat()} {note}".strip()

@@ -1,0 +1,99 @@
+"""Shell pages: login, the role-aware home, profile (API tokens), error pages."""
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from autodoctor.accounts import services as account_services
+from autodoctor.accounts.selectors import home_section_for
+
+from .forms import EmailLoginForm, TokenForm
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailLoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    from autodoctor.web.home import home_context
+
+    user = request.user
+    return render(
+        request,
+        "web/home.html",
+        {"section": home_section_for(user), **home_context(user)},  # type: ignore[arg-type]
+    )
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    issued = request.session.pop("issued_token", None)
+    return render(
+        request,
+        "web/profile.html",
+        {"tokens": request.user.api_tokens.all(), "form": TokenForm(), "issued": issued},  # type: ignore[union-attr]
+    )
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the token a name (up to 100 characters).")
+        return redirect("profile")
+    issued = account_services.api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
+    request.session["issued_token"] = issued.raw
+    messages.success(
+        request, f"Token “{issued.token.name}” created. Copy it now: it is shown only once."
+    )
+    return redirect("profile")
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = account_services.api_token_revoke(user=request.user, token_id=token_id)  # type: ignore[arg-type]
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("profile")
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(
+        request,
+        "web/status.html",
+        {"status": 403, "title": "Not allowed", "text": "You do not have access to this page."},
+        status=403,
+    )
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(
+        request,
+        "web/status.html",
+        {
+            "status": 404,
+            "title": "Page not found",
+            "text": "We could not find that page. It may have moved, or it is not yours to see.",
+        },
+        status=404,
+    )
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "web/status.html",
+        {
+            "status": 500,
+            "title": "Something went wrong",
+            "text": "The error was logged. Please try again in a moment.",
+        },
+        status=500,
+    )

@@ -1,0 +1,40 @@
+"""Shared fixtures. App-specific fixtures live in tests/<app>/conftest.py."""
+
+import pytest
+from django.test import Client
+
+from autodoctor.accounts.models import Role
+
+from .factories import PASSWORD, CustomerFactory, MechanicFactory, UserFactory, WorkshopFactory
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory()
+
+
+@pytest.fixture
+def mechanic(db):
+    return MechanicFactory()
+
+
+@pytest.fixture
+def workshop(db):
+    return WorkshopFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(role=Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def login():
+    """login(user) -> a Django test Client logged in as that user (CSRF enforced)."""
+
+    def _login(user, enforce_csrf: bool = False) -> Client:
+        client = Client(enforce_csrf_checks=enforce_csrf)
+        assert client.login(email=user.email, password=PASSWORD)
+        return client
+
+    return _login
