@@ -12,11 +12,15 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, **data: Any) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, **data: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        if status:
+            self.status = status
         self.data = data
 
     def as_body(self) -> dict[str, Any]:

@@ -1,5 +1,304 @@
-"""JSON API routes of the booking app (mounted under /api/ in autodoctor/api.py)."""
+"""Booking API (plan §1.3 and the scheduling endpoints). Handlers parse, call one
+service, return a schema; errors are DomainErrors rendered by autodoctor/api.py."""
 
-from ninja import Router
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from autodoctor.accounts.models import MechanicProfile, User
+from autodoctor.errors import NotAllowed, NotFound
+
+from . import selectors, services
+from .models import Offer, Reservation, Session
 
 router = Router(tags=["booking"])
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+
+
+class IntakeIn(Schema):
+    plan: str = Field(examples=["advice"])
+    concern: str = Field(examples=["Grinding noise when braking"])
+    type: str = "video"
+    vehicle_id: int | None = None
+    vehicle_label: str = ""
+    brand: str = ""
+    mode: Literal["now", "scheduled"] = "now"
+    mechanic_id: int | None = Field(
+        None, description="Scheduled: the chosen mechanic; omit with earliest=true"
+    )
+    start: datetime | None = Field(None, description="Scheduled: slot start, ISO 8601 with offset")
+    earliest: bool = Field(False, description="Scheduled: take the earliest slot with any mechanic")
+
+
+class ReserveIn(Schema):
+    plan: str
+    concern: str
+    type: str = "video"
+    vehicle_id: int | None = None
+    vehicle_label: str = ""
+    brand: str = ""
+    mechanic_id: int | None = None
+    start: datetime | None = None
+    earliest: bool = False
+
+
+class ReservationRef(Schema):
+    reservation_id: int
+
+
+class RescheduleIn(Schema):
+    start: datetime
+
+
+class CancelIn(Schema):
+    reason: str = ""
+
+
+class ReservationOut(Schema):
+    id: int
+    session_id: int
+    mechanic_id: int
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    expires_at: datetime | None
+
+
+class SessionOut(Schema):
+    id: int
+    status: str
+    type: str
+    plan: str
+    customer_id: int
+    mechanic_id: int | None
+    mechanic_name: str | None
+    concern: str
+    vehicle: str
+    scheduled_for: datetime | None
+    duration_minutes: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    reschedule_count: int
+    cancelled_by: str
+    cancellation_reason: str
+    hold: ReservationOut | None = None
+
+    @staticmethod
+    def resolve_plan(obj: Session) -> str:
+        return obj.plan.code
+
+    @staticmethod
+    def resolve_mechanic_name(obj: Session) -> str | None:
+        return str(obj.mechanic.user) if obj.mechanic_id else None
+
+    @staticmethod
+    def resolve_vehicle(obj: Session) -> str:
+        return obj.vehicle_label
+
+    @staticmethod
+    def resolve_hold(obj: Session) -> Reservation | None:
+        return selectors.current_hold(obj)
+
+
+class OfferOut(Schema):
+    id: int
+    session_id: int
+    kind: str
+    status: str
+    score: int
+    reasons: list[str]
+    offered_at: datetime
+    plan: str
+    concern: str
+    vehicle: str
+    scheduled_for: datetime | None
+
+    @staticmethod
+    def resolve_plan(obj: Offer) -> str:
+        return obj.session.plan.code
+
+    @staticmethod
+    def resolve_concern(obj: Offer) -> str:
+        return obj.session.concern
+
+    @staticmethod
+    def resolve_vehicle(obj: Offer) -> str:
+        return obj.session.vehicle_label
+
+    @staticmethod
+    def resolve_scheduled_for(obj: Offer) -> datetime | None:
+        return obj.session.scheduled_for
+
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,return-value]
+
+
+def _mechanic(request: HttpRequest) -> MechanicProfile:
+    profile = getattr(_user(request), "mechanic_profile", None)
+    if profile is None:
+        raise NotAllowed("Only mechanics have offers.")
+    return profile
+
+
+def _reserve(user: User, payload: ReserveIn | IntakeIn) -> Reservation:
+    intake = services.intake_validate(
+        customer=user,
+        plan=payload.plan,
+        concern=payload.concern,
+        session_type=payload.type,
+        vehicle_id=payload.vehicle_id,
+        vehicle_label=payload.vehicle_label,
+        brand=payload.brand,
+    )
+    return services.reservation_hold_for_request(
+        customer=user,
+        intake=intake,
+        mechanic_id=payload.mechanic_id,
+        starts_at=payload.start,
+        earliest=payload.earliest,
+    )
+
+
+@router.post(
+    "/intake/start",
+    response={201: SessionOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Start a session now (default) or hold a scheduled slot",
+)
+def intake_start(request: HttpRequest, payload: IntakeIn) -> Status:
+    user = _user(request)
+    if payload.mode == "scheduled":
+        return Status(201, Session.objects.get(pk=_reserve(user, payload).session_id))
+    intake = services.intake_validate(
+        customer=user,
+        plan=payload.plan,
+        concern=payload.concern,
+        session_type=payload.type,
+        vehicle_id=payload.vehicle_id,
+        vehicle_label=payload.vehicle_label,
+        brand=payload.brand,
+    )
+    return Status(201, services.session_create_immediate(customer=user, intake=intake))
+
+
+@router.post(
+    "/slots/reserve",
+    response={201: ReservationOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Hold a slot for 15 minutes during checkout",
+)
+def slots_reserve(request: HttpRequest, payload: ReserveIn) -> Status:
+    return Status(201, _reserve(_user(request), payload))
+
+
+@router.put(
+    "/slots/confirm",
+    response={200: SessionOut, 402: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Confirm a hold (free plans; paid plans confirm through checkout)",
+)
+def slots_confirm(request: HttpRequest, payload: ReservationRef) -> Session:
+    reservation = services.reservation_confirm_checked(
+        reservation_id=payload.reservation_id, customer=_user(request)
+    )
+    return Session.objects.get(pk=reservation.session_id)
+
+
+@router.delete(
+    "/slots/release",
+    response={200: ReservationOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Release a hold you no longer want",
+)
+def slots_release(request: HttpRequest, payload: ReservationRef) -> Reservation:
+    return services.reservation_release(
+        reservation_id=payload.reservation_id, customer=_user(request)
+    )
+
+
+@router.get(
+    "/sessions",
+    response=list[SessionOut],
+    summary="My sessions (customers: own; mechanics: theirs)",
+)
+def session_list(request: HttpRequest, status: str | None = None) -> list[Session]:
+    qs = selectors.sessions_for_user(_user(request))
+    if status:
+        qs = qs.filter(status=status)
+    return list(qs[:200])
+
+
+@router.get(
+    "/sessions/{session_id}", response={200: SessionOut, 404: ErrorOut}, summary="One session"
+)
+def session_detail(request: HttpRequest, session_id: int) -> Session:
+    return selectors.session_for_user(session_id, _user(request))
+
+
+@router.put(
+    "/sessions/{session_id}/reschedule",
+    response={200: SessionOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Move a scheduled session to another free slot",
+)
+def session_reschedule(request: HttpRequest, session_id: int, payload: RescheduleIn) -> Session:
+    return services.session_reschedule(
+        session_id=session_id, user=_user(request), new_start=payload.start
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/cancel",
+    response={200: SessionOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Cancel a session (mechanics must give a reason)",
+)
+def session_cancel(request: HttpRequest, session_id: int, payload: CancelIn) -> Session:
+    return services.session_cancel(
+        session_id=session_id, user=_user(request), reason=payload.reason
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/start",
+    response={200: SessionOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Go live (scheduled sessions from 10 minutes before)",
+)
+def session_start(request: HttpRequest, session_id: int) -> Session:
+    return services.session_start(session_id=session_id, user=_user(request))
+
+
+@router.post(
+    "/sessions/{session_id}/end",
+    response={200: SessionOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Complete a live session",
+)
+def session_end(request: HttpRequest, session_id: int) -> Session:
+    return services.session_end(session_id=session_id, user=_user(request))
+
+
+@router.get("/offers", response=list[OfferOut], summary="Open offers I can accept (mechanics)")
+def offer_list(request: HttpRequest) -> list[Offer]:
+    return list(selectors.offers_visible_to(_mechanic(request))[:100])
+
+
+@router.post(
+    "/offers/{offer_id}/accept",
+    response={200: SessionOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Accept an offer; the first mechanic wins",
+)
+def offer_accept(request: HttpRequest, offer_id: int) -> Session:
+    return services.offer_accept(offer_id=offer_id, mechanic=_mechanic(request))
+
+
+@router.post(
+    "/offers/{offer_id}/decline",
+    response={200: OfferOut, 404: ErrorOut},
+    summary="Decline an offer (free: no penalty, nothing counted)",
+)
+def offer_decline(request: HttpRequest, offer_id: int) -> Offer:
+    offer = services.offer_decline(offer_id=offer_id, mechanic=_mechanic(request))
+    if offer is None:
+        raise NotFound("No such offer.")
+    return Offer.objects.select_related("session__plan").get(pk=offer.pk)

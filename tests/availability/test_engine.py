@@ -7,6 +7,7 @@ against an independent oracle for wall-clock -> real-time conversion.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -765,26 +766,55 @@ ZONES = (
 FIRST_DAY, LAST_DAY = date(2025, 1, 1), date(2027, 12, 31)
 
 
-def _transition_days(zone: str) -> tuple[date, ...]:
-    """Local dates on which the UTC offset of ``zone`` changes, 2025-2027 (daily scan)."""
+@dataclass(frozen=True)
+class Transition:
+    """One UTC-offset change: its instant and the local wall times on either side of it."""
+
+    instant: datetime
+    hot: tuple[tuple[date, int], ...]  # (local date, minute) pairs worth putting blocks at
+
+
+def _transitions(zone: str) -> tuple[Transition, ...]:
+    """Every UTC-offset change of ``zone`` in 2025-2027 (daily scan, then bisection)."""
     tz = ZoneInfo(zone)
-    days = []
+    second = timedelta(seconds=1)
+    found = []
     t = datetime(FIRST_DAY.year, 1, 1, 12, tzinfo=UTC)
     previous = t.astimezone(tz).utcoffset()
     while t.date() < LAST_DAY:
-        t += DAY
-        offset = t.astimezone(tz).utcoffset()
+        following = t + DAY
+        offset = following.astimezone(tz).utcoffset()
         if offset != previous:
-            days.append(t.astimezone(tz).date())
-        previous = offset
-    return tuple(days)
+            low, high = t, following
+            while high - low > second:
+                middle = low + ((high - low) // (2 * second)) * second
+                if middle.astimezone(tz).utcoffset() == previous:
+                    low = middle
+                else:
+                    high = middle
+            hot: list[tuple[date, int]] = []
+            for shift in (previous, offset):
+                assert shift is not None
+                wall = high + shift  # the wall clock reading, written as if it were UTC
+                minute = wall.hour * 60 + wall.minute
+                hot.append((wall.date(), minute))
+                if minute == 0:
+                    hot.append((wall.date() - DAY, MINUTES_PER_DAY))
+            found.append(Transition(high, tuple(hot)))
+        t, previous = following, offset
+    return tuple(found)
 
 
-TRANSITIONS = {zone: _transition_days(zone) for zone in ZONES}
+TRANSITIONS = {zone: _transitions(zone) for zone in ZONES}
 
 
 def test_the_property_zones_include_dst_transitions() -> None:
     assert len(TRANSITIONS["America/Toronto"]) == 6
+    assert TRANSITIONS["America/Toronto"][2].instant == utc(2026, 3, 8, 7)
+    assert TRANSITIONS["America/Toronto"][2].hot == (
+        (date(2026, 3, 8), 120),
+        (date(2026, 3, 8), 180),
+    )
     assert len(TRANSITIONS["Australia/Lord_Howe"]) == 6
     assert TRANSITIONS["Asia/Kolkata"] == ()
 
@@ -818,13 +848,19 @@ def oracle(zone: str, day: date, minute: int) -> tuple[datetime, bool]:
     return max(transition, wall - after), wall - after < transition
 
 
+Hot = tuple[tuple[date, int], ...]
+
+
 @st.composite
-def zone_and_day(draw: st.DrawFn) -> tuple[str, date]:
+def zone_and_day(draw: st.DrawFn, spread: int = 3) -> tuple[str, date, Hot]:
+    """A zone, a local date usually within ``spread`` days of one of its DST transitions,
+    and that transition's wall times (to aim schedule blocks at)."""
     zone = draw(st.sampled_from(ZONES))
     if TRANSITIONS[zone] and draw(st.integers(0, 9)) > 0:
-        anchor = draw(st.sampled_from(TRANSITIONS[zone]))
-        return zone, anchor + draw(st.integers(-3, 3)) * DAY
-    return zone, draw(st.dates(FIRST_DAY, LAST_DAY - 40 * DAY))
+        transition = draw(st.sampled_from(TRANSITIONS[zone]))
+        anchor = transition.instant.astimezone(ZoneInfo(zone)).date()
+        return zone, anchor + draw(st.integers(-spread, spread)) * DAY, transition.hot
+    return zone, draw(st.dates(FIRST_DAY, LAST_DAY - 40 * DAY)), ()
 
 
 minutes_of_day = st.one_of(
@@ -845,6 +881,20 @@ weekly_blocks = st.lists(
     min_size=1,
     max_size=6,
 )
+
+
+@st.composite
+def blocks_near(draw: st.DrawFn, hot: Hot) -> list[WeeklyBlock]:
+    """Random weekly blocks, plus blocks starting/ending close to the DST wall times."""
+    blocks = draw(weekly_blocks)
+    for day, minute in hot:
+        if draw(st.booleans()):
+            a = minute + draw(st.sampled_from([-120, -60, -30, -15, 0, 15, 30, 45, 60]))
+            b = minute + draw(st.sampled_from([-60, -30, -15, 0, 15, 30, 45, 60, 90, 120]))
+            start, end = max(0, min(a, b)), min(MINUTES_PER_DAY, max(a, b))
+            if start < end and start < MINUTES_PER_DAY:
+                blocks.append(WeeklyBlock((day.weekday() + 1) % 7, start, end))
+    return blocks
 
 
 def expected_pieces(
@@ -872,18 +922,19 @@ def expected_pieces(
 
 @settings(max_examples=150, deadline=None)
 @given(
-    zone_day=zone_and_day(),
-    blocks=weekly_blocks,
+    zone_day=zone_and_day(spread=1),
+    data=st.data(),
     override_hours=st.lists(st.lists(hours_pair(), max_size=2), max_size=2),
     span_days=st.integers(0, 2),
 )
 def test_expand_matches_the_oracle_and_resolves_each_block_once_per_date(
-    zone_day: tuple[str, date],
-    blocks: list[WeeklyBlock],
+    zone_day: tuple[str, date, Hot],
+    data: st.DataObject,
     override_hours: list[list[tuple[int, int]]],
     span_days: int,
 ) -> None:
-    zone, day = zone_day
+    zone, day, hot = zone_day
+    blocks = data.draw(blocks_near(hot))
     tz = ZoneInfo(zone)
     overrides = tuple(
         DayOverride(day + i * DAY, tuple(hours)) for i, hours in enumerate(override_hours)
@@ -920,9 +971,9 @@ def test_expand_matches_the_oracle_and_resolves_each_block_once_per_date(
 @settings(max_examples=150, deadline=None)
 @given(zone_day=zone_and_day(), days=st.integers(1, 10))
 def test_an_all_day_block_lasts_exactly_as_long_as_the_real_local_day(
-    zone_day: tuple[str, date], days: int
+    zone_day: tuple[str, date, Hot], days: int
 ) -> None:
-    zone, day = zone_day
+    zone, day, _ = zone_day
     tz = ZoneInfo(zone)
     schedule = LocalSchedule(zone, tuple(WeeklyBlock(d, 0, MINUTES_PER_DAY) for d in range(7)))
     window = Interval(oracle(zone, day, 0)[0], oracle(zone, day + days * DAY, 0)[0])
@@ -938,11 +989,12 @@ def test_an_all_day_block_lasts_exactly_as_long_as_the_real_local_day(
 
 @st.composite
 def scenarios(draw: st.DrawFn, min_days: int, max_days: int) -> dict[str, object]:
-    zone, day = draw(zone_and_day())
+    zone, day, hot = draw(zone_and_day())
     days = draw(st.integers(min_days, max_days))
-    start = oracle(zone, day - 2 * DAY, 0)[0] + draw(st.integers(0, 1439)) * MIN
+    start = oracle(zone, day - draw(st.integers(0, 2)) * DAY, 0)[0]
+    start += draw(st.integers(0, 1439)) * MIN
     window = Interval(start, start + days * DAY + draw(st.integers(0, 1439)) * MIN)
-    schedule = LocalSchedule(zone, tuple(draw(weekly_blocks)))
+    schedule = LocalSchedule(zone, tuple(draw(blocks_near(hot))))
     pieces = expand(schedule, Interval(window.start - DAY, window.end + DAY))
     span = int(window.duration / MIN)
 

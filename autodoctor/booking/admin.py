@@ -1,0 +1,109 @@
+from django.contrib import admin
+
+from .models import Offer, Plan, Reservation, Session, SessionEvent
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    """Prices are editable here; durations are fixed in availability/plans.py (plan §6.3)."""
+
+    list_display = [
+        "code",
+        "name",
+        "price_cents",
+        "currency",
+        "duration_minutes",
+        "is_free",
+        "is_active",
+    ]
+    list_editable = ["price_cents", "is_active"]
+    list_filter = ["is_active", "is_free"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["duration_minutes"]
+
+
+class ReservationInline(admin.TabularInline):
+    model = Reservation
+    extra = 0
+    fields = ["mechanic", "starts_at", "ends_at", "blocked_until", "status", "expires_at"]
+    readonly_fields = fields
+    can_delete = False
+
+
+class EventInline(admin.TabularInline):
+    model = SessionEvent
+    extra = 0
+    fields = ["created_at", "action", "actor", "data"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    """Read-mostly: status changes go through the booking services (state machine),
+    not through this form, so the admin cannot make an illegal move."""
+
+    list_display = [
+        "pk",
+        "customer",
+        "mechanic",
+        "plan",
+        "status",
+        "scheduled_for",
+        "reschedule_count",
+        "created_at",
+    ]
+    list_filter = ["status", "plan", "type"]
+    search_fields = ["customer__email", "mechanic__user__email", "concern", "vehicle_label"]
+    date_hierarchy = "created_at"
+    list_select_related = ["customer", "mechanic__user", "plan"]
+    readonly_fields = [
+        "status",
+        "mechanic",
+        "scheduled_for",
+        "started_at",
+        "ended_at",
+        "reschedule_count",
+        "cancelled_by",
+        "cancellation_reason",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [ReservationInline, EventInline]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ["pk", "mechanic", "session", "starts_at", "ends_at", "status", "expires_at"]
+    list_filter = ["status"]
+    search_fields = ["mechanic__user__email", "session__customer__email"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["mechanic__user", "session"]
+    readonly_fields = [
+        "mechanic",
+        "session",
+        "starts_at",
+        "ends_at",
+        "blocked_until",
+        "status",
+        "expires_at",
+        "reserved_at",
+        "confirmed_at",
+        "released_at",
+    ]
+
+
+@admin.register(Offer)
+class OfferAdmin(admin.ModelAdmin):
+    list_display = ["pk", "session", "kind", "mechanic", "status", "score", "offered_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["mechanic__user__email", "session__customer__email"]
+    list_select_related = ["mechanic__user", "session"]
+
+
+@admin.register(SessionEvent)
+class SessionEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "session", "actor"]
+    list_filter = ["action"]
+    search_fields = ["action", "session__customer__email"]
+    date_hierarchy = "created_at"

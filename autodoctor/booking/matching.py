@@ -1,0 +1,147 @@
+"""Smart matching (plan §1.2 scores, §3.2–3.3 and §6.4 availability filter).
+
+`match_score` is pure: one mechanic's score and the reasons in plain words.
+`mechanics_ranked` loads candidates in one query, filters scheduled requests with
+the availability service's set-based `mechanics_free_between` (never a loop of
+per-mechanic checks), scores and sorts.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from autodoctor.accounts.models import MechanicProfile
+
+STOPWORDS = {
+    "the",
+    "and",
+    "with",
+    "when",
+    "my",
+    "car",
+    "is",
+    "it",
+    "a",
+    "an",
+    "of",
+    "to",
+    "in",
+    "on",
+    "i",
+}
+
+
+@dataclass(frozen=True)
+class MatchCriteria:
+    concern: str = ""
+    brand: str = ""
+    city: str = ""
+    fsa: str = ""
+    scheduled_for: datetime | None = None
+    duration_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Match:
+    mechanic_id: int
+    score: int
+    reasons: list[str] = field(default_factory=list)
+
+
+def concern_keywords(concern: str) -> set[str]:
+    words = re.findall(r"[a-z]+", concern.lower())
+    return {w for w in words if len(w) > 2 and w not in STOPWORDS}
+
+
+def _keyword_hits(specialties: list[str], concern: str, words: set[str]) -> list[str]:
+    hits = []
+    text = concern.lower()
+    for keyword in specialties:
+        k = keyword.lower().strip()
+        if not k:
+            continue
+        if (" " in k and k in text) or (" " not in k and k in words):
+            hits.append(keyword)
+    return hits
+
+
+def match_score(mechanic: MechanicProfile, criteria: MatchCriteria, *, now: datetime) -> Match:
+    score = 0
+    reasons: list[str] = []
+    seen = mechanic.last_seen_at
+    if mechanic.is_online:
+        score += 50
+        reasons.append("online now")
+    elif seen is not None:
+        ago = now - seen
+        if ago <= timedelta(minutes=30):
+            score, reason = score + 30, "online in the last 30 minutes"
+        elif ago <= timedelta(hours=1):
+            score, reason = score + 20, "online in the last hour"
+        elif seen.date() == now.date():
+            score, reason = score + 10, "online today"
+        else:
+            reason = ""
+        if reason:
+            reasons.append(reason)
+    hits = _keyword_hits(
+        mechanic.specialty_keywords or [], criteria.concern, concern_keywords(criteria.concern)
+    )
+    if hits:
+        score += 15 * len(hits)
+        reasons.append("knows " + ", ".join(hits))
+    if criteria.brand and criteria.brand.lower() in {b.lower() for b in mechanic.brands or []}:
+        score += 30
+        reasons.append(f"{criteria.brand} specialist")
+    years = mechanic.years_experience or 0
+    if years >= 10:
+        score += 20
+        reasons.append(f"{years} years of experience")
+    elif years >= 5:
+        score += 10
+        reasons.append(f"{years} years of experience")
+    if criteria.fsa and mechanic.fsa and criteria.fsa.upper() == mechanic.fsa:
+        score += 10
+        reasons.append("in your area")
+    elif criteria.city and mechanic.city and criteria.city.lower() == mechanic.city.lower():
+        score += 5
+        reasons.append(f"in {mechanic.city}")
+    rating = mechanic.rating
+    if rating is not None:
+        r = Decimal(rating)
+        bonus = (
+            20
+            if r >= Decimal("5.0")
+            else 15
+            if r >= Decimal("4.5")
+            else 10
+            if r >= Decimal("4.0")
+            else 5
+            if r >= Decimal("3.5")
+            else 0
+        )
+        if bonus:
+            score += bonus
+            reasons.append(f"rated {r}")
+    return Match(mechanic_id=mechanic.pk, score=score, reasons=reasons)
+
+
+def mechanics_ranked(
+    criteria: MatchCriteria, *, limit: int = 10, now: datetime | None = None
+) -> list[Match]:
+    """Top mechanics for a request, best first. Scheduled requests keep only the
+    mechanics free at that time (one set-based availability query)."""
+    from autodoctor.availability import service as availability
+
+    now = now or timezone.now()
+    candidates = MechanicProfile.objects.filter(user__is_active=True).select_related("user")
+    if criteria.scheduled_for is not None:
+        end = criteria.scheduled_for + timedelta(minutes=criteria.duration_minutes)
+        free = availability.mechanics_free_between(criteria.scheduled_for, end, now=now)
+        candidates = candidates.filter(pk__in=free)
+    matches = [match_score(m, criteria, now=now) for m in candidates]
+    matches.sort(key=lambda m: (-m.score, m.mechanic_id))
+    return matches[:limit]

@@ -1,0 +1,278 @@
+"""Sessions, the reservations (holds) that pin them to a mechanic's time, offers, history.
+
+The double-booking guarantee lives in the database (ARCHITECTURE invariant 1):
+`Reservation` rows whose status is reserved/confirmed may not overlap for one
+mechanic. PostgreSQL enforces it with an exclusion constraint, SQLite with a
+trigger; both are created in migration 0002 (they are vendor specific, so they
+are not in Meta.constraints).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from autodoctor.accounts.models import MechanicProfile, Vehicle
+
+
+class Plan(models.Model):
+    """A sellable plan. Durations come from availability.plans; prices are editable."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=60)
+    price_cents = models.PositiveIntegerField(help_text="Price in CAD cents")
+    currency = models.CharField(max_length=3, default="CAD")
+    description = models.CharField(max_length=200, blank=True)
+    is_free = models.BooleanField(default=False, help_text="No charge (free/trial waiver)")
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "price_cents"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def duration_minutes(self) -> int:
+        from autodoctor.availability.plans import plan_minutes
+
+        return plan_minutes(self.code)
+
+    @property
+    def price_label(self) -> str:
+        return "Free" if self.price_cents == 0 else f"${self.price_cents / 100:.2f} {self.currency}"
+
+
+class SessionType(models.TextChoices):
+    CHAT = "chat", "Chat"
+    VIDEO = "video", "Video"
+    PHONE = "phone", "Phone"
+    DIAGNOSTIC = "diagnostic", "Diagnostic"
+
+
+class SessionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    WAITING = "waiting", "Waiting"
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Session(models.Model):
+    """A remote diagnostic session (plan §1.1 sessions). Immediate when scheduled_for is null."""
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sessions"
+    )
+    mechanic = models.ForeignKey(
+        MechanicProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+    )
+    type = models.CharField(max_length=12, choices=SessionType.choices, default=SessionType.VIDEO)
+    status = models.CharField(
+        max_length=12, choices=SessionStatus.choices, default=SessionStatus.PENDING
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="sessions")
+    concern = models.TextField()
+    vehicle = models.ForeignKey(
+        Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    vehicle_label = models.CharField(
+        max_length=120, blank=True, help_text="Year make model as entered"
+    )
+    requested_brand = models.CharField(max_length=50, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reschedule_count = models.PositiveSmallIntegerField(default=0)
+    cancelled_by = models.CharField(max_length=12, blank=True)
+    cancellation_reason = models.CharField(max_length=300, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "scheduled_for"]),
+            models.Index(fields=["mechanic", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="scheduled")
+                | Q(scheduled_for__isnull=False, mechanic__isnull=False),
+                name="session_scheduled_has_time_and_mechanic",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["waiting", "live", "completed"])
+                | Q(mechanic__isnull=False),
+                name="session_assigned_states_have_mechanic",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session #{self.pk} ({self.status})"
+
+    @property
+    def is_scheduled_booking(self) -> bool:
+        return self.scheduled_for is not None
+
+
+class ReservationStatus(models.TextChoices):
+    RESERVED = "reserved", "Reserved (hold)"
+    CONFIRMED = "confirmed", "Confirmed"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+
+
+ACTIVE_RESERVATION_STATUSES = (ReservationStatus.RESERVED, ReservationStatus.CONFIRMED)
+
+
+class Reservation(models.Model):
+    """A mechanic's time pinned for one session (plan §1.1 slot_reservations).
+
+    `blocked_until` = `ends_at` + the mechanic's buffer at booking time. The database
+    refuses two active rows of one mechanic whose [starts_at, blocked_until) overlap, so
+    any two bookings are at least one buffer apart (widening one side is enough).
+    """
+
+    mechanic = models.ForeignKey(
+        MechanicProfile, on_delete=models.PROTECT, related_name="reservations"
+    )
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="reservations")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    blocked_until = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.RESERVED
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Holds only")
+    reserved_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [
+            models.Index(fields=["mechanic", "status", "starts_at"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")), name="reservation_start_before_end"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__lte=F("blocked_until")), name="reservation_buffer_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="reserved") | Q(expires_at__isnull=False),
+                name="reservation_hold_expires",
+            ),
+            # One active reservation per session at a time.
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=Q(status__in=["reserved", "confirmed"]),
+                name="reservation_one_active_per_session",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mechanic} {self.starts_at:%Y-%m-%d %H:%M}Z ({self.status})"
+
+
+class OfferKind(models.TextChoices):
+    TARGETED = "targeted", "Targeted"
+    BROADCAST = "broadcast", "Broadcast"
+    REQUEST = "request", "Booking request"  # scheduled booking with a mechanic who reviews requests
+
+
+class OfferStatus(models.TextChoices):
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    TAKEN = "taken", "Taken by someone else"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Offer(models.Model):
+    """A session offered to a mechanic (plan §1.2 session_assignments).
+
+    plan §5.3: mechanics accept or decline freely. Nothing here (or anywhere) counts
+    declines or computes an acceptance rate.
+    """
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="offers")
+    mechanic = models.ForeignKey(
+        MechanicProfile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="offers",
+        help_text="Empty for a broadcast offer open to every available mechanic",
+    )
+    kind = models.CharField(max_length=10, choices=OfferKind.choices)
+    status = models.CharField(
+        max_length=10, choices=OfferStatus.choices, default=OfferStatus.OFFERED
+    )
+    score = models.IntegerField(default=0)
+    reasons = models.JSONField(default=list, blank=True)
+    offered_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        MechanicProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-score", "offered_at"]
+        indexes = [
+            models.Index(fields=["mechanic", "status"]),
+            models.Index(fields=["kind", "status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=Q(status="accepted"),
+                name="offer_one_accepted_per_session",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="broadcast", mechanic__isnull=True)
+                | (~Q(kind="broadcast") & Q(mechanic__isnull=False)),
+                name="offer_broadcast_has_no_mechanic",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} offer for session #{self.session_id} ({self.status})"
+
+
+class OfferDismissal(models.Model):
+    """A mechanic hid a broadcast offer from their inbox. Not a decline record: it is
+    never counted or reported (plan §5.3)."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="dismissals")
+    mechanic = models.ForeignKey(MechanicProfile, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "mechanic"], name="offer_dismissal_once")
+        ]
+
+
+class SessionEvent(models.Model):
+    """History of a session: one row per state change, named `booking.session.<verb>`.
+    Analytics reads from here."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=60, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.session_id}"

@@ -1,0 +1,116 @@
+"""Booking reads: what each party may see, and the busy intervals availability needs."""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from autodoctor.accounts.models import MechanicProfile, User
+from autodoctor.availability.engine import Interval
+from autodoctor.errors import NotFound
+
+from .models import (
+    Offer,
+    OfferDismissal,
+    OfferKind,
+    OfferStatus,
+    Reservation,
+    ReservationStatus,
+    Session,
+    SessionStatus,
+)
+
+
+def active_reservations(*, now: datetime) -> QuerySet[Reservation]:
+    """Reservations that block time right now: confirmed ones, and holds not yet past
+    their expiry (an expired hold never blocks, whether or not a sweeper ran)."""
+    return Reservation.objects.filter(
+        Q(status=ReservationStatus.CONFIRMED)
+        | Q(status=ReservationStatus.RESERVED, expires_at__gt=now)
+    )
+
+
+def reservation_busy(
+    mechanic_ids: Iterable[int] | None,
+    window: Interval,
+    *,
+    now: datetime,
+    exclude_reservation_ids: Iterable[int] = (),
+) -> list[tuple[int, Interval]]:
+    """Busy source for the availability service: (mechanic id, [starts_at, ends_at))
+    of active reservations overlapping the window. The service widens by the buffer."""
+    qs = active_reservations(now=now).filter(
+        starts_at__lt=window.end, blocked_until__gt=window.start
+    )
+    if mechanic_ids is not None:
+        qs = qs.filter(mechanic_id__in=list(mechanic_ids))
+    exclude = list(exclude_reservation_ids)
+    if exclude:
+        qs = qs.exclude(pk__in=exclude)
+    return [
+        (m, Interval(s, e)) for m, s, e in qs.values_list("mechanic_id", "starts_at", "ends_at")
+    ]
+
+
+def sessions_for_user(user: User) -> QuerySet[Session]:
+    """Sessions the user is a party to (customers their own, mechanics theirs)."""
+    qs = Session.objects.select_related("plan", "mechanic__user", "customer").order_by(
+        "-created_at"
+    )
+    if user.is_platform_admin:
+        return qs
+    mechanic = getattr(user, "mechanic_profile", None) if user.is_mechanic else None
+    if mechanic is not None:
+        return qs.filter(mechanic=mechanic)
+    return qs.filter(customer=user)
+
+
+def session_for_user(session_id: int, user: User) -> Session:
+    session = sessions_for_user(user).filter(pk=session_id).first()
+    if session is None:
+        raise NotFound("No such session.")
+    return session
+
+
+def offers_visible_to(mechanic: MechanicProfile, *, now: datetime | None = None) -> QuerySet[Offer]:
+    """Open offers this mechanic can act on: their own targeted offers and booking
+    requests, plus broadcasts once the targeted window has passed (unless they hid it
+    or were targeted for that session already)."""
+    now = now or timezone.now()
+    window = timedelta(seconds=settings.TARGETED_OFFER_SECONDS)
+    targeted_same_session = Offer.objects.filter(session=OuterRef("session"), mechanic=mechanic)
+    dismissed = OfferDismissal.objects.filter(offer=OuterRef("pk"), mechanic=mechanic)
+    return (
+        Offer.objects.filter(status=OfferStatus.OFFERED, session__status=SessionStatus.PENDING)
+        .filter(
+            Q(mechanic=mechanic, kind__in=[OfferKind.TARGETED, OfferKind.REQUEST])
+            | Q(kind=OfferKind.BROADCAST, offered_at__lte=now - window)
+            & ~Exists(targeted_same_session)
+            & ~Exists(dismissed)
+        )
+        .select_related("session__plan", "session__customer")
+        .order_by("offered_at")
+    )
+
+
+def upcoming_sessions(user: User, *, now: datetime | None = None) -> QuerySet[Session]:
+    now = now or timezone.now()
+    return (
+        sessions_for_user(user)
+        .filter(
+            status__in=[
+                SessionStatus.SCHEDULED,
+                SessionStatus.WAITING,
+                SessionStatus.LIVE,
+                SessionStatus.PENDING,
+            ],
+        )
+        .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__gte=now - timedelta(hours=2)))
+        .order_by("scheduled_for")
+    )
+
+
+def current_hold(session: Session) -> Reservation | None:
+    return session.reservations.filter(status=ReservationStatus.RESERVED).first()

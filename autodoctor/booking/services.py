@@ -1,0 +1,864 @@
+"""Booking writes: intake, holds, confirmation, offers, start/end, reschedule, cancel.
+
+The guarantee against double booking is the database constraint on Reservation
+(migration 0002); the availability checks here exist only for a friendly message.
+Every write runs in one transaction; a racing loser gets SlotUnavailable (409)
+with the next free slots, never a 500.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+
+from autodoctor.accounts.models import MechanicProfile, User, Vehicle
+from autodoctor.availability.plans import PLAN_MINUTES
+from autodoctor.errors import (
+    Busy,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    SlotUnavailable,
+)
+
+from .events import session_event_record
+from .matching import MatchCriteria, mechanics_ranked
+from .models import (
+    Offer,
+    OfferKind,
+    OfferStatus,
+    Plan,
+    Reservation,
+    ReservationStatus,
+    Session,
+    SessionStatus,
+    SessionType,
+)
+from .state import session_transition
+
+log = logging.getLogger("autodoctor.booking")
+T = TypeVar("T")
+
+OVERLAP_CONSTRAINT = "reservation_no_overlap"
+EARLY_START = timedelta(minutes=10)  # a scheduled session can start 10 minutes early
+TARGETED_OFFERS = 3
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _mechanic_buffer(mechanic: MechanicProfile) -> timedelta:
+    from autodoctor.availability.models import MechanicSettings
+
+    row = (
+        MechanicSettings.objects.filter(mechanic=mechanic)
+        .values_list("buffer_minutes", flat=True)
+        .first()
+    )
+    return timedelta(minutes=15 if row is None else row)
+
+
+def _is_overlap_violation(exc: IntegrityError) -> bool:
+    return OVERLAP_CONSTRAINT in str(exc)
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return sqlstate in {"40P01", "40001"} or "locked" in str(exc).lower()
+
+
+def run_booking_transaction(work: Callable[[], T], *, attempts: int = 3) -> T:
+    """Run `work` in a durable transaction, retrying deadlocks / lock timeouts.
+
+    PostgreSQL may report a deadlock (40P01) between racing inserts into the
+    exclusion-constrained table; SQLite may stay locked past its busy timeout.
+    Both are retried a couple of times, then answered "busy, try again".
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic(durable=True):
+                return work()
+        except OperationalError as exc:
+            if not _is_retryable(exc) or attempt == attempts:
+                if _is_retryable(exc):
+                    raise Busy("The schedule is busy right now; please try again.") from exc
+                raise
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _slot_taken(
+    mechanic: MechanicProfile, starts_at: datetime, minutes: int, *, now: datetime
+) -> SlotUnavailable:
+    from autodoctor.availability import service as availability
+
+    day_end = starts_at + timedelta(days=7)
+    slots = availability.available_slots(
+        mechanic, max(starts_at, now), day_end, timedelta(minutes=minutes), now=now
+    )
+    return SlotUnavailable(
+        "That slot was just taken. Pick another time.",
+        next_free_slots=[s.start.isoformat() for s in slots[:5]],
+        mechanic_id=mechanic.pk,
+    )
+
+
+def _expire_stale_holds(
+    *, mechanic_id: int, starts_at: datetime, blocked_until: datetime, now: datetime
+) -> None:
+    """Expire holds past their expiry that overlap the range, inside the caller's
+    transaction (invariant 4: an expired hold never blocks, sweeper or not)."""
+    stale = Reservation.objects.filter(
+        mechanic_id=mechanic_id,
+        status=ReservationStatus.RESERVED,
+        expires_at__lte=now,
+        starts_at__lt=blocked_until,
+        blocked_until__gt=starts_at,
+    )
+    holds_expire(stale, now=now)
+
+
+def holds_expire(queryset, *, now: datetime) -> int:
+    """Mark the given holds expired. Their sessions stay `pending` (an abandoned
+    checkout): a payment that still arrives can revive the hold if the slot is free."""
+    expired = list(queryset.select_related("session").select_for_update())
+    for reservation in expired:
+        reservation.status = ReservationStatus.EXPIRED
+        reservation.released_at = now
+        reservation.save(update_fields=["status", "released_at"])
+        session_event_record(
+            session=reservation.session,
+            action="booking.session.hold_expired",
+            actor=None,
+            data={"reservation_id": reservation.pk},
+        )
+    return len(expired)
+
+
+def holds_expire_all(*, now: datetime | None = None) -> int:
+    """The periodic sweep: tidies holds past expiry (booking never depends on it)."""
+    now = now or timezone.now()
+    return run_booking_transaction(
+        lambda: holds_expire(
+            Reservation.objects.filter(status=ReservationStatus.RESERVED, expires_at__lte=now),
+            now=now,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- intake
+
+
+@dataclass(frozen=True)
+class Intake:
+    plan: Plan
+    session_type: str
+    concern: str
+    vehicle: Vehicle | None
+    vehicle_label: str
+    brand: str
+
+
+def intake_validate(
+    *,
+    customer: User,
+    plan: str,
+    concern: str,
+    session_type: str = SessionType.VIDEO,
+    vehicle_id: int | None = None,
+    vehicle_label: str = "",
+    brand: str = "",
+) -> Intake:
+    """Check the wizard's answers (plan §1.2): concern ≥ 10 characters (5 for urgent)."""
+    if not customer.is_customer:
+        raise NotAllowed("Only customers can book sessions.")
+    plan_row = Plan.objects.filter(code=plan, is_active=True).first()
+    if plan_row is None or plan not in PLAN_MINUTES:
+        raise InvalidInput(
+            f"Unknown plan {plan!r}; choose one of {', '.join(PLAN_MINUTES)}.", field="plan"
+        )
+    if session_type not in SessionType.values:
+        raise InvalidInput(f"Unknown session type {session_type!r}.", field="type")
+    concern = (concern or "").strip()
+    minimum = 5 if plan == "urgent" else 10
+    if len(concern) < minimum:
+        raise InvalidInput(
+            f"Describe the problem in at least {minimum} characters.", field="concern"
+        )
+    vehicle = None
+    if vehicle_id is not None:
+        vehicle = Vehicle.objects.filter(pk=vehicle_id, customer__user=customer).first()
+        if vehicle is None:
+            raise InvalidInput("That vehicle is not in your garage.", field="vehicle_id")
+    label = str(vehicle) if vehicle else vehicle_label.strip()[:120]
+    return Intake(
+        plan=plan_row,
+        session_type=session_type,
+        concern=concern,
+        vehicle=vehicle,
+        vehicle_label=label,
+        brand=(brand or (vehicle.make if vehicle else "")).strip()[:50],
+    )
+
+
+def _criteria(customer: User, intake: Intake, *, at: datetime | None = None) -> MatchCriteria:
+    profile = getattr(customer, "customer_profile", None)
+    return MatchCriteria(
+        concern=intake.concern,
+        brand=intake.brand,
+        city=profile.city if profile else "",
+        fsa=profile.fsa if profile else "",
+        scheduled_for=at,
+        duration_minutes=intake.plan.duration_minutes,
+    )
+
+
+def session_create_immediate(
+    *, customer: User, intake: Intake, now: datetime | None = None
+) -> Session:
+    """ "Start now" (the default, plan §1.2): pending session, offers to the top 3
+    matches plus one broadcast offer. The first mechanic to accept gets it."""
+    now = now or timezone.now()
+    matches = mechanics_ranked(_criteria(customer, intake), limit=TARGETED_OFFERS, now=now)
+
+    def work() -> Session:
+        session = Session.objects.create(
+            customer=customer,
+            type=intake.session_type,
+            plan=intake.plan,
+            concern=intake.concern,
+            vehicle=intake.vehicle,
+            vehicle_label=intake.vehicle_label,
+            requested_brand=intake.brand,
+            duration_minutes=intake.plan.duration_minutes,
+            metadata={
+                "matching": [{"mechanic_id": m.mechanic_id, "score": m.score} for m in matches]
+            },
+        )
+        Offer.objects.bulk_create(
+            [
+                Offer(
+                    session=session,
+                    mechanic_id=m.mechanic_id,
+                    kind=OfferKind.TARGETED,
+                    score=m.score,
+                    reasons=m.reasons,
+                )
+                for m in matches
+            ]
+            + [
+                Offer(
+                    session=session,
+                    kind=OfferKind.BROADCAST,
+                    reasons=[
+                        "fallback if no targeted mechanic accepts"
+                        if matches
+                        else "no matches found"
+                    ],
+                )
+            ]
+        )
+        session_event_record(
+            session=session,
+            action="booking.session.requested",
+            actor=customer,
+            data={"mode": "immediate", "targeted": [m.mechanic_id for m in matches]},
+        )
+        return session
+
+    return run_booking_transaction(work)
+
+
+# --------------------------------------------------------------------------- holds
+
+
+def reservation_hold(
+    *,
+    customer: User,
+    intake: Intake,
+    mechanic_id: int,
+    starts_at: datetime,
+    now: datetime | None = None,
+) -> Reservation:
+    """Hold a slot for 15 minutes during checkout (plan §6.2 ReservationService).
+
+    Creates the pending session and its hold together. The exclusion constraint /
+    trigger decides races; the availability check only words the refusal.
+    """
+    from autodoctor.availability import service as availability
+
+    now = now or timezone.now()
+    if timezone.is_naive(starts_at):
+        raise InvalidInput(
+            "Start time needs a time zone (e.g. 2026-12-01T15:00:00Z).", field="start"
+        )
+    mechanic = MechanicProfile.objects.filter(pk=mechanic_id, user__is_active=True).first()
+    if mechanic is None:
+        raise NotFound("No such mechanic.")
+    minutes = intake.plan.duration_minutes
+    ends_at = starts_at + timedelta(minutes=minutes)
+    if not availability.is_available(mechanic, starts_at, ends_at, now=now):
+        raise _slot_taken(mechanic, starts_at, minutes, now=now)
+    blocked_until = ends_at + _mechanic_buffer(mechanic)
+    expires_at = now + timedelta(minutes=settings.HOLD_MINUTES)
+
+    def work() -> Reservation:
+        _expire_stale_holds(
+            mechanic_id=mechanic.pk, starts_at=starts_at, blocked_until=blocked_until, now=now
+        )
+        session = Session.objects.create(
+            customer=customer,
+            mechanic=mechanic,
+            type=intake.session_type,
+            plan=intake.plan,
+            concern=intake.concern,
+            vehicle=intake.vehicle,
+            vehicle_label=intake.vehicle_label,
+            requested_brand=intake.brand,
+            scheduled_for=starts_at,
+            duration_minutes=minutes,
+        )
+        try:
+            with transaction.atomic():
+                reservation = Reservation.objects.create(
+                    mechanic=mechanic,
+                    session=session,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    blocked_until=blocked_until,
+                    status=ReservationStatus.RESERVED,
+                    expires_at=expires_at,
+                )
+        except IntegrityError as exc:
+            if _is_overlap_violation(exc):
+                raise _SlotRace from exc
+            raise
+        session_event_record(
+            session=session,
+            action="booking.session.held",
+            actor=customer,
+            data={
+                "reservation_id": reservation.pk,
+                "starts_at": starts_at.isoformat(),
+                "expires_at": expires_at.isoformat(),
+            },
+        )
+        return reservation
+
+    try:
+        return run_booking_transaction(work)
+    except _SlotRace:
+        raise _slot_taken(mechanic, starts_at, minutes, now=now) from None
+
+
+class _SlotRace(Exception):
+    """Internal: the overlap constraint refused our row; rolls the transaction back."""
+
+
+def _access_reservation(reservation_id: int, customer: User) -> Reservation:
+    reservation = (
+        Reservation.objects.select_for_update()
+        .select_related("session", "mechanic")
+        .filter(pk=reservation_id, session__customer=customer)
+        .first()
+    )
+    if reservation is None:
+        raise NotFound("No such reservation.")
+    return reservation
+
+
+def reservation_confirm(
+    *, reservation_id: int, customer: User, payment_reference: str = "", now: datetime | None = None
+) -> Reservation:
+    """Turn a hold into a booking. Paid plans reach this only through the payment
+    flow. A hold that expired is revived if the slot is still free; if someone took it
+    meanwhile the constraint refuses and the caller gets SlotUnavailable.
+
+    If the mechanic reviews requests (allow_instant_booking off, plan §5.3: no
+    auto-assignment without consent) the slot stays held as confirmed and the session
+    waits in `pending` with a request offer until the mechanic accepts or declines.
+    """
+    from autodoctor.availability.models import MechanicSettings
+
+    now = now or timezone.now()
+
+    def work() -> Reservation:
+        reservation = _access_reservation(reservation_id, customer)
+        session = Session.objects.select_for_update().get(pk=reservation.session_id)
+        if reservation.status == ReservationStatus.CONFIRMED:
+            return reservation  # idempotent: a replayed confirmation changes nothing
+        if (
+            reservation.status == ReservationStatus.RELEASED
+            or session.status != SessionStatus.PENDING
+        ):
+            raise Conflict("This hold was released; pick a slot again.", code="hold_released")
+        if reservation.starts_at <= now:
+            raise Conflict("This slot has already started; pick another time.", code="slot_in_past")
+        reservation.status = ReservationStatus.CONFIRMED
+        reservation.expires_at = None
+        reservation.confirmed_at = now
+        try:
+            with transaction.atomic():
+                reservation.save(update_fields=["status", "expires_at", "confirmed_at"])
+        except IntegrityError as exc:
+            if _is_overlap_violation(exc):
+                raise _SlotRace from exc
+            raise
+        if payment_reference:
+            session.metadata = {**session.metadata, "payment_reference": payment_reference}
+            session.save(update_fields=["metadata", "updated_at"])
+        instant = (
+            MechanicSettings.objects.filter(mechanic_id=reservation.mechanic_id)
+            .values_list("allow_instant_booking", flat=True)
+            .first()
+        )
+        if instant is False:
+            Offer.objects.create(
+                session=session,
+                mechanic_id=reservation.mechanic_id,
+                kind=OfferKind.REQUEST,
+                reasons=["customer picked you for this time"],
+            )
+            session_event_record(
+                session=session,
+                action="booking.session.requested",
+                actor=customer,
+                data={"mode": "scheduled_request", "reservation_id": reservation.pk},
+            )
+        else:
+            session_transition(
+                session,
+                SessionStatus.SCHEDULED,
+                actor=customer,
+                action="booking.session.confirmed",
+                data={
+                    "reservation_id": reservation.pk,
+                    "scheduled_for": reservation.starts_at.isoformat(),
+                },
+            )
+        return reservation
+
+    reservation = (
+        Reservation.objects.filter(pk=reservation_id).select_related("mechanic", "session").first()
+    )
+    try:
+        return run_booking_transaction(work)
+    except _SlotRace:
+        assert reservation is not None
+        raise _slot_taken(
+            reservation.mechanic,
+            reservation.starts_at,
+            reservation.session.duration_minutes,
+            now=now,
+        ) from None
+
+
+def reservation_release(
+    *, reservation_id: int, customer: User, now: datetime | None = None
+) -> Reservation:
+    """The customer abandons checkout: the hold is released at once."""
+    now = now or timezone.now()
+
+    def work() -> Reservation:
+        reservation = _access_reservation(reservation_id, customer)
+        if reservation.status != ReservationStatus.RESERVED:
+            raise Conflict(
+                f"Only a hold can be released; this reservation is {reservation.status}.",
+                code="not_a_hold",
+                current_status=reservation.status,
+            )
+        reservation.status = ReservationStatus.RELEASED
+        reservation.released_at = now
+        reservation.save(update_fields=["status", "released_at"])
+        session = Session.objects.select_for_update().get(pk=reservation.session_id)
+        if session.status == SessionStatus.PENDING:
+            session_transition(
+                session,
+                SessionStatus.CANCELLED,
+                actor=customer,
+                action="booking.session.hold_released",
+                data={"reservation_id": reservation.pk},
+            )
+        return reservation
+
+    return run_booking_transaction(work)
+
+
+# --------------------------------------------------------------------------- offers
+
+
+def _access_offer(offer_id: int, mechanic: MechanicProfile) -> Offer:
+    from .selectors import offers_visible_to
+
+    offer = offers_visible_to(mechanic).filter(pk=offer_id).select_for_update(of=("self",)).first()
+    if offer is None:
+        raise NotFound("No such offer.")
+    return offer
+
+
+def offer_accept(
+    *, offer_id: int, mechanic: MechanicProfile, now: datetime | None = None
+) -> Session:
+    """Claim a session. Exactly one mechanic wins: the claim is a conditional UPDATE
+    (session still unassigned/pending) plus a unique "one accepted offer" constraint,
+    and the mechanic's time is pinned by a confirmed reservation so an immediate
+    session cannot overlap a booked one."""
+    now = now or timezone.now()
+    taken = Conflict("Another mechanic already took this session.", code="already_taken")
+
+    def work() -> Session:
+        offer = _access_offer(offer_id, mechanic)
+        if offer.status != OfferStatus.OFFERED:
+            raise (
+                taken
+                if offer.status == OfferStatus.TAKEN
+                else Conflict(
+                    f"This offer is {offer.status}.",
+                    code="offer_closed",
+                    current_status=offer.status,
+                )
+            )
+        session = Session.objects.select_for_update().get(pk=offer.session_id)
+        if session.status != SessionStatus.PENDING:
+            raise taken
+        if offer.kind == OfferKind.REQUEST:
+            claimed = Session.objects.filter(
+                pk=session.pk, status=SessionStatus.PENDING, mechanic=mechanic
+            ).exists()
+        else:
+            claimed = (
+                Session.objects.filter(
+                    pk=session.pk, status=SessionStatus.PENDING, mechanic__isnull=True
+                ).update(mechanic=mechanic)
+                == 1
+            )
+        if not claimed:
+            raise taken
+        session.mechanic = mechanic
+        if offer.kind != OfferKind.REQUEST:
+            # Pin the mechanic's time for the immediate session.
+            ends_at = now + timedelta(minutes=session.duration_minutes)
+            try:
+                with transaction.atomic():
+                    Reservation.objects.create(
+                        mechanic=mechanic,
+                        session=session,
+                        starts_at=now,
+                        ends_at=ends_at,
+                        blocked_until=ends_at + _mechanic_buffer(mechanic),
+                        status=ReservationStatus.CONFIRMED,
+                        confirmed_at=now,
+                    )
+            except IntegrityError as exc:
+                if _is_overlap_violation(exc):
+                    raise Conflict(
+                        "You have a booked session at this time; this one would overlap it.",
+                        code="overlaps_your_booking",
+                    ) from exc
+                raise
+        Offer.objects.filter(pk=offer.pk).update(
+            status=OfferStatus.ACCEPTED, responded_at=now, accepted_by=mechanic
+        )
+        Offer.objects.filter(session=session, status=OfferStatus.OFFERED).exclude(
+            pk=offer.pk
+        ).update(status=OfferStatus.TAKEN, responded_at=now)
+        to = SessionStatus.SCHEDULED if offer.kind == OfferKind.REQUEST else SessionStatus.WAITING
+        session_transition(
+            session,
+            to,
+            actor=mechanic.user,
+            action="booking.offer.accepted",
+            data={"offer_id": offer.pk, "kind": offer.kind},
+        )
+        return session
+
+    return run_booking_transaction(work)
+
+
+def offer_decline(
+    *, offer_id: int, mechanic: MechanicProfile, now: datetime | None = None
+) -> Offer:
+    """plan §5.3: declining is free — no counter, no penalty, nothing recorded about
+    the mechanic beyond this offer's own status. Declining a scheduled request frees
+    the slot and cancels the request so the customer can pick someone else."""
+    now = now or timezone.now()
+
+    def work() -> Offer:
+        offer = _access_offer(offer_id, mechanic)
+        if offer.kind == OfferKind.BROADCAST:
+            # A broadcast is shared: "declining" just hides it for this mechanic.
+            from .models import OfferDismissal
+
+            OfferDismissal.objects.get_or_create(offer=offer, mechanic=mechanic)
+            return offer
+        if offer.status != OfferStatus.OFFERED:
+            raise Conflict(
+                f"This offer is {offer.status}.", code="offer_closed", current_status=offer.status
+            )
+        offer.status = OfferStatus.DECLINED
+        offer.responded_at = now
+        offer.save(update_fields=["status", "responded_at"])
+        if offer.kind == OfferKind.REQUEST:
+            session = Session.objects.select_for_update().get(pk=offer.session_id)
+            _release_reservations(session, now=now)
+            session_transition(
+                session,
+                SessionStatus.CANCELLED,
+                actor=mechanic.user,
+                action="booking.session.request_declined",
+                data={"offer_id": offer.pk},
+            )
+            Session.objects.filter(pk=session.pk).update(
+                cancelled_by="mechanic",
+                cancellation_reason="The mechanic is not available for this request.",
+            )
+        return offer
+
+    return run_booking_transaction(work)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def _release_reservations(session: Session, *, now: datetime) -> int:
+    return Reservation.objects.filter(
+        session=session, status__in=[ReservationStatus.RESERVED, ReservationStatus.CONFIRMED]
+    ).update(status=ReservationStatus.RELEASED, released_at=now)
+
+
+def _party(session: Session, user: User) -> str:
+    if session.customer_id == user.pk:
+        return "customer"
+    if (
+        session.mechanic_id
+        and getattr(user, "mechanic_profile", None)
+        and user.mechanic_profile.pk == session.mechanic_id
+    ):
+        return "mechanic"
+    if user.is_platform_admin:
+        return "admin"
+    raise NotFound("No such session.")
+
+
+def access_session_for_update(session_id: int, user: User) -> tuple[Session, str]:
+    """Lock a session the user is a party to; 404 for strangers (no probing)."""
+    session = Session.objects.select_for_update().filter(pk=session_id).first()
+    if session is None:
+        raise NotFound("No such session.")
+    return session, _party(session, user)
+
+
+def session_start(*, session_id: int, user: User, now: datetime | None = None) -> Session:
+    now = now or timezone.now()
+
+    def work() -> Session:
+        session, _ = access_session_for_update(session_id, user)
+        if (
+            session.status == SessionStatus.SCHEDULED
+            and session.scheduled_for
+            and now < session.scheduled_for - EARLY_START
+        ):
+            opens = session.scheduled_for - EARLY_START
+            raise Conflict(
+                f"This session can be started from {opens.isoformat()} (10 minutes before its time).",
+                code="too_early",
+                opens_at=opens.isoformat(),
+            )
+        return session_transition(
+            session, SessionStatus.LIVE, actor=user, action="booking.session.started"
+        )
+
+    return run_booking_transaction(work)
+
+
+def session_end(*, session_id: int, user: User, now: datetime | None = None) -> Session:
+    def work() -> Session:
+        session, _ = access_session_for_update(session_id, user)
+        return session_transition(
+            session, SessionStatus.COMPLETED, actor=user, action="booking.session.completed"
+        )
+
+    return run_booking_transaction(work)
+
+
+def session_cancel(
+    *, session_id: int, user: User, reason: str = "", now: datetime | None = None
+) -> Session:
+    """Customer or mechanic cancels (with a reason); the slot is free at once.
+    Refunds follow the payments policy (listeners on booking.session.cancelled)."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()[:300]
+
+    def work() -> Session:
+        session, party = access_session_for_update(session_id, user)
+        if party == "mechanic" and not reason:
+            raise InvalidInput("Tell the customer why you cancel.", field="reason")
+        _release_reservations(session, now=now)
+        Offer.objects.filter(session=session, status=OfferStatus.OFFERED).update(
+            status=OfferStatus.WITHDRAWN, responded_at=now
+        )
+        session.cancelled_by = party
+        session.cancellation_reason = reason
+        session.save(update_fields=["cancelled_by", "cancellation_reason", "updated_at"])
+        hours_before = None
+        if session.scheduled_for:
+            hours_before = round((session.scheduled_for - now).total_seconds() / 3600, 2)
+        return session_transition(
+            session,
+            SessionStatus.CANCELLED,
+            actor=user,
+            action="booking.session.cancelled",
+            data={"by": party, "reason": reason, "hours_before_start": hours_before},
+        )
+
+    return run_booking_transaction(work)
+
+
+def session_reschedule(
+    *, session_id: int, user: User, new_start: datetime, now: datetime | None = None
+) -> Session:
+    """Move a scheduled session to a new time with the same mechanic: the new slot is
+    taken and the old one released in ONE transaction (if the new one is refused the
+    old booking stays). Refused inside the cut-off before the current start."""
+    from autodoctor.availability import service as availability
+
+    now = now or timezone.now()
+    if timezone.is_naive(new_start):
+        raise InvalidInput("New start needs a time zone.", field="start")
+    cutoff = timedelta(minutes=settings.RESCHEDULE_CUTOFF_MINUTES)
+    session = Session.objects.filter(pk=session_id).select_related("mechanic").first()
+    if session is None:
+        raise NotFound("No such session.")
+    _party(session, user)
+    if (
+        session.status != SessionStatus.SCHEDULED
+        or session.mechanic is None
+        or session.scheduled_for is None
+    ):
+        raise Conflict(
+            f"Only a scheduled session can be rescheduled; this one is {session.status}.",
+            code="invalid_transition",
+            current_status=session.status,
+        )
+    if session.scheduled_for - now < cutoff:
+        raise Conflict(
+            f"Too close to the start to reschedule (less than {cutoff.total_seconds() / 3600:g} h); cancel instead.",
+            code="reschedule_cutoff",
+        )
+    mechanic = session.mechanic
+    new_end = new_start + timedelta(minutes=session.duration_minutes)
+    current = Reservation.objects.filter(
+        session=session, status=ReservationStatus.CONFIRMED
+    ).first()
+    exclude = {current.pk} if current else set()
+    if not availability.is_available(
+        mechanic, new_start, new_end, now=now, exclude_reservation_ids=exclude
+    ):
+        raise _slot_taken(mechanic, new_start, session.duration_minutes, now=now)
+
+    def work() -> Session:
+        locked, party = access_session_for_update(session_id, user)
+        if locked.status != SessionStatus.SCHEDULED:
+            raise Conflict(
+                f"This session is {locked.status}; it cannot be rescheduled.",
+                code="invalid_transition",
+                current_status=locked.status,
+            )
+        old_start = locked.scheduled_for
+        _release_reservations(locked, now=now)
+        blocked_until = new_end + _mechanic_buffer(mechanic)
+        _expire_stale_holds(
+            mechanic_id=mechanic.pk, starts_at=new_start, blocked_until=blocked_until, now=now
+        )
+        try:
+            with transaction.atomic():
+                Reservation.objects.create(
+                    mechanic=mechanic,
+                    session=locked,
+                    starts_at=new_start,
+                    ends_at=new_end,
+                    blocked_until=blocked_until,
+                    status=ReservationStatus.CONFIRMED,
+                    confirmed_at=now,
+                )
+        except IntegrityError as exc:
+            if _is_overlap_violation(exc):
+                raise _SlotRace from exc
+            raise
+        locked.scheduled_for = new_start
+        locked.reschedule_count += 1
+        locked.save(update_fields=["scheduled_for", "reschedule_count", "updated_at"])
+        session_event_record(
+            session=locked,
+            action="booking.session.rescheduled",
+            actor=user,
+            data={
+                "by": party,
+                "from": old_start.isoformat() if old_start else None,
+                "to": new_start.isoformat(),
+                "count": locked.reschedule_count,
+            },
+        )
+        return locked
+
+    try:
+        return run_booking_transaction(work)
+    except _SlotRace:
+        raise _slot_taken(mechanic, new_start, session.duration_minutes, now=now) from None
+
+
+def reservation_hold_for_request(
+    *,
+    customer: User,
+    intake: Intake,
+    mechanic_id: int | None,
+    starts_at: datetime | None,
+    earliest: bool = False,
+    now: datetime | None = None,
+) -> Reservation:
+    """A scheduled request: a chosen mechanic and start, or the earliest slot with any mechanic."""
+    from autodoctor.availability import service as availability
+
+    now = now or timezone.now()
+    if earliest:
+        found = availability.earliest_slot(timedelta(minutes=intake.plan.duration_minutes), now=now)
+        if found is None:
+            raise SlotUnavailable(
+                "No mechanic has a free slot in the booking window.", next_free_slots=[]
+            )
+        mechanic_id, slot = found
+        starts_at = slot.start
+    if mechanic_id is None:
+        raise InvalidInput("Choose a mechanic (or ask for the earliest slot).", field="mechanic_id")
+    if starts_at is None:
+        raise InvalidInput("Choose a start time.", field="start")
+    return reservation_hold(
+        customer=customer, intake=intake, mechanic_id=mechanic_id, starts_at=starts_at, now=now
+    )
+
+
+def reservation_confirm_checked(
+    *, reservation_id: int, customer: User, now: datetime | None = None
+) -> Reservation:
+    """Confirmation asked for directly (API/page). Paid plans must go through checkout."""
+    reservation = (
+        Reservation.objects.filter(pk=reservation_id, session__customer=customer)
+        .select_related("session__plan")
+        .first()
+    )
+    if reservation is None:
+        raise NotFound("No such reservation.")
+    if not reservation.session.plan.is_free and not settings.BOOKING_CONFIRM_WITHOUT_PAYMENT:
+        raise DomainError(
+            "This plan is paid: complete checkout to confirm.", code="payment_required", status=402
+        )
+    return reservation_confirm(reservation_id=reservation_id, customer=customer, now=now)

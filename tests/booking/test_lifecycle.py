@@ -1,0 +1,263 @@
+"""Offers, immediate matching, the state machine, reschedule and cancel."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+
+from autodoctor.accounts.models import MechanicProfile
+from autodoctor.availability.models import MechanicSettings
+from autodoctor.booking import services
+from autodoctor.booking.models import (
+    Offer,
+    OfferKind,
+    OfferStatus,
+    Reservation,
+    ReservationStatus,
+    SessionStatus,
+)
+from autodoctor.booking.selectors import offers_visible_to
+from autodoctor.errors import Conflict, InvalidTransition, NotFound, SlotUnavailable
+from tests.factories import CustomerFactory, MechanicFactory
+
+from .conftest import SLOT, later
+
+pytestmark = pytest.mark.django_db
+
+
+def confirmed(customer, mechanic, hold, start=SLOT):
+    reservation = hold(customer, mechanic, start=start)
+    services.reservation_confirm(reservation_id=reservation.pk, customer=customer, now=later(1))
+    reservation.session.refresh_from_db()
+    return reservation.session
+
+
+def test_immediate_session_works_when_no_mechanic_has_any_hours(booking_customer, intake):
+    mechanics = [MechanicFactory(is_online=i == 0) for i in range(5)]
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    assert session.status == SessionStatus.PENDING and session.mechanic is None
+    kinds = sorted(session.offers.values_list("kind", flat=True))
+    assert kinds == ["broadcast", "targeted", "targeted", "targeted"]
+    best = session.offers.filter(kind=OfferKind.TARGETED).order_by("-score").first()
+    assert best.mechanic == mechanics[0]  # online now: +50
+    assert "online now" in best.reasons
+
+
+def test_first_accept_wins_and_everyone_else_sees_already_taken(booking_customer, intake):
+    a, b = MechanicFactory(), MechanicFactory()
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    offer_a = session.offers.get(mechanic=a)
+    offer_b = session.offers.get(mechanic=b)
+    services.offer_accept(offer_id=offer_a.pk, mechanic=a)
+    with pytest.raises(Conflict) as err:
+        services.offer_accept(offer_id=offer_b.pk, mechanic=b)
+    assert err.value.code in {"already_taken", "not_found"} or isinstance(err.value, Conflict)
+    session.refresh_from_db()
+    assert session.status == SessionStatus.WAITING and session.mechanic == a
+    assert Reservation.objects.get(session=session).status == ReservationStatus.CONFIRMED
+
+
+def test_broadcast_opens_to_other_mechanics_only_after_the_targeted_window(
+    booking_customer, intake
+):
+    targeted = [MechanicFactory(is_online=True) for _ in range(3)]
+    outsider = MechanicFactory()
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    assert not offers_visible_to(outsider).exists()
+    with override_settings(TARGETED_OFFER_SECONDS=0):
+        visible = list(offers_visible_to(outsider))
+        assert [o.kind for o in visible] == ["broadcast"]
+        assert not offers_visible_to(targeted[0]).filter(kind="broadcast").exists()
+        services.offer_accept(offer_id=visible[0].pk, mechanic=outsider)
+    session.refresh_from_db()
+    assert session.mechanic == outsider
+
+
+def test_declining_is_free_and_records_nothing_about_the_mechanic(booking_customer, intake):
+    mechanic = MechanicFactory()
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    offer = session.offers.get(mechanic=mechanic)
+    services.offer_decline(offer_id=offer.pk, mechanic=mechanic)
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.DECLINED
+    session.refresh_from_db()
+    assert session.status == SessionStatus.PENDING  # still open to others
+
+
+def test_no_acceptance_rate_or_decline_counter_exists_anywhere():
+    # plan §5.3: no acceptance-rate metric, no penalty fields, on any model.
+    from django.apps import apps
+
+    forbidden = ("acceptance", "accept_rate", "decline_count", "declines", "penalty", "strike")
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            assert not any(word in field.name.lower() for word in forbidden), (
+                f"{model.__name__}.{field.name}"
+            )
+
+
+def test_mechanic_who_reviews_requests_gets_a_request_not_a_booking(
+    booking_customer, available_mechanic, hold
+):
+    MechanicSettings.objects.filter(mechanic=available_mechanic).update(allow_instant_booking=False)
+    reservation = hold(booking_customer, available_mechanic)
+    services.reservation_confirm(
+        reservation_id=reservation.pk, customer=booking_customer, now=later(1)
+    )
+    session = reservation.session
+    session.refresh_from_db()
+    assert session.status == SessionStatus.PENDING
+    request = Offer.objects.get(session=session, kind=OfferKind.REQUEST)
+    services.offer_accept(offer_id=request.pk, mechanic=available_mechanic)
+    session.refresh_from_db()
+    assert session.status == SessionStatus.SCHEDULED
+
+
+def test_declined_request_frees_the_slot_and_cancels(booking_customer, available_mechanic, hold):
+    MechanicSettings.objects.filter(mechanic=available_mechanic).update(allow_instant_booking=False)
+    reservation = hold(booking_customer, available_mechanic)
+    services.reservation_confirm(
+        reservation_id=reservation.pk, customer=booking_customer, now=later(1)
+    )
+    request = Offer.objects.get(session=reservation.session, kind=OfferKind.REQUEST)
+    services.offer_decline(offer_id=request.pk, mechanic=available_mechanic)
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.RELEASED
+    assert reservation.session.status == SessionStatus.CANCELLED
+
+
+def test_illegal_transition_is_409_naming_the_current_state(
+    booking_customer, available_mechanic, hold
+):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    with pytest.raises(InvalidTransition) as err:
+        services.session_end(session_id=session.pk, user=booking_customer)
+    assert err.value.data["current_status"] == "scheduled"
+    assert "scheduled" in err.value.message
+
+
+def test_scheduled_session_starts_from_ten_minutes_before(
+    booking_customer, available_mechanic, hold
+):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    with pytest.raises(Conflict):
+        services.session_start(
+            session_id=session.pk, user=booking_customer, now=SLOT - timedelta(minutes=11)
+        )
+    started = services.session_start(
+        session_id=session.pk, user=available_mechanic.user, now=SLOT - timedelta(minutes=10)
+    )
+    assert started.status == SessionStatus.LIVE
+    ended = services.session_end(session_id=session.pk, user=available_mechanic.user)
+    assert ended.status == SessionStatus.COMPLETED
+
+
+def test_strangers_cannot_touch_a_session(booking_customer, available_mechanic, hold):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    with pytest.raises(NotFound):
+        services.session_cancel(session_id=session.pk, user=CustomerFactory().user, reason="x")
+    with pytest.raises(NotFound):
+        services.session_start(session_id=session.pk, user=MechanicFactory().user, now=SLOT)
+
+
+def test_cancel_releases_the_slot_at_once(booking_customer, available_mechanic, hold):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    services.session_cancel(
+        session_id=session.pk, user=booking_customer, reason="car fixed", now=later(2)
+    )
+    session.refresh_from_db()
+    assert (session.status, session.cancelled_by) == (SessionStatus.CANCELLED, "customer")
+    assert not Reservation.objects.filter(status__in=["reserved", "confirmed"]).exists()
+    again = hold(CustomerFactory().user, available_mechanic, now=later(3))
+    assert again.status == ReservationStatus.RESERVED
+
+
+def test_mechanic_must_give_a_reason_to_cancel(booking_customer, available_mechanic, hold):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    with pytest.raises(Exception) as err:
+        services.session_cancel(session_id=session.pk, user=available_mechanic.user, reason="")
+    assert getattr(err.value, "data", {}).get("field") == "reason"
+
+
+def test_reschedule_moves_the_booking_and_counts(booking_customer, available_mechanic, hold):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    new = SLOT + timedelta(hours=2)
+    moved = services.session_reschedule(
+        session_id=session.pk, user=booking_customer, new_start=new, now=later(3)
+    )
+    assert moved.scheduled_for == new and moved.reschedule_count == 1
+    active = Reservation.objects.get(session=session, status=ReservationStatus.CONFIRMED)
+    assert active.starts_at == new
+    assert (
+        Reservation.objects.filter(session=session, status=ReservationStatus.RELEASED).count() == 1
+    )
+    assert session.events.filter(action="booking.session.rescheduled").count() == 1
+
+
+def test_reschedule_to_an_overlapping_later_time_does_not_collide_with_itself(
+    booking_customer, available_mechanic, hold
+):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    moved = services.session_reschedule(
+        session_id=session.pk,
+        user=available_mechanic.user,
+        new_start=SLOT + timedelta(minutes=15),
+        now=later(3),
+    )
+    assert moved.scheduled_for == SLOT + timedelta(minutes=15)
+
+
+def test_reschedule_into_a_taken_slot_keeps_the_old_booking(
+    booking_customer, available_mechanic, hold
+):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    other = confirmed(
+        CustomerFactory().user, available_mechanic, hold, start=SLOT + timedelta(hours=3)
+    )
+    with pytest.raises(SlotUnavailable):
+        services.session_reschedule(
+            session_id=session.pk,
+            user=booking_customer,
+            new_start=other.scheduled_for,
+            now=later(3),
+        )
+    session.refresh_from_db()
+    assert session.scheduled_for == SLOT and session.reschedule_count == 0
+    assert (
+        Reservation.objects.get(session=session, status=ReservationStatus.CONFIRMED).starts_at
+        == SLOT
+    )
+
+
+def test_reschedule_inside_the_cutoff_is_refused(booking_customer, available_mechanic, hold):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    with pytest.raises(Conflict) as err:
+        services.session_reschedule(
+            session_id=session.pk,
+            user=booking_customer,
+            new_start=SLOT + timedelta(hours=2),
+            now=SLOT - timedelta(minutes=30),
+        )
+    assert err.value.code == "reschedule_cutoff"
+
+
+def test_matching_for_a_scheduled_time_keeps_only_free_mechanics(
+    booking_customer, available_mechanic, intake
+):
+    from autodoctor.booking.matching import MatchCriteria, mechanics_ranked
+
+    MechanicFactory()  # no hours
+    matches = mechanics_ranked(
+        MatchCriteria(concern="brakes squeal", scheduled_for=SLOT, duration_minutes=30),
+        now=later(0),
+    )
+    assert [m.mechanic_id for m in matches] == [available_mechanic.pk]
+    assert MechanicProfile.objects.count() == 2

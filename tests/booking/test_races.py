@@ -1,0 +1,301 @@
+"""Races against a real database with real threads and processes (STYLE: canary first).
+
+The canary removes the database guarantee and shows that the application's own
+availability check lets overlapping holds through when clients race; with the
+guarantee in place exactly one client wins and the rest get a clean 409.
+"""
+
+import multiprocessing
+import os
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection
+from django.test import override_settings
+
+from autodoctor.availability import service as availability
+from autodoctor.booking import services
+from autodoctor.booking.models import Offer, OfferKind, Reservation, ReservationStatus, Session
+from autodoctor.errors import Conflict, SlotUnavailable
+from tests.factories import CustomerFactory, MechanicFactory, VehicleFactory
+
+from .conftest import NOW, SLOT, later
+
+pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
+
+CLIENTS = 20
+
+
+def overlapping_active_pairs(mechanic_id: int) -> int:
+    rows = list(
+        Reservation.objects.filter(
+            mechanic_id=mechanic_id, status__in=["reserved", "confirmed"]
+        ).values_list("starts_at", "blocked_until")
+    )
+    return sum(1 for i, a in enumerate(rows) for b in rows[i + 1 :] if a[0] < b[1] and b[0] < a[1])
+
+
+def race(n: int, work) -> Counter:
+    """Run `work(i)` in n threads released together; count outcomes by type name."""
+    barrier = threading.Barrier(n)
+    outcomes: Counter = Counter()
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            result = work(i)
+            key = "ok" if result is not None else "none"
+        except Exception as exc:
+            key = type(exc).__name__
+        finally:
+            close_old_connections()
+            connection.close()
+        with lock:
+            outcomes[key] += 1
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return outcomes
+
+
+@pytest.fixture
+def mechanic_with_hours(db):
+    from tests.factories import weekly_hours
+
+    mechanic = MechanicFactory()
+    weekly_hours(mechanic, days=range(7))
+    return mechanic
+
+
+@pytest.fixture
+def customers(db):
+    result = []
+    for _ in range(CLIENTS):
+        profile = CustomerFactory()
+        VehicleFactory(customer=profile)
+        result.append(profile.user)
+    return result
+
+
+def _hold_for(customers, mechanic, intake):
+    intakes = [intake(c) for c in customers]
+
+    def work(i: int):
+        return services.reservation_hold(
+            customer=customers[i],
+            intake=intakes[i],
+            mechanic_id=mechanic.pk,
+            starts_at=SLOT,
+            now=NOW,
+        )
+
+    return work
+
+
+def _drop_guard() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE booking_reservation DROP CONSTRAINT reservation_no_overlap")
+        else:
+            cursor.execute("DROP TRIGGER reservation_no_overlap_insert")
+
+
+def _restore_guard() -> None:
+    import importlib
+
+    guard = importlib.import_module("autodoctor.booking.migrations.0002_overlap_guard_and_plans")
+    statements = guard.PG_FORWARD if connection.vendor == "postgresql" else guard.SQLITE_FORWARD[:1]
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+
+
+def test_canary_without_the_database_guard_racing_holds_double_book(
+    mechanic_with_hours, customers, intake, monkeypatch
+):
+    # Every client passes the friendly availability check before anyone inserts:
+    # exactly the window a check-then-insert design leaves open.
+    barrier = threading.Barrier(CLIENTS)
+    real_check = availability.is_available
+
+    def check_then_wait(*args, **kwargs):
+        result = real_check(*args, **kwargs)
+        barrier.wait(30)
+        return result
+
+    monkeypatch.setattr(availability, "is_available", check_then_wait)
+    _drop_guard()
+    try:
+        outcomes = race(CLIENTS, _hold_for(customers, mechanic_with_hours, intake))
+        assert outcomes["ok"] > 1, outcomes
+        assert overlapping_active_pairs(mechanic_with_hours.pk) > 0
+    finally:
+        _restore_guard()
+
+
+def test_twenty_clients_holding_the_same_slot_give_exactly_one_reservation(
+    mechanic_with_hours, customers, intake, monkeypatch
+):
+    barrier = threading.Barrier(CLIENTS)
+    real_check = availability.is_available
+
+    def check_then_wait(*args, **kwargs):
+        result = real_check(*args, **kwargs)
+        barrier.wait(30)
+        return result
+
+    monkeypatch.setattr(availability, "is_available", check_then_wait)
+    outcomes = race(CLIENTS, _hold_for(customers, mechanic_with_hours, intake))
+    assert outcomes == Counter({"ok": 1, "SlotUnavailable": CLIENTS - 1}), outcomes
+    assert Reservation.objects.filter(status="reserved").count() == 1
+    assert overlapping_active_pairs(mechanic_with_hours.pk) == 0
+    # the losers' sessions were rolled back with their holds: nothing half-written
+    assert Session.objects.count() == 1
+
+
+def test_ten_mechanics_accepting_one_broadcast_make_exactly_one_assignment(customers, intake):
+    mechanics = [MechanicFactory() for _ in range(10)]
+    customer = customers[0]
+    with override_settings(TARGETED_OFFER_SECONDS=0):
+        from autodoctor.booking import matching
+
+        original = matching.mechanics_ranked
+        matching_ranked_empty = lambda *a, **k: []  # noqa: E731 - broadcast only
+        services.mechanics_ranked = matching_ranked_empty
+        try:
+            session = services.session_create_immediate(customer=customer, intake=intake(customer))
+        finally:
+            services.mechanics_ranked = original
+        broadcast = Offer.objects.get(session=session, kind=OfferKind.BROADCAST)
+        outcomes = race(
+            10, lambda i: services.offer_accept(offer_id=broadcast.pk, mechanic=mechanics[i])
+        )
+    assert outcomes["ok"] == 1, outcomes
+    assert sum(outcomes.values()) == 10 and set(outcomes) <= {"ok", "Conflict"}
+    session.refresh_from_db()
+    assert session.mechanic_id is not None
+    assert Offer.objects.filter(session=session, status="accepted").count() == 1
+    assert Reservation.objects.filter(session=session).count() == 1
+
+
+def test_reschedule_racing_a_new_booking_into_the_same_slot_has_one_winner(
+    mechanic_with_hours, customers, intake
+):
+    first = services.reservation_hold(
+        customer=customers[0],
+        intake=intake(customers[0]),
+        mechanic_id=mechanic_with_hours.pk,
+        starts_at=SLOT,
+        now=NOW,
+    )
+    services.reservation_confirm(reservation_id=first.pk, customer=customers[0], now=later(1))
+    target = SLOT + timedelta(hours=3)
+    newcomer_intake = intake(customers[1])
+
+    def work(i: int):
+        if i == 0:
+            return services.session_reschedule(
+                session_id=first.session_id, user=customers[0], new_start=target, now=later(2)
+            )
+        return services.reservation_hold(
+            customer=customers[1],
+            intake=newcomer_intake,
+            mechanic_id=mechanic_with_hours.pk,
+            starts_at=target,
+            now=later(2),
+        )
+
+    for _ in range(3):  # a few rounds: the interleaving differs between runs
+        outcomes = race(2, work)
+        assert outcomes["ok"] == 1 and outcomes["SlotUnavailable"] == 1, outcomes
+        assert overlapping_active_pairs(mechanic_with_hours.pk) == 0
+        Reservation.objects.filter(starts_at=target).exclude(session_id=first.session_id).update(
+            status="released"
+        )
+        session = Session.objects.get(pk=first.session_id)
+        if session.scheduled_for == target:
+            services.session_reschedule(
+                session_id=session.pk, user=customers[0], new_start=SLOT, now=later(2)
+            )
+
+
+# ---------------------------------------------------------------- separate processes
+
+
+def _process_hold(
+    db_url: str, customer_id: int, mechanic_id: int, start_iso: str, now_iso: str, queue
+) -> None:
+    os.environ["DATABASE_URL"] = db_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "autodoctor.settings")
+    import django
+
+    django.setup()
+    from datetime import datetime
+
+    from autodoctor.accounts.models import User
+    from autodoctor.booking import services as svc
+
+    customer = User.objects.get(pk=customer_id)
+    try:
+        intake = svc.intake_validate(
+            customer=customer, plan="advice", concern="Engine stalls at idle sometimes"
+        )
+        svc.reservation_hold(
+            customer=customer,
+            intake=intake,
+            mechanic_id=mechanic_id,
+            starts_at=datetime.fromisoformat(start_iso),
+            now=datetime.fromisoformat(now_iso),
+        )
+        queue.put("ok")
+    except Exception as exc:
+        queue.put(type(exc).__name__)
+
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return f"sqlite:///{s['NAME']}"
+
+
+def test_separate_processes_holding_one_slot_give_one_winner(mechanic_with_hours, customers):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    url = _test_database_url()
+    procs = [
+        ctx.Process(
+            target=_process_hold,
+            args=(
+                url,
+                customers[i].pk,
+                mechanic_with_hours.pk,
+                SLOT.isoformat(),
+                NOW.isoformat(),
+                queue,
+            ),
+        )
+        for i in range(6)
+    ]
+    for p in procs:
+        p.start()
+    results = Counter(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(60)
+    assert results == Counter({"ok": 1, "SlotUnavailable": 5}), results
+    assert overlapping_active_pairs(mechanic_with_hours.pk) == 0
+
+
+def test_racing_losers_never_see_a_server_error(mechanic_with_hours, customers, intake):
+    # Without the barrier: natural contention. Any outcome other than ok/409 is a bug.
+    outcomes = race(CLIENTS, _hold_for(customers, mechanic_with_hours, intake))
+    assert set(outcomes) <= {"ok", "SlotUnavailable"}, outcomes
+    assert outcomes["ok"] == 1
+    assert isinstance(SlotUnavailable("x"), Conflict)
+    assert Reservation.objects.filter(status=ReservationStatus.RESERVED).count() == 1
