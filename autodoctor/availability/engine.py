@@ -402,11 +402,11 @@ def intersect_pieces(a: Sequence[Interval], b: Sequence[Interval]) -> tuple[Inte
     right = sorted(b, key=_bounds)
     right_starts = [iv.start for iv in right]
     longest = max(iv.end - iv.start for iv in right)
+    n = len(right)
     found: set[tuple[datetime, datetime]] = set()
     for x in a:
         # Any y overlapping x has y.start in (x.start - longest, x.end).
         k = bisect_right(right_starts, x.start - longest)
-        n = len(right)
         while k < n and right_starts[k] < x.end:
             y = right[k]
             start = x.start if x.start > y.start else y.start
@@ -478,10 +478,13 @@ def bookable_slots(
     Result: sorted, one slot per distinct start.
 
     Because slots are selected by start, the result for a long window equals the
-    concatenation of the results for any partition of it -- *provided the same pieces are
-    passed*. Precondition for callers: ``pieces`` must cover at least
-    ``[window.start, window.end + duration)`` (``expand`` over a window widened by a day
-    does this), otherwise slots near the window's end that run into the next piece are lost.
+    concatenation of the results for any partition of it -- *provided the pieces cover the
+    window*. Precondition for callers: ``pieces`` must include every piece that starts before
+    ``window.end + duration`` and ends after ``window.start``; otherwise a slot near the
+    window's end that runs into the next piece is lost (or an off-grid anchor is missed).
+    ``expand(schedule, window)`` satisfies this for any duration under 23 hours, because it
+    already returns whole local dates from the day before to the day after the window, and a
+    piece for a given date is the same whatever window it was expanded for.
     Runs in O((P + F) log F + S) for P pieces, F free intervals and S candidates.
     """
     if duration <= _ZERO:

@@ -1013,6 +1013,7 @@ def scenarios(draw: st.DrawFn, min_days: int, max_days: int) -> dict[str, object
     max_advance = draw(st.one_of(st.none(), st.integers(0, 60 * 24).map(lambda h: h * HOUR)))
     return {
         "zone": zone,
+        "schedule": schedule,
         "pieces": pieces,
         "window": window,
         "duration": draw(st.sampled_from([15, 30, 60])) * MIN,
@@ -1027,11 +1028,11 @@ def scenarios(draw: st.DrawFn, min_days: int, max_days: int) -> dict[str, object
 
 
 def slot_arguments(scenario: dict[str, object]) -> dict[str, object]:
-    return {key: value for key, value in scenario.items() if key != "zone"}
+    return {key: value for key, value in scenario.items() if key not in {"zone", "schedule"}}
 
 
 def rule_arguments(scenario: dict[str, object]) -> dict[str, object]:
-    skip = {"zone", "window", "duration", "step"}
+    skip = {"zone", "schedule", "window", "duration", "step"}
     return {key: value for key, value in scenario.items() if key not in skip}
 
 
@@ -1125,3 +1126,34 @@ def test_slots_for_a_long_window_equal_the_day_by_day_results(
         for part in pieces_of_days:
             joined.extend(bookable_slots(**{**slot_arguments(scenario), "window": part}))  # type: ignore[arg-type]
         assert tuple(joined) == whole
+
+    # Expanding each day's own window (as a per-day request would) is enough as well.
+    schedule: LocalSchedule = scenario["schedule"]  # type: ignore[assignment]
+    joined = []
+    for part in split(window, local_midnights):
+        own_pieces = expand(schedule, part)
+        joined.extend(
+            bookable_slots(**{**slot_arguments(scenario), "window": part, "pieces": own_pieces})  # type: ignore[arg-type]
+        )
+    assert tuple(joined) == whole
+
+
+piece_lists = st.lists(
+    st.tuples(st.integers(0, 200), st.integers(1, 60)).map(
+        lambda p: Interval(utc(2026, 1, 1) + p[0] * 5 * MIN, utc(2026, 1, 1) + sum(p) * 5 * MIN)
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=piece_lists, b=piece_lists)
+def test_intersect_pieces_equals_every_pairwise_overlap(
+    a: list[Interval], b: list[Interval]
+) -> None:
+    expected = {
+        Interval(max(x.start, y.start), min(x.end, y.end)) for x in a for y in b if x.overlaps(y)
+    }
+    result = intersect_pieces(a, b)
+    assert result == tuple(sorted(expected))
+    assert merge(result) == intersection(a, b)
