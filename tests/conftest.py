@@ -38,3 +38,18 @@ def login():
         return client
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """One test database per pytest process, so several runs on one machine (or a
+    developer's run beside CI) never share or clobber a test database."""
+    import os
+
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        test = db.setdefault("TEST", {})
+        base = test.get("NAME") or f"test_{db['NAME']}"
+        if not str(base).endswith(f"_{os.getpid()}"):
+            test["NAME"] = f"{base}_{os.getpid()}"

@@ -1,6 +1,6 @@
 """Booking reads: what each party may see, and the busy intervals availability needs."""
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability.engine import Interval
+from autodoctor.availability.service import BusyPeriod
 from autodoctor.errors import NotFound
 
 from .models import (
@@ -33,24 +34,21 @@ def active_reservations(*, now: datetime) -> QuerySet[Reservation]:
 
 
 def reservation_busy(
-    mechanic_ids: Iterable[int] | None,
-    window: Interval,
-    *,
-    now: datetime,
-    exclude_reservation_ids: Iterable[int] = (),
-) -> list[tuple[int, Interval]]:
-    """Busy source for the availability service: (mechanic id, [starts_at, ends_at))
-    of active reservations overlapping the window. The service widens by the buffer."""
+    mechanic_ids: Collection[int] | None, window: Interval, *, now: datetime
+) -> list[BusyPeriod]:
+    """Busy source for the availability service (registered in BookingConfig.ready):
+    active reservations overlapping the window, keyed ("reservation", id) so a
+    reschedule can ignore the booking it moves. One query; the service widens by buffer."""
     qs = active_reservations(now=now).filter(
         starts_at__lt=window.end, blocked_until__gt=window.start
     )
     if mechanic_ids is not None:
         qs = qs.filter(mechanic_id__in=list(mechanic_ids))
-    exclude = list(exclude_reservation_ids)
-    if exclude:
-        qs = qs.exclude(pk__in=exclude)
     return [
-        (m, Interval(s, e)) for m, s, e in qs.values_list("mechanic_id", "starts_at", "ends_at")
+        BusyPeriod(mechanic_id, Interval(start, end), ("reservation", pk))
+        for pk, mechanic_id, start, end in qs.values_list(
+            "pk", "mechanic_id", "starts_at", "ends_at"
+        )
     ]
 
 

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User, Vehicle
@@ -22,7 +23,6 @@ from autodoctor.availability.plans import PLAN_MINUTES
 from autodoctor.errors import (
     Busy,
     Conflict,
-    DomainError,
     InvalidInput,
     NotAllowed,
     NotFound,
@@ -497,10 +497,30 @@ def reservation_release(
 
 
 def _access_offer(offer_id: int, mechanic: MechanicProfile) -> Offer:
+    """An offer this mechanic is (or was) entitled to act on, locked. Closed offers are
+    returned too, so the caller can answer "already taken" instead of "not found"."""
     from .selectors import offers_visible_to
 
-    offer = offers_visible_to(mechanic).filter(pk=offer_id).select_for_update(of=("self",)).first()
+    offer = (
+        Offer.objects.select_for_update()
+        .filter(pk=offer_id)
+        .filter(Q(mechanic=mechanic) | Q(kind=OfferKind.BROADCAST))
+        .first()
+    )
     if offer is None:
+        raise NotFound("No such offer.")
+    still_open = offer.status == OfferStatus.OFFERED
+    if (
+        offer.kind == OfferKind.BROADCAST
+        and still_open
+        and not offers_visible_to(mechanic).filter(pk=offer.pk).exists()
+    ):
+        if (
+            Session.objects.filter(pk=offer.session_id)
+            .exclude(status=SessionStatus.PENDING)
+            .exists()
+        ):
+            return offer  # closed meanwhile: the caller answers "already taken"
         raise NotFound("No such offer.")
     return offer
 
@@ -759,10 +779,8 @@ def session_reschedule(
     current = Reservation.objects.filter(
         session=session, status=ReservationStatus.CONFIRMED
     ).first()
-    exclude = {current.pk} if current else set()
-    if not availability.is_available(
-        mechanic, new_start, new_end, now=now, exclude_reservation_ids=exclude
-    ):
+    ignore = {("reservation", current.pk)} if current else set()
+    if not availability.is_available(mechanic, new_start, new_end, now=now, ignore_busy=ignore):
         raise _slot_taken(mechanic, new_start, session.duration_minutes, now=now)
 
     def work() -> Session:
@@ -847,18 +865,23 @@ def reservation_hold_for_request(
 
 
 def reservation_confirm_checked(
-    *, reservation_id: int, customer: User, now: datetime | None = None
+    *,
+    reservation_id: int,
+    customer: User,
+    waiver_accepted: bool = False,
+    use_credits: bool = False,
+    now: datetime | None = None,
 ) -> Reservation:
-    """Confirmation asked for directly (API/page). Paid plans must go through checkout."""
-    reservation = (
-        Reservation.objects.filter(pk=reservation_id, session__customer=customer)
-        .select_related("session__plan")
-        .first()
+    """Confirmation asked for directly (API). It goes through payments: free/trial plans
+    need the waiver accepted, paid plans pay with credits (use_credits) or get a 402
+    carrying a card checkout URL; the booking then confirms when the payment arrives.
+    See autodoctor/payments/services/checkout.py."""
+    from autodoctor.payments.services.checkout import reservation_pay_and_confirm
+
+    return reservation_pay_and_confirm(
+        reservation_id=reservation_id,
+        customer=customer,
+        waiver_accepted=waiver_accepted,
+        use_credits=use_credits,
+        now=now,
     )
-    if reservation is None:
-        raise NotFound("No such reservation.")
-    if not reservation.session.plan.is_free and not settings.BOOKING_CONFIRM_WITHOUT_PAYMENT:
-        raise DomainError(
-            "This plan is paid: complete checkout to confirm.", code="payment_required", status=402
-        )
-    return reservation_confirm(reservation_id=reservation_id, customer=customer, now=now)

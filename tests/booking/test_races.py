@@ -6,7 +6,6 @@ guarantee in place exactly one client wins and the rest get a clean 409.
 """
 
 import multiprocessing
-import os
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -22,6 +21,7 @@ from autodoctor.errors import Conflict, SlotUnavailable
 from tests.factories import CustomerFactory, MechanicFactory, VehicleFactory
 
 from .conftest import NOW, SLOT, later
+from .race_worker import hold_in_child
 
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
 
@@ -136,6 +136,8 @@ def test_canary_without_the_database_guard_racing_holds_double_book(
         assert outcomes["ok"] > 1, outcomes
         assert overlapping_active_pairs(mechanic_with_hours.pk) > 0
     finally:
+        # The canary's overlapping rows would stop PostgreSQL from re-adding the constraint.
+        Reservation.objects.update(status=ReservationStatus.RELEASED)
         _restore_guard()
 
 
@@ -228,36 +230,6 @@ def test_reschedule_racing_a_new_booking_into_the_same_slot_has_one_winner(
 # ---------------------------------------------------------------- separate processes
 
 
-def _process_hold(
-    db_url: str, customer_id: int, mechanic_id: int, start_iso: str, now_iso: str, queue
-) -> None:
-    os.environ["DATABASE_URL"] = db_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "autodoctor.settings")
-    import django
-
-    django.setup()
-    from datetime import datetime
-
-    from autodoctor.accounts.models import User
-    from autodoctor.booking import services as svc
-
-    customer = User.objects.get(pk=customer_id)
-    try:
-        intake = svc.intake_validate(
-            customer=customer, plan="advice", concern="Engine stalls at idle sometimes"
-        )
-        svc.reservation_hold(
-            customer=customer,
-            intake=intake,
-            mechanic_id=mechanic_id,
-            starts_at=datetime.fromisoformat(start_iso),
-            now=datetime.fromisoformat(now_iso),
-        )
-        queue.put("ok")
-    except Exception as exc:
-        queue.put(type(exc).__name__)
-
-
 def _test_database_url() -> str:
     s = connection.settings_dict
     if connection.vendor == "postgresql":
@@ -271,7 +243,7 @@ def test_separate_processes_holding_one_slot_give_one_winner(mechanic_with_hours
     url = _test_database_url()
     procs = [
         ctx.Process(
-            target=_process_hold,
+            target=hold_in_child,
             args=(
                 url,
                 customers[i].pk,
