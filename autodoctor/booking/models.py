@@ -258,6 +258,9 @@ class OfferDismissal(models.Model):
             models.UniqueConstraint(fields=["offer", "mechanic"], name="offer_dismissal_once")
         ]
 
+    def __str__(self) -> str:
+        return f"offer #{self.offer_id} hidden by mechanic #{self.mechanic_id}"
+
 
 class SessionEvent(models.Model):
     """History of a session: one row per state change, named `booking.session.<verb>`.

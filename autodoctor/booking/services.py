@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -45,7 +44,6 @@ from .models import (
 from .state import session_transition
 
 log = logging.getLogger("autodoctor.booking")
-T = TypeVar("T")
 
 OVERLAP_CONSTRAINT = "reservation_no_overlap"
 EARLY_START = timedelta(minutes=10)  # a scheduled session can start 10 minutes early
@@ -76,7 +74,7 @@ def _is_retryable(exc: OperationalError) -> bool:
     return sqlstate in {"40P01", "40001"} or "locked" in str(exc).lower()
 
 
-def run_booking_transaction(work: Callable[[], T], *, attempts: int = 3) -> T:
+def run_booking_transaction[T](work: Callable[[], T], *, attempts: int = 3) -> T:
     """Run `work` in a durable transaction, retrying deadlocks / lock timeouts.
 
     PostgreSQL may report a deadlock (40P01) between racing inserts into the
