@@ -150,6 +150,8 @@ if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
         "username": os.environ.get("EMAIL_HOST_USER", ""),
         "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
         "use_tls": env_bool("EMAIL_USE_TLS", False),
+        # Bounded, so a hung send ends long before the outbox re-claims its row.
+        "timeout": int(os.environ.get("EMAIL_TIMEOUT", "30")),
     }
 MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH, "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = os.environ.get(
@@ -159,6 +161,9 @@ DEFAULT_FROM_EMAIL = os.environ.get(
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+# SMS adapter (dotted path); empty = Twilio when TWILIO_* are set, else the log adapter.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "")
+SMS_TIMEOUT_SECONDS = int(os.environ.get("SMS_TIMEOUT_SECONDS", "30"))
 
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
@@ -166,6 +171,8 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 SIMULATED_PAYMENTS_SECRET = os.environ.get(
     "SIMULATED_PAYMENTS_SECRET", "whsec_simulated_dev_secret"
 )
+# The simulated provider confirms bookings without money: off in production by default.
+SIMULATED_PAYMENTS_ALLOWED = env_bool("SIMULATED_PAYMENTS_ALLOWED", DEBUG)
 
 # --- Booking rules ---------------------------------------------------------
 HOLD_MINUTES = int(os.environ.get("HOLD_MINUTES", "15"))

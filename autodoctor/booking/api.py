@@ -196,14 +196,42 @@ def slots_reserve(request: HttpRequest, payload: ReserveIn) -> Status:
     return Status(201, _reserve(_user(request), payload))
 
 
+class ConfirmIn(ReservationRef):
+    waiver_accepted: bool = Field(
+        False, description="Free/trial plans: the customer accepts the waiver (required)"
+    )
+    use_credits: bool = Field(False, description="Paid plans: pay with the customer's credits")
+
+
+class PaymentRequiredOut(ErrorOut):
+    checkout_url: str
+    payment_id: int
+    amount_cents: int
+    currency: str
+
+
 @router.put(
     "/slots/confirm",
-    response={200: SessionOut, 402: ErrorOut, 404: ErrorOut, 409: ErrorOut},
-    summary="Confirm a hold (free plans; paid plans confirm through checkout)",
+    response={
+        200: SessionOut,
+        402: PaymentRequiredOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+    summary="Confirm a hold through payments (waiver, credits, or a card checkout URL)",
+    description=(
+        "Free/trial plans: send `waiver_accepted: true`. Paid plans: `use_credits: true` "
+        "pays from the credit balance; otherwise the answer is 402 with `checkout_url`: "
+        "the booking confirms when the card payment's webhook arrives."
+    ),
 )
-def slots_confirm(request: HttpRequest, payload: ReservationRef) -> Session:
+def slots_confirm(request: HttpRequest, payload: ConfirmIn) -> Session:
     reservation = services.reservation_confirm_checked(
-        reservation_id=payload.reservation_id, customer=_user(request)
+        reservation_id=payload.reservation_id,
+        customer=_user(request),
+        waiver_accepted=payload.waiver_accepted,
+        use_credits=payload.use_credits,
     )
     return Session.objects.get(pk=reservation.session_id)
 

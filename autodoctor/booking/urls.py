@@ -1,6 +1,35 @@
 """Pages of the booking app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "booking"
-urlpatterns: list = []
+urlpatterns = [
+    # customer: the booking wizard (plan §1.2 + time step), holds, confirmation
+    path("", views.wizard, name="wizard"),
+    path("new/restart/", views.wizard_restart, name="wizard_restart"),
+    path("new/slots/", views.wizard_slots, name="wizard_slots"),
+    path("new/<slug:step>/", views.wizard_step, name="wizard_step"),
+    path("holds/<int:reservation_id>/", views.hold, name="hold"),
+    path("holds/<int:reservation_id>/confirm/", views.hold_confirm, name="hold_confirm"),
+    path("holds/<int:reservation_id>/release/", views.hold_release, name="hold_release"),
+    # both parties
+    path("sessions/", views.my_sessions, name="my_sessions"),
+    path("sessions/<int:session_id>/", views.session_detail, name="session_detail"),
+    path("sessions/<int:session_id>/confirmed/", views.confirmation, name="confirmation"),
+    path("sessions/<int:session_id>/waiting/", views.waiting, name="waiting"),
+    path("sessions/<int:session_id>/start/", views.session_start, name="session_start"),
+    path("sessions/<int:session_id>/end/", views.session_end, name="session_end"),
+    path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
+    path(
+        "sessions/<int:session_id>/reschedule/",
+        views.session_reschedule,
+        name="session_reschedule",
+    ),
+    # mechanic: offers inbox and unified calendar
+    path("offers/", views.offers, name="offers"),
+    path("offers/<int:offer_id>/accept/", views.offer_accept, name="offer_accept"),
+    path("offers/<int:offer_id>/decline/", views.offer_decline, name="offer_decline"),
+    path("calendar/", views.mechanic_calendar, name="calendar"),
+]

@@ -1,5 +1,235 @@
-"""JSON API routes of the payments app (mounted under /api/ in autodoctor/api.py)."""
+"""Payments API (mounted under /api/). Handlers parse, call one service or selector,
+return a schema; DomainErrors are rendered by autodoctor/api.py.
 
-from ninja import Router
+The provider webhooks are not part of this API (they are signed, not authenticated):
+POST /payments/webhooks/stripe/ and POST /payments/webhooks/simulated/ — see
+docs/payments.md.
+"""
+
+from datetime import date, datetime
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Router, Schema, Status
+
+from autodoctor.accounts.models import User
+
+from . import selectors
+from .models import CreditEntry, Payment, PayoutEntry, Refund
+from .services import checkout
 
 router = Router(tags=["payments"])
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+
+
+class RefundOut(Schema):
+    id: int
+    amount_cents: int
+    destination: str
+    reason: str
+    status: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_id(obj: Refund) -> int:
+        return obj.pk
+
+
+class PaymentOut(Schema):
+    id: int
+    session_id: int
+    reservation_id: int
+    plan: str
+    method: str
+    status: str
+    amount_cents: int
+    currency: str
+    refunded_cents: int
+    provider: str
+    checkout_url: str = Field(description="Card payments still open: where the customer pays")
+    outcome: str = Field(description="Why it failed or was refunded, e.g. slot_taken")
+    next_free_slots: list[datetime] = Field(
+        description="A late payment whose slot was taken: other free times with that mechanic"
+    )
+    created_at: datetime
+    settled_at: datetime | None
+    refunds: list[RefundOut]
+
+    @staticmethod
+    def resolve_plan(obj: Payment) -> str:
+        return obj.plan.code
+
+    @staticmethod
+    def resolve_checkout_url(obj: Payment) -> str:
+        return obj.checkout_url if obj.status == "pending" else ""
+
+    @staticmethod
+    def resolve_next_free_slots(obj: Payment) -> list[str]:
+        return list((obj.outcome_detail or {}).get("next_free_slots", []))
+
+    @staticmethod
+    def resolve_refunds(obj: Payment) -> list[Refund]:
+        return list(obj.refunds.all())
+
+
+class CheckoutIn(Schema):
+    reservation_id: int
+    method: Literal["card", "credits", "waiver"]
+    waiver_accepted: bool = Field(False, description="Required (true) for the waiver method")
+
+
+class CreditEntryOut(Schema):
+    id: int
+    kind: str
+    delta_cents: int
+    balance_after_cents: int
+    payment_id: int | None
+    note: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_id(obj: CreditEntry) -> int:
+        return obj.pk
+
+
+class CreditsOut(Schema):
+    balance_cents: int
+    currency: str = "CAD"
+    entries: list[CreditEntryOut]
+
+
+class EarningOut(Schema):
+    id: int
+    kind: str
+    created_at: datetime
+    session_id: int
+    plan: str
+    mechanic_id: int
+    mechanic_type: str
+    payee_kind: str
+    payee: str
+    destination_account: str
+    gross_cents: int
+    payee_cents: int
+    platform_cents: int
+    currency: str
+
+    @staticmethod
+    def resolve_id(obj: PayoutEntry) -> int:
+        return obj.pk
+
+    @staticmethod
+    def resolve_plan(obj: PayoutEntry) -> str:
+        return obj.payment.plan.code
+
+    @staticmethod
+    def resolve_payee(obj: PayoutEntry) -> str:
+        return selectors.payee_name(obj)
+
+
+class EarningsOut(Schema):
+    start: date
+    end: date
+    time_zone: str
+    payees: list[str]
+    gross_cents: int
+    payee_cents: int
+    platform_cents: int
+    entries: list[EarningOut]
+
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,return-value]
+
+
+@router.get("/payments", response=list[PaymentOut], summary="My payments (admins: all)")
+def payment_list(request: HttpRequest) -> list[Payment]:
+    return list(selectors.payments_for(_user(request))[:200])
+
+
+@router.post(
+    "/payments/checkout",
+    response={
+        200: PaymentOut,
+        201: PaymentOut,
+        402: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        503: ErrorOut,
+    },
+    summary="Pay for a held slot: waiver (free/trial), credits, or open a card checkout",
+    description=(
+        "`waiver` and `credits` confirm the booking at once (200). `card` opens a provider "
+        "checkout (201): send the customer to `checkout_url`; the booking confirms when "
+        "the provider's signed webhook reports the payment."
+    ),
+)
+def payment_checkout(request: HttpRequest, payload: CheckoutIn) -> Status:
+    user = _user(request)
+    if payload.method == "waiver":
+        payment = checkout.payment_with_waiver(
+            reservation_id=payload.reservation_id, customer=user, accepted=payload.waiver_accepted
+        )
+    elif payload.method == "credits":
+        payment = checkout.payment_with_credits(
+            reservation_id=payload.reservation_id, customer=user
+        )
+    else:
+        payment = checkout.payment_checkout_start(
+            reservation_id=payload.reservation_id, customer=user
+        )
+        if payment.status == "pending":
+            return Status(201, selectors.payment_for(payment.pk, user))
+    return Status(200, selectors.payment_for(payment.pk, user))
+
+
+@router.get(
+    "/payments/{payment_id}", response={200: PaymentOut, 404: ErrorOut}, summary="One payment"
+)
+def payment_detail(request: HttpRequest, payment_id: int) -> Payment:
+    return selectors.payment_for(payment_id, _user(request))
+
+
+@router.get("/credits", response=CreditsOut, summary="My credit balance and ledger")
+def credits_detail(request: HttpRequest) -> dict:
+    user = _user(request)
+    return {
+        "balance_cents": selectors.credit_balance_cents(user),
+        "entries": list(selectors.credit_entries(user)[:200]),
+    }
+
+
+@router.get(
+    "/earnings",
+    response={200: EarningsOut, 403: ErrorOut, 422: ErrorOut},
+    summary="Earnings per payee and period (mechanics: own; workshops: theirs; admins: all)",
+    description="Dates are whole days in your time zone. `format=csv` returns text/csv.",
+)
+def earnings(
+    request: HttpRequest,
+    start: date | None = None,
+    end: date | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> object:
+    report = selectors.earnings_report(_user(request), start=start, end=end)
+    if format == "csv":
+        response = HttpResponse(selectors.earnings_csv(report), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="earnings-{report.start}-{report.end}.csv"'
+        )
+        return response
+    return {
+        "start": report.start,
+        "end": report.end,
+        "time_zone": report.zone,
+        "payees": report.payees,
+        "gross_cents": report.totals["gross"],
+        "payee_cents": report.totals["payee"],
+        "platform_cents": report.totals["platform"],
+        "entries": report.entries,
+    }

@@ -14,6 +14,7 @@ NAV = [
     ("Appointments", "home", "workshop_staff"),
     ("Workshop hours", "availability:workshop_hours", "workshop_staff"),
     ("Admin", "admin:index", "admin"),
+    ("Notifications", "notifications:centre", "*"),
 ]
 
 

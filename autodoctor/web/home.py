@@ -2,9 +2,17 @@
 
 from autodoctor.accounts.models import User
 
+UPCOMING_ON_HOME = 5
+
 
 def home_context(user: User) -> dict:
     context: dict = {}
+    if user.is_customer or user.is_mechanic:
+        from autodoctor.booking.selectors import upcoming_sessions
+
+        context["upcoming"] = list(
+            upcoming_sessions(user).select_related("mechanic__user")[:UPCOMING_ON_HOME]
+        )
     if user.is_customer and hasattr(user, "customer_profile"):
         context["vehicles"] = list(user.customer_profile.vehicles.all())
     if user.is_mechanic and hasattr(user, "mechanic_profile"):

@@ -1,0 +1,165 @@
+"""Input parsing for the availability pages and API: wall-clock times ("HH:MM", "24:00"
+as an end), local dates and times in a zone, and the page forms.
+
+The API and the pages parse the same way through these functions; the rules themselves
+(overlaps, limits, who may change what) live in ``services``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from zoneinfo import available_timezones
+
+from django import forms
+
+from autodoctor.errors import InvalidInput
+
+from .engine import MINUTES_PER_DAY, minute_label
+from .models import DayOfWeek
+from .service import local_instant
+
+_WALL_TIME = re.compile(r"^(\d{2}):(\d{2})$")
+
+
+def parse_wall_time(value: str, *, end: bool = False) -> int:
+    """ "09:30" -> 570. "24:00" is accepted only as an end (``end=True``) and means
+    midnight at the end of the day. ValueError with a readable message otherwise."""
+    match = _WALL_TIME.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a time like 09:30")
+    hours, minutes = int(match[1]), int(match[2])
+    if end and (hours, minutes) == (24, 0):
+        return MINUTES_PER_DAY
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{value!r} is not a time of day (00:00–{'24:00' if end else '23:59'})")
+    return hours * 60 + minutes
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def parse_zone(value: str, *, field: str = "tz") -> str:
+    """An IANA zone name, or InvalidInput naming ``field``."""
+    if value not in _zones():
+        raise InvalidInput(
+            f"Unknown time zone {value!r}; use an IANA name like America/Toronto.", field=field
+        )
+    return value
+
+
+def parse_instant(value: str, *, zone: str, field: str, end_of_day: bool = False) -> datetime:
+    """An ISO date-time (with an offset, or naive = wall time in ``zone``) or an ISO date
+    (its local midnight; with ``end_of_day``, the midnight that ends it)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return local_instant(day + timedelta(days=1 if end_of_day else 0), 0, zone)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{value!r} is not a date (2026-03-08) or date-time (2026-03-08T09:00-05:00).",
+            field=field,
+        ) from None
+    if moment.tzinfo is None:
+        return local_instant(moment.date(), moment.hour * 60 + moment.minute, zone) + timedelta(
+            seconds=moment.second, microseconds=moment.microsecond
+        )
+    return moment.astimezone(UTC)
+
+
+def wall_label(minute: int | None) -> str:
+    return "" if minute is None else minute_label(minute)
+
+
+# ---------------------------------------------------------------- page forms
+
+
+class WallTimeField(forms.CharField):
+    """A "HH:MM" field cleaned to minutes after midnight."""
+
+    def __init__(self, *, end: bool = False, **kwargs: object) -> None:
+        self.end = end
+        kwargs.setdefault("max_length", 5)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={
+                    "placeholder": "24:00" if end else "09:00",
+                    "inputmode": "numeric",
+                    "pattern": r"\d{2}:\d{2}",
+                }
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: object) -> int | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return parse_wall_time(text, end=self.end)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class BlockForm(forms.Form):
+    day_of_week = forms.TypedChoiceField(choices=DayOfWeek.choices, coerce=int, label="Day")
+    start = WallTimeField(label="From")
+    end = WallTimeField(end=True, label="To")
+
+
+class TimeOffForm(forms.Form):
+    start_date = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = WallTimeField(label="From (optional)", required=False)
+    end_time = WallTimeField(end=True, label="Until (optional)", required=False)
+    reason = forms.CharField(max_length=200, required=False)
+
+    def span(self, zone: str) -> tuple[datetime, datetime, bool]:
+        """(start, end, all_day) in real time: whole days unless times are given."""
+        data = self.cleaned_data
+        start_minute, end_minute = data.get("start_time"), data.get("end_time")
+        all_day = start_minute is None and end_minute is None
+        start = local_instant(data["start_date"], start_minute or 0, zone)
+        if end_minute is None:
+            end = local_instant(data["end_date"] + timedelta(days=1), 0, zone)
+        else:
+            end = local_instant(data["end_date"], end_minute, zone)
+        return start, end, all_day
+
+
+class SettingsForm(forms.Form):
+    buffer_minutes = forms.IntegerField(label="Buffer between sessions (minutes)")
+    min_notice_minutes = forms.IntegerField(label="Minimum notice (minutes)")
+    max_advance_days = forms.IntegerField(label="Bookable up to (days ahead)")
+    slot_step_minutes = forms.IntegerField(label="Slot step (minutes)")
+    allow_instant_booking = forms.BooleanField(label="Accept “start now” sessions", required=False)
+
+
+class WorkshopDayForm(forms.Form):
+    day_of_week = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=6)
+    is_open = forms.BooleanField(label="Open", required=False)
+    open = WallTimeField(label="Opens", required=False)
+    close = WallTimeField(end=True, label="Closes", required=False)
+    break_start = WallTimeField(label="Break from", required=False)
+    break_end = WallTimeField(end=True, label="Break until", required=False)
+
+
+WorkshopWeekFormSet = forms.formset_factory(WorkshopDayForm, extra=0, min_num=7, max_num=7)
+
+
+class BaysForm(forms.Form):
+    bays = forms.IntegerField(label="Bays (appointments at the same time)")
+
+
+class OverrideForm(forms.Form):
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    closed = forms.BooleanField(label="Closed all day", required=False)
+    start = WallTimeField(label="From", required=False)
+    end = WallTimeField(end=True, label="To", required=False)
+    note = forms.CharField(max_length=200, required=False)

@@ -1,0 +1,1281 @@
+"""The single source of truth for "when can this mechanic be booked?" (plan §6.1–6.2).
+
+This module owns:
+
+* where a mechanic's hours come from (plan §2.3, decided only by ``mechanic_type()``):
+  virtual-only -> own weekly blocks (+ own date overrides); independent workshop owner ->
+  own blocks ∩ workshop hours (each side with its own overrides); workshop-affiliated ->
+  workshop hours only, breaks excluded;
+* which time off blocks: approved and **pending** block, declined never (see
+  ``BLOCKING_TIME_OFF``);
+* busy intervals: one registry of sources (``BUSY_SOURCES``) that other apps extend with one
+  line (``register_busy_source``); busy time is widened by the mechanic's buffer;
+* the booking rules (buffer, minimum notice, maximum advance, slot step, instant booking)
+  and their defaults for a mechanic without a settings row (``booking_rules``);
+* the reads every caller uses: ``available_slots``, ``daily_slot_counts``, ``is_available``,
+  ``free_intervals``, ``mechanics_free_between`` and ``earliest_slot``.
+
+Every function loads rows in a fixed number of queries (one per kind of row, plus one per
+busy source) and hands them to the pure ``engine``; nothing here checks a slot with its own
+query. ``mechanics_free_between`` and ``earliest_slot`` work on thousands of mechanics at
+once: they ask the database set-based questions and use the engine only for the few cases
+SQL cannot answer exactly (DST transitions) or to confirm the best candidates.
+
+All datetimes in and out are timezone-aware; ``now`` is a parameter everywhere (defaults
+to ``timezone.now()``) so tests and benchmarks control the clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
+from typing import NamedTuple, Protocol
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.models import F, IntegerField, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from autodoctor.accounts.mechanic_types import (
+    MechanicType,
+    mechanic_type,
+    mechanic_type_expression,
+)
+from autodoctor.accounts.models import MechanicProfile, User, Workshop
+from autodoctor.errors import NotFound
+
+from . import engine
+from .engine import Interval
+from .models import (
+    DateOverride,
+    MechanicSettings,
+    TimeOff,
+    TimeOffStatus,
+    WeeklyBlock,
+    WorkshopHours,
+)
+
+__all__ = [
+    "BLOCKING_TIME_OFF",
+    "BUSY_SOURCES",
+    "MAX_BUFFER",
+    "BookingRules",
+    "BusyPeriod",
+    "BusySource",
+    "MechanicRef",
+    "available_slots",
+    "booking_rules",
+    "busy_periods",
+    "daily_slot_counts",
+    "default_booking_rules",
+    "earliest_slot",
+    "free_intervals",
+    "is_available",
+    "local_instant",
+    "mechanics_free_between",
+    "register_busy_source",
+    "unregister_busy_source",
+]
+
+MechanicRef = MechanicProfile | int
+"""A mechanic profile or its primary key."""
+
+# Decision (docs/availability.md "Pending time off"): a pending request already blocks new
+# bookings. Only workshop-affiliated mechanics have pending requests (the others' time off
+# is approved at once, plan §5.3); the mechanic has asked not to work then, and booking a
+# customer into hours that are about to disappear would force a cancellation later.
+# A declined request never blocks.
+BLOCKING_TIME_OFF = (TimeOffStatus.APPROVED, TimeOffStatus.PENDING)
+
+# The largest buffer a mechanic may set (the model's check constraint says the same).
+MAX_BUFFER = timedelta(minutes=240)
+
+_MINUTE = timedelta(minutes=1)
+_DAY = timedelta(days=1)
+_WEEK_MINUTES = 7 * 1440
+_MICROS_PER_MINUTE = 60_000_000
+_MICROS_PER_DAY = 86_400_000_000
+# Real time between two wall-clock readings differs from their wall-clock distance by at
+# most the DST shifts in between (1 h almost everywhere, 2 h in Antarctica/Troll).
+_DST_SLACK = timedelta(hours=3)
+# Local dates differ from UTC dates by at most one day (offsets are within ±14 h).
+_MAX_OFFSET = timedelta(hours=14)
+# Up to this many mechanics, busy sources get the ids; beyond it, None (= everyone).
+_BUSY_ID_LIMIT = 200
+
+
+def _now(now: datetime | None) -> datetime:
+    return timezone.now() if now is None else now
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _table(model: type) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _dow(day: date) -> int:
+    """0=Sunday … 6=Saturday, as WeeklyBlock.day_of_week (plan §1.1)."""
+    return (day.weekday() + 1) % 7
+
+
+# ======================================================================================
+# Booking rules
+# ======================================================================================
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRules:
+    """A mechanic's booking rules (plan Phase 1 settings) as durations."""
+
+    buffer: timedelta
+    min_notice: timedelta
+    max_advance: timedelta
+    slot_step: timedelta
+    # Exposed for the booking app ("start now" offers); slot listing ignores it.
+    allow_instant_booking: bool
+
+    @classmethod
+    def from_minutes(
+        cls, *, buffer: int, notice: int, advance_days: int, step: int, instant: bool
+    ) -> BookingRules:
+        return cls(
+            buffer=timedelta(minutes=buffer),
+            min_notice=timedelta(minutes=notice),
+            max_advance=timedelta(days=advance_days),
+            slot_step=timedelta(minutes=step),
+            allow_instant_booking=instant,
+        )
+
+
+@cache
+def default_booking_rules() -> BookingRules:
+    """The rules of a mechanic without a MechanicSettings row: the model's field defaults
+    (buffer 15 min, notice 120 min, advance 30 days, step 15 min, instant booking on)."""
+    d = MechanicSettings()
+    return BookingRules.from_minutes(
+        buffer=d.buffer_minutes,
+        notice=d.min_notice_minutes,
+        advance_days=d.max_advance_days,
+        step=d.slot_step_minutes,
+        instant=d.allow_instant_booking,
+    )
+
+
+def booking_rules(mechanic: MechanicRef) -> BookingRules:
+    """The booking rules of one mechanic (one query)."""
+    row = MechanicSettings.objects.filter(mechanic=_mechanic_id(mechanic)).first()
+    if row is None:
+        return default_booking_rules()
+    return BookingRules.from_minutes(
+        buffer=row.buffer_minutes,
+        notice=row.min_notice_minutes,
+        advance_days=row.max_advance_days,
+        step=row.slot_step_minutes,
+        instant=row.allow_instant_booking,
+    )
+
+
+def _mechanic_id(mechanic: MechanicRef) -> int:
+    return mechanic if isinstance(mechanic, int) else mechanic.pk
+
+
+# ======================================================================================
+# Busy intervals: one registry, extended by other apps
+# ======================================================================================
+
+
+class BusyPeriod(NamedTuple):
+    """A stretch of time a mechanic is already committed (a hold, a booked session).
+
+    ``key`` identifies what makes it busy, e.g. ``("reservation", 42)``; callers pass keys
+    in ``ignore_busy`` so that a reschedule does not collide with the booking being moved.
+    """
+
+    mechanic_id: int
+    interval: Interval
+    key: Hashable = None
+
+
+class BusySource(Protocol):
+    """Returns the busy periods of ``mechanic_ids`` (``None`` = every mechanic) that overlap
+    ``window``, as ``BusyPeriod`` or plain ``(mechanic_id, Interval)`` tuples.
+
+    Contract: one query per call whatever the number of mechanics; return only what is
+    busy at ``now`` (e.g. a checkout hold whose ``expires_at <= now`` is not busy, even if
+    no sweeper has run, ARCHITECTURE invariant 4). Extra rows (other mechanics, periods
+    outside the window) are harmless: the caller filters.
+    """
+
+    def __call__(
+        self, mechanic_ids: Collection[int] | None, window: Interval, *, now: datetime
+    ) -> Iterable[BusyPeriod | tuple[int, Interval]]: ...
+
+
+BUSY_SOURCES: list[BusySource] = []
+
+
+def register_busy_source[S: BusySource](source: S) -> S:
+    """Add a busy source (idempotent). Usable as a decorator; call it from an
+    ``AppConfig.ready()``: ``register_busy_source(active_reservations)``."""
+    if source not in BUSY_SOURCES:
+        BUSY_SOURCES.append(source)
+    return source
+
+
+def unregister_busy_source(source: BusySource) -> None:
+    """Remove a busy source (tests and benchmarks)."""
+    if source in BUSY_SOURCES:
+        BUSY_SOURCES.remove(source)
+
+
+def busy_periods(
+    mechanic_ids: Collection[int] | None,
+    window: Interval,
+    *,
+    now: datetime,
+    ignore_busy: Collection[Hashable] = (),
+) -> dict[int, list[Interval]]:
+    """Busy intervals per mechanic from every registered source, not yet widened.
+
+    One query per source. Periods whose key is in ``ignore_busy`` are left out.
+    """
+    wanted = None if mechanic_ids is None else set(mechanic_ids)
+    out: dict[int, list[Interval]] = defaultdict(list)
+    for source in BUSY_SOURCES:
+        for item in source(mechanic_ids, window, now=now):
+            period = item if isinstance(item, BusyPeriod) else BusyPeriod(*item)
+            if wanted is not None and period.mechanic_id not in wanted:
+                continue
+            if period.key is not None and period.key in ignore_busy:
+                continue
+            if period.interval.overlaps(window):
+                out[period.mechanic_id].append(period.interval)
+    return out
+
+
+# ======================================================================================
+# Loading one or many mechanics' inputs for the engine (fixed number of queries)
+# ======================================================================================
+
+
+class _TypeData(NamedTuple):
+    workshop_id: int | None
+    account_type: str
+    partnership_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """Everything the engine needs about one mechanic for one context window."""
+
+    mechanic_id: int
+    kind: MechanicType
+    active: bool
+    own: engine.LocalSchedule | None
+    shop: engine.LocalSchedule | None
+    rules: BookingRules
+    time_off: tuple[Interval, ...]
+    busy: tuple[Interval, ...]
+
+    def pieces(self, window: Interval) -> tuple[Interval, ...]:
+        """Source hours as UTC pieces around ``window`` (plan §2.3)."""
+        if not self.active:
+            return ()
+        if self.kind is MechanicType.VIRTUAL_ONLY:
+            return engine.expand(self.own, window) if self.own else ()
+        if self.kind is MechanicType.WORKSHOP_AFFILIATED:
+            # The workshop controls the schedule: its hours only, the break excluded.
+            return engine.expand(self.shop, window) if self.shop else ()
+        if not self.own or not self.shop:
+            return ()
+        # Independent owner: both must be open; each intersection anchors its own grid.
+        return engine.intersect_pieces(engine.expand(self.own, window), self.shop_pieces(window))
+
+    def shop_pieces(self, window: Interval) -> tuple[Interval, ...]:
+        return engine.expand(self.shop, window) if self.shop else ()
+
+    def slots(self, window: Interval, duration: timedelta, now: datetime) -> tuple[Interval, ...]:
+        # The engine needs pieces up to window.end + duration (a slot may start late).
+        pieces = self.pieces(Interval(window.start, window.end + duration))
+        if not pieces:
+            return ()
+        rules = self.rules
+        return engine.bookable_slots(
+            pieces=pieces,
+            window=window,
+            duration=duration,
+            step=rules.slot_step,
+            busy=self.busy,
+            buffer=rules.buffer,
+            time_off=self.time_off,
+            now=now,
+            min_notice=rules.min_notice,
+            max_advance=rules.max_advance,
+        )
+
+    def bookable(self, slot: Interval, now: datetime) -> bool:
+        pieces = self.pieces(slot)
+        if not pieces:
+            return False
+        rules = self.rules
+        return engine.is_bookable(
+            slot,
+            pieces=pieces,
+            busy=self.busy,
+            buffer=rules.buffer,
+            time_off=self.time_off,
+            now=now,
+            min_notice=rules.min_notice,
+            max_advance=rules.max_advance,
+        )
+
+
+def _workshop_blocks(
+    dow: int, open_minute: int, close_minute: int, break_start: int | None, break_end: int | None
+) -> list[engine.WeeklyBlock]:
+    """Opening hours minus the break: one or two engine blocks (plan §2.3)."""
+    if break_start is None or break_end is None:
+        return [engine.WeeklyBlock(dow, open_minute, close_minute)]
+    return [
+        engine.WeeklyBlock(dow, open_minute, break_start),
+        engine.WeeklyBlock(dow, break_end, close_minute),
+    ]
+
+
+def _day_overrides(rows: Iterable[tuple[date, int | None, int | None]]) -> list[engine.DayOverride]:
+    """Date override rows -> one DayOverride per date.
+
+    A date with rows replaces the weekly hours; its hours are the rows that have times,
+    and a date with only a "closed" row (no times) is closed all day.
+    """
+    by_day: dict[date, list[tuple[int, int]]] = defaultdict(list)
+    for day, start, end in rows:
+        hours = by_day[day]
+        if start is not None and end is not None:
+            hours.append((start, end))
+    return [engine.DayOverride(day, tuple(sorted(hours))) for day, hours in by_day.items()]
+
+
+def _context(window: Interval, duration: timedelta) -> Interval:
+    """The span whose rows can affect slots starting in ``window``.
+
+    A slot starting near the end runs ``duration`` further; busy time counts ``buffer``
+    (at most 4 h) beyond its ends; one day on each side covers both with room to spare.
+    """
+    return Interval(window.start - _DAY, window.end + duration + _DAY)
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _in(values: Collection) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    # Plain SQL gets SQLite's text ("2026-06-08 14:00:00", UTC) and PostgreSQL's aware
+    # datetimes; both become aware UTC datetimes.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _load(
+    mechanic_ids: Collection[int],
+    context: Interval,
+    *,
+    now: datetime,
+    ignore_busy: Collection[Hashable] = (),
+) -> dict[int, _Inputs]:
+    """Engine inputs for each mechanic, for rows touching ``context``.
+
+    Queries: profiles (1), weekly blocks (1), workshop hours (1), date overrides (1),
+    time off (1), plus one per busy source -- whatever the number of mechanics. Plain
+    parameterised SQL: this runs on every slot listing and booking, and building ORM
+    queries costs more than running them here.
+    """
+    ids = list(mechanic_ids)
+    if not ids:
+        return {}
+    rows = _fetch(
+        "SELECT m.id, m.workshop_id, m.account_type, m.partnership_type, u.time_zone,"
+        " u.is_active, w.time_zone, s.buffer_minutes, s.min_notice_minutes,"
+        " s.max_advance_days, s.slot_step_minutes, s.allow_instant_booking"
+        f" FROM {_table(MechanicProfile)} m JOIN {_table(User)} u ON u.id = m.user_id"
+        f" LEFT JOIN {_table(Workshop)} w ON w.id = m.workshop_id"
+        f" LEFT JOIN {_table(MechanicSettings)} s ON s.mechanic_id = m.id"
+        f" WHERE m.id IN ({_in(ids)})",
+        ids,
+    )
+    if not rows:
+        return {}
+    kinds: dict[int, MechanicType] = {}
+    own_ids: list[int] = []
+    shop_ids: list[int] = []
+    for mid, workshop_id, account_type, partnership, *_ in rows:
+        kind = mechanic_type(_TypeData(workshop_id, account_type, partnership))
+        kinds[mid] = kind
+        if kind is not MechanicType.WORKSHOP_AFFILIATED:
+            own_ids.append(mid)
+        if kind is not MechanicType.VIRTUAL_ONLY and workshop_id not in shop_ids:
+            shop_ids.append(workshop_id)
+
+    blocks: dict[int, list[engine.WeeklyBlock]] = defaultdict(list)
+    if own_ids:
+        for mid, dow, start, end in _fetch(
+            "SELECT mechanic_id, day_of_week, start_minute, end_minute"
+            f" FROM {_table(WeeklyBlock)} WHERE mechanic_id IN ({_in(own_ids)})",
+            own_ids,
+        ):
+            blocks[mid].append(engine.WeeklyBlock(dow, start, end))
+    hours: dict[int, list[engine.WeeklyBlock]] = defaultdict(list)
+    if shop_ids:
+        for wid, *row_hours in _fetch(
+            "SELECT workshop_id, day_of_week, open_minute, close_minute, break_start_minute,"
+            f" break_end_minute FROM {_table(WorkshopHours)}"
+            f" WHERE is_open AND workshop_id IN ({_in(shop_ids)})",
+            shop_ids,
+        ):
+            hours[wid].extend(_workshop_blocks(*row_hours))
+
+    own_overrides: dict[int, list] = defaultdict(list)
+    shop_overrides: dict[int, list] = defaultdict(list)
+    owners = []
+    params: list = []
+    if own_ids:
+        owners.append(f"mechanic_id IN ({_in(own_ids)})")
+        params += own_ids
+    if shop_ids:
+        owners.append(f"workshop_id IN ({_in(shop_ids)})")
+        params += shop_ids
+    if owners:
+        ops = connection.ops
+        first_day = (context.start - _MAX_OFFSET).date() - _DAY
+        last_day = (context.end + _MAX_OFFSET).date() + _DAY
+        for mid, wid, day, start, end in _fetch(
+            "SELECT mechanic_id, workshop_id, day, start_minute, end_minute"
+            f" FROM {_table(DateOverride)} WHERE ({' OR '.join(owners)})"
+            " AND day >= %s AND day <= %s",
+            [*params, ops.adapt_datefield_value(first_day), ops.adapt_datefield_value(last_day)],
+        ):
+            target = own_overrides[mid] if mid is not None else shop_overrides[wid]
+            target.append((_as_date(day), start, end))
+
+    time_off: dict[int, list[Interval]] = defaultdict(list)
+    for mid, starts_at, ends_at in _fetch(
+        f"SELECT mechanic_id, starts_at, ends_at FROM {_table(TimeOff)}"
+        f" WHERE mechanic_id IN ({_in(kinds)}) AND status IN ({_in(BLOCKING_TIME_OFF)})"
+        " AND starts_at < %s AND ends_at > %s",
+        [
+            *kinds,
+            *[status.value for status in BLOCKING_TIME_OFF],
+            connection.ops.adapt_datetimefield_value(context.end),
+            connection.ops.adapt_datetimefield_value(context.start),
+        ],
+    ):
+        time_off[mid].append(Interval(_as_datetime(starts_at), _as_datetime(ends_at)))
+
+    busy = busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy)
+
+    out: dict[int, _Inputs] = {}
+    for row in rows:
+        mid, workshop_id = row[0], row[1]
+        own_zone, active, shop_zone = row[4], bool(row[5]), row[6]
+        kind = kinds[mid]
+        buffer, notice, advance, step, instant = row[7:]
+        rules = (
+            default_booking_rules()
+            if buffer is None
+            else BookingRules.from_minutes(
+                buffer=buffer,
+                notice=notice,
+                advance_days=advance,
+                step=step,
+                instant=bool(instant),
+            )
+        )
+        own = shop = None
+        if kind is not MechanicType.WORKSHOP_AFFILIATED:
+            own = engine.LocalSchedule(
+                own_zone, tuple(blocks[mid]), tuple(_day_overrides(own_overrides[mid]))
+            )
+        if kind is not MechanicType.VIRTUAL_ONLY:
+            shop = engine.LocalSchedule(
+                shop_zone,
+                tuple(hours[workshop_id]),
+                tuple(_day_overrides(shop_overrides[workshop_id])),
+            )
+        out[mid] = _Inputs(
+            mechanic_id=mid,
+            kind=kind,
+            active=active,
+            own=own,
+            shop=shop,
+            rules=rules,
+            time_off=tuple(time_off[mid]),
+            busy=tuple(busy.get(mid, ())),
+        )
+    return out
+
+
+def _load_one(
+    mechanic: MechanicRef,
+    context: Interval,
+    *,
+    now: datetime,
+    ignore_busy: Collection[Hashable] = (),
+) -> _Inputs:
+    mid = _mechanic_id(mechanic)
+    inputs = _load([mid], context, now=now, ignore_busy=ignore_busy).get(mid)
+    if inputs is None:
+        raise NotFound("No such mechanic.")
+    return inputs
+
+
+# ======================================================================================
+# One mechanic
+# ======================================================================================
+
+
+def local_instant(day: date, minute: int, zone: str) -> datetime:
+    """The real instant of wall time ``day`` + ``minute`` in ``zone``, by the engine's DST
+    rules: an ambiguous time is its first occurrence; a time that does not exist (clocks
+    jumped over it) is the instant the clocks jumped, e.g. 02:30 -> 03:00 EDT."""
+    tz = _tz(zone)
+    day += timedelta(days=minute // engine.MINUTES_PER_DAY)
+    minute %= engine.MINUTES_PER_DAY
+    for step in range(0, 24 * 60):
+        wall = datetime.combine(day, time(0), tzinfo=tz) + timedelta(minutes=minute + step)
+        # Naive addition keeps the wall clock; it must survive a round trip to exist.
+        if wall.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall.replace(tzinfo=None):
+            return wall.astimezone(UTC)
+    raise ValueError(f"no real time at {day} {engine.minute_label(minute)} in {zone}")
+
+
+def available_slots(
+    mechanic: MechanicRef,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    *,
+    now: datetime | None = None,
+    ignore_busy: Collection[Hashable] = (),
+) -> list[Interval]:
+    """Bookable slots of ``duration`` whose start lies in ``[start, end)``, sorted, in UTC.
+
+    Slot starts are on each piece's grid (piece start + k × the mechanic's slot step), so
+    a block 09:10–12:00 offers 09:10, 09:25, … Applies source hours by type (plan §2.3),
+    date overrides, blocking time off, busy time widened by the buffer, minimum notice and
+    maximum advance. ``ignore_busy``: busy keys to disregard (a reschedule passes the key
+    of the booking being moved). Raises NotFound for an unknown mechanic.
+    """
+    now = _now(now)
+    window = Interval(start, end)
+    inputs = _load_one(mechanic, _context(window, duration), now=now, ignore_busy=ignore_busy)
+    return list(inputs.slots(window, duration, now))
+
+
+def daily_slot_counts(
+    mechanic: MechanicRef,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    zone: str,
+    *,
+    now: datetime | None = None,
+) -> dict[date, int]:
+    """Number of bookable slots per local date of ``zone`` (for a month calendar)."""
+    return engine.daily_counts(available_slots(mechanic, start, end, duration, now=now), zone)
+
+
+def is_available(
+    mechanic: MechanicRef,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+    ignore_busy: Collection[Hashable] = (),
+) -> bool:
+    """Whether ``[start, end)`` can be booked with this mechanic right now.
+
+    The same rules as ``available_slots`` except grid alignment (an exact start from an
+    API client is accepted if it lies in free time). For booking-time validation; the
+    database constraint remains the guarantee against double booking.
+    ``ignore_busy``: busy keys to disregard, e.g. ``{("reservation", 42)}`` when moving
+    reservation 42 (the generic form of "ignore the booking being rescheduled").
+    """
+    now = _now(now)
+    slot = Interval(start, end)
+    inputs = _load_one(mechanic, _context(slot, slot.duration), now=now, ignore_busy=ignore_busy)
+    return inputs.bookable(slot, now)
+
+
+def free_intervals(
+    mechanic: MechanicRef, start: datetime, end: datetime, *, now: datetime | None = None
+) -> tuple[Interval, ...]:
+    """Free time in ``[start, end)``: source hours minus time off and buffered busy time.
+
+    No notice or advance rule is applied: this is what a mechanic's own calendar shows.
+    """
+    now = _now(now)
+    window = Interval(start, end)
+    inputs = _load_one(mechanic, _context(window, timedelta(0)), now=now)
+    buffer = inputs.rules.buffer
+    blocked = [*inputs.time_off, *(busy.widened(buffer) for busy in inputs.busy)]
+    free = engine.difference(inputs.pieces(window), blocked)
+    return engine.intersection(free, [window])
+
+
+# ======================================================================================
+# Many mechanics: set-based
+# ======================================================================================
+
+
+def _candidate_ids(candidates: Iterable[int] | QuerySet | None) -> Iterable[int] | QuerySet | None:
+    if candidates is None or isinstance(candidates, QuerySet):
+        return candidates
+    return list(candidates)
+
+
+def _mechanic_rows(candidates: Iterable[int] | QuerySet | None) -> QuerySet:
+    """Active mechanics (optionally only ``candidates``) annotated with type, zones and rules.
+
+    ``kind`` comes from ``mechanic_type_expression()``, the SQL twin of ``mechanic_type``.
+    """
+    d = default_booking_rules()
+    qs = MechanicProfile.objects.order_by().filter(user__is_active=True)
+    if candidates is not None:
+        qs = qs.filter(pk__in=candidates)
+
+    def setting(field: str, default: int) -> Coalesce:
+        return Coalesce(f"settings__{field}", Value(default), output_field=IntegerField())
+
+    return qs.annotate(
+        kind=mechanic_type_expression(),
+        own_zone=F("user__time_zone"),
+        shop_zone=F("workshop__time_zone"),
+        buffer=setting("buffer_minutes", d.buffer // _MINUTE),
+        notice=setting("min_notice_minutes", d.min_notice // _MINUTE),
+        advance=setting("max_advance_days", d.max_advance.days),
+        step=setting("slot_step_minutes", d.slot_step // _MINUTE),
+    )
+
+
+def _zones_in_use() -> set[str]:
+    """Every zone a mechanic's hours or a workshop's hours may be written in (one query)."""
+    users = User.objects.order_by().values_list("time_zone", flat=True)
+    shops = Workshop.objects.order_by().values_list("time_zone", flat=True)
+    return set(users.union(shops).order_by())
+
+
+@cache
+def _tz(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+class _Segment(NamedTuple):
+    """Part of a window on one local date: minutes [lo, hi) after local midnight."""
+
+    day: date
+    dow: int
+    lo: int
+    hi: int
+
+
+def _local_segments(zone: str, window: Interval) -> tuple[_Segment, ...] | None:
+    """The window as wall-clock minutes on at most two local dates of ``zone``.
+
+    ``None`` when SQL on wall-clock minutes could disagree with the engine: a DST
+    transition inside the window, an end in the repeated hour of a fall-back (wall time
+    maps to its first occurrence, plan/ARCHITECTURE invariant 3), or a window over two
+    local dates. Inside a stretch with one UTC offset, wall-clock minutes and real time
+    move together, so "the day's blocks cover [lo, hi)" is exactly "the engine's pieces
+    cover the window". Minutes are widened to whole minutes (floor/ceil): block bounds
+    are whole minutes, so coverage does not change.
+    """
+    tz = _tz(zone)
+    local_start = window.start.astimezone(tz)
+    local_end = window.end.astimezone(tz)
+    if local_start.fold or local_end.fold or local_start.utcoffset() != local_end.utcoffset():
+        return None
+    day = local_start.date()
+    lo = local_start.hour * 60 + local_start.minute
+    hi = local_end.hour * 60 + local_end.minute
+    if local_end.second or local_end.microsecond:
+        hi += 1
+    first = _Segment(day, _dow(day), lo, hi)
+    if local_end.date() == day:
+        return (first,)
+    if local_end.date() != day + _DAY:
+        return None
+    if hi == 0:  # ends exactly at local midnight
+        return (first._replace(hi=1440),)
+    next_day = day + _DAY
+    return (first._replace(hi=1440), _Segment(next_day, _dow(next_day), 0, hi))
+
+
+class _Source(NamedTuple):
+    """SQL for "the rows of one interval set" with their start and end columns."""
+
+    rows: str  # "<table> <alias> WHERE <correlation>"
+    start: str
+    end: str
+
+
+def _covered_sql(source: Callable[[str], _Source], lo: str, hi: str) -> str:
+    """SQL true when the union of the source's intervals covers minutes [lo, hi).
+
+    Exact for touching blocks (09:00–12:00 + 12:00–17:00 cover 11:45–12:15): covered iff
+    some interval contains ``lo`` and no interval *end* inside (lo, hi) is left uncovered
+    -- every uncovered stretch inside the window starts at such an end. The usual case,
+    one interval covering everything, costs one index seek.
+    """
+    x, g, y = source("x"), source("g"), source("y")
+    return (
+        f"EXISTS (SELECT 1 FROM {x.rows} AND {x.start} <= {lo} AND {lo} < {x.end}"
+        f" AND ({x.end} >= {hi} OR NOT EXISTS (SELECT 1 FROM {g.rows}"
+        f" AND {lo} < {g.end} AND {g.end} < {hi}"
+        f" AND NOT EXISTS (SELECT 1 FROM {y.rows} AND {y.start} <= {g.end}"
+        f" AND {g.end} < {y.end}))))"
+    )
+
+
+def _own_day_sql(day: str, dow: str, lo: str, hi: str) -> str:
+    """The mechanic's own hours cover [lo, hi) on one local date (override first)."""
+    overrides = _table(DateOverride)
+    blocks = _table(WeeklyBlock)
+
+    def override_rows(a: str) -> _Source:
+        return _Source(
+            f"{overrides} {a} WHERE {a}.mechanic_id = b.id AND {a}.day = {day}"
+            f" AND {a}.start_minute IS NOT NULL",
+            f"{a}.start_minute",
+            f"{a}.end_minute",
+        )
+
+    def weekly_rows(a: str) -> _Source:
+        return _Source(
+            f"{blocks} {a} WHERE {a}.mechanic_id = b.id AND {a}.day_of_week = {dow}",
+            f"{a}.start_minute",
+            f"{a}.end_minute",
+        )
+
+    return (
+        f"(CASE WHEN EXISTS (SELECT 1 FROM {overrides} o WHERE o.mechanic_id = b.id"
+        f" AND o.day = {day}) THEN {_covered_sql(override_rows, lo, hi)}"
+        f" ELSE {_covered_sql(weekly_rows, lo, hi)} END)"
+    )
+
+
+def _shop_day_sql(day: str, dow: str, lo: str, hi: str) -> str:
+    """The workshop's hours (breaks excluded) cover [lo, hi) on one local date."""
+    overrides = _table(DateOverride)
+    hours = _table(WorkshopHours)
+
+    def override_rows(a: str) -> _Source:
+        return _Source(
+            f"{overrides} {a} WHERE {a}.workshop_id = b.shop_id AND {a}.day = {day}"
+            f" AND {a}.start_minute IS NOT NULL",
+            f"{a}.start_minute",
+            f"{a}.end_minute",
+        )
+
+    # Opening and break give two pieces that never touch: one of them must cover.
+    weekly = (
+        f"EXISTS (SELECT 1 FROM {hours} h WHERE h.workshop_id = b.shop_id"
+        f" AND h.day_of_week = {dow} AND h.is_open AND ("
+        f"(h.break_start_minute IS NULL AND h.open_minute <= {lo} AND h.close_minute >= {hi})"
+        f" OR (h.break_start_minute IS NOT NULL AND ("
+        f"(h.open_minute <= {lo} AND h.break_start_minute >= {hi})"
+        f" OR (h.break_end_minute <= {lo} AND h.close_minute >= {hi})))))"
+    )
+    return (
+        f"(CASE WHEN EXISTS (SELECT 1 FROM {overrides} o WHERE o.workshop_id = b.shop_id"
+        f" AND o.day = {day}) THEN {_covered_sql(override_rows, lo, hi)} ELSE {weekly} END)"
+    )
+
+
+def _source_covers_sql(day_sql: Callable[[str, str, str, str], str], z: str) -> str:
+    """Both segments of the zone row ``z`` are covered (the second one may be absent)."""
+    first = day_sql(f"{z}.d1", f"{z}.dow1", f"{z}.lo1", f"{z}.hi1")
+    second = day_sql(f"{z}.d2", f"{z}.dow2", "0", f"{z}.hi2")
+    return f"({z}.zone IS NOT NULL AND {first} AND ({z}.d2 IS NULL OR {second}))"
+
+
+def _placeholder(sql_type: str) -> str:
+    # PostgreSQL cannot infer the type of a VALUES column that is NULL in every row.
+    return f"CAST(%s AS {sql_type})" if connection.vendor == "postgresql" else "%s"
+
+
+def _values_rows(columns: list[tuple[str, str]], rows: list[tuple]) -> tuple[str, list]:
+    """``VALUES (…), …`` with parameters; one all-NULL row when empty."""
+    if not rows:
+        rows = [(None,) * len(columns)]
+    row_sql = "(" + ", ".join(_placeholder(sql_type) for _, sql_type in columns) + ")"
+    return "VALUES " + ", ".join([row_sql] * len(rows)), [v for row in rows for v in row]
+
+
+def _values_cte(name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> tuple[str, list]:
+    """``name(col, …) AS (VALUES …)`` with parameters."""
+    values, params = _values_rows(columns, rows)
+    return f"{name}({', '.join(c for c, _ in columns)}) AS ({values})", params
+
+
+_SEGMENT_COLUMNS = [
+    ("zone", "varchar(64)"),
+    ("d1", "date"),
+    ("dow1", "integer"),
+    ("lo1", "integer"),
+    ("hi1", "integer"),
+    ("d2", "date"),
+    ("dow2", "integer"),
+    ("hi2", "integer"),
+]
+
+
+def _free_by_sql(base: QuerySet, segments: dict[str, tuple[_Segment, ...]], window: Interval):
+    """(mechanic id, buffer minutes) of mechanics in ``base`` whose hours cover the window
+    and who have no blocking time off in it -- for mechanics whose zones are in
+    ``segments``. One query."""
+    ops = connection.ops
+    base_sql, base_params = base.values_list(
+        "pk", "kind", "own_zone", "workshop_id", "shop_zone", "buffer"
+    ).query.sql_with_params()
+    zone_rows = []
+    for zone, segs in segments.items():
+        first = segs[0]
+        second = segs[1] if len(segs) > 1 else None
+        zone_rows.append(
+            (
+                zone,
+                ops.adapt_datefield_value(first.day),
+                first.dow,
+                first.lo,
+                first.hi,
+                ops.adapt_datefield_value(second.day) if second else None,
+                second.dow if second else None,
+                second.hi if second else None,
+            )
+        )
+    zp_sql, zp_params = _values_cte("zp", _SEGMENT_COLUMNS, zone_rows)
+    sql = (
+        f"WITH base(id, kind, own_zone, shop_id, shop_zone, buffer) AS ({base_sql}), {zp_sql} "
+        "SELECT b.id, b.buffer FROM base b "
+        "LEFT JOIN zp oz ON oz.zone = b.own_zone "
+        "LEFT JOIN zp sz ON sz.zone = b.shop_zone "
+        f"WHERE (b.kind = %s OR {_source_covers_sql(_own_day_sql, 'oz')}) "
+        f"AND (b.kind = %s OR {_source_covers_sql(_shop_day_sql, 'sz')}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
+        " AND t.status IN (%s, %s) AND t.starts_at < %s AND t.ends_at > %s)"
+    )
+    params = [
+        *base_params,
+        *zp_params,
+        MechanicType.WORKSHOP_AFFILIATED.value,  # needs no own hours
+        MechanicType.VIRTUAL_ONLY.value,  # needs no workshop hours
+        *[status.value for status in BLOCKING_TIME_OFF],
+        ops.adapt_datetimefield_value(window.end),
+        ops.adapt_datetimefield_value(window.start),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def mechanics_free_between(
+    start: datetime,
+    end: datetime,
+    candidates: Iterable[int] | QuerySet | None = None,
+    *,
+    now: datetime | None = None,
+) -> set[int]:
+    """Ids of the mechanic profiles for whom ``is_available(m, start, end)`` is true.
+
+    Set-based: ``candidates`` (ids or a MechanicProfile queryset; ``None`` = everyone) are
+    filtered in SQL by notice and advance, by source hours per type and local date
+    (overrides first, touching blocks joined, breaks excluded) and by blocking time off;
+    busy time comes from the busy sources in one call. Queries: a fixed handful whatever
+    the number of mechanics. Mechanics whose zone has a DST transition inside the window
+    (a few hours a year) are checked by the engine instead, still with fixed queries.
+    """
+    now = _now(now)
+    window = Interval(start, end)
+    candidates = _candidate_ids(candidates)
+    if isinstance(candidates, list) and not candidates:
+        return set()
+    lead = _micros(window.start - now)
+    if lead < 0:  # the start has passed: no notice rule allows it
+        return set()
+    # start >= now + notice  <=>  notice <= floor(lead);  start <= now + advance  <=>
+    # advance >= ceil(lead) (whole minutes and days in the settings).
+    base = _mechanic_rows(candidates).filter(
+        notice__lte=lead // _MICROS_PER_MINUTE,
+        advance__gte=-(-lead // _MICROS_PER_DAY),
+    )
+    zones = _zones_in_use()
+    segments: dict[str, tuple[_Segment, ...]] = {}
+    for zone in zones:
+        local = _local_segments(zone, window)
+        if local is not None:
+            segments[zone] = local
+
+    free: dict[int, int] = dict(_free_by_sql(base, segments, window))
+    if free:
+        # Busy rows in a few hours are few: above a handful of mechanics it is cheaper
+        # to ask the sources for everyone than to send thousands of ids.
+        busy = busy_periods(
+            list(free) if len(free) <= _BUSY_ID_LIMIT else None,
+            Interval(window.start - MAX_BUFFER, window.end + MAX_BUFFER),
+            now=now,
+        )
+        busy = {mid: intervals for mid, intervals in busy.items() if mid in free}
+        for mid, intervals in busy.items():
+            buffer = timedelta(minutes=free.get(mid, 0))
+            if any(interval.widened(buffer).overlaps(window) for interval in intervals):
+                free.pop(mid, None)
+    result = set(free)
+
+    if len(segments) < len(zones):
+        # The rare hard cases (a zone whose wall clock jumps inside the window): the SQL
+        # above skipped these mechanics; the engine decides for them.
+        simple = list(segments)
+        hard_ids = list(
+            base.filter(
+                (~Q(kind=MechanicType.WORKSHOP_AFFILIATED) & ~Q(own_zone__in=simple))
+                | (~Q(kind=MechanicType.VIRTUAL_ONLY) & ~Q(shop_zone__in=simple))
+            ).values_list("pk", flat=True)
+        )
+        if hard_ids:
+            inputs = _load(hard_ids, _context(window, window.duration), now=now)
+            result.update(mid for mid, item in inputs.items() if item.bookable(window, now))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Earliest slot across many mechanics: best-first on a lower bound computed in SQL
+# --------------------------------------------------------------------------------------
+
+
+def _grid_delta_sql(start: str, end: str, t: str, step: str) -> str:
+    """Minutes from time-of-week ``t`` to the first slot-grid point of the weekly piece
+    [start, end) (week minutes) at or after ``t`` -- this week's piece if a grid point
+    is left in it, else next week's start. Grid points are ``start + k × step``."""
+    first = f"(({start}) + ((({t}) - ({start}) + ({step}) - 1) / ({step})) * ({step}))"
+    return (
+        f"CASE WHEN {t} < {end} THEN CASE WHEN {t} <= {start} THEN ({start}) - {t}"
+        f" WHEN {first} < {end} THEN {first} - {t}"
+        f" ELSE ({start}) + {_WEEK_MINUTES} - {t} END"
+        f" ELSE ({start}) + {_WEEK_MINUTES} - {t} END"
+    )
+
+
+def _raw_delta_sql(start: str, end: str, t: str) -> str:
+    """Minutes from ``t`` to the first instant of the weekly piece [start, end) at or
+    after ``t`` (0 when inside it)."""
+    return (
+        f"CASE WHEN {t} < {end} THEN CASE WHEN {t} <= {start} THEN ({start}) - {t} ELSE 0 END"
+        f" ELSE ({start}) + {_WEEK_MINUTES} - {t} END"
+    )
+
+
+def _vendor_max(*exprs: str) -> str:
+    # Scalar max of non-NULL expressions: SQLite's multi-argument MAX, PostgreSQL GREATEST.
+    name = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    return f"{name}({', '.join(exprs)})"
+
+
+def _vendor_min(*exprs: str) -> str:
+    name = "LEAST" if connection.vendor == "postgresql" else "MIN"
+    return f"{name}({', '.join(exprs)})"
+
+
+def _lower_bound_sql(*, limit: int, offset: int) -> str:
+    """One query: per mechanic the lower bound (minutes after the reference) on its first
+    slot, best first. CTEs, in order:
+
+    * ``m``: each candidate with ``tm`` -- the first whole minute after the reference that
+      respects t0 and its notice -- and its zones' time-of-week and DST-stability limit;
+    * ``own``: per mechanic, the first slot-grid point of its weekly blocks from there
+      (and the first covered minute, for independent owners);
+    * ``shop``: the same for workshop hours, once per (workshop, tm, step) -- many
+      mechanics share a workshop;
+    * the result: by type (plan §2.3), minus the DST slack where the zone changes offset
+      before the bound, lowered by date overrides, never before ``tm - 1``.
+    """
+    affiliated = MechanicType.WORKSHOP_AFFILIATED.value
+    virtual = MechanicType.VIRTUAL_ONLY.value
+    independent = MechanicType.INDEPENDENT_WORKSHOP.value
+    week = _WEEK_MINUTES
+    x_start, x_end = "x.day_of_week * 1440 + x.start_minute", "x.day_of_week * 1440 + x.end_minute"
+    h1_start = "h.day_of_week * 1440 + h.open_minute"
+    h1_end = "h.day_of_week * 1440 + COALESCE(h.break_start_minute, h.close_minute)"
+    h2_start = "h.day_of_week * 1440 + h.break_end_minute"
+    h2_end = "h.day_of_week * 1440 + h.close_minute"
+    own_t = f"((m.own_tow + m.tm) %% {week})"
+    shop_t = f"((c.shop_tow + c.tm) %% {week})"
+    h1_grid = _grid_delta_sql(h1_start, h1_end, shop_t, "c.step")
+    h2_grid = _grid_delta_sql(h2_start, h2_end, shop_t, "c.step")
+    h1_raw = _raw_delta_sql(h1_start, h1_end, shop_t)
+    h2_raw = _raw_delta_sql(h2_start, h2_end, shop_t)
+    independent_delta = (
+        "CASE WHEN o.grid IS NULL OR s.grid IS NULL THEN NULL ELSE "
+        + _vendor_max("o.raw", "s.raw", _vendor_min("o.grid", "s.grid"))
+        + " END"
+    )
+    weekly = (
+        f"m.tm + CASE m.kind WHEN '{virtual}' THEN o.grid WHEN '{affiliated}' THEN s.grid"
+        f" ELSE {independent_delta} END"
+    )
+    unstable = (
+        f"((w.kind <> '{affiliated}' AND w.own_stable IS NOT NULL AND w.weekly >= w.own_stable)"
+        f" OR (w.kind <> '{virtual}' AND w.shop_stable IS NOT NULL"
+        f" AND w.weekly >= w.shop_stable))"
+    )
+    slack = _DST_SLACK // _MINUTE
+    # COALESCE(x, big) turns "no bound from this source" into "later than anything".
+    never = 10**9
+    candidates = _vendor_min(
+        f"COALESCE(CASE WHEN {unstable} THEN w.weekly - {slack} ELSE w.weekly END, {never})",
+        f"CASE WHEN w.kind <> '{affiliated}' THEN COALESCE(om.bound, {never}) ELSE {never} END",
+        f"CASE WHEN w.kind <> '{virtual}' THEN COALESCE(ow.bound, {never}) ELSE {never} END",
+    )
+    return (
+        "WITH base(id, kind, own_zone, shop_id, shop_zone, notice, advance, step) AS ({base}),"
+        " zp(zone, tow, stable) AS ({zones}),"
+        " ov(owner_kind, owner, bound) AS ({overrides}),"
+        " m AS MATERIALIZED (SELECT b.id, b.kind, b.shop_id, b.advance, b.step,"
+        " CASE WHEN CAST(b.notice AS BIGINT) * 60000000 + %s > %s"
+        " THEN (CAST(b.notice AS BIGINT) * 60000000 + %s + 59999999) / 60000000"
+        " ELSE %s END AS tm,"
+        " oz.tow AS own_tow, oz.stable AS own_stable, sz.tow AS shop_tow,"
+        " sz.stable AS shop_stable"
+        " FROM base b LEFT JOIN zp oz ON oz.zone = b.own_zone"
+        " LEFT JOIN zp sz ON sz.zone = b.shop_zone),"
+        f" own AS (SELECT m.id,"
+        f" MIN({_grid_delta_sql(x_start, x_end, own_t, 'm.step')}) AS grid,"
+        f" MIN(CASE WHEN m.kind = '{independent}' THEN {_raw_delta_sql(x_start, x_end, own_t)}"
+        " END) AS raw"
+        f" FROM m JOIN {_table(WeeklyBlock)} x ON x.mechanic_id = m.id"
+        f" WHERE m.kind <> '{affiliated}' GROUP BY m.id),"
+        f" combos AS MATERIALIZED (SELECT shop_id, tm, step, shop_tow,"
+        f" MAX(CASE WHEN kind = '{independent}' THEN 1 ELSE 0 END) AS independent FROM m"
+        f" WHERE m.kind <> '{virtual}' GROUP BY shop_id, tm, step, shop_tow),"
+        f" shop AS (SELECT c.shop_id, c.tm, c.step,"
+        f" MIN(CASE WHEN h.break_end_minute IS NULL THEN {h1_grid}"
+        f" ELSE {_vendor_min(h1_grid, h2_grid)} END) AS grid,"
+        f" MIN(CASE WHEN c.independent = 0 THEN NULL"
+        f" WHEN h.break_end_minute IS NULL THEN {h1_raw}"
+        f" ELSE {_vendor_min(h1_raw, h2_raw)} END) AS raw"
+        f" FROM combos c JOIN {_table(WorkshopHours)} h ON h.workshop_id = c.shop_id"
+        f" WHERE h.is_open GROUP BY c.shop_id, c.tm, c.step),"
+        " w AS (SELECT m.id, m.kind, m.tm, m.advance, m.shop_id, m.own_stable,"
+        f" m.shop_stable, {weekly} AS weekly FROM m"
+        " LEFT JOIN own o ON o.id = m.id"
+        " LEFT JOIN shop s ON s.shop_id = m.shop_id AND s.tm = m.tm AND s.step = m.step),"
+        f" f AS (SELECT w.id, w.tm, w.advance, {candidates} AS bound FROM w"
+        " LEFT JOIN ov om ON om.owner_kind = 'm' AND om.owner = w.id"
+        " LEFT JOIN ov ow ON ow.owner_kind = 'w' AND ow.owner = w.shop_id)"
+        f" SELECT f.id, {_vendor_max('f.bound', 'f.tm - 1')} AS lower_bound, f.advance FROM f"
+        f" WHERE f.bound < {never} AND f.bound <= CAST(f.advance AS BIGINT) * 1440 + %s"
+        f" ORDER BY lower_bound, f.id LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
+
+
+def _override_bounds(reference: datetime, t0: datetime) -> list[tuple[str, int, int]]:
+    """Date overrides can add hours the weekly pattern lacks. Each owner's earliest
+    override row bounds its slots from below by the earliest instant that local wall time
+    can be (offsets are at most +14 h): ("m"/"w", owner id, minutes after reference)."""
+    first_day = (reference - _MAX_OFFSET).date() - _DAY
+    last_day = (t0 + timedelta(days=366) + _MAX_OFFSET).date() + _DAY
+    best: dict[tuple[str, int], int] = {}
+    for mid, wid, day, start_minute in DateOverride.objects.filter(
+        day__range=(first_day, last_day), start_minute__isnull=False
+    ).values_list("mechanic_id", "workshop_id", "day", "start_minute"):
+        instant = datetime(day.year, day.month, day.day, tzinfo=UTC) - _MAX_OFFSET
+        minutes = (instant - reference) // _MINUTE + start_minute
+        key = ("m", mid) if mid is not None else ("w", wid)
+        if key not in best or minutes < best[key]:
+            best[key] = minutes
+    return [(kind, owner, minutes) for (kind, owner), minutes in best.items()]
+
+
+@lru_cache(maxsize=512)
+def _stable_until(zone: str, since: datetime) -> datetime | None:
+    """An instant no later than the first UTC-offset change of ``zone`` after ``since``
+    (``None``: no change within 400 days). Scans day by day -- offsets never change
+    twice within a day -- and is cached, so callers round ``since`` down to the hour."""
+    tz = _tz(zone)
+    offset = since.astimezone(tz).utcoffset()
+    previous = since
+    for days in range(1, 401):
+        instant = since + days * _DAY
+        if instant.astimezone(tz).utcoffset() != offset:
+            return previous
+        previous = instant
+    return None
+
+
+class _Bound(NamedTuple):
+    # (order, mechanic_id) is the sort key: no slot of this mechanic starts before
+    # ``order``, and bounds arrive sorted by it. ``start`` is ``order`` clamped to t0, where
+    # the precise search begins (clamping could reorder ties, so it is not the key).
+    order: datetime
+    mechanic_id: int
+    start: datetime
+    last_start: datetime  # now + the mechanic's maximum advance
+
+
+def _lower_bounds(
+    t0: datetime, now: datetime, candidates: Iterable[int] | QuerySet | None
+) -> Iterable[_Bound]:
+    """Lower bounds on each candidate's first slot start at or after ``t0``, best first,
+    fetched a page at a time (most searches need only the first page).
+
+    Exact to the slot grid when the weekly pattern decides and the zone keeps one UTC
+    offset; safely earlier otherwise (DST slack, date overrides).
+    """
+    reference = t0.replace(second=0, microsecond=0)
+    # Wall-clock minutes equal real minutes only while the zone keeps one UTC offset (the
+    # hours before the reference included: a fall-back repeats wall times).
+    since = reference.replace(minute=0) - _DST_SLACK
+    zone_rows = []
+    for zone in _zones_in_use():
+        local = reference.astimezone(_tz(zone))
+        stable = _stable_until(zone, since)
+        zone_rows.append(
+            (
+                zone,
+                _dow(local.date()) * 1440 + local.hour * 60 + local.minute,
+                None if stable is None else (stable - reference) // _MINUTE,
+            )
+        )
+    zones_sql, zones_params = _values_rows(
+        [("zone", "varchar(64)"), ("tow", "integer"), ("stable", "integer")], zone_rows
+    )
+    overrides_sql, overrides_params = _values_rows(
+        [("owner_kind", "varchar(1)"), ("owner", "bigint"), ("bound", "integer")],
+        _override_bounds(reference, t0),
+    )
+    base_sql, base_params = (
+        _mechanic_rows(candidates)
+        .values_list(
+            "pk", "kind", "own_zone", "workshop_id", "shop_zone", "notice", "advance", "step"
+        )
+        .query.sql_with_params()
+    )
+    now_us, t0_us = _micros(now - reference), _micros(t0 - reference)
+    params = [
+        *base_params,
+        *zones_params,
+        *overrides_params,
+        now_us,
+        t0_us,
+        now_us,
+        1 if t0_us else 0,
+        -(-now_us // _MICROS_PER_MINUTE),
+    ]
+    offset, page = 0, 64
+    while True:
+        sql = _lower_bound_sql(limit=page, offset=offset).format(
+            base=base_sql, zones=zones_sql, overrides=overrides_sql
+        )
+        rows = _fetch(sql, params)
+        for mid, minutes, advance in rows:
+            last_start = now + timedelta(days=advance)
+            order = reference + minutes * _MINUTE
+            start = max(order, t0)
+            if start <= last_start:
+                yield _Bound(order, mid, start, last_start)
+        if len(rows) < page:
+            return
+        offset += page
+        page *= 8
+
+
+def _first_slot(
+    inputs: _Inputs,
+    cursor: datetime,
+    duration: timedelta,
+    now: datetime,
+    beat: datetime | None,
+) -> Interval | None:
+    """The mechanic's first slot starting at or after ``cursor``; gives up past ``beat``."""
+    last_start = now + inputs.rules.max_advance
+    span = _DAY
+    while cursor <= last_start and (beat is None or cursor <= beat):
+        window = Interval(cursor, min(cursor + span, last_start + timedelta(microseconds=1)))
+        slots = inputs.slots(window, duration, now)
+        if slots:
+            return slots[0]
+        cursor = window.end
+        span = min(span * 2, 8 * _DAY)
+    return None
+
+
+def earliest_slot(
+    duration: timedelta,
+    candidates: Iterable[int] | QuerySet | None = None,
+    *,
+    after: datetime | None = None,
+    now: datetime | None = None,
+) -> tuple[int, Interval] | None:
+    """The earliest bookable slot of ``duration`` among ``candidates`` (None = everyone):
+    ``(mechanic profile id, slot)``, or None if nobody has one within their advance window.
+
+    Ties go to the lowest mechanic id. Best-first: a lower bound per mechanic comes from
+    one SQL query over the weekly patterns (grid-aligned, notice applied); mechanics are
+    then checked precisely with the engine in bound order, in growing batches, until the
+    best slot found is not beaten by the next bound.
+    """
+    now = _now(now)
+    t0 = now if after is None or after < now else after
+    candidates = _candidate_ids(candidates)
+    if isinstance(candidates, list) and not candidates:
+        return None
+    bounds = iter(_lower_bounds(t0, now, candidates))
+    best: tuple[int, Interval] | None = None
+    pending: list[_Bound] = []
+    batch_size = 8
+    while True:
+        while len(pending) < batch_size:
+            bound = next(bounds, None)
+            if bound is None:
+                break
+            pending.append(bound)
+        if not pending:
+            return best
+        batch, pending = pending[:batch_size], pending[batch_size:]
+        batch_size *= 2
+        if best is not None and (batch[0].order, batch[0].mechanic_id) > (best[1].start, best[0]):
+            return best
+        horizon = max(bound.last_start for bound in batch)
+        inputs = _load(
+            [bound.mechanic_id for bound in batch],
+            Interval(t0 - _DAY, horizon + duration + _DAY),
+            now=now,
+        )
+        for bound in batch:
+            if best is not None and (bound.order, bound.mechanic_id) > (best[1].start, best[0]):
+                return best
+            item = inputs.get(bound.mechanic_id)
+            if item is None:
+                continue
+            slot = _first_slot(item, bound.start, duration, now, best[1].start if best else None)
+            if slot is not None and (
+                best is None or (slot.start, bound.mechanic_id) < (best[1].start, best[0])
+            ):
+                best = (bound.mechanic_id, slot)

@@ -1,0 +1,370 @@
+"""Reads the booking pages need beyond selectors.py: month calendars of free slots, the
+wizard's mechanic list, My sessions, a mechanic's unified calendar.
+
+Every question about free time goes to the availability service (invariant 2); this
+module only arranges its answers for display in the viewer's zone.
+"""
+
+import calendar
+from collections.abc import Collection, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from autodoctor.accounts.models import MechanicProfile, User
+from autodoctor.availability import service as availability
+from autodoctor.availability.engine import Interval
+from autodoctor.availability.models import TimeOff, TimeOffStatus
+from autodoctor.errors import NotFound
+
+from .matching import MatchCriteria, mechanics_ranked
+from .models import Reservation, ReservationStatus, Session, SessionEvent
+from .selectors import active_reservations, sessions_for_user, upcoming_sessions
+
+# How many matched mechanics the wizard's "any mechanic" calendar pools free times from.
+CALENDAR_CANDIDATES = 12
+MECHANIC_CHOICES = 6
+FIRST_WEEKDAY = calendar.SUNDAY  # North American calendars start on Sunday
+
+
+# --------------------------------------------------------------------------- local time
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of a local date, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def local_today(zone: ZoneInfo, *, now: datetime | None = None) -> date:
+    return (now or timezone.now()).astimezone(zone).date()
+
+
+# --------------------------------------------------------------------------- slot pickers
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    day: date
+    in_month: bool
+    count: int = 0
+    past: bool = False
+
+
+@dataclass(frozen=True)
+class MonthOfSlots:
+    """A month grid (Sunday-first weeks) with free-slot counts per local date."""
+
+    month: date  # first of the month
+    days: list[CalendarDay]
+    zone: ZoneInfo
+    prev_month: date | None
+    next_month: date | None
+
+    @property
+    def first_day_with_slots(self) -> date | None:
+        return next((d.day for d in self.days if d.in_month and d.count), None)
+
+
+def month_of_slots(
+    mechanic_ids: Iterable[int],
+    *,
+    month: date,
+    duration: timedelta,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+    ignore_busy: Collection[Hashable] = (),
+) -> MonthOfSlots:
+    """Free-slot counts per local day of `month` in `zone`, pooled over the mechanics
+    (a time counts once however many of them are free then)."""
+    now = now or timezone.now()
+    month = month.replace(day=1)
+    weeks = calendar.Calendar(FIRST_WEEKDAY).monthdatescalendar(month.year, month.month)
+    first, last = weeks[0][0], weeks[-1][-1]
+    starts = _pooled_starts(
+        mechanic_ids,
+        local_midnight(first, zone),
+        local_midnight(last + timedelta(days=1), zone),
+        duration,
+        now=now,
+        ignore_busy=ignore_busy,
+    )
+    counts: dict[date, int] = {}
+    for start in starts:
+        local_day = start.astimezone(zone).date()
+        counts[local_day] = counts.get(local_day, 0) + 1
+    today = local_today(zone, now=now)
+    days = [
+        CalendarDay(day=d, in_month=d.month == month.month, count=counts.get(d, 0), past=d < today)
+        for week in weeks
+        for d in week
+    ]
+    this_month = today.replace(day=1)
+    prev_month = (month - timedelta(days=1)).replace(day=1)
+    return MonthOfSlots(
+        month=month,
+        days=days,
+        zone=zone,
+        prev_month=prev_month if prev_month >= this_month else None,
+        next_month=(last + timedelta(days=7)).replace(day=1)
+        if month.month == last.month
+        else last.replace(day=1),
+    )
+
+
+def day_of_slots(
+    mechanic_ids: Iterable[int],
+    *,
+    day: date,
+    duration: timedelta,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+    ignore_busy: Collection[Hashable] = (),
+) -> list[datetime]:
+    """Distinct free slot starts (UTC) on one local date, pooled over the mechanics."""
+    return _pooled_starts(
+        mechanic_ids,
+        local_midnight(day, zone),
+        local_midnight(day + timedelta(days=1), zone),
+        duration,
+        now=now or timezone.now(),
+        ignore_busy=ignore_busy,
+    )
+
+
+def _pooled_starts(
+    mechanic_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    *,
+    now: datetime,
+    ignore_busy: Collection[Hashable] = (),
+) -> list[datetime]:
+    starts: set[datetime] = set()
+    for mechanic_id in mechanic_ids:
+        slots = availability.available_slots(
+            mechanic_id, start, end, duration, now=now, ignore_busy=ignore_busy
+        )
+        starts.update(slot.start for slot in slots)
+    return sorted(starts)
+
+
+# --------------------------------------------------------------------------- wizard
+
+
+def match_criteria(
+    customer: User, *, concern: str = "", brand: str = "", at: datetime | None, minutes: int
+) -> MatchCriteria:
+    profile = getattr(customer, "customer_profile", None)
+    return MatchCriteria(
+        concern=concern,
+        brand=brand,
+        city=profile.city if profile else "",
+        fsa=profile.fsa if profile else "",
+        scheduled_for=at,
+        duration_minutes=minutes,
+    )
+
+
+def calendar_candidates(criteria: MatchCriteria, *, now: datetime | None = None) -> list[int]:
+    """The mechanics whose free times the wizard's month calendar shows: the best
+    matches for this customer, before any time is chosen."""
+    plain = MatchCriteria(**{**criteria.__dict__, "scheduled_for": None})
+    return [m.mechanic_id for m in mechanics_ranked(plain, limit=CALENDAR_CANDIDATES, now=now)]
+
+
+@dataclass(frozen=True)
+class MechanicChoice:
+    mechanic: MechanicProfile
+    score: int
+    reasons: list[str]
+    next_free: datetime | None = None
+
+
+def mechanic_choices(
+    criteria: MatchCriteria, *, limit: int = MECHANIC_CHOICES, now: datetime | None = None
+) -> list[MechanicChoice]:
+    """The matched mechanics (free at the chosen time, if any), best first, each with
+    the reasons for its score and its next free slot."""
+    now = now or timezone.now()
+    matches = mechanics_ranked(criteria, limit=limit, now=now)
+    profiles = MechanicProfile.objects.select_related("user").in_bulk(
+        [m.mechanic_id for m in matches]
+    )
+    duration = timedelta(minutes=criteria.duration_minutes)
+    choices = []
+    for match in matches:
+        found = availability.earliest_slot(duration, [match.mechanic_id], now=now)
+        choices.append(
+            MechanicChoice(
+                mechanic=profiles[match.mechanic_id],
+                score=match.score,
+                reasons=match.reasons,
+                next_free=found[1].start if found else None,
+            )
+        )
+    return choices
+
+
+def earliest_with_anyone(
+    minutes: int, *, after: datetime | None = None, now: datetime | None = None
+) -> tuple[MechanicProfile, datetime] | None:
+    """The earliest free slot with any mechanic (at or after `after`)."""
+    found = availability.earliest_slot(timedelta(minutes=minutes), after=after, now=now)
+    if found is None:
+        return None
+    mechanic_id, slot = found
+    return MechanicProfile.objects.select_related("user").get(pk=mechanic_id), slot.start
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def _with_holds(qs: QuerySet[Session]) -> QuerySet[Session]:
+    return qs.prefetch_related(
+        Prefetch(
+            "reservations",
+            queryset=Reservation.objects.filter(status=ReservationStatus.RESERVED),
+            to_attr="holds",
+        )
+    ).select_related("mechanic__user", "customer", "plan")
+
+
+def my_sessions(user: User, *, now: datetime | None = None) -> tuple[list[Session], list[Session]]:
+    """(upcoming, past) sessions of the user; each carries `.holds` (open checkout holds)."""
+    now = now or timezone.now()
+    upcoming = list(_with_holds(upcoming_sessions(user, now=now)))
+    past = list(
+        _with_holds(sessions_for_user(user).exclude(pk__in=[s.pk for s in upcoming])).order_by(
+            "-scheduled_for", "-created_at"
+        )[:50]
+    )
+    return upcoming, past
+
+
+def hold_for_customer(reservation_id: int, customer: User) -> Reservation:
+    reservation = (
+        Reservation.objects.select_related("session__plan", "mechanic__user")
+        .filter(pk=reservation_id, session__customer=customer)
+        .first()
+    )
+    if reservation is None:
+        raise NotFound("No such hold.")
+    return reservation
+
+
+def session_history(session: Session) -> QuerySet[SessionEvent]:
+    return session.events.select_related("actor").order_by("created_at", "pk")
+
+
+def session_reservation(session: Session) -> Reservation | None:
+    """The reservation pinning the session's time (active first, then the latest)."""
+    return (
+        session.reservations.filter(
+            status__in=[ReservationStatus.RESERVED, ReservationStatus.CONFIRMED]
+        ).first()
+        or session.reservations.order_by("-reserved_at").first()
+    )
+
+
+# --------------------------------------------------------------------------- mechanic calendar
+
+
+@dataclass
+class CalendarEntry:
+    kind: str  # "session" | "hold" | "available" | "time_off"
+    start: datetime
+    end: datetime
+    title: str
+    session: Session | None = None
+    status: str = ""
+
+
+@dataclass
+class CalendarColumn:
+    day: date
+    in_range: bool
+    entries: list[CalendarEntry] = field(default_factory=list)
+    available_minutes: int = 0
+
+    @property
+    def available_label(self) -> str:
+        hours, minutes = divmod(self.available_minutes, 60)
+        return f"{hours} h {minutes:02d}" if minutes else f"{hours} h"
+
+
+def mechanic_calendar(
+    mechanic: MechanicProfile,
+    days: list[date],
+    *,
+    zone: ZoneInfo,
+    in_range: set[date] | None = None,
+    now: datetime | None = None,
+) -> list[CalendarColumn]:
+    """One column per local date: the mechanic's sessions, checkout holds, free
+    (available) time and time off, as the mechanic's unified calendar shows them (plan
+    §10.2). Queries: reservations 1, time off 1, availability a fixed few."""
+    now = now or timezone.now()
+    start = local_midnight(days[0], zone)
+    end = local_midnight(days[-1] + timedelta(days=1), zone)
+    entries: list[CalendarEntry] = []
+    reservations = (
+        active_reservations(now=now)
+        .filter(mechanic=mechanic, starts_at__lt=end, ends_at__gt=start)
+        .select_related("session__plan", "session__customer")
+    )
+    for r in reservations:
+        hold = r.status == ReservationStatus.RESERVED
+        label = f"{r.session.customer} · {r.session.plan.name}"
+        if r.session.vehicle_label:
+            label += f" · {r.session.vehicle_label}"
+        entries.append(
+            CalendarEntry(
+                kind="hold" if hold else "session",
+                start=r.starts_at,
+                end=r.ends_at,
+                title=("Checkout hold: " if hold else "") + label,
+                session=r.session,
+                status=r.session.status,
+            )
+        )
+    entries.extend(
+        CalendarEntry(kind="available", start=iv.start, end=iv.end, title="Available")
+        for iv in availability.free_intervals(mechanic, start, end, now=now)
+    )
+    time_off = TimeOff.objects.filter(
+        mechanic=mechanic, starts_at__lt=end, ends_at__gt=start
+    ).exclude(status=TimeOffStatus.DECLINED)
+    entries.extend(
+        CalendarEntry(
+            kind="time_off",
+            start=t.starts_at,
+            end=t.ends_at,
+            title="Time off" + (f": {t.reason}" if t.reason else ""),
+            status=t.status,
+        )
+        for t in time_off
+    )
+    entries.sort(key=lambda e: (e.start, e.kind))
+    wanted = in_range if in_range is not None else set(days)
+    columns = []
+    for day in days:
+        lo, hi = local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
+        window = Interval(lo, hi)
+        shown = [e for e in entries if Interval(e.start, e.end).overlaps(window)]
+        free = sum(
+            (min(e.end, hi) - max(e.start, lo) for e in shown if e.kind == "available"),
+            timedelta(0),
+        )
+        columns.append(
+            CalendarColumn(
+                day=day,
+                in_range=day in wanted,
+                entries=shown,
+                available_minutes=int(free.total_seconds() // 60),
+            )
+        )
+    return columns

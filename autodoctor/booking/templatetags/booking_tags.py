@@ -1,0 +1,123 @@
+"""Show instants in the viewer's own zone, always with the zone's name (invariant 3).
+
+Every filter takes the viewer (a User) or an IANA zone name as its argument:
+``{{ session.scheduled_for|when:user }}`` → "Tue 1 Dec 2026, 10:00 EST".
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.conf import settings
+
+register = template.Library()
+
+
+def zone_of(who: object) -> ZoneInfo:
+    name = who if isinstance(who, str) else getattr(who, "time_zone", "")
+    return ZoneInfo(name or settings.DEFAULT_DISPLAY_ZONE)
+
+
+def _local(value: datetime, who: object) -> datetime:
+    return value.astimezone(zone_of(who))
+
+
+def _clock(local: datetime) -> str:
+    return f"{local:%H:%M} {local.tzname()}"
+
+
+@register.filter
+def when(value: datetime | None, who: object) -> str:
+    """Date and time with the zone abbreviation: "Tue 1 Dec 2026, 10:00 EST"."""
+    if value is None:
+        return ""
+    local = _local(value, who)
+    return f"{local:%a} {local.day} {local:%b %Y}, {_clock(local)}"
+
+
+@register.filter
+def clock(value: datetime | None, who: object) -> str:
+    """Time of day with the zone abbreviation: "10:00 EST"."""
+    if value is None:
+        return ""
+    return _clock(_local(value, who))
+
+
+@register.filter
+def local_day(value: datetime | date | None, who: object = None) -> str:
+    """The local date: "Tuesday 1 December 2026"."""
+    if value is None:
+        return ""
+    day = _local(value, who).date() if isinstance(value, datetime) else value
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+@register.filter
+def zone_label(who: object, at: datetime | None = None) -> str:
+    """The viewer's zone with its current abbreviation: "America/Toronto (EST)"."""
+    zone = zone_of(who)
+    moment = at or datetime.now(zone)
+    return f"{zone.key} ({moment.astimezone(zone).tzname()})"
+
+
+@register.filter
+def iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+STATUS_BADGES = {
+    "scheduled": "ok",
+    "waiting": "ok",
+    "live": "ok",
+    "pending": "warn",
+    "cancelled": "err",
+    "reserved": "warn",
+    "confirmed": "ok",
+    "released": "err",
+    "expired": "err",
+}
+
+
+@register.filter
+def badge(status: str) -> str:
+    """CSS class of the badge for a session or reservation status."""
+    return STATUS_BADGES.get(status, "")
+
+
+EVENT_WORDS = {
+    "booking.session.requested": "Requested",
+    "booking.session.held": "Time held for checkout",
+    "booking.session.hold_expired": "Hold expired",
+    "booking.session.hold_released": "Hold released",
+    "booking.session.confirmed": "Booking confirmed",
+    "booking.offer.accepted": "Mechanic accepted",
+    "booking.session.request_declined": "Mechanic declined the request",
+    "booking.session.started": "Session started",
+    "booking.session.completed": "Session completed",
+    "booking.session.cancelled": "Cancelled",
+    "booking.session.rescheduled": "Rescheduled",
+}
+
+
+@register.filter
+def event_words(action: str) -> str:
+    """A history entry's action code in plain words."""
+    return EVENT_WORDS.get(action, action.rsplit(".", 1)[-1].replace("_", " ").capitalize())
+
+
+@register.filter
+def reasons_text(reasons: list[str] | None) -> str:
+    """Matching reasons as one plain sentence: "Online now · knows brakes"."""
+    if not reasons:
+        return ""
+    text = " · ".join(reasons)
+    return text[:1].upper() + text[1:]
+
+
+@register.filter
+def from_iso(value: str | None) -> datetime | None:
+    """An ISO 8601 string (as stored in history data) back to a datetime."""
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,706 @@
+"""Pages of the booking app: the customer's wizard, holds and My sessions; the
+mechanic's offers inbox and unified calendar; the session page both parties share.
+
+Views parse input, call one service (or selector) and render. Every view checks who is
+asking: customers-only and mechanics-only pages answer 403 to others, a session that is
+not yours answers 404 (selectors.session_for_user). DomainErrors are rendered by
+web.middleware (htmx: into #flash; GET: error page; POST: flash + redirect back).
+"""
+
+import calendar
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from functools import wraps
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from autodoctor.accounts.models import MechanicProfile, User
+from autodoctor.availability.plans import PLAN_MINUTES
+from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotUnavailable
+
+from . import page_selectors, selectors, services
+from .forms import (
+    CancelForm,
+    ConcernForm,
+    MechanicForm,
+    PlanForm,
+    RescheduleForm,
+    VehicleForm,
+    WhenForm,
+)
+from .models import Plan, Reservation, ReservationStatus, Session, SessionStatus
+from .templatetags.booking_tags import when as format_when
+from .wizard import ANY_MECHANIC, STEP_TITLES, STEPS, WizardState, next_step, previous_step
+
+View = Callable[..., HttpResponse]
+
+
+# --------------------------------------------------------------------------- access
+
+
+def customer_required(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_customer:  # type: ignore[union-attr]
+            raise NotAllowed("This page is for customers.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def mechanic_required(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if getattr(request.user, "mechanic_profile", None) is None:
+            raise NotAllowed("This page is for mechanics.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _mechanic(request: HttpRequest) -> MechanicProfile:
+    return request.user.mechanic_profile  # type: ignore[union-attr]
+
+
+def _zone(request: HttpRequest) -> ZoneInfo:
+    return ZoneInfo(_user(request).time_zone)
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponseRedirect:
+    """Redirect to the form's `next` (same site only) or `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        target = default
+    return HttpResponseRedirect(target)
+
+
+def _parse_day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def checkout_url(reservation: Reservation) -> str | None:
+    """The payments checkout for a hold, once the payments app provides it."""
+    try:
+        return reverse("payments:checkout", args=[reservation.pk])
+    except NoReverseMatch:
+        return None
+
+
+# --------------------------------------------------------------------------- slot picker
+
+
+def _picker_context(
+    request: HttpRequest,
+    mechanic_ids: list[int],
+    minutes: int,
+    *,
+    url: str,
+    chosen: datetime | None = None,
+    ignore: Reservation | None = None,
+) -> dict:
+    """Month calendar with free-slot counts plus the chosen day's slots (viewer's zone)."""
+    zone = _zone(request)
+    now = timezone.now()
+    duration = timedelta(minutes=minutes)
+    day = _parse_day(request.GET.get("day")) or (chosen.astimezone(zone).date() if chosen else None)
+    month = (
+        _parse_day((request.GET.get("month") or "") + "-01") if request.GET.get("month") else None
+    )
+    month = month or (day or page_selectors.local_today(zone, now=now)).replace(day=1)
+    ignore_busy = {("reservation", ignore.pk)} if ignore else set()
+    grid = page_selectors.month_of_slots(
+        mechanic_ids, month=month, duration=duration, zone=zone, now=now, ignore_busy=ignore_busy
+    )
+    if day is None or (day.year, day.month) != (month.year, month.month):
+        day = grid.first_day_with_slots
+    slots = (
+        page_selectors.day_of_slots(
+            mechanic_ids, day=day, duration=duration, zone=zone, now=now, ignore_busy=ignore_busy
+        )
+        if day
+        else []
+    )
+    return {
+        "grid": grid,
+        "day": day,
+        "slots": slots,
+        "chosen": chosen,
+        "picker_url": url,
+        "zone_name": zone.key,
+    }
+
+
+# --------------------------------------------------------------------------- wizard
+
+
+@customer_required
+def wizard(request: HttpRequest) -> HttpResponse:
+    """Continue the booking where the customer left it (or start it)."""
+    return redirect("booking:wizard_step", WizardState.load(request).first_open_step())
+
+
+@customer_required
+@require_POST
+def wizard_restart(request: HttpRequest) -> HttpResponse:
+    WizardState.clear(request)
+    return redirect("booking:wizard_step", STEPS[0])
+
+
+@customer_required
+def wizard_step(request: HttpRequest, step: str) -> HttpResponse:
+    if step not in STEPS:
+        raise Http404
+    state = WizardState.load(request)
+    if not state.may_open(step):
+        return redirect("booking:wizard_step", state.first_open_step())
+    return _STEP_VIEWS[step](request, state)
+
+
+def _render_step(
+    request: HttpRequest, state: WizardState, step: str, context: dict, *, status: int = 200
+) -> HttpResponse:
+    previous = previous_step(step)
+    return render(
+        request,
+        f"booking/wizard_{step}.html",
+        {
+            "state": state,
+            "step": step,
+            "steps": [
+                {"name": s, "title": STEP_TITLES[s], "done": s in state.done, "current": s == step}
+                for s in STEPS
+            ],
+            "back_url": reverse("booking:wizard_step", args=[previous]) if previous else None,
+            "plan": Plan.objects.filter(code=state.plan).first() if state.plan else None,
+            **context,
+        },
+        status=status,
+    )
+
+
+def _advance(
+    request: HttpRequest, state: WizardState, step: str, **answers: object
+) -> HttpResponse:
+    state.complete(step, **answers)
+    state.save(request)
+    return redirect("booking:wizard_step", next_step(step))
+
+
+def _step_vehicle(request: HttpRequest, state: WizardState) -> HttpResponse:
+    profile = getattr(request.user, "customer_profile", None)
+    vehicles = list(profile.vehicles.all()) if profile else []
+    initial = {"vehicle": str(state.vehicle_id) if state.vehicle_id else "new"}
+    if not state.vehicle_id and not state.vehicle_label and vehicles:
+        initial["vehicle"] = str(vehicles[0].pk)
+    if state.vehicle_label and not state.vehicle_id:
+        year, _, rest = state.vehicle_label.partition(" ")
+        make, _, model = rest.partition(" ")
+        initial.update(year=year, make=make, model=model)
+    form = VehicleForm(request.POST or None, vehicles=vehicles, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            return _advance(request, state, "vehicle", **form.answers())
+        return _render_step(request, state, "vehicle", {"form": form}, status=422)
+    return _render_step(request, state, "vehicle", {"form": form})
+
+
+def _plans() -> list[Plan]:
+    return [p for p in Plan.objects.filter(is_active=True) if p.code in PLAN_MINUTES]
+
+
+def _step_plan(request: HttpRequest, state: WizardState) -> HttpResponse:
+    plans = _plans()
+    form = PlanForm(
+        request.POST or None,
+        plans=plans,
+        initial={"plan": state.plan, "session_type": state.session_type},
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            return _advance(
+                request,
+                state,
+                "plan",
+                plan=form.cleaned_data["plan"],
+                session_type=form.cleaned_data["session_type"],
+            )
+        return _render_step(request, state, "plan", {"form": form, "plans": plans}, status=422)
+    return _render_step(request, state, "plan", {"form": form, "plans": plans})
+
+
+def _wizard_criteria(request: HttpRequest, state: WizardState, *, at: datetime | None):
+    return page_selectors.match_criteria(
+        _user(request),
+        concern=state.concern,
+        brand=state.brand,
+        at=at,
+        minutes=PLAN_MINUTES[state.plan],
+    )
+
+
+def _wizard_picker(request: HttpRequest, state: WizardState) -> dict:
+    candidates = page_selectors.calendar_candidates(_wizard_criteria(request, state, at=None))
+    return _picker_context(
+        request,
+        candidates,
+        PLAN_MINUTES[state.plan],
+        url=reverse("booking:wizard_slots"),
+        chosen=state.start_at,
+    )
+
+
+def _step_when(request: HttpRequest, state: WizardState) -> HttpResponse:
+    form = WhenForm(
+        request.POST or None,
+        initial={"mode": request.GET.get("mode") or state.mode, "start": state.start},
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            start = form.cleaned_data["start"]
+            scheduled = form.cleaned_data["mode"] == "scheduled"
+            return _advance(
+                request,
+                state,
+                "when",
+                mode=form.cleaned_data["mode"],
+                start=start.isoformat() if scheduled and start else "",
+            )
+        mode = request.POST.get("mode")
+    else:
+        mode = form.initial["mode"]
+    context = {"form": form, "mode": mode}
+    if mode == "scheduled":
+        context.update(_wizard_picker(request, state))
+    return _render_step(
+        request, state, "when", context, status=422 if request.method == "POST" else 200
+    )
+
+
+@customer_required
+def wizard_slots(request: HttpRequest) -> HttpResponse:
+    """htmx: the wizard's schedule panel (month calendar + a day's free times), or
+    nothing when the customer switches back to "Start now"."""
+    state = WizardState.load(request)
+    if not state.may_open("when"):
+        raise InvalidInput("Choose a vehicle and a plan first.", field="plan")
+    if request.GET.get("mode") == "now":
+        return HttpResponse("")
+    return render(request, "booking/_slot_picker.html#picker", _wizard_picker(request, state))
+
+
+def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
+    now = timezone.now()
+    at = state.start_at if state.scheduled else None
+    criteria = _wizard_criteria(request, state, at=at)
+    choices = page_selectors.mechanic_choices(
+        criteria, limit=page_selectors.MECHANIC_CHOICES if at else 3, now=now
+    )
+    if not state.scheduled:
+        # "Start now": the request goes to the best matches first (plan §1.2); the
+        # customer only sees who they are. Nothing to choose.
+        if request.method == "POST":
+            return _advance(request, state, "mechanic", mechanic="")
+        return _render_step(request, state, "mechanic", {"choices": choices})
+    options = [(str(c.mechanic.pk), str(c.mechanic)) for c in choices] + [
+        (ANY_MECHANIC, "Any mechanic, earliest available")
+    ]
+    form = MechanicForm(
+        request.POST or None, choices=options, initial={"mechanic": state.mechanic or ANY_MECHANIC}
+    )
+    if request.method == "POST" and form.is_valid():
+        return _advance(request, state, "mechanic", mechanic=form.cleaned_data["mechanic"])
+    earliest = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=at, now=now)
+    return _render_step(
+        request,
+        state,
+        "mechanic",
+        {"choices": choices, "form": form, "earliest": earliest},
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+def _intake(request: HttpRequest, state: WizardState, concern: str | None = None):
+    return services.intake_validate(
+        customer=_user(request),
+        plan=state.plan,
+        concern=state.concern if concern is None else concern,
+        session_type=state.session_type,
+        vehicle_id=state.vehicle_id,
+        vehicle_label=state.vehicle_label,
+        brand=state.brand,
+    )
+
+
+def _step_concern(request: HttpRequest, state: WizardState) -> HttpResponse:
+    form = ConcernForm(request.POST or None, initial={"concern": state.concern})
+    minimum = 5 if state.plan == "urgent" else 10
+    if request.method == "POST" and form.is_valid():
+        concern = form.cleaned_data["concern"].strip()
+        try:
+            _intake(request, state, concern)  # the rules live in the service
+        except InvalidInput as error:
+            field = error.data.get("field")
+            form.add_error("concern" if field == "concern" else None, error.message)
+        else:
+            return _advance(request, state, "concern", concern=concern)
+    return _render_step(
+        request,
+        state,
+        "concern",
+        {"form": form, "minimum": minimum},
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
+    now = timezone.now()
+    mechanic = None
+    start = state.start_at
+    if state.scheduled and state.any_mechanic:
+        found = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=start, now=now)
+        mechanic, start = found if found else (None, None)
+    elif state.scheduled and state.mechanic_id:
+        mechanic = (
+            MechanicProfile.objects.select_related("user").filter(pk=state.mechanic_id).first()
+        )
+    if request.method != "POST":
+        return _render_step(
+            request, state, "review", {"mechanic": mechanic, "start": start, "checkout": None}
+        )
+    intake = _intake(request, state)
+    customer = _user(request)
+    if not state.scheduled:
+        session = services.session_create_immediate(customer=customer, intake=intake)
+        WizardState.clear(request)
+        return redirect("booking:waiting", session.pk)
+    try:
+        reservation = services.reservation_hold_for_request(
+            customer=customer,
+            intake=intake,
+            mechanic_id=mechanic.pk if mechanic else None,
+            starts_at=start,
+        )
+    except SlotUnavailable as error:
+        # Someone was faster: send the customer back to the calendar with the news.
+        others = error.data.get("next_free_slots") or []
+        hint = ", ".join(format_when(datetime.fromisoformat(s), customer) for s in others[:3])
+        messages.error(request, error.message + (f" Next free: {hint}." if hint else ""))
+        state.done = [s for s in state.done if s in ("vehicle", "plan")]
+        state.save(request)
+        return redirect("booking:wizard_step", "when")
+    WizardState.clear(request)
+    return redirect(checkout_url(reservation) or reverse("booking:hold", args=[reservation.pk]))
+
+
+_STEP_VIEWS: dict[str, Callable[[HttpRequest, WizardState], HttpResponse]] = {
+    "vehicle": _step_vehicle,
+    "plan": _step_plan,
+    "when": _step_when,
+    "mechanic": _step_mechanic,
+    "concern": _step_concern,
+    "review": _step_review,
+}
+
+
+# --------------------------------------------------------------------------- hold, confirm
+
+
+@customer_required
+def hold(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    """The held slot with its countdown; confirms free plans here until the payments
+    checkout exists (then the wizard sends customers straight there)."""
+    reservation = page_selectors.hold_for_customer(reservation_id, _user(request))
+    if reservation.status == ReservationStatus.CONFIRMED:
+        return redirect("booking:confirmation", reservation.session_id)
+    expired = reservation.status != ReservationStatus.RESERVED or (
+        reservation.expires_at is not None and reservation.expires_at <= timezone.now()
+    )
+    return render(
+        request,
+        "booking/hold.html",
+        {
+            "reservation": reservation,
+            "session": reservation.session,
+            "expired": expired,
+            "checkout": checkout_url(reservation),
+        },
+    )
+
+
+@customer_required
+@require_POST
+def hold_confirm(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    reservation = services.reservation_confirm_checked(
+        reservation_id=reservation_id,
+        customer=_user(request),
+        waiver_accepted=request.POST.get("waiver_accepted") == "yes",
+    )
+    return redirect("booking:confirmation", reservation.session_id)
+
+
+@customer_required
+@require_POST
+def hold_release(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    services.reservation_release(reservation_id=reservation_id, customer=_user(request))
+    messages.success(request, "The time is released. Nothing was charged.")
+    return _back(request, reverse("booking:my_sessions"))
+
+
+@login_required
+def confirmation(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = selectors.session_for_user(session_id, _user(request))
+    return render(
+        request,
+        "booking/confirmation.html",
+        {"session": session, "reservation": page_selectors.session_reservation(session)},
+    )
+
+
+# --------------------------------------------------------------------------- start now
+
+
+@login_required
+def waiting(request: HttpRequest, session_id: int) -> HttpResponse:
+    """ "Start now": the customer waits here while mechanics see the offers; the status
+    block polls every 5 s until one accepts."""
+    session = selectors.session_for_user(session_id, _user(request))
+    template = "booking/waiting.html#status" if request.htmx else "booking/waiting.html"  # type: ignore[attr-defined]
+    return render(request, template, {"session": session})
+
+
+# --------------------------------------------------------------------------- my sessions
+
+
+@login_required
+def my_sessions(request: HttpRequest) -> HttpResponse:
+    upcoming, past = page_selectors.my_sessions(_user(request))
+    return render(
+        request,
+        "booking/my_sessions.html",
+        {"upcoming": upcoming, "past": past, "now": timezone.now()},
+    )
+
+
+def _session_actions(session: Session, user: User, *, now: datetime) -> dict:
+    cutoff = timedelta(minutes=settings.RESCHEDULE_CUTOFF_MINUTES)
+    scheduled = session.status == SessionStatus.SCHEDULED and session.scheduled_for is not None
+    opens_at = session.scheduled_for - services.EARLY_START if scheduled else None
+    return {
+        "can_start": session.status == SessionStatus.WAITING
+        or (scheduled and opens_at is not None and now >= opens_at),
+        "opens_at": opens_at if scheduled and opens_at and now < opens_at else None,
+        "can_end": session.status == SessionStatus.LIVE,
+        "can_cancel": session.status
+        in (SessionStatus.PENDING, SessionStatus.WAITING, SessionStatus.SCHEDULED),
+        "can_reschedule": scheduled and session.scheduled_for - now >= cutoff,
+        "reason_required": session.mechanic_id is not None
+        and session.mechanic_id == getattr(getattr(user, "mechanic_profile", None), "pk", None),
+    }
+
+
+@login_required
+def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
+    user = _user(request)
+    session = selectors.session_for_user(session_id, user)
+    now = timezone.now()
+    context = {
+        "session": session,
+        "hold": selectors.current_hold(session),
+        "history": page_selectors.session_history(session),
+        "now": now,
+        "next": request.GET.get("next", ""),
+        **_session_actions(session, user, now=now),
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "booking/session_detail.html#summary", context)
+    return render(request, "booking/session_detail.html", context)
+
+
+@login_required
+@require_POST
+def session_start(request: HttpRequest, session_id: int) -> HttpResponse:
+    services.session_start(session_id=session_id, user=_user(request))
+    messages.success(request, "The session is live.")
+    return _back(request, reverse("booking:session_detail", args=[session_id]))
+
+
+@login_required
+@require_POST
+def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
+    services.session_end(session_id=session_id, user=_user(request))
+    messages.success(request, "The session is completed.")
+    return _back(request, reverse("booking:session_detail", args=[session_id]))
+
+
+@login_required
+@require_POST
+def session_cancel(request: HttpRequest, session_id: int) -> HttpResponse:
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    services.session_cancel(session_id=session_id, user=_user(request), reason=reason)
+    messages.success(request, "The session is cancelled and its time is free again.")
+    return _back(request, reverse("booking:my_sessions"))
+
+
+@login_required
+def session_reschedule(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Pick a new time among the same mechanic's free slots."""
+    user = _user(request)
+    session = selectors.session_for_user(session_id, user)
+    if request.method == "POST":
+        form = RescheduleForm(request.POST)
+        if form.is_valid():
+            services.session_reschedule(
+                session_id=session.pk, user=user, new_start=form.cleaned_data["start"]
+            )
+            messages.success(request, f"Moved to {format_when(form.cleaned_data['start'], user)}.")
+            return _back(request, reverse("booking:my_sessions"))
+        messages.error(request, "Pick one of the free times.")
+    if session.status != SessionStatus.SCHEDULED or session.mechanic_id is None:
+        raise Conflict(
+            f"Only a scheduled session can be rescheduled; this one is {session.status}.",
+            code="invalid_transition",
+        )
+    current = page_selectors.session_reservation(session)
+    context = _picker_context(
+        request,
+        [session.mechanic_id],
+        session.duration_minutes,
+        url=reverse("booking:session_reschedule", args=[session.pk]),
+        chosen=session.scheduled_for,
+        ignore=current,
+    )
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "booking/_slot_picker.html#picker", context)
+    return render(request, "booking/reschedule.html", {"session": session, **context})
+
+
+# --------------------------------------------------------------------------- offers inbox
+
+
+GONE = "This session is no longer available: another mechanic took it, or the customer cancelled."
+
+
+def _offers_context(request: HttpRequest) -> dict:
+    return {"offers": list(selectors.offers_visible_to(_mechanic(request))[:50])}
+
+
+@mechanic_required
+def offers(request: HttpRequest) -> HttpResponse:
+    template = "booking/offers.html#list" if request.htmx else "booking/offers.html"  # type: ignore[attr-defined]
+    return render(request, template, _offers_context(request))
+
+
+def _offer_card(
+    request: HttpRequest, offer_id: int, outcome: str, **context: object
+) -> HttpResponse:
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("booking:offers")
+    return render(
+        request,
+        "booking/offers.html#outcome",
+        {"offer_id": offer_id, "outcome": outcome, **context},
+    )
+
+
+@mechanic_required
+@require_POST
+def offer_accept(request: HttpRequest, offer_id: int) -> HttpResponse:
+    try:
+        session = services.offer_accept(offer_id=offer_id, mechanic=_mechanic(request))
+    except (Conflict, NotFound) as error:
+        # The usual race: another mechanic was first (a taken offer leaves the inbox,
+        # so it may also answer "not found"). Say so in place of the card.
+        message = error.message if isinstance(error, Conflict) else GONE
+        if not request.htmx:  # type: ignore[attr-defined]
+            messages.info(request, message)
+        return _offer_card(request, offer_id, "taken", message=message)
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, "Accepted. The session is yours.")
+        return redirect("booking:session_detail", session.pk)
+    return _offer_card(
+        request, offer_id, "accepted", session=session, message="Accepted. The session is yours."
+    )
+
+
+@mechanic_required
+@require_POST
+def offer_decline(request: HttpRequest, offer_id: int) -> HttpResponse:
+    try:
+        services.offer_decline(offer_id=offer_id, mechanic=_mechanic(request))
+    except (Conflict, NotFound):
+        if not request.htmx:  # type: ignore[attr-defined]
+            messages.info(request, GONE)
+        return _offer_card(request, offer_id, "taken", message=GONE)
+    declined = "Declined. Declining carries no penalty and is not counted."
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, declined)
+    return _offer_card(request, offer_id, "declined", message=declined)
+
+
+# --------------------------------------------------------------------------- calendar
+
+CALENDAR_VIEWS = ("day", "week", "month")
+
+
+def _calendar_days(view: str, anchor: date) -> tuple[list[date], set[date], date, date]:
+    """(days shown, days in range, previous anchor, next anchor) for a view."""
+    if view == "day":
+        return [anchor], {anchor}, anchor - timedelta(days=1), anchor + timedelta(days=1)
+    if view == "week":
+        sunday = anchor - timedelta(days=(anchor.weekday() + 1) % 7)
+        days = [sunday + timedelta(days=i) for i in range(7)]
+        return days, set(days), anchor - timedelta(days=7), anchor + timedelta(days=7)
+    first = anchor.replace(day=1)
+    weeks = calendar.Calendar(calendar.SUNDAY).monthdatescalendar(first.year, first.month)
+    days = [d for week in weeks for d in week]
+    in_month = {d for d in days if d.month == first.month}
+    prev_month = (first - timedelta(days=1)).replace(day=1)
+    next_month = (first + timedelta(days=32)).replace(day=1)
+    return days, in_month, prev_month, next_month
+
+
+@mechanic_required
+def mechanic_calendar(request: HttpRequest) -> HttpResponse:
+    """Sessions, holds, free time and time off in one calendar (plan §10.2)."""
+    zone = _zone(request)
+    view = request.GET.get("view") if request.GET.get("view") in CALENDAR_VIEWS else "week"
+    today = page_selectors.local_today(zone)
+    anchor = _parse_day(request.GET.get("date")) or today
+    days, in_range, prev_anchor, next_anchor = _calendar_days(view, anchor)
+    columns = page_selectors.mechanic_calendar(
+        _mechanic(request), days, zone=zone, in_range=in_range
+    )
+    return render(
+        request,
+        "booking/calendar.html",
+        {
+            "view": view,
+            "views": CALENDAR_VIEWS,
+            "anchor": anchor,
+            "today": today,
+            "columns": columns,
+            "weeks": [columns[i : i + 7] for i in range(0, len(columns), 7)],
+            "prev_anchor": prev_anchor,
+            "next_anchor": next_anchor,
+            "zone_name": zone.key,
+        },
+    )

@@ -1,0 +1,82 @@
+"""Every kind of message we send, in one table.
+
+A kind names its template (`templates/notifications/messages/<code>.txt`, with the
+partials `subject`, `body` and, for SMS-capable kinds, `sms`), the channels that may
+carry it (the recipient's preferences narrow this further), the iTIP method of the
+calendar file an email of this kind carries, and for reminders when they are due.
+Which booking event produces which kind is the table in events.py.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from autodoctor.booking.models import SessionStatus
+
+from .models import Channel
+
+EMAIL, SMS = Channel.EMAIL.value, Channel.SMS.value
+PENDING, SCHEDULED = SessionStatus.PENDING.value, SessionStatus.SCHEDULED.value
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """Due at `start - lead`; sent only while now is in [due, due + grace] (and before the
+    start). A reminder whose moment passed longer ago than `grace` (worker down) is
+    skipped, never sent late. `preference` is the NotificationPreference flag for it."""
+
+    lead: timedelta
+    grace: timedelta
+    preference: str
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    code: str
+    label: str
+    channels: tuple[str, ...]  # empty: shown in the notification centre only
+    calendar: str | None = None  # "REQUEST" / "CANCEL": the email carries appointment.ics
+    reminder: Reminder | None = None
+    # Sent only while the session is in one of these statuses (checked again just before
+    # sending); empty = always. E.g. an offer alert is pointless once someone took it.
+    while_status: tuple[str, ...] = ()
+    link: str = "join"  # the key of links.session_links the notification centre links to
+
+    @property
+    def template(self) -> str:
+        return f"notifications/messages/{self.code}.txt"
+
+
+KINDS: dict[str, MessageKind] = {
+    kind.code: kind
+    for kind in [
+        MessageKind("confirmation", "Session confirmed", (EMAIL,), calendar="REQUEST"),
+        MessageKind("rescheduled", "Session moved", (EMAIL, SMS), calendar="REQUEST"),
+        MessageKind("cancelled", "Session cancelled", (EMAIL, SMS), calendar="CANCEL"),
+        MessageKind(
+            "offer_made", "New session offer", (EMAIL,), while_status=(PENDING,), link="offers"
+        ),
+        MessageKind("offer_taken", "A mechanic accepted your session", (EMAIL, SMS)),
+        MessageKind("offer_closed", "Offer taken by another mechanic", (), link="offers"),
+        MessageKind("request_received", "Booking request sent", (EMAIL,), while_status=(PENDING,)),
+        MessageKind("request_declined", "Booking request declined", (EMAIL,), link="book"),
+        MessageKind(
+            "hold_expired", "Slot hold expired", (EMAIL,), while_status=(PENDING,), link="book"
+        ),
+        MessageKind(
+            "reminder_24h",
+            "Reminder: session tomorrow",
+            (EMAIL, SMS),
+            reminder=Reminder(timedelta(hours=24), timedelta(hours=2), "remind_24h"),
+            while_status=(SCHEDULED,),
+        ),
+        MessageKind(
+            "reminder_1h",
+            "Reminder: session in 1 hour",
+            (EMAIL, SMS),
+            reminder=Reminder(timedelta(hours=1), timedelta(minutes=20), "remind_1h"),
+            while_status=(SCHEDULED,),
+        ),
+    ]
+}
+
+REMINDER_KINDS: tuple[MessageKind, ...] = tuple(k for k in KINDS.values() if k.reminder)

@@ -1,0 +1,1 @@
+"""Delivery channels: email through Django's mailers, SMS behind `SmsSender`."""

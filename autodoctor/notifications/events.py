@@ -1,0 +1,133 @@
+"""Which booking event sends which message to whom: the ACTIONS table.
+
+`on_session_event` is registered with booking.events in NotificationsConfig.ready() and
+runs INSIDE the transaction of every booking change, so the messages (and their outbox
+rows) commit or roll back with the change itself (ARCHITECTURE invariant 7). It only
+takes a snapshot of the facts and inserts rows; rendering and sending happen in the
+worker, so nothing here can fail a booking for a template's sake.
+
+To notify on a new event (payments, workshop decisions) add one line to ACTIONS and, if
+it is a new kind of message, one to catalog.KINDS plus its template.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from autodoctor.accounts.models import User
+from autodoctor.booking.models import Offer, OfferKind, OfferStatus, SessionEvent, SessionStatus
+
+from .facts import role_of, session_facts
+from .services import notification_create
+
+Audience = Callable[[SessionEvent], list[User]]
+Condition = Callable[[SessionEvent], bool]
+
+
+def customer(event: SessionEvent) -> list[User]:
+    return [event.session.customer]
+
+
+def mechanic(event: SessionEvent) -> list[User]:
+    session = event.session
+    return [session.mechanic.user] if session.mechanic_id else []  # type: ignore[union-attr]
+
+
+def both_parties(event: SessionEvent) -> list[User]:
+    return customer(event) + mechanic(event)
+
+
+def offered_mechanics(event: SessionEvent) -> list[User]:
+    """Mechanics named by an open targeted offer or booking request (not broadcasts:
+    those go to everyone and are browsed in the offers inbox)."""
+    offers = Offer.objects.filter(
+        session=event.session,
+        kind__in=[OfferKind.TARGETED, OfferKind.REQUEST],
+        status=OfferStatus.OFFERED,
+    ).select_related("mechanic__user")
+    return [offer.mechanic.user for offer in offers if offer.mechanic]
+
+
+def outrun_mechanics(event: SessionEvent) -> list[User]:
+    """Targeted mechanics whose offer another mechanic just took."""
+    offers = Offer.objects.filter(
+        session=event.session, kind=OfferKind.TARGETED, status=OfferStatus.TAKEN
+    ).select_related("mechanic__user")
+    return [offer.mechanic.user for offer in offers if offer.mechanic]
+
+
+def is_request(event: SessionEvent) -> bool:
+    return event.data.get("kind") == OfferKind.REQUEST
+
+
+def is_not_request(event: SessionEvent) -> bool:
+    return not is_request(event)
+
+
+def was_booked(event: SessionEvent) -> bool:
+    """Cancelled after a mechanic had it (an abandoned request or checkout is not news)."""
+    return event.data.get("from") in {
+        SessionStatus.SCHEDULED,
+        SessionStatus.WAITING,
+        SessionStatus.LIVE,
+    }
+
+
+def is_scheduled_request(event: SessionEvent) -> bool:
+    return event.data.get("mode") == "scheduled_request"
+
+
+@dataclass(frozen=True)
+class Send:
+    kind: str
+    to: Audience
+    when: Condition | None = None
+
+
+ACTIONS: dict[str, tuple[Send, ...]] = {
+    "booking.session.confirmed": (Send("confirmation", both_parties),),
+    "booking.offer.accepted": (
+        Send("confirmation", both_parties, when=is_request),  # a scheduled request accepted
+        Send("offer_taken", customer, when=is_not_request),  # "start now": join link
+        Send("offer_closed", outrun_mechanics, when=is_not_request),
+    ),
+    "booking.session.rescheduled": (Send("rescheduled", both_parties),),
+    "booking.session.cancelled": (Send("cancelled", both_parties, when=was_booked),),
+    "booking.session.requested": (
+        Send("offer_made", offered_mechanics),
+        Send("request_received", customer, when=is_scheduled_request),
+    ),
+    "booking.session.request_declined": (Send("request_declined", customer),),
+    "booking.session.hold_expired": (Send("hold_expired", customer),),
+    # Later: payments (e.g. "payments.refund.issued") and workshop appointment decisions.
+}
+
+
+def on_session_event(event: SessionEvent) -> None:
+    sends = [
+        send for send in ACTIONS.get(event.action, ()) if send.when is None or send.when(event)
+    ]
+    if not sends:
+        return
+    session = event.session
+    now = timezone.now()
+    facts = session_facts(session)
+    facts["stamp"] = (event.created_at or now).isoformat()
+    facts["event"] = event.action
+    if event.action == "booking.session.rescheduled":
+        facts["previous_starts_at"] = event.data.get("from")
+        facts["by"] = event.data.get("by", "")
+    if event.action == "booking.session.cancelled":
+        facts["cancelled_by"] = event.data.get("by", "")
+        facts["reason"] = event.data.get("reason", "")
+    for send in sends:
+        for recipient in send.to(event):
+            notification_create(
+                recipient=recipient,
+                kind=send.kind,
+                session=session,
+                context={**facts, "role": role_of(session, recipient.pk)},
+                dedupe_key=f"{send.kind}:{session.pk}:{recipient.pk}:e{event.pk}",
+                now=now,
+            )

@@ -1,0 +1,51 @@
+"""The facts a message about a session is made of, as a JSON-safe snapshot.
+
+Taken inside the booking transaction when the event happens (so a message describes
+the session as it was then, e.g. the SEQUENCE of its calendar file), stored on the
+Notification, and read back by rendering and ics. The same function describes a live
+session for the calendar API and the feeds, so every calendar file has one source.
+Times are UTC ISO 8601 strings.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from autodoctor.booking.models import Session
+
+
+def session_facts(session: Session) -> dict[str, Any]:
+    mechanic_user = session.mechanic.user if session.mechanic_id else None  # type: ignore[union-attr]
+    start = session.scheduled_for
+    end = start + timedelta(minutes=session.duration_minutes) if start else None
+    return {
+        "session_id": session.pk,
+        "type": session.get_type_display(),
+        "plan": session.plan.name,
+        "vehicle": session.vehicle_label,
+        "concern": session.concern[:300],
+        "status": session.status,
+        "starts_at": _iso(start),
+        "ends_at": _iso(end),
+        "duration_minutes": session.duration_minutes,
+        "sequence": session.reschedule_count,
+        "customer": _person(session.customer),
+        "mechanic": _person(mechanic_user) if mechanic_user else None,
+    }
+
+
+def role_of(session: Session, user_id: int) -> str:
+    if session.customer_id == user_id:
+        return "customer"
+    return "mechanic"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _person(user: Any) -> dict[str, Any]:
+    return {"id": user.pk, "name": str(user), "email": user.email}

@@ -1,0 +1,92 @@
+"""Turn a Notification (kind + facts snapshot) into the words and files a person gets.
+
+Rendered when sent (and when shown in the notification centre), for the recipient as
+they are now: every time in *their* zone with the zone's name. Message templates are
+plain text, so they render with autoescape off (an apostrophe in a name must not become
+`&#x27;` in an email or SMS).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from django.template import Context, Engine
+
+from autodoctor.booking.templatetags.booking_tags import when
+
+from . import ics
+from .catalog import KINDS, SMS
+from .facts import parse_time
+from .links import session_links
+from .models import Notification
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    sms: str
+    calendar: tuple[str, bytes] | None  # (iTIP method, .ics bytes) for the email
+
+
+def when_label(moment: datetime, zone_name: str) -> str:
+    """'Tue 1 Dec 2026, 10:00 EST (America/Toronto)': the pages' format plus the zone's
+    full name, since a message is read away from the site (and EST is ambiguous)."""
+    return f"{when(moment, zone_name)} ({zone_name})"
+
+
+def message_context(notification: Notification) -> dict[str, Any]:
+    facts = notification.context
+    user = notification.recipient
+    zone = user.time_zone
+    role = facts.get("role", "customer")
+    mechanic = facts.get("mechanic") or {}
+    customer = facts.get("customer") or {}
+    context: dict[str, Any] = {
+        **facts,
+        "recipient_name": user.full_name or user.email,
+        "zone": zone,
+        "is_mechanic": role == "mechanic",
+        "counterpart": customer.get("name") if role == "mechanic" else mechanic.get("name"),
+        "links": session_links(facts.get("session_id", 0)),
+    }
+    for key in ("starts_at", "previous_starts_at"):
+        moment = parse_time(facts.get(key))
+        context[key.replace("starts_at", "when")] = when_label(moment, zone) if moment else ""
+    return context
+
+
+def message_render(notification: Notification, *, with_calendar: bool = True) -> Rendered:
+    kind = KINDS[notification.kind]
+    context = Context(message_context(notification), autoescape=False)
+
+    def part(name: str) -> str:
+        return _tidy(_engine().get_template(f"{kind.template}#{name}").render(context))
+
+    calendar = None
+    if with_calendar and kind.calendar and notification.context.get("starts_at"):
+        entry = ics.session_entry(
+            notification.context,
+            role=notification.context.get("role", "customer"),
+            stamp=parse_time(notification.context["stamp"]) or notification.created_at,
+            cancelled=kind.calendar == "CANCEL",
+        )
+        calendar = (kind.calendar, ics.calendar_bytes([entry], method=kind.calendar))
+    return Rendered(
+        subject=" ".join(part("subject").split()),
+        body=part("body") + "\n",
+        sms=part("sms") if SMS in kind.channels else "",
+        calendar=calendar,
+    )
+
+
+@cache
+def _engine() -> Engine:
+    return Engine(app_dirs=True)
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))

@@ -1,0 +1,315 @@
+"""Payment reads: what each person may see (customers their own payments and credits,
+mechanics and workshops their own earnings, admins everything), the checkout summary
+and the earnings report. Missing and forbidden both answer "not found"."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from autodoctor.accounts.models import User
+from autodoctor.accounts.selectors import workshops_for_staff
+from autodoctor.booking.models import Plan, Reservation, ReservationStatus, Session
+from autodoctor.errors import InvalidInput, NotAllowed, NotFound
+
+from .models import (
+    CreditAccount,
+    CreditEntry,
+    PayeeKind,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    PayoutEntry,
+    WaiverKind,
+)
+from .policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
+from .providers import simulated_allowed, stripe_configured
+
+# --------------------------------------------------------------------------- customers
+
+
+def credit_balance_cents(customer: User) -> int:
+    return (
+        CreditAccount.objects.filter(customer=customer)
+        .values_list("balance_cents", flat=True)
+        .first()
+        or 0
+    )
+
+
+def credit_entries(customer: User) -> QuerySet[CreditEntry]:
+    return CreditEntry.objects.filter(account__customer=customer).select_related("payment")
+
+
+def payments_for(user: User) -> QuerySet[Payment]:
+    """Customers see their own payments; platform admins see all; nobody else any."""
+    qs = Payment.objects.select_related("plan", "session", "reservation").prefetch_related(
+        "refunds"
+    )
+    if user.is_platform_admin:
+        return qs
+    return qs.filter(customer=user)
+
+
+def payment_for(payment_id: int, user: User) -> Payment:
+    payment = payments_for(user).filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound("No such payment.")
+    return payment
+
+
+def trial_available(customer: User) -> bool:
+    return not customer.waivers.filter(kind=WaiverKind.TRIAL, voided_at__isnull=True).exists()
+
+
+def card_provider_name() -> str | None:
+    if stripe_configured():
+        return "stripe"
+    return "simulated" if simulated_allowed() else None
+
+
+# --------------------------------------------------------------------------- checkout page
+
+
+@dataclass(frozen=True)
+class CheckoutSummary:
+    reservation: Reservation
+    zone: str
+    starts_local: datetime
+    ends_local: datetime
+    hold_expires_at: datetime | None
+    hold_seconds_left: int
+    is_free: bool
+    is_trial: bool
+    trial_available: bool
+    waiver_version: str
+    waiver_text: str
+    credit_balance_cents: int
+    card_provider: str | None
+    settled_payment: Payment | None
+    last_failed_payment: Payment | None
+
+    @property
+    def session(self) -> Session:
+        return self.reservation.session
+
+    @property
+    def plan(self) -> Plan:
+        return self.reservation.session.plan
+
+    @property
+    def credits_enough(self) -> bool:
+        return self.credit_balance_cents >= self.plan.price_cents
+
+    @property
+    def hold_expired(self) -> bool:
+        return self.hold_seconds_left <= 0
+
+    @property
+    def bookable(self) -> bool:
+        return (
+            self.settled_payment is None
+            and self.reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED)
+            and self.session.status == "pending"
+        )
+
+
+def checkout_summary(
+    reservation_id: int, customer: User, *, now: datetime | None = None
+) -> CheckoutSummary:
+    """Everything the checkout step shows, times in the customer's zone."""
+    now = now or timezone.now()
+    reservation = (
+        Reservation.objects.select_related("session__plan", "mechanic__user")
+        .filter(pk=reservation_id, session__customer=customer)
+        .first()
+    )
+    if reservation is None:
+        raise NotFound("No such reservation.")
+    zone = ZoneInfo(customer.time_zone)
+    payments = Payment.objects.filter(session_id=reservation.session_id)
+    seconds_left = 0
+    if reservation.status == ReservationStatus.RESERVED and reservation.expires_at:
+        seconds_left = max(0, int((reservation.expires_at - now).total_seconds()))
+    plan = reservation.session.plan
+    return CheckoutSummary(
+        reservation=reservation,
+        zone=customer.time_zone,
+        starts_local=reservation.starts_at.astimezone(zone),
+        ends_local=reservation.ends_at.astimezone(zone),
+        hold_expires_at=reservation.expires_at,
+        hold_seconds_left=seconds_left,
+        is_free=plan.is_free,
+        is_trial=plan.code == TRIAL_PLAN_CODE,
+        trial_available=trial_available(customer),
+        waiver_version=WAIVER_TEXT_VERSION,
+        waiver_text=WAIVER_TEXTS[WAIVER_TEXT_VERSION],
+        credit_balance_cents=credit_balance_cents(customer),
+        card_provider=card_provider_name(),
+        settled_payment=payments.filter(status=PaymentStatus.SUCCEEDED).first(),
+        last_failed_payment=payments.filter(
+            status__in=[PaymentStatus.FAILED, PaymentStatus.REFUNDED]
+        ).first(),
+    )
+
+
+@dataclass(frozen=True)
+class Alternative:
+    starts_at: datetime
+    starts_local: datetime
+
+
+def payment_alternatives(payment: Payment, zone: str) -> list[Alternative]:
+    """Other free times offered when a late payment found its slot taken."""
+    result = []
+    for value in (payment.outcome_detail or {}).get("next_free_slots", []):
+        try:
+            start = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            continue
+        result.append(Alternative(start, start.astimezone(ZoneInfo(zone))))
+    return result
+
+
+# --------------------------------------------------------------------------- earnings
+
+
+@dataclass
+class EarningsReport:
+    start: date
+    end: date
+    zone: str
+    entries: list[PayoutEntry]
+    payees: list[str]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def earnings_scope(user: User) -> tuple[Q, list[str]]:
+    """The payout entries this user may see, and the payee names for the heading.
+
+    Mechanics see what is payable to them; workshop staff what is payable to their
+    workshops (a workshop-affiliated mechanic's sessions are paid to the workshop,
+    plan §2.4); platform admins see everything."""
+    if user.is_platform_admin:
+        return Q(), ["all payees"]
+    mechanic = getattr(user, "mechanic_profile", None) if user.is_mechanic else None
+    if mechanic is not None:
+        return Q(payee_kind=PayeeKind.MECHANIC, payee_mechanic=mechanic), [str(mechanic)]
+    if user.is_workshop_staff:
+        workshops = list(workshops_for_staff(user))
+        return (
+            Q(payee_kind=PayeeKind.WORKSHOP, payee_workshop__in=workshops),
+            [w.name for w in workshops],
+        )
+    raise NotAllowed("Earnings are for mechanics and workshops.")
+
+
+def earnings_period(
+    start: date | None, end: date | None, *, zone: str, now: datetime | None = None
+) -> tuple[date, date]:
+    """Default: this month so far, in the viewer's zone. At most a year at a time."""
+    today = (now or timezone.now()).astimezone(ZoneInfo(zone)).date()
+    start = start or today.replace(day=1)
+    end = end or today
+    if end < start:
+        raise InvalidInput("The period ends before it starts.", field="end")
+    if (end - start).days > 366:
+        raise InvalidInput("Ask for at most one year at a time.", field="start")
+    return start, end
+
+
+def earnings_report(
+    user: User,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    now: datetime | None = None,
+) -> EarningsReport:
+    """Payout entries for the viewer's payees within [start, end] (whole days in the
+    viewer's zone), newest first, with totals."""
+    scope, payees = earnings_scope(user)
+    zone = user.time_zone or settings.DEFAULT_DISPLAY_ZONE
+    start, end = earnings_period(start, end, zone=zone, now=now)
+    tz = ZoneInfo(zone)
+    lower = datetime.combine(start, time.min, tzinfo=tz)
+    upper = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+    qs = (
+        PayoutEntry.objects.filter(scope, created_at__gte=lower, created_at__lt=upper)
+        .select_related("payment__plan", "mechanic__user", "payee_mechanic__user", "payee_workshop")
+        .order_by("-created_at", "-pk")
+    )
+    totals = qs.aggregate(
+        gross=Sum("gross_cents"), payee=Sum("payee_cents"), platform=Sum("platform_cents")
+    )
+    return EarningsReport(
+        start=start,
+        end=end,
+        zone=zone,
+        entries=list(qs),
+        payees=payees,
+        totals={k: v or 0 for k, v in totals.items()},
+    )
+
+
+CSV_COLUMNS = [
+    "created_at",
+    "kind",
+    "session_id",
+    "plan",
+    "mechanic",
+    "mechanic_type",
+    "payee_kind",
+    "payee",
+    "destination_account",
+    "gross_cents",
+    "payee_cents",
+    "platform_cents",
+    "currency",
+]
+
+
+def _cell(text: str) -> str:
+    """Names go into spreadsheets: neutralise formula-looking cells (CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def payee_name(entry: PayoutEntry) -> str:
+    if entry.payee_kind == PayeeKind.WORKSHOP and entry.payee_workshop:
+        return entry.payee_workshop.name
+    return str(entry.payee_mechanic) if entry.payee_mechanic else ""
+
+
+def earnings_csv(report: EarningsReport) -> str:
+    """The report as CSV (amounts in cents; times in the viewer's zone, ISO 8601)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    tz = ZoneInfo(report.zone)
+    for e in report.entries:
+        writer.writerow(
+            [
+                e.created_at.astimezone(tz).isoformat(timespec="seconds"),
+                e.kind,
+                e.session_id,
+                e.payment.plan.code,
+                _cell(str(e.mechanic)),
+                e.mechanic_type,
+                e.payee_kind,
+                _cell(payee_name(e)),
+                _cell(e.destination_account),
+                e.gross_cents,
+                e.payee_cents,
+                e.platform_cents,
+                e.currency,
+            ]
+        )
+    return out.getvalue()
+
+
+def method_label(method: str) -> str:
+    return PaymentMethod(method).label

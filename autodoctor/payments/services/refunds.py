@@ -1,0 +1,222 @@
+"""Refunds: the cancellation policy (payments/policy.py) applied once, for every caller.
+
+Cancellation goes through booking.services.session_cancel / offer_decline whoever asks
+(customer page, API, mechanic, admin); they record "booking.session.cancelled" or
+"booking.session.request_declined" in their transaction and our listener calls
+`refund_for_cancellation` there. The refund row, the credits given back, the voided
+trial and the payout reversal are written in that same transaction; the provider is
+asked to move card money only after it commits (`refund_send`, retried by
+tasks.refunds_retry until the provider accepts).
+"""
+
+import logging
+from datetime import datetime
+from functools import partial
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from autodoctor.booking.events import session_event_record
+from autodoctor.booking.models import SessionEvent
+from autodoctor.errors import DomainError
+
+from ..models import (
+    CreditEntryKind,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Refund,
+    RefundDestination,
+    RefundStatus,
+    Waiver,
+)
+from ..policy import refund_decision
+from ..providers import provider_for
+from . import credits, payouts
+from .state import payment_transition
+
+log = logging.getLogger("autodoctor.payments")
+
+REFUND_ACTIONS = frozenset({"booking.session.cancelled", "booking.session.request_declined"})
+PROVIDER_REFUND_STATUS = {
+    "succeeded": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
+}
+
+
+def refund_for_cancellation(event: SessionEvent) -> Refund | None:
+    """Apply the refund policy to the session's settled payment. Precondition: runs in
+    the cancelling transaction (booking event listener)."""
+    payment = (
+        Payment.objects.select_for_update()
+        .select_related("session", "customer")
+        .filter(session_id=event.session_id, status=PaymentStatus.SUCCEEDED)
+        .first()
+    )
+    if payment is None:
+        return None
+    decision = refund_decision(
+        action=event.action,
+        cancelled_by=event.data.get("by"),
+        hours_before_start=event.data.get("hours_before_start"),
+    )
+    if payment.method == PaymentMethod.WAIVER:
+        if decision.percent < 100 or not decision.to_original:
+            return None  # a trial cancelled late stays used
+        return refund_issue(
+            payment, amount_cents=0, destination=RefundDestination.WAIVER, reason=decision.reason
+        )
+    amount = decision.amount_cents(payment.amount_cents - payment.refunded_cents)
+    if amount <= 0:
+        return None
+    to_card = decision.to_original and payment.method == PaymentMethod.CARD
+    return refund_issue(
+        payment,
+        amount_cents=amount,
+        destination=RefundDestination.PROVIDER if to_card else RefundDestination.CREDITS,
+        reason=decision.reason,
+    )
+
+
+def refund_issue(
+    payment: Payment,
+    *,
+    amount_cents: int,
+    destination: str,
+    reason: str,
+    detail: dict | None = None,
+    done_at_provider: bool = False,
+    now: datetime | None = None,
+) -> Refund:
+    """Record a refund and everything that goes with it, in the caller's transaction:
+    credits given back, trial voided, payout reversal, the payment's refunded amount and
+    status, and a "payments.payment.refunded" session event (notifications read it).
+    Card money is sent after commit. Precondition: the caller holds the payment lock."""
+    now = now or timezone.now()
+    settled_now = destination != RefundDestination.PROVIDER or done_at_provider
+    refund = Refund.objects.create(
+        payment=payment,
+        amount_cents=amount_cents,
+        destination=destination,
+        reason=reason[:40],
+        status=RefundStatus.SUCCEEDED if settled_now else RefundStatus.PENDING,
+        completed_at=now if settled_now else None,
+    )
+    if destination == RefundDestination.CREDITS:
+        credits.credits_move(
+            customer=payment.customer,
+            delta_cents=amount_cents,
+            kind=CreditEntryKind.REFUND,
+            payment=payment,
+            refund=refund,
+            note=f"Refund for session #{payment.session_id} ({reason})",
+        )
+    if destination == RefundDestination.WAIVER:
+        Waiver.objects.filter(payment=payment, voided_at__isnull=True).update(voided_at=now)
+    payment.refunded_cents += amount_cents
+    fields: dict[str, object] = {"refunded_cents": payment.refunded_cents}
+    if detail is not None:
+        fields["outcome"] = reason[:40]
+        fields["outcome_detail"] = detail
+    if payment.refunded_cents >= payment.amount_cents:
+        payment_transition(payment, PaymentStatus.REFUNDED, now=now, **fields)
+    else:
+        for name, value in fields.items():
+            setattr(payment, name, value)
+        payment.save(update_fields=list(fields))
+    payouts.payout_record_reversal(refund)
+    session_event_record(
+        session=payment.session,
+        action="payments.payment.refunded",
+        actor=None,
+        data={
+            "payment_id": payment.pk,
+            "refund_id": refund.pk,
+            "amount_cents": amount_cents,
+            "currency": payment.currency,
+            "destination": destination,
+            "reason": reason,
+            **(detail or {}),
+        },
+    )
+    if refund.status == RefundStatus.PENDING:
+        transaction.on_commit(partial(refund_send, refund.pk), robust=True)
+    return refund
+
+
+def refund_unconfirmable(payment_id: int, *, reason: str, detail: dict) -> Refund | None:
+    """The provider took money for a booking we cannot confirm (the slot was taken
+    after the hold expired, the hold was released, it was paid twice): give it all back."""
+    with transaction.atomic(durable=True):
+        payment = (
+            Payment.objects.select_for_update()
+            .select_related("session", "customer")
+            .get(pk=payment_id)
+        )
+        if payment.status != PaymentStatus.PAID:
+            return None
+        return refund_issue(
+            payment,
+            amount_cents=payment.amount_cents - payment.refunded_cents,
+            destination=RefundDestination.PROVIDER,
+            reason=reason,
+            detail=detail,
+        )
+
+
+def refund_send(refund_id: int) -> Refund:
+    """Ask the provider to pay a pending card refund back. Runs outside any transaction
+    (network). Safe to repeat: the provider gets the same idempotency key every time."""
+    with transaction.atomic(durable=True):
+        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_id)
+        if (
+            refund.status != RefundStatus.PENDING
+            or refund.destination != RefundDestination.PROVIDER
+        ):
+            return refund
+        Refund.objects.filter(pk=refund.pk).update(attempts=F("attempts") + 1)
+    payment = refund.payment
+    try:
+        result = provider_for(payment.provider).refund_create(
+            provider_payment_id=payment.provider_payment_id,
+            amount_cents=refund.amount_cents,
+            idempotency_key=f"autodoctor-refund-{refund.pk}",
+            metadata={"refund_id": str(refund.pk), "payment_id": str(payment.pk)},
+        )
+    except DomainError as exc:
+        log.warning("refund %s not sent yet: %s", refund.pk, exc.message)
+        Refund.objects.filter(pk=refund.pk).update(failure_message=exc.message[:300])
+        return Refund.objects.get(pk=refund.pk)
+    status = PROVIDER_REFUND_STATUS.get(result.status, RefundStatus.SUBMITTED)
+    with transaction.atomic(durable=True):
+        Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
+            provider_refund_id=result.refund_id,
+            status=status,
+            completed_at=timezone.now() if status != RefundStatus.SUBMITTED else None,
+            failure_message="",
+        )
+    return Refund.objects.get(pk=refund.pk)
+
+
+def refunds_send_pending() -> int:
+    """Retry card refunds the provider has not accepted yet (periodic job)."""
+    pending = list(
+        Refund.objects.filter(
+            status=RefundStatus.PENDING, destination=RefundDestination.PROVIDER
+        ).values_list("pk", flat=True)[:100]
+    )
+    for refund_id in pending:
+        refund_send(refund_id)
+    return len(pending)
+
+
+def provider_refunded_cents(payment: Payment) -> int:
+    """Card money we have asked the provider to give back for this payment."""
+    return (
+        payment.refunds.filter(destination=RefundDestination.PROVIDER)
+        .exclude(status=RefundStatus.FAILED)
+        .aggregate(total=Sum("amount_cents"))["total"]
+        or 0
+    )

@@ -1,0 +1,43 @@
+"""The payment state machine: the only place a payment's status changes."""
+
+from datetime import datetime
+
+from autodoctor.errors import InvalidTransition
+
+from ..models import Payment, PaymentStatus
+
+S = PaymentStatus
+PAYMENT_MOVES: dict[str, set[str]] = {
+    S.PENDING: {S.PAID, S.SUCCEEDED, S.FAILED},
+    S.PAID: {S.SUCCEEDED, S.REFUNDED},
+    # The provider took the money after we gave up on the checkout: it is applied or refunded.
+    S.FAILED: {S.PAID},
+    S.SUCCEEDED: {S.REFUNDED},
+    S.REFUNDED: set(),
+}
+
+
+def payment_transition(payment: Payment, to: str, *, now: datetime, **fields: object) -> Payment:
+    """The only place a payment's status changes. Precondition: the caller holds the
+    payment row lock inside a transaction."""
+    if to not in PAYMENT_MOVES[payment.status]:
+        raise InvalidTransition(
+            f"This payment is {payment.status}; it cannot become {to}.",
+            current_status=payment.status,
+            requested_status=to,
+        )
+    payment.status = to
+    changed = ["status", *fields]
+    for name, value in fields.items():
+        setattr(payment, name, value)
+    stamp = {
+        S.PAID: "paid_at",
+        S.SUCCEEDED: "settled_at",
+        S.FAILED: "closed_at",
+        S.REFUNDED: "closed_at",
+    }
+    if to in stamp:
+        setattr(payment, stamp[to], now)
+        changed.append(stamp[to])
+    payment.save(update_fields=changed)
+    return payment

@@ -1,0 +1,178 @@
+"""Pages of the payments app, and the provider webhook endpoints. Each view parses the
+request, calls one service or selector, and renders; DomainErrors raised on pages are
+rendered by web.middleware.DomainErrorMiddleware."""
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from autodoctor.errors import DomainError, InvalidInput
+
+from . import selectors
+from .models import PaymentStatus
+from .services import checkout
+from .services.simulated import simulated_checkout_finish, simulated_checkout_for
+from .services.webhooks import webhook_receive
+
+# --------------------------------------------------------------------------- checkout
+
+
+@login_required
+@require_GET
+def checkout_page(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    """The booking wizard's payment step: plan, price, time, hold countdown, and the
+    ways to pay (waiver for free plans; credits or card for paid ones)."""
+    summary = selectors.checkout_summary(reservation_id, request.user)  # type: ignore[arg-type]
+    if summary.settled_payment is not None:
+        return redirect("payments:receipt", summary.settled_payment.pk)
+    return render(request, "payments/checkout.html", {"s": summary})
+
+
+@login_required
+@require_POST
+def pay_with_waiver(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    payment = checkout.payment_with_waiver(
+        reservation_id=reservation_id,
+        customer=request.user,  # type: ignore[arg-type]
+        accepted=request.POST.get("waiver_accepted") == "yes",
+        text_version=request.POST.get("waiver_version", ""),
+    )
+    return redirect("payments:receipt", payment.pk)
+
+
+@login_required
+@require_POST
+def pay_with_credits(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    payment = checkout.payment_with_credits(reservation_id=reservation_id, customer=request.user)  # type: ignore[arg-type]
+    return redirect("payments:receipt", payment.pk)
+
+
+@login_required
+@require_POST
+def pay_by_card(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    payment = checkout.payment_checkout_start(reservation_id=reservation_id, customer=request.user)  # type: ignore[arg-type]
+    if payment.status != PaymentStatus.PENDING:
+        return redirect("payments:receipt", payment.pk)
+    return redirect(payment.checkout_url)
+
+
+# --------------------------------------------------------------------------- simulated provider
+
+
+@login_required
+def simulated_checkout(request: HttpRequest, checkout_id: str) -> HttpResponse:
+    """The simulated provider's hosted checkout: "Pay" or "Fail" (no money moves)."""
+    if request.method == "POST":
+        outcome = request.POST.get("outcome")
+        if outcome not in ("pay", "fail"):
+            raise InvalidInput("Press Pay or Fail.", field="outcome")
+        payment = simulated_checkout_finish(
+            checkout_id=checkout_id,
+            customer=request.user,  # type: ignore[arg-type]
+            outcome=outcome,  # type: ignore[arg-type]
+        )
+        if outcome == "fail":
+            messages.error(request, "The payment failed (simulated). Nothing was charged.")
+            return redirect("payments:checkout", payment.reservation_id)
+        return redirect("payments:receipt", payment.pk)
+    payment = simulated_checkout_for(checkout_id, request.user)  # type: ignore[arg-type]
+    return render(request, "payments/simulated_checkout.html", {"payment": payment})
+
+
+# --------------------------------------------------------------------------- receipts, history
+
+
+@login_required
+@require_GET
+def receipt(request: HttpRequest, payment_id: int) -> HttpResponse:
+    payment = selectors.payment_for(payment_id, request.user)  # type: ignore[arg-type]
+    context = {
+        "payment": payment,
+        "zone": request.user.time_zone,  # type: ignore[union-attr]
+        "alternatives": selectors.payment_alternatives(payment, request.user.time_zone),  # type: ignore[union-attr]
+        "waiting": payment.status in (PaymentStatus.PENDING, PaymentStatus.PAID),
+    }
+    template = "payments/receipt.html#status" if request.htmx else "payments/receipt.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def my_payments(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    return render(
+        request,
+        "payments/my_payments.html",
+        {
+            "payments": selectors.payments_for(user).filter(customer=user)[:100],  # type: ignore[arg-type, misc]
+            "balance_cents": selectors.credit_balance_cents(user),  # type: ignore[arg-type]
+            "entries": selectors.credit_entries(user)[:100],  # type: ignore[arg-type]
+        },
+    )
+
+
+def _date_param(request: HttpRequest, name: str) -> date | None:
+    value = request.GET.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: use a date like 2026-12-01.", field=name) from exc
+
+
+@login_required
+@require_GET
+def earnings(request: HttpRequest) -> HttpResponse:
+    """Earnings per payee and period: mechanics see their own, workshop staff their
+    workshop's, admins all. `?format=csv` downloads the same rows."""
+    report = selectors.earnings_report(
+        request.user,  # type: ignore[arg-type]
+        start=_date_param(request, "start"),
+        end=_date_param(request, "end"),
+    )
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(selectors.earnings_csv(report), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="earnings-{report.start}-{report.end}.csv"'
+        )
+        return response
+    return render(request, "payments/earnings.html", {"report": report})
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+def _webhook(request: HttpRequest, provider: str) -> JsonResponse:
+    try:
+        result = webhook_receive(
+            provider_name=provider,
+            payload=request.body,
+            signature=request.headers.get("Stripe-Signature"),
+        )
+    except DomainError as exc:
+        return JsonResponse(exc.as_body(), status=exc.status)
+    return JsonResponse(
+        {"received": True, "event_id": result.event_id, "outcome": result.outcome},
+        status=result.status,
+    )
+
+
+@csrf_exempt  # signed by the provider instead; there is no browser session here
+@require_POST
+def webhook_stripe(request: HttpRequest) -> JsonResponse:
+    """POST /payments/webhooks/stripe/ — Stripe events, verified with STRIPE_WEBHOOK_SECRET."""
+    return _webhook(request, "stripe")
+
+
+@csrf_exempt
+@require_POST
+def webhook_simulated(request: HttpRequest) -> JsonResponse:
+    """POST /payments/webhooks/simulated/ — the simulated provider's events, verified with
+    SIMULATED_PAYMENTS_SECRET (404 when the simulated provider is off)."""
+    return _webhook(request, "simulated")

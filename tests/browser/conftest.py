@@ -1,0 +1,99 @@
+"""Playwright journeys on Debian's chromium against pytest-django's live server.
+
+Playwright's sync API keeps an asyncio event loop around, and Django refuses ORM calls
+from a thread with a running loop (SynchronousOnlyOperation). The tests drive the
+browser and read the database from the same thread, so they opt out of that guard.
+A failed journey leaves a full-page screenshot of every open page in test-artifacts/.
+"""
+
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.apps import apps as django_apps
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 10_000
+
+_plans_migration = importlib.import_module(
+    "autodoctor.booking.migrations.0002_overlap_guard_and_plans"
+)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    """Expose each phase's report as item.rep_setup / rep_call / rep_teardown."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(autouse=True)
+def plans(transactional_db):
+    # Transactional tests flush tables, data-migration rows included: recreate them.
+    _plans_migration.create_plans(django_apps, None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server, request) -> Iterator[Callable]:
+    """open_page(user) -> a Playwright page logged in as `user`, in its own context."""
+    from tests.factories import PASSWORD
+
+    pages = []
+
+    def _open(user, *, viewport: dict | None = None):
+        context = browser.new_context(
+            base_url=live_server.url,
+            viewport=viewport or {"width": 1100, "height": 900},
+            timezone_id=user.time_zone,
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        pages.append(page)
+        page.goto("/login/")
+        page.fill("input[name=username]", user.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("main form button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield _open
+
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for index, page in enumerate(pages):
+            try:
+                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{index}.png", full_page=True)
+            except Exception as exc:  # a crashed page must not hide the test's own failure
+                print(f"screenshot failed: {exc}")
+    for page in pages:
+        page.context.close()
