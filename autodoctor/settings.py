@@ -178,8 +178,6 @@ SIMULATED_PAYMENTS_ALLOWED = env_bool("SIMULATED_PAYMENTS_ALLOWED", DEBUG)
 HOLD_MINUTES = int(os.environ.get("HOLD_MINUTES", "15"))
 RESCHEDULE_CUTOFF_MINUTES = int(os.environ.get("RESCHEDULE_CUTOFF_MINUTES", "120"))
 TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
-# Until the payments app is wired in, paid plans may confirm directly (dev only).
-BOOKING_CONFIRM_WITHOUT_PAYMENT = env_bool("BOOKING_CONFIRM_WITHOUT_PAYMENT", False)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

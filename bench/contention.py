@@ -1,7 +1,7 @@
 """Contention benchmark for holds: prints figures, asserts nothing (issue 5, "Proof").
 
     python3 -m uv run python bench/contention.py [--db postgres|sqlite|both]
-        [--clients 100] [--processes 100] [--holds 500] [--mechanics 50] [--workers 16]
+        [--clients 100] [--processes 10] [--holds 500] [--mechanics 50] [--workers 16]
 
 Each database run happens in a child process with its own DATABASE_URL: a PostgreSQL
 database ``autodoctor_bench_contention`` that is created, migrated and dropped, or a
@@ -51,8 +51,13 @@ CONCERN = "Grinding noise when braking at low speed"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--clients", type=int, default=100, help="threads racing for one slot")
-    parser.add_argument("--processes", type=int, default=100, help="processes racing for one slot")
+    parser.add_argument("--clients", type=int, default=100, help="clients racing for one slot")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=10,
+        help="spawned processes the --clients are spread over (100 = one client each)",
+    )
     parser.add_argument("--holds", type=int, default=500, help="holds on distinct slots")
     parser.add_argument("--mechanics", type=int, default=50)
     parser.add_argument("--workers", type=int, default=16, help="thread pool for throughput")
@@ -115,6 +120,7 @@ def _postgres_database(url: str, *, create: bool) -> None:
 
 
 def print_tables(rows: list[dict], args: argparse.Namespace) -> None:
+    notes = [f"{r['db']}: {r['text']}" for r in rows if r["kind"] == "note"]
     races = [r for r in rows if r["kind"] == "race"]
     throughput = [r for r in rows if r["kind"] == "throughput"]
     print()
@@ -133,6 +139,8 @@ def print_tables(rows: list[dict], args: argparse.Namespace) -> None:
         )
         if r["error_types"]:
             print(f"{'':<11}other exceptions: {r['error_types']}")
+    for note in notes:
+        print(f"note: {note} (a client that cannot connect never enters the race)")
     print()
     print(
         f"Throughput: {args.holds} holds on DISTINCT slots across {args.mechanics} mechanics "
@@ -177,6 +185,10 @@ def run_child(args: argparse.Namespace) -> None:
     def emit(row: dict) -> None:
         print(json.dumps({"db": db, **row}), flush=True)
 
+    if db == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_connections")
+            emit({"kind": "note", "text": f"PostgreSQL max_connections = {cursor.fetchone()[0]}"})
     mechanic = _mechanics(1)[0]
     emit(race_threads(args.clients, customers, mechanic, _slot_start(now, 0)))
     mechanic = _mechanics(1)[0]
@@ -372,7 +384,7 @@ def race_processes(
     elapsed = time.perf_counter() - started
     for p in procs:
         p.join(60)
-    return _race_row(f"{len(procs)} processes", n, outcomes, elapsed, mechanic_id)
+    return _race_row(f"{len(procs)} procs (spawn)", n, outcomes, elapsed, mechanic_id)
 
 
 def _distinct_tasks(

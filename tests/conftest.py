@@ -2,10 +2,16 @@
 
 import pytest
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from autodoctor.accounts.models import Role
 
 from .factories import PASSWORD, CustomerFactory, MechanicFactory, UserFactory, WorkshopFactory
+
+# Deterministic property tests: the same examples on every run and machine, no example
+# database on disk, no per-example deadline (CI machines are shared and noisy).
+hypothesis_settings.register_profile("autodoctor", derandomize=True, database=None, deadline=None)
+hypothesis_settings.load_profile("autodoctor")
 
 
 @pytest.fixture

@@ -79,32 +79,26 @@ def wall_label(minute: int | None) -> str:
 # ---------------------------------------------------------------- page forms
 
 
-class WallTimeField(forms.CharField):
-    """A "HH:MM" field cleaned to minutes after midnight."""
+class WallTimeField(forms.Field):
+    """A "HH:MM" field cleaned to minutes after midnight ("24:00" allowed as an end)."""
 
     def __init__(self, *, end: bool = False, **kwargs: object) -> None:
         self.end = end
-        kwargs.setdefault("max_length", 5)
-        kwargs.setdefault(
-            "widget",
-            forms.TextInput(
-                attrs={
-                    "placeholder": "24:00" if end else "09:00",
-                    "inputmode": "numeric",
-                    "pattern": r"\d{2}:\d{2}",
-                }
-            ),
-        )
+        attrs = {"placeholder": "24:00" if end else "09:00", "pattern": r"\d{2}:\d{2}", "size": 5}
+        kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
         super().__init__(**kwargs)
 
-    def to_python(self, value: object) -> int | None:  # type: ignore[override]
-        text = super().to_python(value)
+    def to_python(self, value: object) -> int | None:
+        text = str(value).strip() if value not in (None, "") else ""
         if not text:
             return None
         try:
             return parse_wall_time(text, end=self.end)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def prepare_value(self, value: object) -> object:
+        return wall_label(value) if isinstance(value, int) else value
 
 
 class BlockForm(forms.Form):

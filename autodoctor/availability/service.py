@@ -847,7 +847,9 @@ _SEGMENT_COLUMNS = [
 ]
 
 
-def _free_by_sql(base: QuerySet, segments: dict[str, tuple[_Segment, ...]], window: Interval):
+def _free_by_sql(
+    base: QuerySet, segments: dict[str, tuple[_Segment, ...]], window: Interval
+) -> list[tuple[int, int]]:
     """(mechanic id, buffer minutes) of mechanics in ``base`` whose hours cover the window
     and who have no blocking time off in it -- for mechanics whose zones are in
     ``segments``. One query."""
@@ -891,9 +893,7 @@ def _free_by_sql(base: QuerySet, segments: dict[str, tuple[_Segment, ...]], wind
         ops.adapt_datetimefield_value(window.end),
         ops.adapt_datetimefield_value(window.start),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return _fetch(sql, params)
 
 
 def mechanics_free_between(

@@ -172,7 +172,9 @@ def weekly_blocks_replace(
 
     with transaction.atomic(durable=True):
         # Lock the profile so two replaces of the same week queue instead of interleaving.
-        MechanicProfile.objects.select_for_update().filter(pk=mechanic.pk).first()
+        MechanicProfile.objects.select_for_update(of=("self",)).filter(pk=mechanic.pk).order_by(
+            "pk"
+        ).first()
         WeeklyBlock.objects.filter(mechanic=mechanic).delete()
         return WeeklyBlock.objects.bulk_create(
             WeeklyBlock(
@@ -252,7 +254,7 @@ def _time_off_decide(
 ) -> TimeOff:
     with transaction.atomic(durable=True):
         time_off = (
-            TimeOff.objects.select_for_update()
+            TimeOff.objects.select_for_update(of=("self",))
             .select_related("mechanic__workshop")
             .filter(pk=time_off_id)
             .first()
@@ -463,7 +465,7 @@ def date_override_delete(
     workshop they staff (``owner="workshop"``)."""
     with transaction.atomic(durable=True):
         row = (
-            DateOverride.objects.select_for_update()
+            DateOverride.objects.select_for_update(of=("self",))
             .select_related("mechanic", "workshop")
             .filter(pk=override_id, **{f"{owner}__isnull": False})
             .first()

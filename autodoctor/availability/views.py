@@ -303,6 +303,7 @@ def _hours_context(workshop: Workshop, workshops: list[Workshop]) -> dict:
     return {
         "workshop": workshop,
         "workshops": workshops,
+        "query": f"?workshop={workshop.pk}",
         "rows": [(DayOfWeek(i).label, form) for i, form in enumerate(formset.forms)],
         "formset": formset,
         "bays_form": BaysForm(initial={"bays": workshop.max_concurrent_appointments}),

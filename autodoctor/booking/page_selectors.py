@@ -55,17 +55,22 @@ class CalendarDay:
 
 @dataclass(frozen=True)
 class MonthOfSlots:
-    """A month grid (Sunday-first weeks) with free-slot counts per local date."""
+    """A month grid (Sunday-first weeks) with the free slot starts per local date."""
 
     month: date  # first of the month
     days: list[CalendarDay]
     zone: ZoneInfo
     prev_month: date | None
-    next_month: date | None
+    next_month: date
+    starts_by_day: dict[date, list[datetime]] = field(default_factory=dict)
 
     @property
     def first_day_with_slots(self) -> date | None:
         return next((d.day for d in self.days if d.in_month and d.count), None)
+
+    def slots_on(self, day: date) -> list[datetime]:
+        """Free slot starts (UTC) on one local date of the grid."""
+        return self.starts_by_day.get(day, [])
 
 
 def month_of_slots(
@@ -77,8 +82,8 @@ def month_of_slots(
     now: datetime | None = None,
     ignore_busy: Collection[Hashable] = (),
 ) -> MonthOfSlots:
-    """Free-slot counts per local day of `month` in `zone`, pooled over the mechanics
-    (a time counts once however many of them are free then)."""
+    """Free slots per local day of `month` in `zone`, pooled over the mechanics (a time
+    counts once however many of them are free then). One availability call per mechanic."""
     now = now or timezone.now()
     month = month.replace(day=1)
     weeks = calendar.Calendar(FIRST_WEEKDAY).monthdatescalendar(month.year, month.month)
@@ -91,46 +96,25 @@ def month_of_slots(
         now=now,
         ignore_busy=ignore_busy,
     )
-    counts: dict[date, int] = {}
+    by_day: dict[date, list[datetime]] = {}
     for start in starts:
-        local_day = start.astimezone(zone).date()
-        counts[local_day] = counts.get(local_day, 0) + 1
+        by_day.setdefault(start.astimezone(zone).date(), []).append(start)
     today = local_today(zone, now=now)
     days = [
-        CalendarDay(day=d, in_month=d.month == month.month, count=counts.get(d, 0), past=d < today)
+        CalendarDay(
+            day=d, in_month=d.month == month.month, count=len(by_day.get(d, ())), past=d < today
+        )
         for week in weeks
         for d in week
     ]
-    this_month = today.replace(day=1)
     prev_month = (month - timedelta(days=1)).replace(day=1)
     return MonthOfSlots(
         month=month,
         days=days,
         zone=zone,
-        prev_month=prev_month if prev_month >= this_month else None,
-        next_month=(last + timedelta(days=7)).replace(day=1)
-        if month.month == last.month
-        else last.replace(day=1),
-    )
-
-
-def day_of_slots(
-    mechanic_ids: Iterable[int],
-    *,
-    day: date,
-    duration: timedelta,
-    zone: ZoneInfo,
-    now: datetime | None = None,
-    ignore_busy: Collection[Hashable] = (),
-) -> list[datetime]:
-    """Distinct free slot starts (UTC) on one local date, pooled over the mechanics."""
-    return _pooled_starts(
-        mechanic_ids,
-        local_midnight(day, zone),
-        local_midnight(day + timedelta(days=1), zone),
-        duration,
-        now=now or timezone.now(),
-        ignore_busy=ignore_busy,
+        prev_month=prev_month if prev_month >= today.replace(day=1) else None,
+        next_month=(month + timedelta(days=32)).replace(day=1),
+        starts_by_day=by_day,
     )
 
 

@@ -841,12 +841,15 @@ def reservation_hold_for_request(
     earliest: bool = False,
     now: datetime | None = None,
 ) -> Reservation:
-    """A scheduled request: a chosen mechanic and start, or the earliest slot with any mechanic."""
+    """A scheduled request: a chosen mechanic and start, or the earliest slot with any
+    mechanic (from `starts_at` when given, else from now)."""
     from autodoctor.availability import service as availability
 
     now = now or timezone.now()
     if earliest:
-        found = availability.earliest_slot(timedelta(minutes=intake.plan.duration_minutes), now=now)
+        found = availability.earliest_slot(
+            timedelta(minutes=intake.plan.duration_minutes), after=starts_at, now=now
+        )
         if found is None:
             raise SlotUnavailable(
                 "No mechanic has a free slot in the booking window.", next_free_slots=[]

@@ -131,17 +131,10 @@ def _picker_context(
     )
     if day is None or (day.year, day.month) != (month.year, month.month):
         day = grid.first_day_with_slots
-    slots = (
-        page_selectors.day_of_slots(
-            mechanic_ids, day=day, duration=duration, zone=zone, now=now, ignore_busy=ignore_busy
-        )
-        if day
-        else []
-    )
     return {
         "grid": grid,
         "day": day,
-        "slots": slots,
+        "slots": grid.slots_on(day) if day else [],
         "chosen": chosen,
         "picker_url": url,
         "zone_name": zone.key,
@@ -153,8 +146,14 @@ def _picker_context(
 
 @customer_required
 def wizard(request: HttpRequest) -> HttpResponse:
-    """Continue the booking where the customer left it (or start it)."""
-    return redirect("booking:wizard_step", WizardState.load(request).first_open_step())
+    """Continue the booking where the customer left it (or start it). `?mechanic=<id>`
+    (from a mechanic's profile page) shows that mechanic's free times and picks them."""
+    state = WizardState.load(request)
+    preferred = request.GET.get("mechanic", "")
+    if preferred.isdigit():
+        state.preferred_mechanic = int(preferred)
+        state.save(request)
+    return redirect("booking:wizard_step", state.first_open_step())
 
 
 @customer_required
@@ -257,7 +256,11 @@ def _wizard_criteria(request: HttpRequest, state: WizardState, *, at: datetime |
 
 
 def _wizard_picker(request: HttpRequest, state: WizardState) -> dict:
-    candidates = page_selectors.calendar_candidates(_wizard_criteria(request, state, at=None))
+    candidates = (
+        [state.preferred_mechanic]
+        if state.preferred_mechanic
+        else page_selectors.calendar_candidates(_wizard_criteria(request, state, at=None))
+    )
     return _picker_context(
         request,
         candidates,
@@ -322,8 +325,10 @@ def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
     options = [(str(c.mechanic.pk), str(c.mechanic)) for c in choices] + [
         (ANY_MECHANIC, "Any mechanic, earliest available")
     ]
+    preferred = str(state.preferred_mechanic or "")
+    default = preferred if any(value == preferred for value, _ in options) else ANY_MECHANIC
     form = MechanicForm(
-        request.POST or None, choices=options, initial={"mechanic": state.mechanic or ANY_MECHANIC}
+        request.POST or None, choices=options, initial={"mechanic": state.mechanic or default}
     )
     if request.method == "POST" and form.is_valid():
         return _advance(request, state, "mechanic", mechanic=form.cleaned_data["mechanic"])
@@ -351,6 +356,7 @@ def _intake(request: HttpRequest, state: WizardState, concern: str | None = None
 
 def _step_concern(request: HttpRequest, state: WizardState) -> HttpResponse:
     form = ConcernForm(request.POST or None, initial={"concern": state.concern})
+    # Only the hint; the rule itself is enforced by services.intake_validate (plan §1.2).
     minimum = 5 if state.plan == "urgent" else 10
     if request.method == "POST" and form.is_valid():
         concern = form.cleaned_data["concern"].strip()
@@ -382,9 +388,7 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
             MechanicProfile.objects.select_related("user").filter(pk=state.mechanic_id).first()
         )
     if request.method != "POST":
-        return _render_step(
-            request, state, "review", {"mechanic": mechanic, "start": start, "checkout": None}
-        )
+        return _render_step(request, state, "review", {"mechanic": mechanic, "start": start})
     intake = _intake(request, state)
     customer = _user(request)
     if not state.scheduled:
@@ -425,11 +429,14 @@ _STEP_VIEWS: dict[str, Callable[[HttpRequest, WizardState], HttpResponse]] = {
 
 @customer_required
 def hold(request: HttpRequest, reservation_id: int) -> HttpResponse:
-    """The held slot with its countdown; confirms free plans here until the payments
-    checkout exists (then the wizard sends customers straight there)."""
+    """An open hold: sent on to the payments checkout when that exists; otherwise (the
+    fallback) shown here with its countdown and a confirm button for free plans."""
     reservation = page_selectors.hold_for_customer(reservation_id, _user(request))
     if reservation.status == ReservationStatus.CONFIRMED:
         return redirect("booking:confirmation", reservation.session_id)
+    checkout = checkout_url(reservation)
+    if checkout and reservation.status == ReservationStatus.RESERVED:
+        return redirect(checkout)  # the payments app's checkout shows the same and pays
     expired = reservation.status != ReservationStatus.RESERVED or (
         reservation.expires_at is not None and reservation.expires_at <= timezone.now()
     )
@@ -440,7 +447,6 @@ def hold(request: HttpRequest, reservation_id: int) -> HttpResponse:
             "reservation": reservation,
             "session": reservation.session,
             "expired": expired,
-            "checkout": checkout_url(reservation),
         },
     )
 
@@ -492,10 +498,17 @@ def waiting(request: HttpRequest, session_id: int) -> HttpResponse:
 @login_required
 def my_sessions(request: HttpRequest) -> HttpResponse:
     upcoming, past = page_selectors.my_sessions(_user(request))
+    now = timezone.now()
     return render(
         request,
         "booking/my_sessions.html",
-        {"upcoming": upcoming, "past": past, "now": timezone.now()},
+        {
+            "upcoming": upcoming,
+            "past": past,
+            "now": now,
+            # Sessions starting before this are inside the reschedule cut-off.
+            "reschedulable_from": now + timedelta(minutes=settings.RESCHEDULE_CUTOFF_MINUTES),
+        },
     )
 
 

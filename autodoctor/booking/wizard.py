@@ -40,6 +40,7 @@ class WizardState:
     start: str = ""  # ISO instant of the chosen slot (scheduled only)
     mechanic: str = ""  # a mechanic id, or ANY_MECHANIC
     concern: str = ""
+    preferred_mechanic: int | None = None  # arrived from a mechanic's profile page
     done: list[str] = field(default_factory=list)
 
     @classmethod

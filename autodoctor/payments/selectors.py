@@ -107,6 +107,12 @@ class CheckoutSummary:
         return self.credit_balance_cents >= self.plan.price_cents
 
     @property
+    def hold_clock(self) -> str:
+        """Time left on the hold as m:ss (the page's script keeps it ticking)."""
+        minutes, seconds = divmod(self.hold_seconds_left, 60)
+        return f"{minutes}:{seconds:02d}"
+
+    @property
     def hold_expired(self) -> bool:
         return self.hold_seconds_left <= 0
 

@@ -1,11 +1,13 @@
 """Fixtures for the availability service, API and pages."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
 from autodoctor.availability.engine import Interval
+from autodoctor.availability.models import TimeOff
 from autodoctor.availability.service import (
     BusyPeriod,
     register_busy_source,
@@ -46,7 +48,29 @@ def busy() -> Iterator[FakeBusy]:
     unregister_busy_source(source)
 
 
+# Monday 2026-03-02 06:00 in Toronto (11:00 UTC): well before a 09:00 opening, and a
+# week before North America's clocks spring forward.
+NOW = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 def now() -> datetime:
-    """Monday 2026-03-02 06:00 in Toronto (11:00 UTC): well before a 09:00 opening."""
-    return datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
+    return NOW
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[datetime]:
+    """Pages and API read the real clock: stop it at NOW."""
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+@pytest.fixture
+def pending_request(db) -> TimeOff:
+    """An affiliated mechanic's request for tomorrow, waiting for the workshop."""
+    from tests.factories import MechanicFactory
+
+    mechanic = MechanicFactory(affiliated=True, user__full_name="Ana Affiliated")
+    return TimeOff.objects.create(
+        mechanic=mechanic, starts_at=NOW + timedelta(days=1), ends_at=NOW + timedelta(days=2)
+    )

@@ -1,10 +1,9 @@
 """The availability API: each route's happy path, its validation errors (naming the
 field, writing nothing) and who may call it."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
-import time_machine
 from django.test import Client
 
 from autodoctor.availability.models import (
@@ -14,6 +13,7 @@ from autodoctor.availability.models import (
     WeeklyBlock,
     WorkshopHours,
 )
+from tests.availability.conftest import NOW
 from tests.factories import (
     CustomerFactory,
     MechanicFactory,
@@ -23,16 +23,7 @@ from tests.factories import (
     workshop_hours,
 )
 
-pytestmark = pytest.mark.django_db
-
-# Monday 2026-03-02 06:00 in Toronto.
-NOW = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 
 def send(client: Client, method: str, path: str, body: dict | None = None):
@@ -254,52 +245,35 @@ def test_a_mechanic_cancels_only_their_own_time_off(virtual, login):
     assert list(TimeOff.objects.values_list("pk", flat=True)) == [theirs.pk]
 
 
-def test_workshop_staff_list_and_approve_their_mechanics_requests(affiliated, login):
-    mechanic, _ = affiliated
-    request = TimeOff.objects.create(
-        mechanic=mechanic, starts_at=NOW, ends_at=NOW + timedelta(days=1)
-    )
-    client = login(mechanic.workshop.owner)
+def test_workshop_staff_list_and_approve_their_mechanics_requests(pending_request, login):
+    owner = pending_request.mechanic.workshop.owner
+    client = login(owner)
     listed = client.get("/api/workshop/time-off?status=pending").json()
-    assert [r["id"] for r in listed] == [request.pk]
-    response = client.post(f"/api/workshop/time-off/{request.pk}/approve")
+    assert [r["id"] for r in listed] == [pending_request.pk]
+    response = client.post(f"/api/workshop/time-off/{pending_request.pk}/approve")
     assert response.status_code == 200 and response.json()["status"] == "approved"
-    request.refresh_from_db()
-    assert request.decided_by == mechanic.workshop.owner
+    pending_request.refresh_from_db()
+    assert pending_request.decided_by == owner
 
 
-def test_a_decided_request_cannot_be_decided_again(affiliated, login):
-    mechanic, _ = affiliated
-    request = TimeOff.objects.create(
-        mechanic=mechanic, starts_at=NOW, ends_at=NOW + timedelta(days=1)
-    )
-    client = login(mechanic.workshop.owner)
-    assert (
-        client.post(f"/api/workshop/time-off/{request.pk}/decline").json()["status"] == "declined"
-    )
-    assert_error(
-        client.post(f"/api/workshop/time-off/{request.pk}/approve"), 409, code="invalid_transition"
-    )
+def test_a_decided_request_cannot_be_decided_again(pending_request, login):
+    client = login(pending_request.mechanic.workshop.owner)
+    url = f"/api/workshop/time-off/{pending_request.pk}"
+    assert client.post(f"{url}/decline").json()["status"] == "declined"
+    assert_error(client.post(f"{url}/approve"), 409, code="invalid_transition")
 
 
-def test_other_workshops_staff_cannot_see_or_decide_a_request(affiliated, staff):
-    mechanic, _ = affiliated
-    request = TimeOff.objects.create(
-        mechanic=mechanic, starts_at=NOW, ends_at=NOW + timedelta(days=1)
-    )
+def test_other_workshops_staff_cannot_see_or_decide_a_request(pending_request, staff):
     _, stranger = staff
     assert stranger.get("/api/workshop/time-off").json() == []
-    assert_error(stranger.post(f"/api/workshop/time-off/{request.pk}/approve"), 404)
-    request.refresh_from_db()
-    assert request.status == "pending"
+    assert_error(stranger.post(f"/api/workshop/time-off/{pending_request.pk}/approve"), 404)
+    pending_request.refresh_from_db()
+    assert pending_request.status == "pending"
 
 
-def test_mechanics_cannot_decide_time_off(affiliated):
-    mechanic, client = affiliated
-    request = TimeOff.objects.create(
-        mechanic=mechanic, starts_at=NOW, ends_at=NOW + timedelta(days=1)
-    )
-    assert_error(client.post(f"/api/workshop/time-off/{request.pk}/approve"), 404)
+def test_mechanics_cannot_decide_time_off(pending_request, login):
+    client = login(pending_request.mechanic.user)
+    assert_error(client.post(f"/api/workshop/time-off/{pending_request.pk}/approve"), 404)
     assert_error(client.get("/api/workshop/time-off"), 403)
 
 

@@ -886,7 +886,7 @@ weekly_blocks = st.lists(
 @st.composite
 def blocks_near(draw: st.DrawFn, hot: Hot) -> list[WeeklyBlock]:
     """Random weekly blocks, plus blocks starting/ending close to the DST wall times."""
-    blocks = draw(weekly_blocks)
+    blocks = list(draw(weekly_blocks))  # a fresh list: never mutate a drawn value
     for day, minute in hot:
         if draw(st.booleans()):
             a = minute + draw(st.sampled_from([-120, -60, -30, -15, 0, 15, 30, 45, 60]))

@@ -662,3 +662,29 @@ def test_paid_plans_cannot_be_confirmed_on_the_fallback_page(
     assert "This plan is paid" in body(response) and "flash-error" in body(response)
     reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.RESERVED
+
+
+def test_an_open_hold_is_sent_on_to_the_payments_checkout_when_it_exists(
+    customer_client, booking_customer, available_mechanic, hold, monkeypatch
+):
+    monkeypatch.setattr(booking_views, "checkout_url", lambda r: f"/payments/checkout/{r.pk}/")
+    reservation = hold(booking_customer, available_mechanic, plan="advice")
+    response = customer_client.get(f"/booking/holds/{reservation.pk}/")
+    assert response["Location"] == f"/payments/checkout/{reservation.pk}/"
+
+
+def test_arriving_from_a_mechanics_profile_shows_their_times_and_picks_them(
+    customer_client, booking_customer, available_mechanic
+):
+    from tests.factories import weekly_hours
+
+    weekly_hours(MechanicFactory(), days=range(7), start=7 * 60, end=8 * 60)  # someone else
+    customer_client.get(f"/booking/?mechanic={available_mechanic.pk}")
+    vehicle = booking_customer.customer_profile.vehicles.get()
+    customer_client.post(f"{WIZARD}vehicle/", {"vehicle": vehicle.pk})
+    customer_client.post(f"{WIZARD}plan/", {"plan": "free", "session_type": "video"})
+    page = body(customer_client.get(f"{WIZARD}when/?mode=scheduled&day=2026-12-01"))
+    assert "09:00 EST" in page and "07:00 EST" not in page  # only the chosen mechanic's times
+    customer_client.post(f"{WIZARD}when/", {"mode": "scheduled", "start": SLOT.isoformat()})
+    page = body(customer_client.get(f"{WIZARD}mechanic/"))
+    assert f'value="{available_mechanic.pk}" checked' in page

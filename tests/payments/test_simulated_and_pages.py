@@ -34,7 +34,7 @@ def test_the_checkout_page_shows_plan_price_time_zone_and_countdown(
     assert "Advice session" in page and "$29.99 CAD" in page
     assert "30 minutes" in page  # what is included
     assert "Tuesday 1 December 2026, 10:00–10:30" in page and "America/Toronto" in page
-    assert 'data-seconds="780"' in page  # 13 minutes of the 15-minute hold left
+    assert 'data-seconds="780">13:00<' in page  # 13 minutes of the 15-minute hold left
     assert "Pay $29.99 CAD by card" in page
     assert "Test mode" in page
     assert "Your credit balance: <strong>$0.00 CAD</strong>" in page

@@ -340,10 +340,11 @@ def _settle_confirmation(event: SessionEvent) -> None:
     reference = str((session.metadata or {}).get("payment_reference", ""))
     if not reference.startswith(PAYMENT_REFERENCE_PREFIX):
         return  # confirmed without a payment of ours (e.g. an admin tool): nothing to settle
+    payment_id = reference.removeprefix(PAYMENT_REFERENCE_PREFIX)
     payment = (
         Payment.objects.select_for_update()
         .select_related("plan", "session", "customer")
-        .filter(pk=reference.removeprefix(PAYMENT_REFERENCE_PREFIX), session_id=session.pk)
+        .filter(pk=int(payment_id) if payment_id.isdigit() else 0, session_id=session.pk)
         .first()
     )
     if payment is None or payment.reservation_id != event.data.get("reservation_id"):

@@ -141,6 +141,7 @@ class Command(BaseCommand):
         self.rng = random.Random(20261125)
         with transaction.atomic():
             logins = self.seed_core()
+        self.seed_credits()
         if mechanics:
             started = time.perf_counter()
             created = self.seed_bench_mechanics(mechanics)
@@ -377,6 +378,18 @@ class Command(BaseCommand):
             ("workshop owner", demo_email("workshop")),
             ("platform admin", admin.email),
         ]
+
+    def seed_credits(self) -> None:
+        """$50 of credits for the demo customer, once, so "pay with credits" can be tried."""
+        from autodoctor.payments.models import CreditEntry
+        from autodoctor.payments.services.credits import credits_grant
+
+        customer = User.objects.get(email=demo_email("customer"))
+        if not CreditEntry.objects.filter(account__customer=customer).exists():
+            admin = User.objects.get(email=demo_email("admin"))
+            credits_grant(
+                customer=customer, amount_cents=5000, note="Demo credits", granted_by=admin
+            )
 
     # ---- benchmark population --------------------------------------------------
     def seed_bench_mechanics(self, count: int) -> int:
