@@ -7,6 +7,7 @@ Apps append (seconds, "dotted.path.to.task") to PERIODIC_TASKS.
 
 PERIODIC_TASKS: list[tuple[int, str]] = [
     (300, "autodoctor.web.tasks.heartbeat"),
+    (60, "autodoctor.booking.tasks.holds_expire"),
     (30, "autodoctor.notifications.tasks.outbox_send"),  # safety net; writes also wake it
     (120, "autodoctor.notifications.tasks.reminders_enqueue"),
 ]

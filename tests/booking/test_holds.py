@@ -190,3 +190,25 @@ def test_urgent_accepts_a_five_character_concern(booking_customer):
         services.intake_validate(customer=booking_customer, plan="urgent", concern="smoke").concern
         == "smoke"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_periodic_sweep_task_runs_through_the_worker(
+    booking_customer, available_mechanic, hold
+):
+    from django.core.management import call_command
+
+    from autodoctor.booking.tasks import holds_expire
+
+    from django.utils import timezone
+
+    reservation = hold(booking_customer, available_mechanic)
+    Reservation.objects.filter(pk=reservation.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    result = holds_expire.enqueue()
+    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    result.refresh()
+    assert result.return_value == 1
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.EXPIRED

@@ -1,0 +1,13 @@
+"""Booking background jobs."""
+
+from django.tasks import task
+
+from . import services
+
+
+@task
+def holds_expire() -> int:
+    """Periodic tidy-up: mark holds past their expiry as expired. Booking never waits for
+    it (an expired hold is ignored by every reader and expired lazily by the next booking
+    that needs its time); this keeps the table and the customer's page honest."""
+    return services.holds_expire_all()
