@@ -197,10 +197,9 @@ def test_the_periodic_sweep_task_runs_through_the_worker(
     booking_customer, available_mechanic, hold
 ):
     from django.core.management import call_command
+    from django.utils import timezone
 
     from autodoctor.booking.tasks import holds_expire
-
-    from django.utils import timezone
 
     reservation = hold(booking_customer, available_mechanic)
     Reservation.objects.filter(pk=reservation.pk).update(
