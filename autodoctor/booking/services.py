@@ -125,6 +125,42 @@ def _expire_stale_holds(
     holds_expire(stale, now=now)
 
 
+def _reservation_insert(
+    *,
+    mechanic: MechanicProfile,
+    session: Session,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+    status: str,
+    expires_at: datetime | None = None,
+) -> Reservation:
+    """Pin [starts_at, ends_at + buffer) for the mechanic — the one place reservations
+    are inserted. Stale holds in the way are expired first (invariant 4); if the overlap
+    guard still refuses, raise _SlotRace so the caller's transaction rolls back.
+    Precondition: inside the caller's booking transaction."""
+    blocked_until = ends_at + _mechanic_buffer(mechanic)
+    _expire_stale_holds(
+        mechanic_id=mechanic.pk, starts_at=starts_at, blocked_until=blocked_until, now=now
+    )
+    try:
+        with transaction.atomic():
+            return Reservation.objects.create(
+                mechanic=mechanic,
+                session=session,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                blocked_until=blocked_until,
+                status=status,
+                expires_at=expires_at,
+                confirmed_at=now if status == ReservationStatus.CONFIRMED else None,
+            )
+    except IntegrityError as exc:
+        if _is_overlap_violation(exc):
+            raise _SlotRace from exc
+        raise
+
+
 def holds_expire(queryset, *, now: datetime) -> int:
     """Mark the given holds expired. Their sessions stay `pending` (an abandoned
     checkout): a payment that still arrives can revive the hold if the slot is free."""
@@ -306,13 +342,9 @@ def reservation_hold(
     ends_at = starts_at + timedelta(minutes=minutes)
     if not availability.is_available(mechanic, starts_at, ends_at, now=now):
         raise _slot_taken(mechanic, starts_at, minutes, now=now)
-    blocked_until = ends_at + _mechanic_buffer(mechanic)
     expires_at = now + timedelta(minutes=settings.HOLD_MINUTES)
 
     def work() -> Reservation:
-        _expire_stale_holds(
-            mechanic_id=mechanic.pk, starts_at=starts_at, blocked_until=blocked_until, now=now
-        )
         session = Session.objects.create(
             customer=customer,
             mechanic=mechanic,
@@ -325,21 +357,15 @@ def reservation_hold(
             scheduled_for=starts_at,
             duration_minutes=minutes,
         )
-        try:
-            with transaction.atomic():
-                reservation = Reservation.objects.create(
-                    mechanic=mechanic,
-                    session=session,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    blocked_until=blocked_until,
-                    status=ReservationStatus.RESERVED,
-                    expires_at=expires_at,
-                )
-        except IntegrityError as exc:
-            if _is_overlap_violation(exc):
-                raise _SlotRace from exc
-            raise
+        reservation = _reservation_insert(
+            mechanic=mechanic,
+            session=session,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            now=now,
+            status=ReservationStatus.RESERVED,
+            expires_at=expires_at,
+        )
         session_event_record(
             session=session,
             action="booking.session.held",
@@ -564,25 +590,20 @@ def offer_accept(
         session.mechanic = mechanic
         if offer.kind != OfferKind.REQUEST:
             # Pin the mechanic's time for the immediate session.
-            ends_at = now + timedelta(minutes=session.duration_minutes)
             try:
-                with transaction.atomic():
-                    Reservation.objects.create(
-                        mechanic=mechanic,
-                        session=session,
-                        starts_at=now,
-                        ends_at=ends_at,
-                        blocked_until=ends_at + _mechanic_buffer(mechanic),
-                        status=ReservationStatus.CONFIRMED,
-                        confirmed_at=now,
-                    )
-            except IntegrityError as exc:
-                if _is_overlap_violation(exc):
-                    raise Conflict(
-                        "You have a booked session at this time; this one would overlap it.",
-                        code="overlaps_your_booking",
-                    ) from exc
-                raise
+                _reservation_insert(
+                    mechanic=mechanic,
+                    session=session,
+                    starts_at=now,
+                    ends_at=now + timedelta(minutes=session.duration_minutes),
+                    now=now,
+                    status=ReservationStatus.CONFIRMED,
+                )
+            except _SlotRace:
+                raise Conflict(
+                    "You have a booked session at this time; this one would overlap it.",
+                    code="overlaps_your_booking",
+                ) from None
         Offer.objects.filter(pk=offer.pk).update(
             status=OfferStatus.ACCEPTED, responded_at=now, accepted_by=mechanic
         )
@@ -791,25 +812,14 @@ def session_reschedule(
             )
         old_start = locked.scheduled_for
         _release_reservations(locked, now=now)
-        blocked_until = new_end + _mechanic_buffer(mechanic)
-        _expire_stale_holds(
-            mechanic_id=mechanic.pk, starts_at=new_start, blocked_until=blocked_until, now=now
+        _reservation_insert(
+            mechanic=mechanic,
+            session=locked,
+            starts_at=new_start,
+            ends_at=new_end,
+            now=now,
+            status=ReservationStatus.CONFIRMED,
         )
-        try:
-            with transaction.atomic():
-                Reservation.objects.create(
-                    mechanic=mechanic,
-                    session=locked,
-                    starts_at=new_start,
-                    ends_at=new_end,
-                    blocked_until=blocked_until,
-                    status=ReservationStatus.CONFIRMED,
-                    confirmed_at=now,
-                )
-        except IntegrityError as exc:
-            if _is_overlap_violation(exc):
-                raise _SlotRace from exc
-            raise
         locked.scheduled_for = new_start
         locked.reschedule_count += 1
         locked.save(update_fields=["scheduled_for", "reschedule_count", "updated_at"])

@@ -261,3 +261,23 @@ def test_matching_for_a_scheduled_time_keeps_only_free_mechanics(
     )
     assert [m.mechanic_id for m in matches] == [available_mechanic.pk]
     assert MechanicProfile.objects.count() == 2
+
+
+def test_an_expired_hold_does_not_block_accepting_an_immediate_session(
+    booking_customer, intake, hold
+):
+    # Regression: the accept path inserted its reservation without expiring stale holds.
+    from tests.factories import weekly_hours
+
+    mechanic = MechanicFactory()
+    weekly_hours(mechanic, days=range(7))
+    stale = hold(CustomerFactory().user, mechanic)  # 15:00-15:30 UTC, expires NOW+15 min
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    offer = session.offers.get(mechanic=mechanic)
+    services.offer_accept(offer_id=offer.pk, mechanic=mechanic, now=SLOT + timedelta(minutes=5))
+    stale.refresh_from_db()
+    assert stale.status == ReservationStatus.EXPIRED
+    session.refresh_from_db()
+    assert session.status == SessionStatus.WAITING
