@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test import override_settings
 
 from autodoctor.availability import service as availability
@@ -19,6 +19,7 @@ from autodoctor.booking import services
 from autodoctor.booking.models import Offer, OfferKind, Reservation, ReservationStatus, Session
 from autodoctor.errors import Conflict, SlotUnavailable
 from tests.factories import CustomerFactory, MechanicFactory, VehicleFactory
+from tests.racing import race
 
 from .conftest import NOW, SLOT, later
 from .race_worker import hold_in_child
@@ -35,33 +36,6 @@ def overlapping_active_pairs(mechanic_id: int) -> int:
         ).values_list("starts_at", "blocked_until")
     )
     return sum(1 for i, a in enumerate(rows) for b in rows[i + 1 :] if a[0] < b[1] and b[0] < a[1])
-
-
-def race(n: int, work) -> Counter:
-    """Run `work(i)` in n threads released together; count outcomes by type name."""
-    barrier = threading.Barrier(n)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            result = work(i)
-            key = "ok" if result is not None else "none"
-        except Exception as exc:
-            key = type(exc).__name__
-        finally:
-            close_old_connections()
-            connection.close()
-        with lock:
-            outcomes[key] += 1
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return outcomes
 
 
 @pytest.fixture

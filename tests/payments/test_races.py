@@ -8,45 +8,18 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection
 
 from autodoctor.booking.models import Reservation, ReservationStatus, SessionStatus
 from autodoctor.payments.models import CreditAccount, CreditEntry, Payment, PaymentStatus
 from autodoctor.payments.services import checkout, credits
 from tests.factories import UserFactory
+from tests.racing import race
 
 from .conftest import SLOT, later
 
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
 
 ADVICE = 2999
-
-
-def race(n: int, work) -> Counter:
-    """Run work(i) in n threads released together; count outcomes by type name."""
-    barrier = threading.Barrier(n)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(30)
-            work(i)
-            key = "ok"
-        except Exception as exc:
-            key = type(exc).__name__
-        finally:
-            close_old_connections()
-            connection.close()
-        with lock:
-            outcomes[key] += 1
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return outcomes
 
 
 @pytest.fixture
