@@ -192,6 +192,11 @@ def holds_expire_all(*, now: datetime | None = None) -> int:
 # --------------------------------------------------------------------------- intake
 
 
+def concern_minimum(plan: str) -> int:
+    """Shortest concern description accepted (plan §1.2): 5 characters for urgent, else 10."""
+    return 5 if plan == "urgent" else 10
+
+
 @dataclass(frozen=True)
 class Intake:
     plan: Plan
@@ -223,7 +228,7 @@ def intake_validate(
     if session_type not in SessionType.values:
         raise InvalidInput(f"Unknown session type {session_type!r}.", field="type")
     concern = (concern or "").strip()
-    minimum = 5 if plan == "urgent" else 10
+    minimum = concern_minimum(plan)
     if len(concern) < minimum:
         raise InvalidInput(
             f"Describe the problem in at least {minimum} characters.", field="concern"

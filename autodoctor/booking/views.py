@@ -357,7 +357,7 @@ def _intake(request: HttpRequest, state: WizardState, concern: str | None = None
 def _step_concern(request: HttpRequest, state: WizardState) -> HttpResponse:
     form = ConcernForm(request.POST or None, initial={"concern": state.concern})
     # Only the hint; the rule itself is enforced by services.intake_validate (plan §1.2).
-    minimum = 5 if state.plan == "urgent" else 10
+    minimum = services.concern_minimum(state.plan)
     if request.method == "POST" and form.is_valid():
         concern = form.cleaned_data["concern"].strip()
         try:

@@ -135,19 +135,14 @@ def test_twenty_clients_holding_the_same_slot_give_exactly_one_reservation(
     assert Session.objects.count() == 1
 
 
-def test_ten_mechanics_accepting_one_broadcast_make_exactly_one_assignment(customers, intake):
+def test_ten_mechanics_accepting_one_broadcast_make_exactly_one_assignment(
+    customers, intake, monkeypatch
+):
     mechanics = [MechanicFactory() for _ in range(10)]
     customer = customers[0]
+    monkeypatch.setattr(services, "mechanics_ranked", lambda *a, **k: [])  # broadcast only
     with override_settings(TARGETED_OFFER_SECONDS=0):
-        from autodoctor.booking import matching
-
-        original = matching.mechanics_ranked
-        matching_ranked_empty = lambda *a, **k: []  # noqa: E731 - broadcast only
-        services.mechanics_ranked = matching_ranked_empty
-        try:
-            session = services.session_create_immediate(customer=customer, intake=intake(customer))
-        finally:
-            services.mechanics_ranked = original
+        session = services.session_create_immediate(customer=customer, intake=intake(customer))
         broadcast = Offer.objects.get(session=session, kind=OfferKind.BROADCAST)
         outcomes = race(
             10, lambda i: services.offer_accept(offer_id=broadcast.pk, mechanic=mechanics[i])
