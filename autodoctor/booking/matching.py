@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from django.utils import timezone
 
@@ -51,12 +52,14 @@ class Match:
     reasons: list[str] = field(default_factory=list)
 
 
-def concern_keywords(concern: str) -> set[str]:
+@lru_cache(maxsize=256)
+def concern_keywords(concern: str) -> frozenset[str]:
+    # Cached: match_score runs once per mechanic with the same concern.
     words = re.findall(r"[a-z]+", concern.lower())
-    return {w for w in words if len(w) > 2 and w not in STOPWORDS}
+    return frozenset(w for w in words if len(w) > 2 and w not in STOPWORDS)
 
 
-def _keyword_hits(specialties: list[str], concern: str, words: set[str]) -> list[str]:
+def _keyword_hits(specialties: list[str], concern: str, words: frozenset[str]) -> list[str]:
     hits = []
     text = concern.lower()
     for keyword in specialties:
@@ -137,7 +140,18 @@ def mechanics_ranked(
     from autodoctor.availability import service as availability
 
     now = now or timezone.now()
-    candidates = MechanicProfile.objects.filter(user__is_active=True).select_related("user")
+    # Only the fields match_score reads: the immediate flow scores every active mechanic.
+    candidates = MechanicProfile.objects.filter(user__is_active=True).only(
+        "pk",
+        "is_online",
+        "last_seen_at",
+        "specialty_keywords",
+        "brands",
+        "years_experience",
+        "fsa",
+        "city",
+        "rating",
+    )
     if criteria.scheduled_for is not None:
         end = criteria.scheduled_for + timedelta(minutes=criteria.duration_minutes)
         free = availability.mechanics_free_between(criteria.scheduled_for, end, now=now)
