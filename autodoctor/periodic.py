@@ -8,6 +8,7 @@ Apps append (seconds, "dotted.path.to.task") to PERIODIC_TASKS.
 PERIODIC_TASKS: list[tuple[int, str]] = [
     (300, "autodoctor.web.tasks.heartbeat"),
     (60, "autodoctor.booking.tasks.holds_expire"),
+    (300, "autodoctor.booking.tasks.sessions_unpaid_expire"),
     (30, "autodoctor.notifications.tasks.outbox_send"),  # safety net; writes also wake it
     (120, "autodoctor.notifications.tasks.reminders_enqueue"),
 ]

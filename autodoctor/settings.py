@@ -178,6 +178,9 @@ SIMULATED_PAYMENTS_ALLOWED = env_bool("SIMULATED_PAYMENTS_ALLOWED", DEBUG)
 HOLD_MINUTES = int(os.environ.get("HOLD_MINUTES", "15"))
 RESCHEDULE_CUTOFF_MINUTES = int(os.environ.get("RESCHEDULE_CUTOFF_MINUTES", "120"))
 TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
+# A "start now" session goes out to mechanics only once paid; unpaid, it is cancelled
+# after this long (longer than a card checkout's 31-minute lifetime).
+UNPAID_SESSION_MINUTES = int(os.environ.get("UNPAID_SESSION_MINUTES", "45"))
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

@@ -124,3 +124,12 @@ def workshop_hours(
         )
         for d in days
     )
+
+
+def start_now_published(customer, intake, *, now=None):
+    """A start-now session already sent out to mechanics: the booking layer's two steps
+    (create, publish) without a payment. The paid path is covered in tests/payments."""
+    from autodoctor.booking import services
+
+    session = services.session_create_immediate(customer=customer, intake=intake, now=now)
+    return services.session_publish(session_id=session.pk, customer=customer, now=now)

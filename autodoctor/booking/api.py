@@ -87,6 +87,10 @@ class SessionOut(Schema):
     reschedule_count: int
     cancelled_by: str
     cancellation_reason: str
+    awaiting_payment: bool = Field(
+        description="Start-now session not paid yet: pay with POST /api/payments/checkout "
+        "{session_id, method}; it goes out to mechanics once paid"
+    )
     hold: ReservationOut | None = None
 
     @staticmethod
@@ -170,6 +174,12 @@ def _reserve(user: User, payload: ReserveIn | IntakeIn) -> Reservation:
     "/intake/start",
     response={201: SessionOut, 409: ErrorOut, 422: ErrorOut},
     summary="Start a session now (default) or hold a scheduled slot",
+    description=(
+        "`mode: now` creates the session with `awaiting_payment: true`; pay for it with "
+        "`POST /api/payments/checkout {session_id, method}` and it goes out to the best "
+        "matched mechanics. `mode: scheduled` holds the slot for 15 minutes (`hold`); pay "
+        "with `{reservation_id, method}` or `PUT /api/slots/confirm`."
+    ),
 )
 def intake_start(request: HttpRequest, payload: IntakeIn) -> Status:
     user = _user(request)

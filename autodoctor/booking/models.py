@@ -82,6 +82,11 @@ class Session(models.Model):
     )
     requested_brand = models.CharField(max_length=50, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True)
+    offered_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Start-now sessions: when they went out to mechanics (once paid)",
+    )
     duration_minutes = models.PositiveSmallIntegerField()
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -117,6 +122,15 @@ class Session(models.Model):
     @property
     def is_scheduled_booking(self) -> bool:
         return self.scheduled_for is not None
+
+    @property
+    def awaiting_payment(self) -> bool:
+        """A start-now session not yet paid for: nobody has been offered it."""
+        return (
+            self.status == SessionStatus.PENDING
+            and self.scheduled_for is None
+            and self.offered_at is None
+        )
 
 
 class ReservationStatus(models.TextChoices):

@@ -264,10 +264,12 @@ def _criteria(customer: User, intake: Intake, *, at: datetime | None = None) -> 
 def session_create_immediate(
     *, customer: User, intake: Intake, now: datetime | None = None
 ) -> Session:
-    """ "Start now" (the default, plan §1.2): pending session, offers to the top 3
-    matches plus one broadcast offer. The first mechanic to accept gets it."""
+    """ "Start now" (the default, plan §1.2), step 1: a pending session that nobody sees
+    yet. It goes out to mechanics (`session_publish`) once it is paid for — the
+    waiver accepted, the credits debited or the card payment reported (plan §1.2
+    payment flows: "assignment after waiver", "after payment confirmed"). An unpaid
+    one is cancelled after UNPAID_SESSION_MINUTES (`sessions_unpaid_expire`)."""
     now = now or timezone.now()
-    matches = mechanics_ranked(_criteria(customer, intake), limit=TARGETED_OFFERS, now=now)
 
     def work() -> Session:
         session = Session.objects.create(
@@ -279,10 +281,61 @@ def session_create_immediate(
             vehicle_label=intake.vehicle_label,
             requested_brand=intake.brand,
             duration_minutes=intake.plan.duration_minutes,
-            metadata={
-                "matching": [{"mechanic_id": m.mechanic_id, "score": m.score} for m in matches]
-            },
         )
+        session_event_record(
+            session=session,
+            action="booking.session.created",
+            actor=customer,
+            data={"mode": "immediate"},
+        )
+        return session
+
+    return run_booking_transaction(work)
+
+
+def session_publish(
+    *, session_id: int, customer: User, payment_reference: str = "", now: datetime | None = None
+) -> Session:
+    """ "Start now", step 2: offer the session to the top 3 matches plus one broadcast
+    (the first mechanic to accept gets it). Paid plans reach this only through the
+    payment flow, which passes its `payment_reference`; the payments listener settles
+    that payment inside this transaction. Publishing twice changes nothing."""
+    now = now or timezone.now()
+    session = (
+        Session.objects.select_related("plan", "customer")
+        .filter(pk=session_id, customer=customer, scheduled_for__isnull=True)
+        .first()
+    )
+    if session is None:
+        raise NotFound("No such session.")
+    intake = Intake(
+        plan=session.plan,
+        session_type=session.type,
+        concern=session.concern,
+        vehicle=None,
+        vehicle_label=session.vehicle_label,
+        brand=session.requested_brand,
+    )
+    # Matching reads many rows; it runs before the write transaction, not inside it.
+    matches = mechanics_ranked(_criteria(customer, intake), limit=TARGETED_OFFERS, now=now)
+
+    def work() -> Session:
+        session = Session.objects.select_for_update().get(pk=session_id)
+        if session.offered_at is not None:
+            return session  # idempotent: a replayed payment publishes nothing twice
+        if session.status != SessionStatus.PENDING:
+            raise Conflict(
+                f"This session is {session.status}; it can no longer go out to mechanics.",
+                code="session_closed",
+                current_status=session.status,
+            )
+        session.offered_at = now
+        session.metadata = {
+            **session.metadata,
+            "matching": [{"mechanic_id": m.mechanic_id, "score": m.score} for m in matches],
+            **({"payment_reference": payment_reference} if payment_reference else {}),
+        }
+        session.save(update_fields=["offered_at", "metadata", "updated_at"])
         Offer.objects.bulk_create(
             [
                 Offer(
@@ -315,6 +368,43 @@ def session_create_immediate(
         return session
 
     return run_booking_transaction(work)
+
+
+def sessions_unpaid_expire(*, now: datetime | None = None) -> int:
+    """Cancel "start now" sessions never paid for within UNPAID_SESSION_MINUTES (they
+    were never offered to anyone, so nobody is told). Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.UNPAID_SESSION_MINUTES)
+    stale = list(
+        Session.objects.filter(
+            status=SessionStatus.PENDING,
+            scheduled_for__isnull=True,
+            offered_at__isnull=True,
+            created_at__lt=cutoff,
+        ).values_list("pk", flat=True)[:500]
+    )
+    expired = 0
+    for session_id in stale:
+
+        def work(session_id: int = session_id) -> bool:
+            session = Session.objects.select_for_update().get(pk=session_id)
+            if session.status != SessionStatus.PENDING or session.offered_at is not None:
+                return False  # paid or cancelled meanwhile
+            reason = f"Not paid within {settings.UNPAID_SESSION_MINUTES} minutes."
+            session.cancelled_by = "system"
+            session.cancellation_reason = reason
+            session.save(update_fields=["cancelled_by", "cancellation_reason", "updated_at"])
+            session_transition(
+                session,
+                SessionStatus.CANCELLED,
+                actor=None,
+                action="booking.session.cancelled",
+                data={"by": "system", "reason": "not_paid", "hours_before_start": None},
+            )
+            return True
+
+        expired += run_booking_transaction(work)
+    return expired
 
 
 # --------------------------------------------------------------------------- holds
@@ -753,9 +843,11 @@ def session_cancel(
         session.cancelled_by = party
         session.cancellation_reason = reason
         session.save(update_fields=["cancelled_by", "cancellation_reason", "updated_at"])
+        # A start-now session a mechanic has taken starts now; one nobody took has no start.
+        starts_at = session.scheduled_for or (now if session.mechanic_id else None)
         hours_before = None
-        if session.scheduled_for:
-            hours_before = round((session.scheduled_for - now).total_seconds() / 3600, 2)
+        if starts_at:
+            hours_before = round((starts_at - now).total_seconds() / 3600, 2)
         return session_transition(
             session,
             SessionStatus.CANCELLED,
@@ -892,12 +984,13 @@ def reservation_confirm_checked(
     need the waiver accepted, paid plans pay with credits (use_credits) or get a 402
     carrying a card checkout URL; the booking then confirms when the payment arrives.
     See autodoctor/payments/services/checkout.py."""
-    from autodoctor.payments.services.checkout import reservation_pay_and_confirm
+    from autodoctor.payments.services.checkout import pay_and_confirm
 
-    return reservation_pay_and_confirm(
+    pay_and_confirm(
         reservation_id=reservation_id,
         customer=customer,
         waiver_accepted=waiver_accepted,
         use_credits=use_credits,
         now=now,
     )
+    return Reservation.objects.get(pk=reservation_id)

@@ -11,3 +11,9 @@ def holds_expire() -> int:
     it (an expired hold is ignored by every reader and expired lazily by the next booking
     that needs its time); this keeps the table and the customer's page honest."""
     return services.holds_expire_all()
+
+
+@task
+def sessions_unpaid_expire() -> int:
+    """Periodic tidy-up: cancel "start now" sessions nobody paid for (never offered)."""
+    return services.sessions_unpaid_expire()

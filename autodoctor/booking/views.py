@@ -104,6 +104,14 @@ def checkout_url(reservation: Reservation) -> str | None:
         return None
 
 
+def start_checkout_url(session: Session) -> str | None:
+    """The payments checkout for a start-now session (paid before it goes out)."""
+    try:
+        return reverse("payments:start_checkout", args=[session.pk])
+    except NoReverseMatch:
+        return None
+
+
 # --------------------------------------------------------------------------- slot picker
 
 
@@ -394,7 +402,9 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
     if not state.scheduled:
         session = services.session_create_immediate(customer=customer, intake=intake)
         WizardState.clear(request)
-        return redirect("booking:waiting", session.pk)
+        return redirect(
+            start_checkout_url(session) or reverse("booking:waiting", args=[session.pk])
+        )
     try:
         reservation = services.reservation_hold_for_request(
             customer=customer,
@@ -489,7 +499,15 @@ def waiting(request: HttpRequest, session_id: int) -> HttpResponse:
     block polls every 5 s until one accepts."""
     session = selectors.session_for_user(session_id, _user(request))
     template = "booking/waiting.html#status" if request.htmx else "booking/waiting.html"  # type: ignore[attr-defined]
-    return render(request, template, {"session": session})
+    return render(
+        request,
+        template,
+        {
+            "session": session,
+            "awaiting_payment": session.awaiting_payment,
+            "pay_url": start_checkout_url(session) if session.awaiting_payment else None,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- my sessions

@@ -42,7 +42,9 @@ class RefundOut(Schema):
 class PaymentOut(Schema):
     id: int
     session_id: int
-    reservation_id: int
+    reservation_id: int | None = Field(
+        description="The hold paid for; null for a start-now session"
+    )
     plan: str
     method: str
     status: str
@@ -77,7 +79,11 @@ class PaymentOut(Schema):
 
 
 class CheckoutIn(Schema):
-    reservation_id: int
+    reservation_id: int | None = Field(None, description="A held slot (scheduled booking)")
+    session_id: int | None = Field(
+        None,
+        description="A start-now session (or a scheduled one: its latest hold); give one of the two",
+    )
     method: Literal["card", "credits", "waiver"]
     waiver_accepted: bool = Field(False, description="Required (true) for the waiver method")
 
@@ -162,27 +168,26 @@ def payment_list(request: HttpRequest) -> list[Payment]:
         422: ErrorOut,
         503: ErrorOut,
     },
-    summary="Pay for a held slot: waiver (free/trial), credits, or open a card checkout",
+    summary="Pay for a held slot or a start-now session: waiver, credits, or a card checkout",
     description=(
-        "`waiver` and `credits` confirm the booking at once (200). `card` opens a provider "
-        "checkout (201): send the customer to `checkout_url`; the booking confirms when "
-        "the provider's signed webhook reports the payment."
+        "Give `reservation_id` (a held slot) or `session_id` (a start-now session from "
+        "`POST /api/intake/start`). `waiver` and `credits` confirm the booking at once, or "
+        "send the start-now session out to mechanics (200). `card` opens a provider "
+        "checkout (201): send the customer to `checkout_url`; the booking confirms (or the "
+        "session goes out) when the provider's signed webhook reports the payment."
     ),
 )
 def payment_checkout(request: HttpRequest, payload: CheckoutIn) -> Status:
     user = _user(request)
+    target = {"reservation_id": payload.reservation_id, "session_id": payload.session_id}
     if payload.method == "waiver":
         payment = checkout.payment_with_waiver(
-            reservation_id=payload.reservation_id, customer=user, accepted=payload.waiver_accepted
+            customer=user, accepted=payload.waiver_accepted, **target
         )
     elif payload.method == "credits":
-        payment = checkout.payment_with_credits(
-            reservation_id=payload.reservation_id, customer=user
-        )
+        payment = checkout.payment_with_credits(customer=user, **target)
     else:
-        payment = checkout.payment_checkout_start(
-            reservation_id=payload.reservation_id, customer=user
-        )
+        payment = checkout.payment_checkout_start(customer=user, **target)
         if payment.status == "pending":
             return Status(201, selectors.payment_for(payment.pk, user))
     return Status(200, selectors.payment_for(payment.pk, user))

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 from autodoctor.booking.models import Plan, Reservation, Session
@@ -71,8 +72,9 @@ class PaymentStatus(models.TextChoices):
 
 
 class Payment(models.Model):
-    """One attempt to pay for a held session. See services/checkout.py for the flows and
-    services/checkout.PAYMENT_MOVES for the allowed status changes."""
+    """One attempt to pay for a session: a held slot (scheduled) or a start-now session
+    before it goes out to mechanics. See services/checkout.py for the flows and
+    services/state.py for the allowed status changes."""
 
     customer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
@@ -80,9 +82,11 @@ class Payment(models.Model):
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="payments")
     reservation = models.ForeignKey(
         Reservation,
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="payments",
-        help_text="The hold paid for",
+        help_text="The hold paid for; empty for a start-now session (paid before it goes out)",
     )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
     method = models.CharField(max_length=10, choices=PaymentMethod.choices)
@@ -147,6 +151,13 @@ class Payment(models.Model):
     @property
     def amount_label(self) -> str:
         return money_label(self.amount_cents, self.currency)
+
+    @property
+    def checkout_page_url(self) -> str:
+        """Our checkout page for what this payment is for (to try again)."""
+        if self.reservation_id is None:
+            return reverse("payments:start_checkout", args=[self.session_id])
+        return reverse("payments:checkout", args=[self.reservation_id])
 
     @property
     def refunded_label(self) -> str:

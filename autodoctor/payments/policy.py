@@ -39,8 +39,8 @@ def refund_decision(
     | the customer, ≥ 24 h before the start  | 100 %, back to the original method      |
     | the customer, < 24 h before the start  | 50 % as credits (a trial stays used)    |
 
-    A session without a start time (an immediate request nobody took yet) counts as
-    cancelled early. plan §5.3: mechanics are never penalised; the platform absorbs it.
+    A start-now session nobody took yet has no start time and counts as cancelled early;
+    once a mechanic took it, it starts now (booking.services.session_cancel). plan §5.3: mechanics are never penalised; the platform absorbs it.
     """
     if action == "booking.session.request_declined":
         return RefundDecision(100, True, "request_declined")

@@ -77,11 +77,61 @@ def card_provider_name() -> str | None:
 
 
 @dataclass(frozen=True)
+class Payable:
+    """What a payment is for: a held slot (`reservation`), or a start-now session that
+    goes out to mechanics once paid (`reservation` is None)."""
+
+    session: Session
+    reservation: Reservation | None
+
+    @property
+    def is_start_now(self) -> bool:
+        return self.reservation is None
+
+
+def payable_for(
+    customer: User, *, reservation_id: int | None = None, session_id: int | None = None
+) -> Payable:
+    """The customer's own payable, by reservation (a hold) or by session. A scheduled
+    session's id stands for its latest hold."""
+    if (reservation_id is None) == (session_id is None):
+        raise InvalidInput(
+            "Give either reservation_id (a held slot) or session_id (a session).",
+            field="reservation_id",
+        )
+    if reservation_id is not None:
+        reservation = (
+            Reservation.objects.select_related("session__plan", "mechanic__user")
+            .filter(pk=reservation_id, session__customer=customer)
+            .first()
+        )
+        if reservation is None:
+            raise NotFound("No such reservation.")
+        return Payable(reservation.session, reservation)
+    session = (
+        Session.objects.select_related("plan").filter(pk=session_id, customer=customer).first()
+    )
+    if session is None:
+        raise NotFound("No such session.")
+    if session.scheduled_for is None:
+        return Payable(session, None)
+    reservation = (
+        Reservation.objects.select_related("session__plan", "mechanic__user")
+        .filter(session=session)
+        .order_by("-pk")
+        .first()
+    )
+    if reservation is None:
+        raise NotFound("This session has no hold to pay for.")
+    return Payable(reservation.session, reservation)
+
+
+@dataclass(frozen=True)
 class CheckoutSummary:
-    reservation: Reservation
+    payable: Payable
     zone: str
-    starts_local: datetime
-    ends_local: datetime
+    starts_local: datetime | None
+    ends_local: datetime | None
     hold_expires_at: datetime | None
     hold_seconds_left: int
     is_free: bool
@@ -96,11 +146,19 @@ class CheckoutSummary:
 
     @property
     def session(self) -> Session:
-        return self.reservation.session
+        return self.payable.session
+
+    @property
+    def reservation(self) -> Reservation | None:
+        return self.payable.reservation
+
+    @property
+    def start_now(self) -> bool:
+        return self.payable.is_start_now
 
     @property
     def plan(self) -> Plan:
-        return self.reservation.session.plan
+        return self.payable.session.plan
 
     @property
     def credits_enough(self) -> bool:
@@ -118,37 +176,47 @@ class CheckoutSummary:
 
     @property
     def bookable(self) -> bool:
-        return (
-            self.settled_payment is None
-            and self.reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED)
-            and self.session.status == "pending"
-        )
+        if self.settled_payment is not None or self.session.status != "pending":
+            return False
+        if self.reservation is None:
+            return self.session.offered_at is None
+        return self.reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED)
+
+    @property
+    def closed_reason(self) -> str:
+        """Why it cannot be paid any more, in words (when not bookable)."""
+        if self.reservation is None:
+            return f"This session is {self.session.get_status_display().lower()}"
+        return f"This hold is no longer open ({self.reservation.get_status_display().lower()})"
 
 
 def checkout_summary(
-    reservation_id: int, customer: User, *, now: datetime | None = None
+    customer: User,
+    *,
+    reservation_id: int | None = None,
+    session_id: int | None = None,
+    now: datetime | None = None,
 ) -> CheckoutSummary:
     """Everything the checkout step shows, times in the customer's zone."""
     now = now or timezone.now()
-    reservation = (
-        Reservation.objects.select_related("session__plan", "mechanic__user")
-        .filter(pk=reservation_id, session__customer=customer)
-        .first()
-    )
-    if reservation is None:
-        raise NotFound("No such reservation.")
+    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
+    reservation = payable.reservation
     zone = ZoneInfo(customer.time_zone)
-    payments = Payment.objects.filter(session_id=reservation.session_id)
+    payments = Payment.objects.filter(session_id=payable.session.pk)
     seconds_left = 0
-    if reservation.status == ReservationStatus.RESERVED and reservation.expires_at:
+    if (
+        reservation is not None
+        and reservation.status == ReservationStatus.RESERVED
+        and reservation.expires_at
+    ):
         seconds_left = max(0, int((reservation.expires_at - now).total_seconds()))
-    plan = reservation.session.plan
+    plan = payable.session.plan
     return CheckoutSummary(
-        reservation=reservation,
+        payable=payable,
         zone=customer.time_zone,
-        starts_local=reservation.starts_at.astimezone(zone),
-        ends_local=reservation.ends_at.astimezone(zone),
-        hold_expires_at=reservation.expires_at,
+        starts_local=reservation.starts_at.astimezone(zone) if reservation else None,
+        ends_local=reservation.ends_at.astimezone(zone) if reservation else None,
+        hold_expires_at=reservation.expires_at if reservation else None,
         hold_seconds_left=seconds_left,
         is_free=plan.is_free,
         is_trial=plan.code == TRIAL_PLAN_CODE,

@@ -7,10 +7,16 @@ from . import views
 app_name = "payments"
 urlpatterns = [
     path("", views.my_payments, name="mine"),
+    # A held slot (scheduled booking)...
     path("checkout/<int:reservation_id>/", views.checkout_page, name="checkout"),
-    path("checkout/<int:reservation_id>/waiver/", views.pay_with_waiver, name="pay_waiver"),
-    path("checkout/<int:reservation_id>/credits/", views.pay_with_credits, name="pay_credits"),
-    path("checkout/<int:reservation_id>/card/", views.pay_by_card, name="pay_card"),
+    path("checkout/<int:reservation_id>/waiver/", views.pay_with_waiver, name="checkout_waiver"),
+    path("checkout/<int:reservation_id>/credits/", views.pay_with_credits, name="checkout_credits"),
+    path("checkout/<int:reservation_id>/card/", views.pay_by_card, name="checkout_card"),
+    # ...and a start-now session, paid before it goes out to mechanics.
+    path("start/<int:session_id>/", views.checkout_page, name="start_checkout"),
+    path("start/<int:session_id>/waiver/", views.pay_with_waiver, name="start_checkout_waiver"),
+    path("start/<int:session_id>/credits/", views.pay_with_credits, name="start_checkout_credits"),
+    path("start/<int:session_id>/card/", views.pay_by_card, name="start_checkout_card"),
     path("receipts/<int:payment_id>/", views.receipt, name="receipt"),
     path("earnings/", views.earnings, name="earnings"),
     path("simulated/<str:checkout_id>/", views.simulated_checkout, name="simulated_checkout"),

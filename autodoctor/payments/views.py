@@ -8,13 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from autodoctor.errors import DomainError, InvalidInput
 
 from . import selectors
-from .models import PaymentStatus
+from .models import Payment, PaymentStatus
 from .services import checkout
 from .services.simulated import simulated_checkout_finish, simulated_checkout_for
 from .services.webhooks import webhook_receive
@@ -22,42 +23,82 @@ from .services.webhooks import webhook_receive
 # --------------------------------------------------------------------------- checkout
 
 
+def _target(reservation_id: int | None, session_id: int | None) -> dict[str, int | None]:
+    """The checkout pages exist twice: /payments/checkout/<reservation>/ for a held slot
+    and /payments/start/<session>/ for a start-now session; the views are shared."""
+    return {"reservation_id": reservation_id, "session_id": session_id}
+
+
+def _after_payment(request: HttpRequest, payment: Payment) -> HttpResponse:
+    """Paid for a start-now session: straight to "finding your mechanic"; otherwise the
+    receipt (which polls while a card payment is still being confirmed)."""
+    if payment.reservation_id is None and payment.status == PaymentStatus.SUCCEEDED:
+        messages.success(
+            request,
+            f"{payment.get_method_display()}: {payment.amount_label}. Receipt #{payment.pk}.",
+        )
+        return redirect("booking:waiting", payment.session_id)
+    return redirect("payments:receipt", payment.pk)
+
+
 @login_required
 @require_GET
-def checkout_page(request: HttpRequest, reservation_id: int) -> HttpResponse:
-    """The booking wizard's payment step: plan, price, time, hold countdown, and the
-    ways to pay (waiver for free plans; credits or card for paid ones)."""
-    summary = selectors.checkout_summary(reservation_id, request.user)  # type: ignore[arg-type]
+def checkout_page(
+    request: HttpRequest, reservation_id: int | None = None, session_id: int | None = None
+) -> HttpResponse:
+    """The booking wizard's payment step: plan, price, time (or "now"), hold countdown,
+    and the ways to pay (waiver for free plans; credits or card for paid ones)."""
+    summary = selectors.checkout_summary(
+        request.user,  # type: ignore[arg-type]
+        **_target(reservation_id, session_id),
+    )
     if summary.settled_payment is not None:
-        return redirect("payments:receipt", summary.settled_payment.pk)
-    return render(request, "payments/checkout.html", {"s": summary})
+        return _after_payment(request, summary.settled_payment)
+    name = "payments:checkout" if reservation_id is not None else "payments:start_checkout"
+    key = reservation_id if reservation_id is not None else session_id
+    actions = {
+        method: reverse(f"{name}_{method}", args=[key]) for method in ("waiver", "credits", "card")
+    }
+    return render(request, "payments/checkout.html", {"s": summary, "actions": actions})
 
 
 @login_required
 @require_POST
-def pay_with_waiver(request: HttpRequest, reservation_id: int) -> HttpResponse:
+def pay_with_waiver(
+    request: HttpRequest, reservation_id: int | None = None, session_id: int | None = None
+) -> HttpResponse:
     payment = checkout.payment_with_waiver(
-        reservation_id=reservation_id,
         customer=request.user,  # type: ignore[arg-type]
         accepted=request.POST.get("waiver_accepted") == "yes",
         text_version=request.POST.get("waiver_version", ""),
+        **_target(reservation_id, session_id),
     )
-    return redirect("payments:receipt", payment.pk)
+    return _after_payment(request, payment)
 
 
 @login_required
 @require_POST
-def pay_with_credits(request: HttpRequest, reservation_id: int) -> HttpResponse:
-    payment = checkout.payment_with_credits(reservation_id=reservation_id, customer=request.user)  # type: ignore[arg-type]
-    return redirect("payments:receipt", payment.pk)
+def pay_with_credits(
+    request: HttpRequest, reservation_id: int | None = None, session_id: int | None = None
+) -> HttpResponse:
+    payment = checkout.payment_with_credits(
+        customer=request.user,  # type: ignore[arg-type]
+        **_target(reservation_id, session_id),
+    )
+    return _after_payment(request, payment)
 
 
 @login_required
 @require_POST
-def pay_by_card(request: HttpRequest, reservation_id: int) -> HttpResponse:
-    payment = checkout.payment_checkout_start(reservation_id=reservation_id, customer=request.user)  # type: ignore[arg-type]
+def pay_by_card(
+    request: HttpRequest, reservation_id: int | None = None, session_id: int | None = None
+) -> HttpResponse:
+    payment = checkout.payment_checkout_start(
+        customer=request.user,  # type: ignore[arg-type]
+        **_target(reservation_id, session_id),
+    )
     if payment.status != PaymentStatus.PENDING:
-        return redirect("payments:receipt", payment.pk)
+        return _after_payment(request, payment)
     return redirect(payment.checkout_url)
 
 
@@ -78,8 +119,8 @@ def simulated_checkout(request: HttpRequest, checkout_id: str) -> HttpResponse:
         )
         if outcome == "fail":
             messages.error(request, "The payment failed (simulated). Nothing was charged.")
-            return redirect("payments:checkout", payment.reservation_id)
-        return redirect("payments:receipt", payment.pk)
+            return redirect(payment.checkout_page_url)
+        return _after_payment(request, payment)
     payment = simulated_checkout_for(checkout_id, request.user)  # type: ignore[arg-type]
     return render(request, "payments/simulated_checkout.html", {"payment": payment})
 

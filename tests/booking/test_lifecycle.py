@@ -18,7 +18,7 @@ from autodoctor.booking.models import (
 )
 from autodoctor.booking.selectors import offers_visible_to
 from autodoctor.errors import Conflict, InvalidTransition, NotFound, SlotUnavailable
-from tests.factories import CustomerFactory, MechanicFactory
+from tests.factories import CustomerFactory, MechanicFactory, start_now_published
 
 from .conftest import SLOT, later
 
@@ -34,9 +34,7 @@ def confirmed(customer, mechanic, hold, start=SLOT):
 
 def test_immediate_session_works_when_no_mechanic_has_any_hours(booking_customer, intake):
     mechanics = [MechanicFactory(is_online=i == 0) for i in range(5)]
-    session = services.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     assert session.status == SessionStatus.PENDING and session.mechanic is None
     kinds = sorted(session.offers.values_list("kind", flat=True))
     assert kinds == ["broadcast", "targeted", "targeted", "targeted"]
@@ -47,9 +45,7 @@ def test_immediate_session_works_when_no_mechanic_has_any_hours(booking_customer
 
 def test_first_accept_wins_and_everyone_else_sees_already_taken(booking_customer, intake):
     a, b = MechanicFactory(), MechanicFactory()
-    session = services.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     offer_a = session.offers.get(mechanic=a)
     offer_b = session.offers.get(mechanic=b)
     services.offer_accept(offer_id=offer_a.pk, mechanic=a)
@@ -66,9 +62,7 @@ def test_broadcast_opens_to_other_mechanics_only_after_the_targeted_window(
 ):
     targeted = [MechanicFactory(is_online=True) for _ in range(3)]
     outsider = MechanicFactory()
-    session = services.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     assert not offers_visible_to(outsider).exists()
     with override_settings(TARGETED_OFFER_SECONDS=0):
         visible = list(offers_visible_to(outsider))
@@ -81,9 +75,7 @@ def test_broadcast_opens_to_other_mechanics_only_after_the_targeted_window(
 
 def test_declining_is_free_and_records_nothing_about_the_mechanic(booking_customer, intake):
     mechanic = MechanicFactory()
-    session = services.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     offer = session.offers.get(mechanic=mechanic)
     services.offer_decline(offer_id=offer.pk, mechanic=mechanic)
     offer.refresh_from_db()
@@ -272,9 +264,7 @@ def test_an_expired_hold_does_not_block_accepting_an_immediate_session(
     mechanic = MechanicFactory()
     weekly_hours(mechanic, days=range(7))
     stale = hold(CustomerFactory().user, mechanic)  # 15:00-15:30 UTC, expires NOW+15 min
-    session = services.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     offer = session.offers.get(mechanic=mechanic)
     services.offer_accept(offer_id=offer.pk, mechanic=mechanic, now=SLOT + timedelta(minutes=5))
     stale.refresh_from_db()

@@ -25,7 +25,8 @@ from autodoctor.booking.models import (
     SessionStatus,
 )
 from autodoctor.booking.wizard import SESSION_KEY
-from tests.factories import CustomerFactory, MechanicFactory
+from autodoctor.payments.policy import WAIVER_TEXT_VERSION
+from tests.factories import CustomerFactory, MechanicFactory, start_now_published
 
 from .conftest import NOW, SLOT, later
 
@@ -151,7 +152,7 @@ def test_when_step_defaults_to_start_now(customer_client, booking_customer):
     assert 'id="slot-picker"' not in page  # the calendar appears only when asked for
 
 
-def test_immediate_booking_creates_a_pending_session_and_a_waiting_page_that_polls(
+def test_immediate_booking_is_confirmed_at_checkout_then_waits_on_a_page_that_polls(
     customer_client, booking_customer, available_mechanic
 ):
     vehicle = booking_customer.customer_profile.vehicles.get()
@@ -160,23 +161,34 @@ def test_immediate_booking_creates_a_pending_session_and_a_waiting_page_that_pol
     assert "Start session now" in review and "2018 Honda Civic" in review
     response = customer_client.post(f"{WIZARD}review/")
     session = Session.objects.get(customer=booking_customer)
-    assert response["Location"] == f"/booking/sessions/{session.pk}/waiting/"
+    # Not offered to anyone until the (free) plan's waiver is accepted at checkout.
+    assert response["Location"] == f"/payments/start/{session.pk}/"
     assert session.status == SessionStatus.PENDING and session.scheduled_for is None
-    assert session.offers.filter(kind=OfferKind.TARGETED, mechanic=available_mechanic).exists()
+    assert session.awaiting_payment and not session.offers.exists()
     assert customer_client.session.get(SESSION_KEY) is None  # the wizard is done
+    unpaid = body(customer_client.get(f"/booking/sessions/{session.pk}/waiting/"))
+    assert f'href="/payments/start/{session.pk}/"' in unpaid
+    assert 'hx-trigger="every 5s"' not in unpaid  # nothing to wait for yet
 
-    waiting = body(customer_client.get(response["Location"]))
+    checkout = body(customer_client.get(response["Location"]))
+    assert "When:</strong> now" in checkout and 'name="waiver_accepted"' in checkout
+    accepted = customer_client.post(
+        f"/payments/start/{session.pk}/waiver/",
+        {"waiver_accepted": "yes", "waiver_version": WAIVER_TEXT_VERSION},
+    )
+    assert accepted["Location"] == f"/booking/sessions/{session.pk}/waiting/"
+    assert session.offers.filter(kind=OfferKind.TARGETED, mechanic=available_mechanic).exists()
+
+    waiting = body(customer_client.get(accepted["Location"]))
     assert 'hx-trigger="every 5s"' in waiting
-    partial = body(customer_client.get(response["Location"], **HTMX))
+    partial = body(customer_client.get(accepted["Location"], **HTMX))
     assert "<html" not in partial and 'id="waiting-status"' in partial
 
 
 def test_the_waiting_page_shows_the_mechanic_once_one_accepts(
     customer_client, booking_customer, available_mechanic, intake
 ):
-    session = services.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     offer = session.offers.get(mechanic=available_mechanic)
     services.offer_accept(offer_id=offer.pk, mechanic=available_mechanic)
     partial = body(customer_client.get(f"/booking/sessions/{session.pk}/waiting/", **HTMX))
@@ -470,7 +482,7 @@ def immediate(booking_customer, available_mechanic):
         concern="Grinding noise when braking at low speed",
         vehicle_id=booking_customer.customer_profile.vehicles.get().pk,
     )
-    return services.session_create_immediate(customer=booking_customer, intake=intake)
+    return start_now_published(booking_customer, intake)
 
 
 def test_the_inbox_shows_each_offer_with_its_score_reasons_and_no_penalty_note(
@@ -525,9 +537,7 @@ def test_declining_from_the_inbox_is_free_and_removes_the_offer(
 
 def test_a_late_accept_is_told_nicely_that_the_session_is_taken(login, booking_customer, intake):
     first, second = MechanicFactory(), MechanicFactory()
-    session = services.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     services.offer_accept(offer_id=session.offers.get(mechanic=first).pk, mechanic=first)
     late = session.offers.get(mechanic=second)
     response = login(second.user).post(f"/booking/offers/{late.pk}/accept/", **HTMX)

@@ -18,7 +18,7 @@ from autodoctor.availability import service as availability
 from autodoctor.booking import services
 from autodoctor.booking.models import Offer, OfferKind, Reservation, ReservationStatus, Session
 from autodoctor.errors import Conflict, SlotUnavailable
-from tests.factories import CustomerFactory, MechanicFactory, VehicleFactory
+from tests.factories import CustomerFactory, MechanicFactory, VehicleFactory, start_now_published
 from tests.racing import race
 
 from .conftest import NOW, SLOT, later
@@ -142,7 +142,7 @@ def test_ten_mechanics_accepting_one_broadcast_make_exactly_one_assignment(
     customer = customers[0]
     monkeypatch.setattr(services, "mechanics_ranked", lambda *a, **k: [])  # broadcast only
     with override_settings(TARGETED_OFFER_SECONDS=0):
-        session = services.session_create_immediate(customer=customer, intake=intake(customer))
+        session = start_now_published(customer, intake(customer))
         broadcast = Offer.objects.get(session=session, kind=OfferKind.BROADCAST)
         outcomes = race(
             10, lambda i: services.offer_accept(offer_id=broadcast.pk, mechanic=mechanics[i])

@@ -1,5 +1,6 @@
-"""What a person does in the browser: book a scheduled session, accept a session while
-the customer waits, reschedule from My sessions. Real clock, real chromium, live server.
+"""What a person does in the browser: book a scheduled session, pay for a start-now
+session and have a mechanic accept it while the customer waits, reschedule from My
+sessions. Real clock, real chromium, live server.
 
 The mechanic works around the clock (00:00–24:00 every day) so the journeys find free
 times whatever hour the suite runs.
@@ -98,9 +99,12 @@ def test_customer_books_a_scheduled_free_session_end_to_end(open_page, customer,
     expect(row).to_contain_text(CLOCK_IN_TORONTO)
 
 
-def test_mechanic_accepts_an_immediate_session_while_the_customer_waits(
-    open_page, customer, mechanic
+def test_customer_pays_for_a_start_now_session_and_a_mechanic_accepts_it_while_they_wait(
+    open_page, customer, mechanic, settings, live_server
 ):
+    settings.SIMULATED_PAYMENTS_ALLOWED = True  # the offline card provider
+    settings.STRIPE_SECRET_KEY = ""
+    settings.SITE_URL = live_server.url  # where the provider sends the customer back
     waiting = open_page(customer)
     waiting.goto("/booking/")
     waiting.get_by_role("button", name="Continue").click()  # saved vehicle
@@ -112,7 +116,14 @@ def test_mechanic_accepts_an_immediate_session_while_the_customer_waits(
     waiting.fill("textarea[name=concern]", "Check engine light came on this morning")
     waiting.get_by_role("button", name="Continue").click()
     waiting.get_by_role("button", name="Start session now").click()
+    # Checkout first: nobody is offered the session before it is paid (plan §1.2).
+    expect(waiting.locator("h1")).to_have_text("Confirm and pay")
+    expect(waiting.locator("main")).to_contain_text("When: now")
+    waiting.get_by_role("button", name="Pay $14.99 CAD by card").click()
+    expect(waiting.locator("main")).to_contain_text("Simulated payment provider")
+    waiting.get_by_role("button", name="Pay", exact=True).click()
     expect(waiting.locator("h1")).to_have_text("Finding your mechanic")
+    expect(waiting.locator("#flash")).to_contain_text("Card: $14.99 CAD")
 
     inbox = open_page(mechanic.user)
     inbox.goto("/booking/offers/")

@@ -10,7 +10,7 @@ from autodoctor.booking import services as booking
 from autodoctor.booking.models import Offer, OfferKind
 from autodoctor.notifications.models import Notification, NotificationPreference, OutboxMessage
 from autodoctor.notifications.outbox import outbox_send_due
-from tests.factories import MechanicFactory
+from tests.factories import MechanicFactory, start_now_published
 
 from .conftest import NOW, SLOT
 
@@ -25,9 +25,7 @@ def sent_to(user):
 def immediate(booking_customer, intake, clock):
     """An immediate session with targeted offers to two mechanics."""
     first, second = MechanicFactory(is_online=True), MechanicFactory(is_online=True)
-    session = booking.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    session = start_now_published(booking_customer, intake(booking_customer))
     targeted = set(
         session.offers.filter(kind=OfferKind.TARGETED).values_list("mechanic", flat=True)
     )

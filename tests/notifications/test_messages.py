@@ -12,7 +12,7 @@ from autodoctor.notifications.catalog import KINDS
 from autodoctor.notifications.models import Notification
 from autodoctor.notifications.outbox import outbox_send_due
 from autodoctor.notifications.rendering import message_render, when_label
-from tests.factories import MechanicFactory
+from tests.factories import MechanicFactory, start_now_published
 
 from .conftest import NOW, SITE, SLOT
 
@@ -71,9 +71,7 @@ def test_every_kind_renders_subject_body_and_sms_where_sms_is_allowed(
         session_id=session.pk, user=booking_customer, new_start=SLOT + timedelta(hours=1), now=NOW
     )
     booking.session_cancel(session_id=session.pk, user=booking_customer, reason="", now=NOW)
-    immediate = booking.session_create_immediate(
-        customer=booking_customer, intake=intake(booking_customer)
-    )
+    immediate = start_now_published(booking_customer, intake(booking_customer))
     offer = immediate.offers.filter(kind=OfferKind.TARGETED).first()
     if offer is None:  # matching found nobody: make one targeted offer by hand
         offer = Offer.objects.create(

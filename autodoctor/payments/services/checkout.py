@@ -1,5 +1,11 @@
-"""Paying for a held session (plan §1.2 payment flows), and settling the payment in the
+"""Paying for a session (plan §1.2 payment flows), and settling the payment in the
 booking's own confirm transaction.
+
+What is paid for (`Payable`): a held slot of a scheduled booking (by reservation id), or
+a "start now" session before it goes out to mechanics (by session id). Paying confirms
+the first; it publishes the second (offers to the best matches, plan §1.2: "assignment
+after waiver" / "after payment confirmed"). The payee's earning for a start-now session
+is written when a mechanic accepts it (`_earning_on_assignment`).
 
 - waiver (free / trial plans): the customer accepts the waiver → confirmed, no charge;
 - credits: the price comes off the credit ledger → confirmed;
@@ -10,10 +16,10 @@ booking's own confirm transaction.
 
 The hook between booking and payments
 -------------------------------------
-`booking.services.reservation_confirm` owns its durable transaction and is left as is.
-We call it with `payment_reference="payment:<id>"`; it stores the reference on the
-session and records "booking.session.confirmed" (or "booking.session.requested" when
-the mechanic reviews requests) INSIDE that transaction, which calls `on_booking_event`
+`booking.services.reservation_confirm` (and `session_publish` for start-now sessions)
+owns its durable transaction and is left as is. We call it with
+`payment_reference="payment:<id>"`; it stores the reference on the session and records
+"booking.session.confirmed" (or "booking.session.requested") INSIDE that transaction, which calls `on_booking_event`
 (registered in PaymentsConfig.ready). The listener settles the referenced payment right
 there: debits the credits, records the waiver, writes the payout earning and marks the
 payment succeeded. If settling fails (not enough credits, trial already used) it
@@ -32,24 +38,25 @@ from autodoctor.accounts.models import User
 from autodoctor.booking import services as booking
 from autodoctor.booking.events import session_event_record
 from autodoctor.booking.models import (
-    Reservation,
+    OfferKind,
     ReservationStatus,
     SessionEvent,
     SessionStatus,
 )
-from autodoctor.errors import Conflict, DomainError, InvalidInput, NotFound
+from autodoctor.errors import Conflict, DomainError, InvalidInput
 
 from ..models import (
     CreditEntryKind,
     Payment,
     PaymentMethod,
     PaymentStatus,
+    PayoutEntry,
     Waiver,
     WaiverKind,
 )
 from ..policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
 from ..providers import CheckoutRequest, ProviderError, active_provider
-from ..selectors import credit_balance_cents, trial_available
+from ..selectors import Payable, credit_balance_cents, payable_for, trial_available
 from . import credits, payouts, refunds
 from .state import payment_transition
 
@@ -81,7 +88,7 @@ def checkout_metadata(payment: Payment) -> dict[str, str]:
     """What the provider carries for us and echoes in its events (strings, as Stripe wants)."""
     return {
         "payment_id": str(payment.pk),
-        "reservation_id": str(payment.reservation_id),
+        "reservation_id": str(payment.reservation_id or ""),
         "customer_id": str(payment.customer_id),
         "session_id": str(payment.session_id),
         "plan": payment.plan.code,
@@ -96,44 +103,40 @@ def checkout_expiry(*, hold_expires_at: datetime | None, now: datetime) -> datet
 # --------------------------------------------------------------------------- entry points
 
 
-def _access_reservation(reservation_id: int, customer: User) -> Reservation:
-    reservation = (
-        Reservation.objects.select_related("session__plan", "mechanic__user")
-        .filter(pk=reservation_id, session__customer=customer)
-        .first()
-    )
+def _settled_payment(payable: Payable) -> Payment | None:
+    return Payment.objects.filter(session_id=payable.session.pk, status=S.SUCCEEDED).first()
+
+
+def _check_payable(payable: Payable, *, now: datetime) -> None:
+    """Friendly refusals before any money moves (the booking service re-checks under lock)."""
+    session, reservation = payable.session, payable.reservation
     if reservation is None:
-        raise NotFound("No such reservation.")
-    return reservation
-
-
-def _settled_payment(reservation: Reservation) -> Payment | None:
-    return Payment.objects.filter(session_id=reservation.session_id, status=S.SUCCEEDED).first()
-
-
-def _check_payable(reservation: Reservation, *, now: datetime) -> None:
-    """Friendly refusals before any money moves (reservation_confirm re-checks under lock)."""
+        if session.offered_at is not None:
+            raise Conflict(
+                "This session is already paid; we are finding your mechanic.",
+                code="already_confirmed",
+            )
+        if session.status != SessionStatus.PENDING:
+            raise Conflict(
+                f"This session is {session.status}; start a new one.", code="session_closed"
+            )
+        return
     if reservation.status == ReservationStatus.CONFIRMED:
         raise Conflict("This booking is already confirmed.", code="already_confirmed")
-    if (
-        reservation.status == ReservationStatus.RELEASED
-        or reservation.session.status != SessionStatus.PENDING
-    ):
+    if reservation.status == ReservationStatus.RELEASED or session.status != SessionStatus.PENDING:
         raise Conflict("This hold was released; pick a slot again.", code="hold_released")
     if reservation.starts_at <= now:
         raise Conflict("This slot has already started; pick another time.", code="slot_in_past")
     # An expired hold is fine: confirming revives it if the slot is still free.
 
 
-def _payment_open(
-    reservation: Reservation, *, method: str, amount_cents: int, **fields: object
-) -> Payment:
-    plan = reservation.session.plan
+def _payment_open(payable: Payable, *, method: str, amount_cents: int, **fields: object) -> Payment:
+    plan = payable.session.plan
     with transaction.atomic(durable=True):
         return Payment.objects.create(
-            customer_id=reservation.session.customer_id,
-            session_id=reservation.session_id,
-            reservation=reservation,
+            customer_id=payable.session.customer_id,
+            session_id=payable.session.pk,
+            reservation=payable.reservation,
             plan=plan,
             method=method,
             amount_cents=amount_cents,
@@ -151,16 +154,30 @@ def _payment_close_failed(payment_id: int, *, outcome: str, detail: dict, now: d
             )
 
 
-def _confirm_with(payment: Payment, *, now: datetime) -> Payment:
-    """Confirm the booking carrying this payment's reference; the listener settles the
-    payment inside the confirm transaction. On refusal nothing was charged."""
-    try:
+def booking_confirm(payment: Payment, *, now: datetime) -> None:
+    """Confirm what the payment is for — the hold, or publish the start-now session —
+    carrying the payment's reference; the listener settles the payment inside that
+    transaction. Raises the booking's DomainError when that is no longer possible."""
+    if payment.reservation_id is None:
+        booking.session_publish(
+            session_id=payment.session_id,
+            customer=payment.customer,
+            payment_reference=payment_reference(payment),
+            now=now,
+        )
+    else:
         booking.reservation_confirm(
             reservation_id=payment.reservation_id,
             customer=payment.customer,
             payment_reference=payment_reference(payment),
             now=now,
         )
+
+
+def _confirm_with(payment: Payment, *, now: datetime) -> Payment:
+    """Confirm with this payment; on refusal nothing was charged."""
+    try:
+        booking_confirm(payment, now=now)
     except DomainError as exc:
         _payment_close_failed(payment.pk, outcome=exc.code, detail=exc.data, now=now)
         raise
@@ -173,49 +190,55 @@ def _confirm_with(payment: Payment, *, now: datetime) -> Payment:
 
 def payment_with_waiver(
     *,
-    reservation_id: int,
     customer: User,
     accepted: bool,
+    reservation_id: int | None = None,
+    session_id: int | None = None,
     text_version: str = WAIVER_TEXT_VERSION,
     now: datetime | None = None,
 ) -> Payment:
     """Free / trial plans: the customer accepts the waiver and the booking is confirmed
-    with no charge. A trial can be used once (database-enforced)."""
+    (a start-now session goes out to mechanics) with no charge. A trial can be used once
+    (database-enforced)."""
     now = now or timezone.now()
-    reservation = _access_reservation(reservation_id, customer)
-    plan = reservation.session.plan
+    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
+    plan = payable.session.plan
     if not plan.is_free:
         raise InvalidInput("This plan is paid; pay by card or with credits.", field="method")
-    settled = _settled_payment(reservation)
+    settled = _settled_payment(payable)
     if settled is not None:
         return settled  # idempotent: asking twice confirms once
     if not accepted:
         raise InvalidInput("Accept the waiver to book a free session.", field="waiver_accepted")
     if text_version not in WAIVER_TEXTS:
         raise InvalidInput("Unknown waiver version; reload the page.", field="waiver_version")
-    _check_payable(reservation, now=now)
+    _check_payable(payable, now=now)
     if plan.code == TRIAL_PLAN_CODE and not trial_available(customer):
         raise TrialAlreadyUsed("You have already used your trial session.")
     payment = _payment_open(
-        reservation, method=PaymentMethod.WAIVER, amount_cents=0, waiver_text_version=text_version
+        payable, method=PaymentMethod.WAIVER, amount_cents=0, waiver_text_version=text_version
     )
     return _confirm_with(payment, now=now)
 
 
 def payment_with_credits(
-    *, reservation_id: int, customer: User, now: datetime | None = None
+    *,
+    customer: User,
+    reservation_id: int | None = None,
+    session_id: int | None = None,
+    now: datetime | None = None,
 ) -> Payment:
     """Pay the plan price from the customer's credits; debited atomically with the
     confirmation (two bookings racing for the last credits: exactly one wins)."""
     now = now or timezone.now()
-    reservation = _access_reservation(reservation_id, customer)
-    plan = reservation.session.plan
+    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
+    plan = payable.session.plan
     if plan.is_free:
         raise InvalidInput("This plan is free: accept the waiver instead.", field="method")
-    settled = _settled_payment(reservation)
+    settled = _settled_payment(payable)
     if settled is not None:
         return settled
-    _check_payable(reservation, now=now)
+    _check_payable(payable, now=now)
     balance = credit_balance_cents(customer)
     if balance < plan.price_cents:
         raise credits.InsufficientCredits(
@@ -223,30 +246,42 @@ def payment_with_credits(
             balance_cents=balance,
             needed_cents=plan.price_cents,
         )
-    payment = _payment_open(
-        reservation, method=PaymentMethod.CREDITS, amount_cents=plan.price_cents
-    )
+    payment = _payment_open(payable, method=PaymentMethod.CREDITS, amount_cents=plan.price_cents)
     return _confirm_with(payment, now=now)
 
 
+def _checkout_wording(payable: Payable) -> tuple[str, str]:
+    """Product name and description shown on the provider's checkout page."""
+    session, plan = payable.session, payable.session.plan
+    kind = f"{plan.duration_minutes}-minute {session.get_type_display().lower()} session"
+    if payable.reservation is None:
+        return f"{plan.name}, start now", f"{kind} with the first matched mechanic to accept"
+    return f"{plan.name} with {payable.reservation.mechanic.user}", kind
+
+
 def payment_checkout_start(
-    *, reservation_id: int, customer: User, now: datetime | None = None
+    *,
+    customer: User,
+    reservation_id: int | None = None,
+    session_id: int | None = None,
+    now: datetime | None = None,
 ) -> Payment:
     """Open a card checkout with the active provider and return the pending payment
     (its `checkout_url` is where the customer pays). An open checkout for the same hold
-    is reused, so pressing "pay by card" twice does not open two."""
+    or session is reused, so pressing "pay by card" twice does not open two."""
     now = now or timezone.now()
-    reservation = _access_reservation(reservation_id, customer)
-    plan = reservation.session.plan
+    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
+    plan = payable.session.plan
     if plan.is_free:
         raise InvalidInput("This plan is free: accept the waiver instead.", field="method")
-    settled = _settled_payment(reservation)
+    settled = _settled_payment(payable)
     if settled is not None:
         return settled
-    _check_payable(reservation, now=now)
+    _check_payable(payable, now=now)
     provider = active_provider()
     reusable = Payment.objects.filter(
-        reservation=reservation,
+        session=payable.session,
+        reservation=payable.reservation,
         method=PaymentMethod.CARD,
         status=S.PENDING,
         provider=provider.name,
@@ -255,25 +290,23 @@ def payment_checkout_start(
     if (open_payment := reusable.first()) is not None:
         return open_payment
     payment = _payment_open(
-        reservation,
-        method=PaymentMethod.CARD,
-        amount_cents=plan.price_cents,
-        provider=provider.name,
+        payable, method=PaymentMethod.CARD, amount_cents=plan.price_cents, provider=provider.name
     )
-    expires_at = checkout_expiry(hold_expires_at=reservation.expires_at, now=now)
-    mechanic = reservation.mechanic.user
+    hold_expires_at = payable.reservation.expires_at if payable.reservation else None
+    expires_at = checkout_expiry(hold_expires_at=hold_expires_at, now=now)
+    product_name, product_description = _checkout_wording(payable)
     try:
         created = provider.checkout_create(
             CheckoutRequest(
                 amount_cents=payment.amount_cents,
                 currency=payment.currency,
-                product_name=f"{plan.name} with {mechanic}",
-                product_description=f"{plan.duration_minutes}-minute {reservation.session.get_type_display().lower()} session",
+                product_name=product_name,
+                product_description=product_description,
                 customer_email=customer.email,
                 metadata=checkout_metadata(payment),
                 expires_at=expires_at,
                 success_url=settings.SITE_URL + reverse("payments:receipt", args=[payment.pk]),
-                cancel_url=settings.SITE_URL + reverse("payments:checkout", args=[reservation.pk]),
+                cancel_url=settings.SITE_URL + payment.checkout_page_url,
                 idempotency_key=f"autodoctor-checkout-{payment.pk}",
             )
         )
@@ -290,26 +323,26 @@ def payment_checkout_start(
     return payment
 
 
-def reservation_pay_and_confirm(
+def pay_and_confirm(
     *,
-    reservation_id: int,
     customer: User,
+    reservation_id: int | None = None,
+    session_id: int | None = None,
     waiver_accepted: bool = False,
     use_credits: bool = False,
     now: datetime | None = None,
-) -> Reservation:
-    """The API's "confirm this hold": free plans need the waiver accepted, paid plans pay
+) -> Payable:
+    """The API's "confirm this": free plans need the waiver accepted, paid plans pay
     with credits when asked, otherwise a card checkout is opened and the answer is 402
     with its URL (the booking confirms when the provider reports the payment)."""
-    reservation = _access_reservation(reservation_id, customer)
-    if reservation.session.plan.is_free:
-        payment_with_waiver(
-            reservation_id=reservation_id, customer=customer, accepted=waiver_accepted, now=now
-        )
+    ids = {"reservation_id": reservation_id, "session_id": session_id}
+    payable = payable_for(customer, **ids)
+    if payable.session.plan.is_free:
+        payment_with_waiver(customer=customer, accepted=waiver_accepted, now=now, **ids)
     elif use_credits:
-        payment_with_credits(reservation_id=reservation_id, customer=customer, now=now)
+        payment_with_credits(customer=customer, now=now, **ids)
     else:
-        payment = payment_checkout_start(reservation_id=reservation_id, customer=customer, now=now)
+        payment = payment_checkout_start(customer=customer, now=now, **ids)
         if payment.status != S.SUCCEEDED:
             raise PaymentRequired(
                 "This plan is paid: complete the card checkout (or pay with credits) to confirm.",
@@ -318,21 +351,39 @@ def reservation_pay_and_confirm(
                 amount_cents=payment.amount_cents,
                 currency=payment.currency,
             )
-    return Reservation.objects.get(pk=reservation_id)
+    return payable
 
 
 # --------------------------------------------------------------------------- the listener
 
 
+SETTLING_MODES = frozenset({"scheduled_request", "immediate"})
+
+
 def on_booking_event(event: SessionEvent) -> None:
     """Called by booking.events inside the transaction of every booking change."""
     if event.action == "booking.session.confirmed" or (
-        event.action == "booking.session.requested"
-        and event.data.get("mode") == "scheduled_request"
+        event.action == "booking.session.requested" and event.data.get("mode") in SETTLING_MODES
     ):
         _settle_confirmation(event)
+    elif event.action == "booking.offer.accepted" and event.data.get("kind") != OfferKind.REQUEST:
+        _earning_on_assignment(event)
     elif event.action in refunds.REFUND_ACTIONS:
         refunds.refund_for_cancellation(event)
+
+
+def _earning_on_assignment(event: SessionEvent) -> None:
+    """A paid start-now session was taken by a mechanic: now the payee is known, so the
+    earning is written (in the accepting transaction; at most once per payment)."""
+    payment = (
+        Payment.objects.select_for_update()
+        .select_related("session", "plan")
+        .filter(session_id=event.session_id, status=S.SUCCEEDED)
+        .first()
+    )
+    if payment is None or PayoutEntry.objects.filter(payment=payment).exists():
+        return
+    payouts.payout_record_earning(payment)
 
 
 def _settle_confirmation(event: SessionEvent) -> None:

@@ -28,13 +28,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from autodoctor.booking import services as booking
 from autodoctor.errors import Busy, DomainError, SlotUnavailable
 
 from ..models import Payment, PaymentStatus, Refund, RefundDestination, RefundStatus, WebhookEvent
 from ..providers import provider_for
 from . import refunds
-from .checkout import checkout_metadata, payment_reference
+from .checkout import booking_confirm, checkout_metadata
 from .state import payment_transition
 
 log = logging.getLogger("autodoctor.payments")
@@ -170,17 +169,12 @@ def _payment_capture(payment_id: int, *, provider_payment_id: str, now: datetime
 
 
 def _apply_captured(payment: Payment, *, now: datetime) -> _Outcome:
-    """Confirm the booking the money was for; if that is no longer possible, refund.
-    A hold that expired meanwhile is revived by reservation_confirm when the slot is
-    still free; when someone else holds it the database refuses (never two sessions
+    """Confirm the booking the money was for (or publish the start-now session); if that
+    is no longer possible, refund. A hold that expired meanwhile is revived by
+    reservation_confirm when the slot is still free; when someone else holds it the database refuses (never two sessions
     for one slot) and the customer gets the money back with other free times."""
     try:
-        booking.reservation_confirm(
-            reservation_id=payment.reservation_id,
-            customer=payment.customer,
-            payment_reference=payment_reference(payment),
-            now=now,
-        )
+        booking_confirm(payment, now=now)
     except Busy:
         raise  # not processed: the provider retries later
     except SlotUnavailable as exc:
