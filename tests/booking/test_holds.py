@@ -211,3 +211,29 @@ def test_the_periodic_sweep_task_runs_through_the_worker(
     assert result.return_value == 1
     reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.EXPIRED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unpaid_start_now_sweep_is_periodic_and_runs_through_the_worker(
+    booking_customer, intake, settings
+):
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from autodoctor.booking.models import Session, SessionStatus
+    from autodoctor.booking.tasks import sessions_unpaid_expire
+    from autodoctor.periodic import PERIODIC_TASKS
+
+    assert "autodoctor.booking.tasks.sessions_unpaid_expire" in {p for _, p in PERIODIC_TASKS}
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    Session.objects.filter(pk=session.pk).update(
+        created_at=timezone.now() - timedelta(minutes=settings.UNPAID_SESSION_MINUTES + 1)
+    )
+    result = sessions_unpaid_expire.enqueue()
+    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    result.refresh()
+    assert result.return_value == 1
+    session.refresh_from_db()
+    assert session.status == SessionStatus.CANCELLED

@@ -32,6 +32,87 @@ def confirmed(customer, mechanic, hold, start=SLOT):
     return reservation.session
 
 
+def test_a_start_now_session_goes_out_to_mechanics_only_when_published_and_only_once(
+    booking_customer, intake
+):
+    MechanicFactory(is_online=True)
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    assert session.awaiting_payment and not Offer.objects.filter(session=session).exists()
+    assert list(session.events.values_list("action", flat=True)) == ["booking.session.created"]
+
+    # A payment reference that is not this session's payment: payments refuses it and
+    # the whole publication rolls back.
+    with pytest.raises(Conflict) as err:
+        services.session_publish(
+            session_id=session.pk, customer=booking_customer, payment_reference="payment:999"
+        )
+    assert err.value.code == "payment_mismatch"
+    session.refresh_from_db()
+    assert session.awaiting_payment and not Offer.objects.filter(session=session).exists()
+
+    services.session_publish(session_id=session.pk, customer=booking_customer)
+    services.session_publish(session_id=session.pk, customer=booking_customer)  # replay
+    session.refresh_from_db()
+    assert not session.awaiting_payment and session.offered_at is not None
+    assert session.offers.filter(kind=OfferKind.BROADCAST).count() == 1
+    assert session.events.filter(action="booking.session.requested").count() == 1
+
+
+def test_publishing_is_refused_for_a_cancelled_or_someone_elses_session(booking_customer, intake):
+    session = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    with pytest.raises(NotFound):
+        services.session_publish(session_id=session.pk, customer=CustomerFactory().user)
+    services.session_cancel(session_id=session.pk, user=booking_customer, reason="")
+    with pytest.raises(Conflict) as err:
+        services.session_publish(session_id=session.pk, customer=booking_customer)
+    assert err.value.code == "session_closed"
+    assert not Offer.objects.filter(session=session).exists()
+
+
+def test_unpaid_start_now_sessions_are_cancelled_after_the_limit_and_nobody_is_told(
+    booking_customer, intake, settings, time_machine
+):
+    from autodoctor.notifications.models import Notification
+
+    settings.UNPAID_SESSION_MINUTES = 45
+    time_machine.move_to(later(0))
+    stale = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    published = start_now_published(booking_customer, intake(booking_customer))
+    time_machine.move_to(later(30))
+    fresh = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    assert services.sessions_unpaid_expire(now=later(46)) == 1
+    assert services.sessions_unpaid_expire(now=later(46)) == 0
+    stale.refresh_from_db(), published.refresh_from_db(), fresh.refresh_from_db()
+    assert stale.status == SessionStatus.CANCELLED and stale.cancelled_by == "system"
+    assert published.status == fresh.status == SessionStatus.PENDING
+    assert not Notification.objects.filter(session=stale).exists()
+
+
+def test_the_migration_marks_sessions_offered_before_it_as_published(booking_customer, intake):
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    migration = importlib.import_module("autodoctor.booking.migrations.0003_session_offered_at")
+    old = start_now_published(booking_customer, intake(booking_customer))
+    unpaid = services.session_create_immediate(
+        customer=booking_customer, intake=intake(booking_customer)
+    )
+    type(old).objects.filter(pk=old.pk).update(offered_at=None)
+    migration.mark_published(django_apps, None)
+    old.refresh_from_db(), unpaid.refresh_from_db()
+    assert old.offered_at == old.created_at
+    assert unpaid.offered_at is None
+
+
 def test_immediate_session_works_when_no_mechanic_has_any_hours(booking_customer, intake):
     mechanics = [MechanicFactory(is_online=i == 0) for i in range(5)]
     session = start_now_published(booking_customer, intake(booking_customer))
