@@ -4,6 +4,7 @@ rendered by web.middleware.DomainErrorMiddleware."""
 
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -59,7 +60,11 @@ def checkout_page(
     actions = {
         method: reverse(f"{name}_{method}", args=[key]) for method in ("waiver", "credits", "card")
     }
-    return render(request, "payments/checkout.html", {"s": summary, "actions": actions})
+    return render(
+        request,
+        "payments/checkout.html",
+        {"s": summary, "actions": actions, "unpaid_minutes": settings.UNPAID_SESSION_MINUTES},
+    )
 
 
 @login_required

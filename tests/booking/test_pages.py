@@ -169,6 +169,8 @@ def test_immediate_booking_is_confirmed_at_checkout_then_waits_on_a_page_that_po
     unpaid = body(customer_client.get(f"/booking/sessions/{session.pk}/waiting/"))
     assert f'href="/payments/start/{session.pk}/"' in unpaid
     assert 'hx-trigger="every 5s"' not in unpaid  # nothing to wait for yet
+    mine = body(customer_client.get("/booking/sessions/"))
+    assert "Not sent out yet (waiver needed)" in mine and "Confirm to send it out" in mine
 
     checkout = body(customer_client.get(response["Location"]))
     assert "When:</strong> now" in checkout and 'name="waiver_accepted"' in checkout
@@ -181,6 +183,7 @@ def test_immediate_booking_is_confirmed_at_checkout_then_waits_on_a_page_that_po
 
     waiting = body(customer_client.get(accepted["Location"]))
     assert 'hx-trigger="every 5s"' in waiting
+    assert "Not sent out yet" not in body(customer_client.get("/booking/sessions/"))
     partial = body(customer_client.get(accepted["Location"], **HTMX))
     assert "<html" not in partial and 'id="waiting-status"' in partial
 
