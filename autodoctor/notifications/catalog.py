@@ -62,6 +62,7 @@ KINDS: dict[str, MessageKind] = {
         MessageKind(
             "hold_expired", "Slot hold expired", (EMAIL,), while_status=(PENDING,), link="book"
         ),
+        MessageKind("payment_refunded", "Payment refunded", (EMAIL,), link="payments"),
         MessageKind(
             "reminder_24h",
             "Reminder: session tomorrow",

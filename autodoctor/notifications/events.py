@@ -100,7 +100,9 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
     ),
     "booking.session.request_declined": (Send("request_declined", customer),),
     "booking.session.hold_expired": (Send("hold_expired", customer),),
-    # Later: payments (e.g. "payments.refund.issued") and workshop appointment decisions.
+    # Recorded by payments.services.refunds.refund_issue in the refunding transaction.
+    "payments.payment.refunded": (Send("payment_refunded", customer),),
+    # Later: workshop appointment decisions.
 }
 
 
@@ -121,6 +123,11 @@ def on_session_event(event: SessionEvent) -> None:
     if event.action == "booking.session.cancelled":
         facts["cancelled_by"] = event.data.get("by", "")
         facts["reason"] = event.data.get("reason", "")
+    if event.action == "payments.payment.refunded":
+        facts["refund"] = {
+            key: event.data.get(key)
+            for key in ("amount_cents", "currency", "destination", "reason", "next_free_slots")
+        }
     for send in sends:
         for recipient in send.to(event):
             notification_create(

@@ -21,5 +21,6 @@ def session_links(session_id: int) -> dict[str, str]:
         "sessions": my_sessions,
         "offers": absolute("/booking/offers/"),
         "book": absolute("/booking/"),
+        "payments": absolute("/payments/"),
         "preferences": absolute(reverse("notifications:preferences")),
     }

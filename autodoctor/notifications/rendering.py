@@ -55,6 +55,14 @@ def message_context(notification: Notification) -> dict[str, Any]:
     for key in ("starts_at", "previous_starts_at"):
         moment = parse_time(facts.get(key))
         context[key.replace("starts_at", "when")] = when_label(moment, zone) if moment else ""
+    if refund := facts.get("refund"):
+        cents = int(refund.get("amount_cents") or 0)
+        context["refund_amount"] = f"${cents / 100:,.2f} {refund.get('currency') or 'CAD'}"
+        context["alternatives"] = [
+            when_label(moment, zone)
+            for value in refund.get("next_free_slots") or []
+            if (moment := parse_time(value))
+        ]
     return context
 
 

@@ -331,6 +331,18 @@ def test_a_payment_after_someone_else_took_the_slot_is_refunded_with_alternative
     body = page.get(f"/payments/receipts/{card_payment.pk}/").content.decode()
     assert "someone else had booked that time" in body and "America/Toronto" in body
 
+    # ...and by email: the refund and the other free times, in the customer's zone.
+    from autodoctor.notifications.models import Notification
+    from autodoctor.notifications.rendering import message_render, when_label
+
+    (note,) = Notification.objects.filter(recipient=card_payment.customer, kind="payment_refunded")
+    message = message_render(note)
+    assert message.subject == "Refund: $29.99 CAD for your video session"
+    assert "someone else had booked that time" in message.body
+    assert "Refund:  $29.99 CAD back to your card" in message.body
+    first = when_label(datetime.fromisoformat(alternatives[0]), "America/Toronto")
+    assert f"  - {first}" in message.body
+
 
 def test_paying_twice_for_one_booking_refunds_the_second_payment(
     client, stripe_on, card_payment, buyer
