@@ -370,9 +370,27 @@ def session_publish(
     return run_booking_transaction(work)
 
 
+UNPAID_UNTIL_KEY = "unpaid_kept_until"
+
+
+def session_keep_unpaid_until(*, session_id: int, until: datetime) -> None:
+    """A payment for this start-now session is open until `until` (a card checkout):
+    the unpaid sweep leaves the session alone until then."""
+
+    def work() -> None:
+        session = Session.objects.select_for_update().get(pk=session_id)
+        kept = session.metadata.get(UNPAID_UNTIL_KEY)
+        if kept is None or datetime.fromisoformat(kept) < until:
+            session.metadata = {**session.metadata, UNPAID_UNTIL_KEY: until.isoformat()}
+            session.save(update_fields=["metadata", "updated_at"])
+
+    run_booking_transaction(work)
+
+
 def sessions_unpaid_expire(*, now: datetime | None = None) -> int:
-    """Cancel "start now" sessions never paid for within UNPAID_SESSION_MINUTES (they
-    were never offered to anyone, so nobody is told). Returns how many."""
+    """Cancel "start now" sessions never paid for within UNPAID_SESSION_MINUTES, unless
+    a payment is still open for them (they were never offered to anyone, so nobody is
+    told). Returns how many."""
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.UNPAID_SESSION_MINUTES)
     stale = list(
@@ -390,6 +408,9 @@ def sessions_unpaid_expire(*, now: datetime | None = None) -> int:
             session = Session.objects.select_for_update().get(pk=session_id)
             if session.status != SessionStatus.PENDING or session.offered_at is not None:
                 return False  # paid or cancelled meanwhile
+            kept = session.metadata.get(UNPAID_UNTIL_KEY)
+            if kept and datetime.fromisoformat(kept) > now:
+                return False  # a checkout is still open: the customer may be paying
             reason = f"Not paid within {settings.UNPAID_SESSION_MINUTES} minutes."
             session.cancelled_by = "system"
             session.cancellation_reason = reason

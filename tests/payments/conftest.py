@@ -170,7 +170,7 @@ def completed_checkout(payment, **overrides: Any) -> dict[str, Any]:
         "payment_intent": f"pi_test_{payment.pk}",
         "metadata": {
             "payment_id": str(payment.pk),
-            "reservation_id": str(payment.reservation_id),
+            "reservation_id": str(payment.reservation_id or ""),  # none for start-now
             "customer_id": str(payment.customer_id),
             "session_id": str(payment.session_id),
             "plan": payment.plan.code,

@@ -319,6 +319,9 @@ def payment_checkout_start(
             checkout_url=created.url,
             checkout_expires_at=expires_at,
         )
+    if payable.is_start_now:
+        # The unpaid sweep must not cancel the request while the customer can still pay.
+        booking.session_keep_unpaid_until(session_id=payable.session.pk, until=expires_at)
     payment.refresh_from_db()
     return payment
 
@@ -374,7 +377,9 @@ def on_booking_event(event: SessionEvent) -> None:
 
 def _earning_on_assignment(event: SessionEvent) -> None:
     """A paid start-now session was taken by a mechanic: now the payee is known, so the
-    earning is written (in the accepting transaction; at most once per payment)."""
+    earning is written (in the accepting transaction; at most once per payment). Money
+    already given back before that (a partial refund at the provider) gets its reversal
+    now, so the ledger nets to what the customer finally paid."""
     payment = (
         Payment.objects.select_for_update()
         .select_related("session", "plan")
@@ -383,7 +388,9 @@ def _earning_on_assignment(event: SessionEvent) -> None:
     )
     if payment is None or PayoutEntry.objects.filter(payment=payment).exists():
         return
-    payouts.payout_record_earning(payment)
+    if payouts.payout_record_earning(payment) is not None:
+        for refund in payment.refunds.order_by("pk"):
+            payouts.payout_record_reversal(refund)
 
 
 def _settle_confirmation(event: SessionEvent) -> None:
