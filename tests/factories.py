@@ -127,9 +127,21 @@ def workshop_hours(
 
 
 def start_now_published(customer, intake, *, now=None):
-    """A start-now session already sent out to mechanics: the booking layer's two steps
-    (create, publish) without a payment. The paid path is covered in tests/payments."""
+    """A start-now session sent out to mechanics the way customers do it: paid for (with
+    credits an admin grants here, or the waiver for a free plan), which publishes it."""
     from autodoctor.booking import services
+    from autodoctor.payments.services import checkout, credits
 
     session = services.session_create_immediate(customer=customer, intake=intake, now=now)
-    return services.session_publish(session_id=session.pk, customer=customer, now=now)
+    if intake.plan.is_free:
+        checkout.payment_with_waiver(
+            customer=customer, accepted=True, session_id=session.pk, now=now
+        )
+    else:
+        admin = UserFactory(role=Role.ADMIN, is_staff=True)
+        credits.credits_grant(
+            customer=customer, amount_cents=intake.plan.price_cents, note="", granted_by=admin
+        )
+        checkout.payment_with_credits(customer=customer, session_id=session.pk, now=now)
+    session.refresh_from_db()
+    return session

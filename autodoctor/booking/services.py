@@ -47,6 +47,7 @@ log = logging.getLogger("autodoctor.booking")
 
 OVERLAP_CONSTRAINT = "reservation_no_overlap"
 EARLY_START = timedelta(minutes=10)  # a scheduled session can start 10 minutes early
+START_GRACE = timedelta(minutes=15)  # not started this long after its start: a no-show
 TARGETED_OFFERS = 3
 
 
@@ -294,12 +295,13 @@ def session_create_immediate(
 
 
 def session_publish(
-    *, session_id: int, customer: User, payment_reference: str = "", now: datetime | None = None
+    *, session_id: int, customer: User, payment_reference: str, now: datetime | None = None
 ) -> Session:
     """ "Start now", step 2: offer the session to the top 3 matches plus one broadcast
-    (the first mechanic to accept gets it). Paid plans reach this only through the
-    payment flow, which passes its `payment_reference`; the payments listener settles
-    that payment inside this transaction. Publishing twice changes nothing."""
+    (the first mechanic to accept gets it). Only the payment flow calls this, with its
+    `payment_reference` (waiver, credits or card); the payments listener settles that
+    payment inside this transaction and refuses a publication without one, so nobody
+    is offered an unpaid session. Publishing twice changes nothing."""
     now = now or timezone.now()
     session = (
         Session.objects.select_related("plan", "customer")
@@ -333,7 +335,7 @@ def session_publish(
         session.metadata = {
             **session.metadata,
             "matching": [{"mechanic_id": m.mechanic_id, "score": m.score} for m in matches],
-            **({"payment_reference": payment_reference} if payment_reference else {}),
+            "payment_reference": payment_reference,
         }
         session.save(update_fields=["offered_at", "metadata", "updated_at"])
         Offer.objects.bulk_create(
@@ -374,11 +376,17 @@ UNPAID_UNTIL_KEY = "unpaid_kept_until"
 
 
 def session_keep_unpaid_until(*, session_id: int, until: datetime) -> None:
-    """A payment for this start-now session is open until `until` (a card checkout):
-    the unpaid sweep leaves the session alone until then."""
+    """A payment for this start-now session is about to open, until `until` (a card
+    checkout): the unpaid sweep leaves the session alone until then. Called before the
+    checkout is created, so a session the sweep (or the customer) closed first is
+    refused here and no checkout opens for it."""
 
     def work() -> None:
         session = Session.objects.select_for_update().get(pk=session_id)
+        if not session.awaiting_payment:
+            raise Conflict(
+                f"This session is {session.status}; start a new one.", code="session_closed"
+            )
         kept = session.metadata.get(UNPAID_UNTIL_KEY)
         if kept is None or datetime.fromisoformat(kept) < until:
             session.metadata = {**session.metadata, UNPAID_UNTIL_KEY: until.isoformat()}
@@ -411,21 +419,46 @@ def sessions_unpaid_expire(*, now: datetime | None = None) -> int:
             kept = session.metadata.get(UNPAID_UNTIL_KEY)
             if kept and datetime.fromisoformat(kept) > now:
                 return False  # a checkout is still open: the customer may be paying
-            reason = f"Not paid within {settings.UNPAID_SESSION_MINUTES} minutes."
-            session.cancelled_by = "system"
-            session.cancellation_reason = reason
-            session.save(update_fields=["cancelled_by", "cancellation_reason", "updated_at"])
-            session_transition(
-                session,
-                SessionStatus.CANCELLED,
-                actor=None,
-                action="booking.session.cancelled",
-                data={"by": "system", "reason": "not_paid", "hours_before_start": None},
+            _system_cancel(
+                session, f"Not paid within {settings.UNPAID_SESSION_MINUTES} minutes.", now=now
             )
             return True
 
         expired += run_booking_transaction(work)
     return expired
+
+
+def session_cancel_by_system(*, session_id: int, reason: str, now: datetime | None = None) -> bool:
+    """Close a start-now request nobody has taken yet, for a reason of the platform's
+    (e.g. its payment was refunded at the provider). False when it is no longer open."""
+    now = now or timezone.now()
+
+    def work() -> bool:
+        session = Session.objects.select_for_update().get(pk=session_id)
+        if session.status != SessionStatus.PENDING or session.mechanic_id is not None:
+            return False
+        _system_cancel(session, reason, now=now)
+        return True
+
+    return run_booking_transaction(work)
+
+
+def _system_cancel(session: Session, reason: str, *, now: datetime) -> None:
+    """Cancel a pending session on the platform's behalf. Precondition: in a booking
+    transaction holding the session lock."""
+    Offer.objects.filter(session=session, status=OfferStatus.OFFERED).update(
+        status=OfferStatus.WITHDRAWN, responded_at=now
+    )
+    session.cancelled_by = "system"
+    session.cancellation_reason = reason
+    session.save(update_fields=["cancelled_by", "cancellation_reason", "updated_at"])
+    session_transition(
+        session,
+        SessionStatus.CANCELLED,
+        actor=None,
+        action="booking.session.cancelled",
+        data={"by": "system", "reason": reason, "hours_before_start": None},
+    )
 
 
 # --------------------------------------------------------------------------- holds
@@ -845,6 +878,20 @@ def session_end(*, session_id: int, user: User, now: datetime | None = None) -> 
     return run_booking_transaction(work)
 
 
+def _session_start(session: Session) -> datetime | None:
+    """When the session starts: its booked time, or for a start-now session a mechanic
+    took, when they took it (its pinned reservation); None while nobody has it."""
+    if session.scheduled_for is not None:
+        return session.scheduled_for
+    if session.mechanic_id is None:
+        return None
+    return (
+        Reservation.objects.filter(session=session, status=ReservationStatus.CONFIRMED)
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+
+
 def session_cancel(
     *, session_id: int, user: User, reason: str = "", now: datetime | None = None
 ) -> Session:
@@ -857,6 +904,7 @@ def session_cancel(
         session, party = access_session_for_update(session_id, user)
         if party == "mechanic" and not reason:
             raise InvalidInput("Tell the customer why you cancel.", field="reason")
+        starts_at = _session_start(session)
         _release_reservations(session, now=now)
         Offer.objects.filter(session=session, status=OfferStatus.OFFERED).update(
             status=OfferStatus.WITHDRAWN, responded_at=now
@@ -864,17 +912,27 @@ def session_cancel(
         session.cancelled_by = party
         session.cancellation_reason = reason
         session.save(update_fields=["cancelled_by", "cancellation_reason", "updated_at"])
-        # A start-now session a mechanic has taken starts now; one nobody took has no start.
-        starts_at = session.scheduled_for or (now if session.mechanic_id else None)
         hours_before = None
         if starts_at:
             hours_before = round((starts_at - now).total_seconds() / 3600, 2)
+        # Booked, past its start plus the grace, and never started: the mechanic did not
+        # show up, so the customer is not the one cancelling late (plan §5.3).
+        no_show = (
+            starts_at is not None
+            and session.status in (SessionStatus.SCHEDULED, SessionStatus.WAITING)
+            and now > starts_at + START_GRACE
+        )
         return session_transition(
             session,
             SessionStatus.CANCELLED,
             actor=user,
             action="booking.session.cancelled",
-            data={"by": party, "reason": reason, "hours_before_start": hours_before},
+            data={
+                "by": party,
+                "reason": reason,
+                "hours_before_start": hours_before,
+                "mechanic_no_show": no_show,
+            },
         )
 
     return run_booking_transaction(work)

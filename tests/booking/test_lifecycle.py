@@ -17,7 +17,13 @@ from autodoctor.booking.models import (
     SessionStatus,
 )
 from autodoctor.booking.selectors import offers_visible_to
-from autodoctor.errors import Conflict, InvalidTransition, NotFound, SlotUnavailable
+from autodoctor.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    SlotUnavailable,
+)
 from tests.factories import CustomerFactory, MechanicFactory, start_now_published
 
 from .conftest import SLOT, later
@@ -32,7 +38,7 @@ def confirmed(customer, mechanic, hold, start=SLOT):
     return reservation.session
 
 
-def test_a_start_now_session_goes_out_to_mechanics_only_when_published_and_only_once(
+def test_a_start_now_session_goes_out_to_mechanics_only_once_paid_and_only_once(
     booking_customer, intake
 ):
     MechanicFactory(is_online=True)
@@ -42,22 +48,25 @@ def test_a_start_now_session_goes_out_to_mechanics_only_when_published_and_only_
     assert session.awaiting_payment and not Offer.objects.filter(session=session).exists()
     assert list(session.events.values_list("action", flat=True)) == ["booking.session.created"]
 
-    # A payment reference that is not this session's payment: payments refuses it and
+    # Without a payment, or with one that is not this session's, payments refuses and
     # the whole publication rolls back.
-    with pytest.raises(Conflict) as err:
-        services.session_publish(
-            session_id=session.pk, customer=booking_customer, payment_reference="payment:999"
-        )
-    assert err.value.code == "payment_mismatch"
-    session.refresh_from_db()
-    assert session.awaiting_payment and not Offer.objects.filter(session=session).exists()
+    for reference, code in (("", "payment_required"), ("payment:999", "payment_mismatch")):
+        with pytest.raises(DomainError) as err:
+            services.session_publish(
+                session_id=session.pk, customer=booking_customer, payment_reference=reference
+            )
+        assert err.value.code == code
+        session.refresh_from_db()
+        assert session.awaiting_payment and not Offer.objects.filter(session=session).exists()
 
-    services.session_publish(session_id=session.pk, customer=booking_customer)
-    services.session_publish(session_id=session.pk, customer=booking_customer)  # replay
-    session.refresh_from_db()
-    assert not session.awaiting_payment and session.offered_at is not None
-    assert session.offers.filter(kind=OfferKind.BROADCAST).count() == 1
-    assert session.events.filter(action="booking.session.requested").count() == 1
+    paid = start_now_published(booking_customer, intake(booking_customer))
+    reference = paid.metadata["payment_reference"]
+    services.session_publish(  # a replayed payment
+        session_id=paid.pk, customer=booking_customer, payment_reference=reference
+    )
+    assert not paid.awaiting_payment and paid.offered_at is not None
+    assert paid.offers.filter(kind=OfferKind.BROADCAST).count() == 1
+    assert paid.events.filter(action="booking.session.requested").count() == 1
 
 
 def test_publishing_is_refused_for_a_cancelled_or_someone_elses_session(booking_customer, intake):
@@ -65,10 +74,14 @@ def test_publishing_is_refused_for_a_cancelled_or_someone_elses_session(booking_
         customer=booking_customer, intake=intake(booking_customer)
     )
     with pytest.raises(NotFound):
-        services.session_publish(session_id=session.pk, customer=CustomerFactory().user)
+        services.session_publish(
+            session_id=session.pk, customer=CustomerFactory().user, payment_reference=""
+        )
     services.session_cancel(session_id=session.pk, user=booking_customer, reason="")
     with pytest.raises(Conflict) as err:
-        services.session_publish(session_id=session.pk, customer=booking_customer)
+        services.session_publish(
+            session_id=session.pk, customer=booking_customer, payment_reference="payment:1"
+        )
     assert err.value.code == "session_closed"
     assert not Offer.objects.filter(session=session).exists()
 

@@ -741,21 +741,26 @@ def test_cancelling_a_trial_request_before_anyone_accepts_gives_the_trial_back(
 
 
 @pytest.mark.parametrize(
-    ("who", "reason", "refunded", "ledger_after"),
+    ("who", "minutes_after_accept", "reason", "refunded", "ledger_after"),
     [
-        # the customer cancels a session that starts now: less than 24 h notice, 50 % as credits
-        ("customer", "customer_cancelled_late", ADVICE * 50 // 100, (1500, 1050, 450)),
+        # the customer cancels a session that started when it was taken: less than 24 h
+        # notice, 50 % as credits
+        ("customer", 5, "customer_cancelled_late", ADVICE * 50 // 100, (1500, 1050, 450)),
         # the mechanic cancels: always 100 % back to the original method (credits here)
-        ("mechanic", "mechanic_cancelled", ADVICE, (0, 0, 0)),
+        ("mechanic", 5, "mechanic_cancelled", ADVICE, (0, 0, 0)),
+        # the mechanic took it but never started it (more than START_GRACE): the customer
+        # is not cancelling late, they get it all back
+        ("customer", 16, "mechanic_no_show", ADVICE, (0, 0, 0)),
     ],
 )
 def test_cancelling_after_a_mechanic_accepted_applies_the_policy_and_reverses_the_earning(
-    buyer, crew, start_now, grant, who, reason, refunded, ledger_after
+    buyer, crew, start_now, grant, who, minutes_after_accept, reason, refunded, ledger_after
 ):
-    """Once a mechanic has taken a start-now session it starts now, so the cancellation
-    carries hours_before_start == 0 (before that it is None: "counts as early") and
-    policy.refund_decision applies its < 24 h rule to the customer. The earning written
-    on acceptance is reversed in proportion to what is refunded."""
+    """Once a mechanic has taken a start-now session it starts when they took it, so the
+    cancellation carries hours_before_start <= 0 (before that it is None: "counts as
+    early") and policy.refund_decision applies its < 24 h rule to the customer, unless
+    the mechanic never started it. The earning written on acceptance is reversed in
+    proportion to what is refunded."""
     online, _offline = crew
     taker = online[0]
     grant(buyer, ADVICE)
@@ -767,10 +772,13 @@ def test_cancelling_after_a_mechanic_accepted_applies_the_policy_and_reverses_th
     assert balance(buyer) == 0
 
     user = buyer if who == "customer" else taker.user
-    booking.session_cancel(session_id=session.pk, user=user, reason="Cannot make it", now=later(8))
+    cancel_at = later(3 + minutes_after_accept)
+    booking.session_cancel(session_id=session.pk, user=user, reason="Cannot make it", now=cancel_at)
 
     cancelled = SessionEvent.objects.get(session=session, action="booking.session.cancelled")
-    assert cancelled.data["by"] == who and cancelled.data["hours_before_start"] == 0
+    assert cancelled.data["by"] == who
+    assert cancelled.data["hours_before_start"] == round(-minutes_after_accept / 60, 2)
+    assert cancelled.data["mechanic_no_show"] is (minutes_after_accept > 15)
     refund = Refund.objects.get()
     assert (refund.amount_cents, refund.destination, refund.reason) == (
         refunded,
@@ -828,7 +836,7 @@ def test_unpaid_requests_are_cancelled_by_the_system_after_the_limit(
     assert stale.cancellation_reason == f"Not paid within {limit} minutes."
     event = SessionEvent.objects.get(session=stale, action="booking.session.cancelled")
     assert event.actor is None and event.data["by"] == "system"
-    assert event.data["reason"] == "not_paid"
+    assert event.data["reason"] == f"Not paid within {limit} minutes."
     assert not Offer.objects.filter(session=stale).exists()
 
     for session in (paid, closed, scheduled, fresh):

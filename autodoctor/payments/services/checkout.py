@@ -397,6 +397,12 @@ def _settle_confirmation(event: SessionEvent) -> None:
     session = event.session
     reference = str((session.metadata or {}).get("payment_reference", ""))
     if not reference.startswith(PAYMENT_REFERENCE_PREFIX):
+        if event.data.get("mode") == "immediate":
+            # Nobody is offered an unpaid start-now session (plan §1.2), whoever asks.
+            raise PaymentRequired(
+                "A start-now session goes out to mechanics only once it is paid for.",
+                session_id=session.pk,
+            )
         return  # confirmed without a payment of ours (e.g. an admin tool): nothing to settle
     payment_id = reference.removeprefix(PAYMENT_REFERENCE_PREFIX)
     payment = (

@@ -61,6 +61,7 @@ def refund_for_cancellation(event: SessionEvent) -> Refund | None:
         action=event.action,
         cancelled_by=event.data.get("by"),
         hours_before_start=event.data.get("hours_before_start"),
+        mechanic_no_show=bool(event.data.get("mechanic_no_show")),
     )
     if payment.method == PaymentMethod.WAIVER:
         if decision.percent < 100 or not decision.to_original:
