@@ -1063,9 +1063,9 @@ def reservation_confirm_checked(
     need the waiver accepted, paid plans pay with credits (use_credits) or get a 402
     carrying a card checkout URL; the booking then confirms when the payment arrives.
     See autodoctor/payments/services/checkout.py."""
-    from autodoctor.payments.services.checkout import pay_and_confirm
+    from autodoctor.payments.services.checkout import reservation_pay_and_confirm
 
-    pay_and_confirm(
+    reservation_pay_and_confirm(
         reservation_id=reservation_id,
         customer=customer,
         waiver_accepted=waiver_accepted,

@@ -496,7 +496,8 @@ def confirmation(request: HttpRequest, session_id: int) -> HttpResponse:
 @login_required
 def waiting(request: HttpRequest, session_id: int) -> HttpResponse:
     """ "Start now": the customer waits here while mechanics see the offers; the status
-    block polls every 5 s until one accepts."""
+    block polls every 5 s until one accepts. Before the session is paid for it links to
+    the checkout instead (nothing to wait for yet)."""
     session = selectors.session_for_user(session_id, _user(request))
     template = "booking/waiting.html#status" if request.htmx else "booking/waiting.html"  # type: ignore[attr-defined]
     return render(
@@ -544,6 +545,9 @@ def _session_actions(session: Session, user: User, *, now: datetime) -> dict:
         "can_reschedule": scheduled and session.scheduled_for - now >= cutoff,
         "reason_required": session.mechanic_id is not None
         and session.mechanic_id == getattr(getattr(user, "mechanic_profile", None), "pk", None),
+        "pay_url": start_checkout_url(session)
+        if session.awaiting_payment and user.pk == session.customer_id
+        else None,
     }
 
 

@@ -78,6 +78,11 @@ def is_scheduled_request(event: SessionEvent) -> bool:
     return event.data.get("mode") == "scheduled_request"
 
 
+def refund_is_news(event: SessionEvent) -> bool:
+    """Money went back, or a trial can be used again (a free session's $0 is not news)."""
+    return bool(event.data.get("amount_cents")) or bool(event.data.get("trial_restored"))
+
+
 @dataclass(frozen=True)
 class Send:
     kind: str
@@ -101,7 +106,7 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
     "booking.session.request_declined": (Send("request_declined", customer),),
     "booking.session.hold_expired": (Send("hold_expired", customer),),
     # Recorded by payments.services.refunds.refund_issue in the refunding transaction.
-    "payments.payment.refunded": (Send("payment_refunded", customer),),
+    "payments.payment.refunded": (Send("payment_refunded", customer, when=refund_is_news),),
     # Later: workshop appointment decisions.
 }
 
@@ -126,7 +131,14 @@ def on_session_event(event: SessionEvent) -> None:
     if event.action == "payments.payment.refunded":
         facts["refund"] = {
             key: event.data.get(key)
-            for key in ("amount_cents", "currency", "destination", "reason", "next_free_slots")
+            for key in (
+                "amount_cents",
+                "currency",
+                "destination",
+                "reason",
+                "next_free_slots",
+                "trial_restored",
+            )
         }
     for send in sends:
         for recipient in send.to(event):

@@ -34,10 +34,11 @@ def _after_payment(request: HttpRequest, payment: Payment) -> HttpResponse:
     """Paid for a start-now session: straight to "finding your mechanic"; otherwise the
     receipt (which polls while a card payment is still being confirmed)."""
     if payment.reservation_id is None and payment.status == PaymentStatus.SUCCEEDED:
-        messages.success(
-            request,
-            f"{payment.get_method_display()}: {payment.amount_label}. Receipt #{payment.pk}.",
-        )
+        if request.method == "POST":  # just paid, not a revisit of the checkout page
+            messages.success(
+                request,
+                f"{payment.get_method_display()}: {payment.amount_label}. Receipt #{payment.pk}.",
+            )
         return redirect("booking:waiting", payment.session_id)
     return redirect("payments:receipt", payment.pk)
 

@@ -459,6 +459,33 @@ def _start_now_completed(payment, **metadata):
     return completed_checkout(payment, metadata=metadata)
 
 
+def _paid_by_stripe(buyer, start_now, *, minute: int = 1):
+    """A start-now session paid by card through Stripe's signed webhook (so published)."""
+    from autodoctor.payments.services.webhooks import webhook_receive
+
+    session = start_now(buyer, now=later(minute))
+    payment = checkout.payment_checkout_start(
+        customer=buyer, session_id=session.pk, now=later(minute + 1)
+    )
+    payload, header = signed_event("checkout.session.completed", _start_now_completed(payment))
+    assert webhook_receive(provider_name="stripe", payload=payload, signature=header).outcome == (
+        "confirmed"
+    )
+    return session, payment
+
+
+def _charge_refunded(payment, refunded_cents: int, charge_id: str = "ch_test_1"):
+    """A signed charge.refunded event: `refunded_cents` given back in the dashboard."""
+    charge = {
+        "id": charge_id,
+        "object": "charge",
+        "payment_intent": f"pi_test_{payment.pk}",
+        "amount": payment.amount_cents,
+        "amount_refunded": refunded_cents,
+    }
+    return signed_event("charge.refunded", charge)
+
+
 def test_a_stripe_payment_for_a_start_now_session_publishes_it(
     client, stripe_on, buyer, crew, start_now
 ):
@@ -655,18 +682,8 @@ def test_a_refund_made_before_anyone_accepted_is_not_earned_on_acceptance(
     client, stripe_on, buyer, crew, start_now
 ):
     online, _offline = crew
-    session = start_now(buyer)
-    payment = checkout.payment_checkout_start(customer=buyer, session_id=session.pk, now=later(2))
-    payload, header = signed_event("checkout.session.completed", _start_now_completed(payment))
-    assert post_webhook(client, payload, header).json()["outcome"] == "confirmed"
-    charge = {
-        "id": "ch_test_1",
-        "object": "charge",
-        "payment_intent": f"pi_test_{payment.pk}",
-        "amount": ADVICE,
-        "amount_refunded": 1000,
-    }
-    payload, header = signed_event("charge.refunded", charge)
+    session, payment = _paid_by_stripe(buyer, start_now)
+    payload, header = _charge_refunded(payment, 1000)
     assert post_webhook(client, payload, header).json()["outcome"] == "refund_recorded"
     offer = Offer.objects.get(session=session, mechanic=online[0])
     booking.offer_accept(offer_id=offer.pk, mechanic=online[0], now=later(4))
@@ -1114,3 +1131,108 @@ def test_the_sweep_cancels_once_the_open_checkout_has_run_out(settings, buyer, c
     assert booking.sessions_unpaid_expire(now=opened + timedelta(minutes=32)) == 1
     session.refresh_from_db()
     assert session.status == SessionStatus.CANCELLED and session.cancelled_by == "system"
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_a_request_closed_after_the_friendly_check_gets_no_checkout_at_the_provider(
+    stripe_on, buyer, crew, start_now, monkeypatch
+):
+    """The sweep (or the customer in another tab) closes the request between the
+    friendly check and the provider call: the keep-open step refuses under the session
+    lock before Stripe is asked, so nobody is sent to pay for a closed request."""
+    session = start_now(buyer)
+    booking.session_cancel(session_id=session.pk, user=buyer, now=later(2))
+    monkeypatch.setattr(checkout, "_check_payable", lambda payable, now: None)
+    with pytest.raises(Conflict) as refused:
+        checkout.payment_checkout_start(customer=buyer, session_id=session.pk, now=later(3))
+    assert refused.value.code == "session_closed"
+    assert not stripe_on.calls("/v1/checkout/sessions")
+    payment = Payment.objects.get()
+    assert payment.status == PaymentStatus.FAILED and payment.outcome == "session_closed"
+
+
+def test_a_full_refund_at_the_provider_before_anyone_accepts_withdraws_the_request(
+    client, stripe_on, buyer, crew, start_now
+):
+    session, payment = _paid_by_stripe(buyer, start_now)
+    for _ in range(2):  # a second delivery changes nothing more
+        payload, header = _charge_refunded(payment, ADVICE)
+        assert post_webhook(client, payload, header).status_code == 200
+    payment.refresh_from_db()
+    session.refresh_from_db()
+    assert payment.status == PaymentStatus.REFUNDED
+    assert session.status == SessionStatus.CANCELLED and session.cancelled_by == "system"
+    assert session.cancellation_reason == "The payment was refunded."
+    assert not Offer.objects.filter(session=session, status=OfferStatus.OFFERED).exists()
+    assert Refund.objects.count() == 1 and not PayoutEntry.objects.exists()
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_mechanic_accepting_while_a_dashboard_refund_arrives_never_fails(
+    stripe_on, buyer, crew, start_now
+):
+    """Accepting locks the session then the payment; the refund webhook takes the same
+    order (payments.services.refunds.payment_lock), so on PostgreSQL neither deadlocks.
+    Whatever the order, the ledger nets to what the customer finally paid."""
+    from autodoctor.payments.services.webhooks import webhook_receive
+
+    online, _offline = crew
+    for round_ in range(3):
+        session, payment = _paid_by_stripe(buyer, start_now, minute=1 + round_)
+        offer = Offer.objects.get(session=session, mechanic=online[round_])
+        refund_payload, refund_header = _charge_refunded(payment, 1000, f"ch_{round_}")
+        accept_at, taker = later(3 + round_), online[round_]
+
+        def accept_or_refund(
+            i, offer=offer, taker=taker, at=accept_at, body=refund_payload, sig=refund_header
+        ):
+            if i == 0:
+                return booking.offer_accept(offer_id=offer.pk, mechanic=taker, now=at)
+            return webhook_receive(provider_name="stripe", payload=body, signature=sig)
+
+        outcomes = race(2, accept_or_refund)
+        assert outcomes == Counter({"ok": 2}), (round_, outcomes)
+        assert ledger(payment) == (ADVICE - 1000, 1399, 600), round_
+
+
+def test_a_refund_email_is_sent_for_money_or_a_trial_but_not_for_a_free_session(
+    buyer, crew, start_now
+):
+    from autodoctor.notifications.models import Notification
+    from autodoctor.notifications.rendering import message_render
+
+    free = start_now(buyer, "free")
+    checkout.payment_with_waiver(customer=buyer, session_id=free.pk, accepted=True, now=later(2))
+    booking.session_cancel(session_id=free.pk, user=buyer, now=later(3))
+    assert not Notification.objects.filter(kind="payment_refunded").exists()  # $0: not news
+
+    trial = start_now(buyer, "trial", now=later(4))
+    checkout.payment_with_waiver(customer=buyer, session_id=trial.pk, accepted=True, now=later(5))
+    booking.session_cancel(session_id=trial.pk, user=buyer, now=later(6))
+    (note,) = Notification.objects.filter(kind="payment_refunded")
+    message = message_render(note)
+    assert message.subject == "Your trial session can be used again"
+    assert "you can use your trial again" in message.body
+
+
+def test_pages_show_an_unpaid_request_with_a_pay_action_and_a_paid_one_as_now(
+    login, buyer, crew, start_now, grant
+):
+    grant(buyer, ADVICE)
+    session = start_now(buyer)
+    client = login(buyer)
+    detail = client.get(f"/booking/sessions/{session.pk}/").content.decode()
+    assert f'href="/payments/start/{session.pk}/"' in detail and "Pay $29.99 CAD" in detail
+
+    paid = client.post(f"/payments/start/{session.pk}/credits/", follow=True)
+    assert "Credits: $29.99 CAD" in paid.content.decode()
+    # revisiting the checkout of a paid request goes to the waiting page without a new flash
+    again = client.get(f"/payments/start/{session.pk}/", follow=True).content.decode()
+    assert "Finding your mechanic" in again and "Credits: $29.99 CAD" not in again
+    detail = client.get(f"/booking/sessions/{session.pk}/").content.decode()
+    assert "/payments/start/" not in detail
+    mine = client.get("/payments/").content.decode()
+    assert "Now <span" in mine and "(requested" in mine

@@ -1,5 +1,5 @@
 from django.db import migrations, models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 
 
 def mark_published(apps, schema_editor):
@@ -8,9 +8,9 @@ def mark_published(apps, schema_editor):
     Session = apps.get_model("booking", "Session")
     Offer = apps.get_model("booking", "Offer")
     offered = Offer.objects.filter(session=OuterRef("pk"), kind__in=["targeted", "broadcast"])
-    for session in Session.objects.filter(Exists(offered), offered_at__isnull=True):
-        session.offered_at = session.created_at
-        session.save(update_fields=["offered_at"])
+    Session.objects.filter(Exists(offered), offered_at__isnull=True).update(
+        offered_at=F("created_at")
+    )
 
 
 class Migration(migrations.Migration):

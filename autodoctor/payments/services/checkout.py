@@ -21,7 +21,8 @@ owns its durable transaction and is left as is. We call it with
 `payment_reference="payment:<id>"`; it stores the reference on the session and records
 "booking.session.confirmed" (or "booking.session.requested") INSIDE that transaction, which calls `on_booking_event`
 (registered in PaymentsConfig.ready). The listener settles the referenced payment right
-there: debits the credits, records the waiver, writes the payout earning and marks the
+there: debits the credits, records the waiver, writes the payout earning (for a start-now
+session: later, when a mechanic accepts it) and marks the
 payment succeeded. If settling fails (not enough credits, trial already used) it
 raises and the confirmation rolls back with it — a booking is confirmed if and only if
 its payment is settled, and no second transaction can see one without the other.
@@ -55,7 +56,7 @@ from ..models import (
     WaiverKind,
 )
 from ..policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
-from ..providers import CheckoutRequest, ProviderError, active_provider
+from ..providers import CheckoutRequest, active_provider
 from ..selectors import Payable, credit_balance_cents, payable_for, trial_available
 from . import credits, payouts, refunds
 from .state import payment_transition
@@ -111,14 +112,14 @@ def _check_payable(payable: Payable, *, now: datetime) -> None:
     """Friendly refusals before any money moves (the booking service re-checks under lock)."""
     session, reservation = payable.session, payable.reservation
     if reservation is None:
+        if session.status != SessionStatus.PENDING:
+            raise Conflict(
+                f"This session is {session.status}; start a new one.", code="session_closed"
+            )
         if session.offered_at is not None:
             raise Conflict(
                 "This session is already paid; we are finding your mechanic.",
                 code="already_confirmed",
-            )
-        if session.status != SessionStatus.PENDING:
-            raise Conflict(
-                f"This session is {session.status}; start a new one.", code="session_closed"
             )
         return
     if reservation.status == ReservationStatus.CONFIRMED:
@@ -296,6 +297,11 @@ def payment_checkout_start(
     expires_at = checkout_expiry(hold_expires_at=hold_expires_at, now=now)
     product_name, product_description = _checkout_wording(payable)
     try:
+        if payable.is_start_now:
+            # Before the provider is asked: the unpaid sweep must not cancel the request
+            # while the customer can still pay, and a request closed meanwhile gets no
+            # checkout at all (SessionClosed here).
+            booking.session_keep_unpaid_until(session_id=payable.session.pk, until=expires_at)
         created = provider.checkout_create(
             CheckoutRequest(
                 amount_cents=payment.amount_cents,
@@ -310,7 +316,7 @@ def payment_checkout_start(
                 idempotency_key=f"autodoctor-checkout-{payment.pk}",
             )
         )
-    except ProviderError as exc:
+    except DomainError as exc:  # the provider refused, or the request closed meanwhile
         _payment_close_failed(payment.pk, outcome=exc.code, detail={}, now=now)
         raise
     with transaction.atomic(durable=True):
@@ -319,33 +325,31 @@ def payment_checkout_start(
             checkout_url=created.url,
             checkout_expires_at=expires_at,
         )
-    if payable.is_start_now:
-        # The unpaid sweep must not cancel the request while the customer can still pay.
-        booking.session_keep_unpaid_until(session_id=payable.session.pk, until=expires_at)
     payment.refresh_from_db()
     return payment
 
 
-def pay_and_confirm(
+def reservation_pay_and_confirm(
     *,
     customer: User,
-    reservation_id: int | None = None,
-    session_id: int | None = None,
+    reservation_id: int,
     waiver_accepted: bool = False,
     use_credits: bool = False,
     now: datetime | None = None,
-) -> Payable:
-    """The API's "confirm this": free plans need the waiver accepted, paid plans pay
-    with credits when asked, otherwise a card checkout is opened and the answer is 402
-    with its URL (the booking confirms when the provider reports the payment)."""
-    ids = {"reservation_id": reservation_id, "session_id": session_id}
-    payable = payable_for(customer, **ids)
+) -> None:
+    """The booking API's "confirm this hold" (PUT /api/slots/confirm): free plans need
+    the waiver accepted, paid plans pay with credits when asked, otherwise a card
+    checkout is opened and the answer is 402 with its URL (the booking confirms when
+    the provider reports the payment)."""
+    payable = payable_for(customer, reservation_id=reservation_id)
     if payable.session.plan.is_free:
-        payment_with_waiver(customer=customer, accepted=waiver_accepted, now=now, **ids)
+        payment_with_waiver(
+            customer=customer, accepted=waiver_accepted, reservation_id=reservation_id, now=now
+        )
     elif use_credits:
-        payment_with_credits(customer=customer, now=now, **ids)
+        payment_with_credits(customer=customer, reservation_id=reservation_id, now=now)
     else:
-        payment = payment_checkout_start(customer=customer, now=now, **ids)
+        payment = payment_checkout_start(customer=customer, reservation_id=reservation_id, now=now)
         if payment.status != S.SUCCEEDED:
             raise PaymentRequired(
                 "This plan is paid: complete the card checkout (or pay with credits) to confirm.",
@@ -354,7 +358,6 @@ def pay_and_confirm(
                 amount_cents=payment.amount_cents,
                 currency=payment.currency,
             )
-    return payable
 
 
 # --------------------------------------------------------------------------- the listener

@@ -1,7 +1,8 @@
 """The payout ledger (plan §2.4): who is owed what for each paid session.
 
-An earning row is written when a paid session is confirmed, in the same transaction;
-a refund writes a reversal row. Rows are never edited (PayoutEntry is append-only).
+An earning row is written when a paid session is confirmed, in the same transaction (a
+start-now session: when a mechanic accepts it, in the accepting transaction); a refund
+writes a reversal row. Rows are never edited (PayoutEntry is append-only).
 The destination is decided by `payout_destination`, which asks
 accounts.mechanic_types — the one place that decides a mechanic's type.
 """
@@ -40,7 +41,8 @@ def payout_destination(mechanic: MechanicProfile) -> PayoutDestination:
 
 def payout_record_earning(payment: Payment) -> PayoutEntry | None:
     """Record the earning for a settled payment. Precondition: inside the transaction
-    that settles it. Free sessions earn nothing and write no row."""
+    that settles it, or that assigns its mechanic (start-now). Free sessions, and
+    sessions nobody has taken yet, earn nothing and write no row."""
     session = payment.session
     if payment.amount_cents <= 0 or session.mechanic_id is None:
         return None

@@ -18,7 +18,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from autodoctor.booking.events import session_event_record
-from autodoctor.booking.models import SessionEvent
+from autodoctor.booking.models import Session, SessionEvent
 from autodoctor.errors import DomainError
 
 from ..models import (
@@ -31,7 +31,7 @@ from ..models import (
     RefundStatus,
     Waiver,
 )
-from ..policy import refund_decision
+from ..policy import TRIAL_PLAN_CODE, refund_decision
 from ..providers import provider_for
 from . import credits, payouts
 from .state import payment_transition
@@ -139,6 +139,8 @@ def refund_issue(
             "currency": payment.currency,
             "destination": destination,
             "reason": reason,
+            "trial_restored": destination == RefundDestination.WAIVER
+            and payment.plan.code == TRIAL_PLAN_CODE,
             **(detail or {}),
         },
     )
@@ -147,15 +149,24 @@ def refund_issue(
     return refund
 
 
+def payment_lock(payment_id: int) -> Payment:
+    """Lock the payment's session row, then the payment row: the order every booking
+    change takes (booking locks its session, then the payments listener the payment),
+    so a refund webhook and, say, a mechanic accepting never deadlock on PostgreSQL.
+    Precondition: inside a transaction."""
+    session_id = Payment.objects.values_list("session_id", flat=True).get(pk=payment_id)
+    list(Session.objects.select_for_update().filter(pk=session_id).values_list("pk"))
+    return (
+        Payment.objects.select_for_update().select_related("session", "customer").get(pk=payment_id)
+    )
+
+
 def refund_unconfirmable(payment_id: int, *, reason: str, detail: dict) -> Refund | None:
     """The provider took money for a booking we cannot confirm (the slot was taken
-    after the hold expired, the hold was released, it was paid twice): give it all back."""
+    after the hold expired, the hold was released or the start-now request closed, it
+    was paid twice): give it all back."""
     with transaction.atomic(durable=True):
-        payment = (
-            Payment.objects.select_for_update()
-            .select_related("session", "customer")
-            .get(pk=payment_id)
-        )
+        payment = payment_lock(payment_id)
         if payment.status != PaymentStatus.PAID:
             return None
         return refund_issue(

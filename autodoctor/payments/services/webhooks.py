@@ -7,7 +7,7 @@ directly). Both verify the `Stripe-Signature` header with the Stripe SDK.
 
 Answers: 400 bad signature or malformed event (nothing stored, nothing changed);
 422 a signed event that does not match our records (tampered metadata, another
-customer's reservation, wrong amount or currency) — stored as refused, nothing
+customer's reservation or session, wrong amount or currency) — stored as refused, nothing
 confirmed; 200 otherwise, including replays ("duplicate": nothing changes); 503 when
 the booking database was busy (the provider retries).
 
@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from autodoctor.booking import services as booking
 from autodoctor.errors import Busy, DomainError, SlotUnavailable
 
 from ..models import Payment, PaymentStatus, Refund, RefundDestination, RefundStatus, WebhookEvent
@@ -189,7 +190,8 @@ def _apply_captured(payment: Payment, *, now: datetime) -> _Outcome:
         return _Outcome(f"refunded_{exc.code}")
     payment.refresh_from_db()
     if payment.status == PaymentStatus.PAID:
-        # reservation_confirm was a no-op: the booking had been confirmed with another payment.
+        # booking_confirm was a no-op: the booking was confirmed (or the start-now request
+        # published) with another payment.
         refunds.refund_unconfirmable(payment.pk, reason="already_paid", detail={})
         return _Outcome("refunded_already_paid")
     return _Outcome("confirmed")
@@ -235,7 +237,9 @@ def _refund_updated(provider: str, obj: dict[str, Any], now: datetime) -> _Outco
 
 def _charge_refunded(provider: str, obj: dict[str, Any], now: datetime) -> _Outcome:
     """charge.refunded: if the provider refunded more than we asked for (a refund made
-    in the Stripe dashboard), record the difference so the ledger stays true."""
+    in the Stripe dashboard), record the difference so the ledger stays true. A start-now
+    request refunded in full before any mechanic took it is withdrawn (nobody works for
+    money that was given back)."""
     intent = obj.get("payment_intent")
     payment = (
         Payment.objects.filter(provider=provider, provider_payment_id=str(intent)).first()
@@ -244,27 +248,27 @@ def _charge_refunded(provider: str, obj: dict[str, Any], now: datetime) -> _Outc
     )
     if payment is None:
         return _Outcome("ignored_unknown_charge")
+    outcome = _Outcome("refund_already_recorded")
     with transaction.atomic(durable=True):
-        payment = (
-            Payment.objects.select_for_update()
-            .select_related("session", "customer")
-            .get(pk=payment.pk)
-        )
-        if payment.status not in (PaymentStatus.PAID, PaymentStatus.SUCCEEDED):
-            return _Outcome("refund_already_recorded")
+        payment = refunds.payment_lock(payment.pk)
         external = int(obj.get("amount_refunded") or 0) - refunds.provider_refunded_cents(payment)
         external = min(external, payment.amount_cents - payment.refunded_cents)
-        if external <= 0:
-            return _Outcome("refund_already_recorded")
-        refunds.refund_issue(
-            payment,
-            amount_cents=external,
-            destination=RefundDestination.PROVIDER,
-            reason="refunded_at_provider",
-            done_at_provider=True,
-            now=now,
+        if payment.status in (PaymentStatus.PAID, PaymentStatus.SUCCEEDED) and external > 0:
+            refunds.refund_issue(
+                payment,
+                amount_cents=external,
+                destination=RefundDestination.PROVIDER,
+                reason="refunded_at_provider",
+                done_at_provider=True,
+                now=now,
+            )
+            outcome = _Outcome("refund_recorded")
+    if payment.status == PaymentStatus.REFUNDED and payment.reservation_id is None:
+        # Checked on every delivery, so a retry finishes what a crash left undone.
+        booking.session_cancel_by_system(
+            session_id=payment.session_id, reason="The payment was refunded.", now=now
         )
-    return _Outcome("refund_recorded")
+    return outcome
 
 
 HANDLERS: dict[str, Callable[[str, dict[str, Any], datetime], _Outcome]] = {
