@@ -136,8 +136,12 @@ def mechanics_ranked(
     criteria: MatchCriteria, *, limit: int = 10, now: datetime | None = None
 ) -> list[Match]:
     """Top mechanics for a request, best first. Scheduled requests keep only the
-    mechanics free at that time (one set-based availability query)."""
+    mechanics free at that time (one set-based availability query); start-now requests
+    skip mechanics whose booked time covers the next `duration_minutes` (they could not
+    accept it anyway, plan §6.4). Hours are not required for start-now."""
     from autodoctor.availability import service as availability
+
+    from .selectors import active_reservations
 
     now = now or timezone.now()
     # Only the fields match_score reads: the immediate flow scores every active mechanic.
@@ -156,6 +160,10 @@ def mechanics_ranked(
         end = criteria.scheduled_for + timedelta(minutes=criteria.duration_minutes)
         free = availability.mechanics_free_between(criteria.scheduled_for, end, now=now)
         candidates = candidates.filter(pk__in=free)
+    else:
+        end = now + timedelta(minutes=criteria.duration_minutes)
+        booked = active_reservations(now=now).filter(starts_at__lt=end, blocked_until__gt=now)
+        candidates = candidates.exclude(pk__in=booked.values("mechanic_id"))
     matches = [match_score(m, criteria, now=now) for m in candidates]
     matches.sort(key=lambda m: (-m.score, m.mechanic_id))
     return matches[:limit]

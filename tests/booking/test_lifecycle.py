@@ -349,6 +349,22 @@ def test_matching_for_a_scheduled_time_keeps_only_free_mechanics(
     assert MechanicProfile.objects.count() == 2
 
 
+def test_start_now_matching_skips_mechanics_booked_right_now(booking_customer, intake, hold):
+    from autodoctor.booking.matching import MatchCriteria, mechanics_ranked
+    from tests.factories import weekly_hours
+
+    busy, free = MechanicFactory(is_online=True, rating="5.0"), MechanicFactory(is_online=True)
+    weekly_hours(busy, days=range(7))
+    booked = hold(CustomerFactory().user, busy)  # 15:00-15:30 UTC on SLOT's day
+    services.reservation_confirm(reservation_id=booked.pk, customer=booked.session.customer)
+    criteria = MatchCriteria(concern="brakes squeal", duration_minutes=15)
+
+    during = [m.mechanic_id for m in mechanics_ranked(criteria, now=SLOT + timedelta(minutes=5))]
+    before = [m.mechanic_id for m in mechanics_ranked(criteria, now=SLOT - timedelta(hours=1))]
+    assert during == [free.pk]
+    assert before == [busy.pk, free.pk]  # the better-rated one, free an hour earlier
+
+
 def test_an_expired_hold_does_not_block_accepting_an_immediate_session(
     booking_customer, intake, hold
 ):
