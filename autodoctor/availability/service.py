@@ -754,18 +754,28 @@ def _covered_sql(source: Callable[[str], _Source], lo: str, hi: str) -> str:
     )
 
 
-def _own_day_sql(day: str, dow: str, lo: str, hi: str) -> str:
-    """The mechanic's own hours cover [lo, hi) on one local date (override first)."""
+def _override_or(owner: str, ref: str, day: str, lo: str, hi: str, weekly: str) -> str:
+    """A date override of the owner (``<owner> = <ref>``) decides [lo, hi) on that date
+    when there is one (a closed override has no rows that cover); else ``weekly``."""
     overrides = _table(DateOverride)
-    blocks = _table(WeeklyBlock)
 
     def override_rows(a: str) -> _Source:
         return _Source(
-            f"{overrides} {a} WHERE {a}.mechanic_id = b.id AND {a}.day = {day}"
+            f"{overrides} {a} WHERE {a}.{owner} = {ref} AND {a}.day = {day}"
             f" AND {a}.start_minute IS NOT NULL",
             f"{a}.start_minute",
             f"{a}.end_minute",
         )
+
+    return (
+        f"(CASE WHEN EXISTS (SELECT 1 FROM {overrides} o WHERE o.{owner} = {ref}"
+        f" AND o.day = {day}) THEN {_covered_sql(override_rows, lo, hi)} ELSE {weekly} END)"
+    )
+
+
+def _own_day_sql(day: str, dow: str, lo: str, hi: str) -> str:
+    """The mechanic's own hours cover [lo, hi) on one local date (override first)."""
+    blocks = _table(WeeklyBlock)
 
     def weekly_rows(a: str) -> _Source:
         return _Source(
@@ -774,26 +784,12 @@ def _own_day_sql(day: str, dow: str, lo: str, hi: str) -> str:
             f"{a}.end_minute",
         )
 
-    return (
-        f"(CASE WHEN EXISTS (SELECT 1 FROM {overrides} o WHERE o.mechanic_id = b.id"
-        f" AND o.day = {day}) THEN {_covered_sql(override_rows, lo, hi)}"
-        f" ELSE {_covered_sql(weekly_rows, lo, hi)} END)"
-    )
+    return _override_or("mechanic_id", "b.id", day, lo, hi, _covered_sql(weekly_rows, lo, hi))
 
 
 def _shop_day_sql(day: str, dow: str, lo: str, hi: str) -> str:
     """The workshop's hours (breaks excluded) cover [lo, hi) on one local date."""
-    overrides = _table(DateOverride)
     hours = _table(WorkshopHours)
-
-    def override_rows(a: str) -> _Source:
-        return _Source(
-            f"{overrides} {a} WHERE {a}.workshop_id = b.shop_id AND {a}.day = {day}"
-            f" AND {a}.start_minute IS NOT NULL",
-            f"{a}.start_minute",
-            f"{a}.end_minute",
-        )
-
     # Opening and break give two pieces that never touch: one of them must cover.
     weekly = (
         f"EXISTS (SELECT 1 FROM {hours} h WHERE h.workshop_id = b.shop_id"
@@ -803,10 +799,7 @@ def _shop_day_sql(day: str, dow: str, lo: str, hi: str) -> str:
         f"(h.open_minute <= {lo} AND h.break_start_minute >= {hi})"
         f" OR (h.break_end_minute <= {lo} AND h.close_minute >= {hi})))))"
     )
-    return (
-        f"(CASE WHEN EXISTS (SELECT 1 FROM {overrides} o WHERE o.workshop_id = b.shop_id"
-        f" AND o.day = {day}) THEN {_covered_sql(override_rows, lo, hi)} ELSE {weekly} END)"
-    )
+    return _override_or("workshop_id", "b.shop_id", day, lo, hi, weekly)
 
 
 def _source_covers_sql(day_sql: Callable[[str, str, str, str], str], z: str) -> str:
