@@ -151,8 +151,8 @@ def _mechanic(request: HttpRequest) -> MechanicProfile:
     return profile
 
 
-def _reserve(user: User, payload: ReserveIn | IntakeIn) -> Reservation:
-    intake = services.intake_validate(
+def _intake(user: User, payload: ReserveIn | IntakeIn) -> services.Intake:
+    return services.intake_validate(
         customer=user,
         plan=payload.plan,
         concern=payload.concern,
@@ -161,9 +161,12 @@ def _reserve(user: User, payload: ReserveIn | IntakeIn) -> Reservation:
         vehicle_label=payload.vehicle_label,
         brand=payload.brand,
     )
+
+
+def _reserve(user: User, payload: ReserveIn | IntakeIn) -> Reservation:
     return services.reservation_hold_for_request(
         customer=user,
-        intake=intake,
+        intake=_intake(user, payload),
         mechanic_id=payload.mechanic_id,
         starts_at=payload.start,
         earliest=payload.earliest,
@@ -185,16 +188,9 @@ def intake_start(request: HttpRequest, payload: IntakeIn) -> Status:
     user = _user(request)
     if payload.mode == "scheduled":
         return Status(201, Session.objects.get(pk=_reserve(user, payload).session_id))
-    intake = services.intake_validate(
-        customer=user,
-        plan=payload.plan,
-        concern=payload.concern,
-        session_type=payload.type,
-        vehicle_id=payload.vehicle_id,
-        vehicle_label=payload.vehicle_label,
-        brand=payload.brand,
+    return Status(
+        201, services.session_create_immediate(customer=user, intake=_intake(user, payload))
     )
-    return Status(201, services.session_create_immediate(customer=user, intake=intake))
 
 
 @router.post(
