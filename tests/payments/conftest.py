@@ -80,6 +80,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.requests: list[dict[str, Any]] = []
         self.refund_status = "succeeded"
         self.fail_refunds = False
+        self.completed_checkouts: set[str] = set()  # checkout ids Stripe will not expire
         self._ids = itertools.count(1)
 
     def request(self, method, url, headers, post_data=None):  # type: ignore[no-untyped-def]
@@ -100,6 +101,13 @@ class FakeStripeHTTP(stripe.HTTPClient):
                 "currency": form["line_items[0][price_data][currency]"],
                 "expires_at": int(form["expires_at"]),
             }
+            return json.dumps(body), 200, {}
+        if path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
+            checkout_id = path.split("/")[4]
+            if checkout_id in self.completed_checkouts:  # paid meanwhile: Stripe refuses
+                error = {"error": {"type": "invalid_request_error", "message": "not open"}}
+                return json.dumps(error), 400, {}
+            body = {"id": checkout_id, "object": "checkout.session", "status": "expired"}
             return json.dumps(body), 200, {}
         if path == "/v1/refunds":
             if self.fail_refunds:

@@ -1236,3 +1236,79 @@ def test_pages_show_an_unpaid_request_with_a_pay_action_and_a_paid_one_as_now(
     assert "/payments/start/" not in detail
     mine = client.get("/payments/").content.decode()
     assert "Now <span" in mine and "(requested" in mine
+
+
+# --------------------------------------------------------------------------- closing checkouts
+
+
+def test_cancelling_closes_the_open_simulated_checkout_so_it_cannot_be_paid(
+    login, buyer, card_checkout, django_capture_on_commit_callbacks
+):
+    session, payment = card_checkout
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.session_cancel(session_id=session.pk, user=buyer, now=later(3))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED and payment.outcome == "checkout_closed"
+
+    # the payment page left open in another tab can no longer take the money
+    with pytest.raises(Conflict) as closed:
+        simulated_checkout_finish(
+            checkout_id=payment.provider_checkout_id, customer=buyer, outcome="pay"
+        )
+    assert closed.value.code == "checkout_closed"
+    page = login(buyer).post(
+        payment.checkout_url.removeprefix("http://testserver"), {"outcome": "pay"}, follow=True
+    )
+    assert "This checkout is closed; nothing was charged." in page.content.decode()
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED and not Refund.objects.exists()
+
+
+def test_cancelling_expires_the_stripe_checkout_and_a_just_paid_one_is_refunded(
+    client, stripe_on, buyer, crew, start_now, django_capture_on_commit_callbacks
+):
+    # One request cancelled with its checkout still open: Stripe is asked to expire it.
+    open_one = start_now(buyer)
+    unpaid = checkout.payment_checkout_start(customer=buyer, session_id=open_one.pk, now=later(2))
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.session_cancel(session_id=open_one.pk, user=buyer, now=later(3))
+    (call,) = stripe_on.calls(f"/v1/checkout/sessions/{unpaid.provider_checkout_id}/expire")
+    assert call["method"] == "post"
+    unpaid.refresh_from_db()
+    assert unpaid.status == PaymentStatus.FAILED and unpaid.outcome == "checkout_closed"
+
+    # Another one the customer paid at Stripe a moment before cancelling: Stripe will not
+    # expire it, the payment stays open for its webhook, which refunds it.
+    paid_one = start_now(buyer, now=later(4))
+    paying = checkout.payment_checkout_start(customer=buyer, session_id=paid_one.pk, now=later(5))
+    stripe_on.completed_checkouts.add(paying.provider_checkout_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.session_cancel(session_id=paid_one.pk, user=buyer, now=later(6))
+    paying.refresh_from_db()
+    assert paying.status == PaymentStatus.PENDING
+    payload, header = signed_event("checkout.session.completed", _start_now_completed(paying))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_webhook(client, payload, header)
+    assert response.json()["outcome"] == "refunded_session_closed"
+    paying.refresh_from_db()
+    assert paying.status == PaymentStatus.REFUNDED
+
+
+def test_releasing_a_hold_closes_its_checkout_but_an_expired_hold_keeps_it_payable(
+    buyer, mechanic, hold, django_capture_on_commit_callbacks
+):
+    released = hold(buyer, mechanic)
+    first = checkout.payment_checkout_start(
+        customer=buyer, reservation_id=released.pk, now=later(1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.reservation_release(reservation_id=released.pk, customer=buyer, now=later(2))
+    first.refresh_from_db()
+    assert first.status == PaymentStatus.FAILED and first.outcome == "checkout_closed"
+
+    lapsed = hold(buyer, mechanic, start=later(60 * 26))
+    second = checkout.payment_checkout_start(customer=buyer, reservation_id=lapsed.pk, now=later(3))
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.holds_expire_all(now=later(30))
+    second.refresh_from_db()
+    assert second.status == PaymentStatus.PENDING  # the late-payment rule may still take it

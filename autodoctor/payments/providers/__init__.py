@@ -60,6 +60,11 @@ class PaymentProvider(Protocol):
 
     def checkout_create(self, request: CheckoutRequest) -> CheckoutCreated: ...
 
+    def checkout_expire(self, checkout_id: str) -> None:
+        """Close an open checkout so it can no longer be paid (ProviderError if it is not
+        open any more, e.g. the customer paid a moment ago)."""
+        ...
+
     def refund_create(
         self,
         *,

@@ -34,6 +34,10 @@ class SimulatedProvider:
         url = settings.SITE_URL + reverse("payments:simulated_checkout", args=[checkout_id])
         return CheckoutCreated(checkout_id=checkout_id, url=url)
 
+    def checkout_expire(self, checkout_id: str) -> None:
+        """Nothing to tell a server: our checkout page refuses a payment that is no longer
+        pending (services/simulated.simulated_checkout_finish)."""
+
     def refund_create(
         self,
         *,

@@ -60,6 +60,13 @@ class StripeProvider:
             ) from exc
         return CheckoutCreated(checkout_id=session.id, url=session.url or "")
 
+    def checkout_expire(self, checkout_id: str) -> None:
+        try:
+            stripe.checkout.Session.expire(checkout_id, api_key=self._api_key)
+        except stripe.StripeError as exc:
+            log.warning("stripe checkout expire failed for %s: %s", checkout_id, exc)
+            raise ProviderError("The checkout could not be closed.") from exc
+
     def refund_create(
         self,
         *,

@@ -29,6 +29,7 @@ its payment is settled, and no second transaction can see one without the other.
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -56,7 +57,7 @@ from ..models import (
     WaiverKind,
 )
 from ..policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
-from ..providers import CheckoutRequest, active_provider
+from ..providers import CheckoutRequest, active_provider, provider_for
 from ..selectors import Payable, credit_balance_cents, payable_for, trial_available
 from . import credits, payouts, refunds
 from .state import payment_transition
@@ -364,10 +365,15 @@ def reservation_pay_and_confirm(
 
 
 SETTLING_MODES = frozenset({"scheduled_request", "immediate"})
+# After these nobody can pay for the session any more (an expired hold can still be paid:
+# the late-payment rule takes the slot if it is free).
+CHECKOUT_CLOSING_ACTIONS = frozenset({"booking.session.cancelled", "booking.session.hold_released"})
 
 
 def on_booking_event(event: SessionEvent) -> None:
     """Called by booking.events inside the transaction of every booking change."""
+    if event.action in CHECKOUT_CLOSING_ACTIONS and _open_checkouts(event.session_id).exists():
+        transaction.on_commit(partial(checkouts_close, event.session_id), robust=True)
     if event.action == "booking.session.confirmed" or (
         event.action == "booking.session.requested" and event.data.get("mode") in SETTLING_MODES
     ):
@@ -376,6 +382,30 @@ def on_booking_event(event: SessionEvent) -> None:
         _earning_on_assignment(event)
     elif event.action in refunds.REFUND_ACTIONS:
         refunds.refund_for_cancellation(event)
+
+
+def _open_checkouts(session_id: int):
+    return Payment.objects.filter(
+        session_id=session_id, method=PaymentMethod.CARD, status=S.PENDING
+    ).exclude(provider_checkout_id="")
+
+
+def checkouts_close(session_id: int, *, now: datetime | None = None) -> int:
+    """Close the open card checkouts of a session nobody can pay for any more (cancelled,
+    hold released), so a customer with the payment page still open in another tab is
+    not charged and then refunded. Runs after the cancelling commit (network calls). A
+    checkout the provider will not close (just paid) is left to the webhook, which
+    refunds it. Returns how many were closed."""
+    now = now or timezone.now()
+    closed = 0
+    for payment in _open_checkouts(session_id):
+        try:
+            provider_for(payment.provider).checkout_expire(payment.provider_checkout_id)
+        except DomainError:
+            continue
+        _payment_close_failed(payment.pk, outcome="checkout_closed", detail={}, now=now)
+        closed += 1
+    return closed
 
 
 def _earning_on_assignment(event: SessionEvent) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from django.utils import timezone
 
 from autodoctor.accounts.models import User
-from autodoctor.errors import NotFound
+from autodoctor.errors import Conflict, NotFound
 
 from ..models import Payment, PaymentMethod, PaymentStatus
 from ..providers import provider_for
@@ -67,6 +67,10 @@ def simulated_checkout_finish(
     """The page's buttons: "Pay" completes the checkout; "Fail" ends it unpaid (as Stripe
     does when the card keeps being declined until the checkout expires)."""
     payment = simulated_checkout_for(checkout_id, customer)
+    if payment.status != PaymentStatus.PENDING:
+        # Like an expired Stripe checkout: closed (paid, failed, or closed by us when the
+        # booking was cancelled), so nothing can be paid here any more.
+        raise Conflict("This checkout is closed; nothing was charged.", code="checkout_closed")
     simulated_event_send(payment, paid=outcome == "pay", now=now)
     payment.refresh_from_db()
     return payment
