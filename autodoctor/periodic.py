@@ -9,6 +9,7 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (300, "autodoctor.web.tasks.heartbeat"),
     (60, "autodoctor.booking.tasks.holds_expire"),
     (300, "autodoctor.booking.tasks.sessions_unpaid_expire"),
+    (60, "autodoctor.booking.tasks.sessions_untaken_expire"),
     (30, "autodoctor.notifications.tasks.outbox_send"),  # safety net; writes also wake it
     (120, "autodoctor.notifications.tasks.reminders_enqueue"),
 ]

@@ -181,6 +181,8 @@ TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
 # A "start now" session goes out to mechanics only once paid; unpaid, it is cancelled
 # after this long (longer than a card checkout's 31-minute lifetime).
 UNPAID_SESSION_MINUTES = int(os.environ.get("UNPAID_SESSION_MINUTES", "45"))
+# A paid "start now" request nobody accepts within this long is closed and refunded.
+START_NOW_WAIT_MINUTES = int(os.environ.get("START_NOW_WAIT_MINUTES", "30"))
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

@@ -428,6 +428,27 @@ def sessions_unpaid_expire(*, now: datetime | None = None) -> int:
     return expired
 
 
+def sessions_untaken_expire(*, now: datetime | None = None) -> int:
+    """Close start-now requests that went out but nobody accepted within
+    START_NOW_WAIT_MINUTES: cancelled by the system, so the refund policy gives the
+    payment back in full (payments listener) and the customer is told. Returns how many."""
+    now = now or timezone.now()
+    minutes = settings.START_NOW_WAIT_MINUTES
+    stale = list(
+        Session.objects.filter(
+            status=SessionStatus.PENDING,
+            scheduled_for__isnull=True,
+            mechanic__isnull=True,
+            offered_at__lt=now - timedelta(minutes=minutes),
+        ).values_list("pk", flat=True)[:500]
+    )
+    reason = f"No mechanic was free to take it within {minutes} minutes."
+    return sum(
+        session_cancel_by_system(session_id=session_id, reason=reason, now=now)
+        for session_id in stale
+    )
+
+
 def session_cancel_by_system(*, session_id: int, reason: str, now: datetime | None = None) -> bool:
     """Close a start-now request nobody has taken yet, for a reason of the platform's
     (e.g. its payment was refunded at the provider). False when it is no longer open."""
@@ -435,8 +456,12 @@ def session_cancel_by_system(*, session_id: int, reason: str, now: datetime | No
 
     def work() -> bool:
         session = Session.objects.select_for_update().get(pk=session_id)
-        if session.status != SessionStatus.PENDING or session.mechanic_id is not None:
-            return False
+        if (
+            session.status != SessionStatus.PENDING
+            or session.mechanic_id is not None
+            or session.scheduled_for is not None
+        ):
+            return False  # taken, closed, or a scheduled booking: not ours to close
         _system_cancel(session, reason, now=now)
         return True
 

@@ -14,6 +14,12 @@ def holds_expire() -> int:
 
 
 @task
+def sessions_untaken_expire() -> int:
+    """Periodic: close (and so refund) paid start-now requests nobody accepted in time."""
+    return services.sessions_untaken_expire()
+
+
+@task
 def sessions_unpaid_expire() -> int:
     """Periodic tidy-up: cancel "start now" sessions nobody paid for (never offered)."""
     return services.sessions_unpaid_expire()

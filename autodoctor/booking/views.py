@@ -507,6 +507,7 @@ def waiting(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": session,
             "awaiting_payment": session.awaiting_payment,
             "pay_url": start_checkout_url(session) if session.awaiting_payment else None,
+            "wait_minutes": settings.START_NOW_WAIT_MINUTES,
         },
     )
 

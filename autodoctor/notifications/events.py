@@ -129,6 +129,7 @@ def on_session_event(event: SessionEvent) -> None:
         facts["cancelled_by"] = event.data.get("by", "")
         facts["reason"] = event.data.get("reason", "")
     if event.action == "payments.payment.refunded":
+        facts["cancellation_reason"] = session.cancellation_reason
         facts["refund"] = {
             key: event.data.get(key)
             for key in (

@@ -1312,3 +1312,89 @@ def test_releasing_a_hold_closes_its_checkout_but_an_expired_hold_keeps_it_payab
         booking.holds_expire_all(now=later(30))
     second.refresh_from_db()
     assert second.status == PaymentStatus.PENDING  # the late-payment rule may still take it
+
+
+# --------------------------------------------------------------------------- nobody accepts
+
+
+def test_a_paid_request_nobody_accepts_is_closed_and_refunded_in_full(
+    settings, buyer, crew, start_now, grant, mechanic, hold
+):
+    from autodoctor.notifications.models import Notification
+    from autodoctor.notifications.rendering import message_render
+
+    wait = settings.START_NOW_WAIT_MINUTES
+    grant(buyer, 2 * ADVICE)
+    waiting = start_now(buyer)
+    checkout.payment_with_credits(customer=buyer, session_id=waiting.pk, now=later(2))
+    taken = start_now(buyer)
+    checkout.payment_with_credits(customer=buyer, session_id=taken.pk, now=later(2))
+    booking.offer_accept(
+        offer_id=Offer.objects.filter(session=taken, kind=OfferKind.TARGETED).first().pk,
+        mechanic=crew[0][0],
+        now=later(3),
+    )
+    unpaid = start_now(buyer)
+    scheduled = hold(buyer, mechanic).session
+    assert balance(buyer) == 0
+
+    assert booking.sessions_untaken_expire(now=later(2 + wait - 1)) == 0  # still in time
+    assert booking.sessions_untaken_expire(now=later(2 + wait + 1)) == 1
+    assert booking.sessions_untaken_expire(now=later(2 + wait + 2)) == 0  # once
+
+    waiting.refresh_from_db()
+    assert waiting.status == SessionStatus.CANCELLED and waiting.cancelled_by == "system"
+    assert waiting.cancellation_reason == f"No mechanic was free to take it within {wait} minutes."
+    assert not Offer.objects.filter(session=waiting, status=OfferStatus.OFFERED).exists()
+    refund = Refund.objects.get()
+    assert (refund.amount_cents, refund.destination) == (ADVICE, RefundDestination.CREDITS)
+    assert balance(buyer) == ADVICE
+    for other in (taken, unpaid, scheduled):
+        other.refresh_from_db()
+    assert (taken.status, unpaid.status, scheduled.status) == (
+        SessionStatus.WAITING,
+        SessionStatus.PENDING,
+        SessionStatus.PENDING,
+    )
+    (note,) = Notification.objects.filter(kind="payment_refunded", recipient=buyer)
+    body = message_render(note).body
+    assert f"No mechanic was free to take it within {wait} minutes." in body
+    assert "Refund:  $29.99 CAD as credits on your account" in body
+
+
+def test_the_untaken_sweep_is_periodic():
+    assert (60, "autodoctor.booking.tasks.sessions_untaken_expire") in PERIODIC_TASKS
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_mechanic_accepting_as_the_wait_runs_out_either_gets_it_or_is_told_it_closed(
+    settings, buyer, crew, start_now, grant
+):
+    wait = settings.START_NOW_WAIT_MINUTES
+    online, _offline = crew
+    for round_ in range(3):
+        grant(buyer, ADVICE)
+        session = start_now(buyer)
+        checkout.payment_with_credits(customer=buyer, session_id=session.pk, now=later(2))
+        offer = Offer.objects.get(session=session, mechanic=online[0])
+        at = later(2 + wait + 1)
+
+        def accept_or_sweep(i, offer=offer, at=at):
+            if i == 0:
+                return booking.offer_accept(offer_id=offer.pk, mechanic=online[0], now=at)
+            return booking.sessions_untaken_expire(now=at)
+
+        outcomes = race(2, accept_or_sweep)
+        session.refresh_from_db()
+        if session.status == SessionStatus.WAITING:  # the mechanic was first
+            assert outcomes == Counter({"ok": 2}), (round_, outcomes)
+            assert not Refund.objects.filter(payment__session=session).exists()
+            booking.session_cancel(
+                session_id=session.pk, user=online[0].user, reason="test tidy-up", now=at
+            )
+        else:  # the sweep was first: the accept is told the session is gone
+            assert session.status == SessionStatus.CANCELLED, round_
+            assert outcomes == Counter({"ok": 1, "Conflict": 1}), (round_, outcomes)
+            assert Refund.objects.filter(payment__session=session).count() == 1
+        assert balance(buyer) >= 0
