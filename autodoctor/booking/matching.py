@@ -141,8 +141,6 @@ def mechanics_ranked(
     accept it anyway, plan §6.4). Hours are not required for start-now."""
     from autodoctor.availability import service as availability
 
-    from .selectors import active_reservations
-
     now = now or timezone.now()
     # Only the fields match_score reads: the immediate flow scores every active mechanic.
     candidates = MechanicProfile.objects.filter(user__is_active=True).only(
@@ -161,9 +159,30 @@ def mechanics_ranked(
         free = availability.mechanics_free_between(criteria.scheduled_for, end, now=now)
         candidates = candidates.filter(pk__in=free)
     else:
-        end = now + timedelta(minutes=criteria.duration_minutes)
-        booked = active_reservations(now=now).filter(starts_at__lt=end, blocked_until__gt=now)
-        candidates = candidates.exclude(pk__in=booked.values("mechanic_id"))
+        candidates = candidates.exclude(pk__in=_booked_soon(criteria, now=now))
     matches = [match_score(m, criteria, now=now) for m in candidates]
     matches.sort(key=lambda m: (-m.score, m.mechanic_id))
     return matches[:limit]
+
+
+# The most a mechanic's buffer can be (availability.MechanicSettings constraint).
+MAX_BUFFER = timedelta(hours=4)
+
+
+def _booked_soon(criteria: MatchCriteria, *, now: datetime) -> set[int]:
+    """Mechanics who could not accept a start-now request now: accepting pins
+    [now, now + duration + their buffer), and one of their bookings overlaps it."""
+    from .selectors import active_reservations, mechanic_buffers
+
+    length = timedelta(minutes=criteria.duration_minutes)
+    rows = list(
+        active_reservations(now=now)
+        .filter(starts_at__lt=now + length + MAX_BUFFER, blocked_until__gt=now)
+        .values_list("mechanic_id", "starts_at")
+    )
+    buffers = mechanic_buffers({mechanic_id for mechanic_id, _ in rows})
+    return {
+        mechanic_id
+        for mechanic_id, starts_at in rows
+        if starts_at < now + length + buffers[mechanic_id]
+    }

@@ -24,6 +24,19 @@ from .models import (
 )
 
 
+def mechanic_buffers(mechanic_ids: Collection[int]) -> dict[int, timedelta]:
+    """Each mechanic's buffer after a booking (their settings, or the default)."""
+    from autodoctor.availability.models import MechanicSettings
+
+    default = MechanicSettings._meta.get_field("buffer_minutes").get_default()
+    found = dict(
+        MechanicSettings.objects.filter(mechanic_id__in=list(mechanic_ids)).values_list(
+            "mechanic_id", "buffer_minutes"
+        )
+    )
+    return {pk: timedelta(minutes=found.get(pk, default)) for pk in mechanic_ids}
+
+
 def active_reservations(*, now: datetime) -> QuerySet[Reservation]:
     """Reservations that block time right now: confirmed ones, and holds not yet past
     their expiry (an expired hold never blocks, whether or not a sweeper ran)."""

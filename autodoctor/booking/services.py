@@ -41,6 +41,7 @@ from .models import (
     SessionStatus,
     SessionType,
 )
+from .selectors import mechanic_buffers
 from .state import session_transition
 
 log = logging.getLogger("autodoctor.booking")
@@ -55,14 +56,7 @@ TARGETED_OFFERS = 3
 
 
 def _mechanic_buffer(mechanic: MechanicProfile) -> timedelta:
-    from autodoctor.availability.models import MechanicSettings
-
-    row = (
-        MechanicSettings.objects.filter(mechanic=mechanic)
-        .values_list("buffer_minutes", flat=True)
-        .first()
-    )
-    return timedelta(minutes=15 if row is None else row)
+    return mechanic_buffers([mechanic.pk])[mechanic.pk]
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
@@ -443,10 +437,13 @@ def sessions_untaken_expire(*, now: datetime | None = None) -> int:
         ).values_list("pk", flat=True)[:500]
     )
     reason = f"No mechanic was free to take it within {minutes} minutes."
-    return sum(
-        session_cancel_by_system(session_id=session_id, reason=reason, now=now)
-        for session_id in stale
-    )
+    closed = 0
+    for session_id in stale:
+        try:
+            closed += session_cancel_by_system(session_id=session_id, reason=reason, now=now)
+        except Busy:
+            log.warning("untaken sweep: session %s busy, next run retries", session_id)
+    return closed
 
 
 def session_cancel_by_system(*, session_id: int, reason: str, now: datetime | None = None) -> bool:
@@ -694,6 +691,15 @@ def reservation_release(
 # --------------------------------------------------------------------------- offers
 
 
+def _lock_offer_session(offer_id: int) -> None:
+    """Lock the offer's session before the offer itself: every path that changes both
+    (cancel, the sweeps) locks the session first, so PostgreSQL never sees the two
+    orders at once (a deadlock)."""
+    session_id = Offer.objects.filter(pk=offer_id).values_list("session_id", flat=True).first()
+    if session_id is not None:
+        list(Session.objects.select_for_update().filter(pk=session_id).values_list("pk"))
+
+
 def _access_offer(offer_id: int, mechanic: MechanicProfile) -> Offer:
     """An offer this mechanic is (or was) entitled to act on, locked. Closed offers are
     returned too, so the caller can answer "already taken" instead of "not found"."""
@@ -734,6 +740,7 @@ def offer_accept(
     taken = Conflict("Another mechanic already took this session.", code="already_taken")
 
     def work() -> Session:
+        _lock_offer_session(offer_id)
         offer = _access_offer(offer_id, mechanic)
         if offer.status != OfferStatus.OFFERED:
             raise (
@@ -806,6 +813,7 @@ def offer_decline(
     now = now or timezone.now()
 
     def work() -> Offer:
+        _lock_offer_session(offer_id)
         offer = _access_offer(offer_id, mechanic)
         if offer.kind == OfferKind.BROADCAST:
             # A broadcast is shared: "declining" just hides it for this mechanic.

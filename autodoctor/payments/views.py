@@ -123,7 +123,7 @@ def simulated_checkout(request: HttpRequest, checkout_id: str) -> HttpResponse:
             customer=request.user,  # type: ignore[arg-type]
             outcome=outcome,  # type: ignore[arg-type]
         )
-        if outcome == "fail":
+        if outcome == "fail" and payment.status == PaymentStatus.FAILED:
             messages.error(request, "The payment failed (simulated). Nothing was charged.")
             return redirect(payment.checkout_page_url)
         return _after_payment(request, payment)

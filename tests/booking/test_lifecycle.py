@@ -349,7 +349,11 @@ def test_matching_for_a_scheduled_time_keeps_only_free_mechanics(
     assert MechanicProfile.objects.count() == 2
 
 
-def test_start_now_matching_skips_mechanics_booked_right_now(booking_customer, intake, hold):
+def test_start_now_matching_skips_mechanics_who_could_not_accept_for_a_booking(
+    booking_customer, intake, hold
+):
+    """Accepting pins [now, now + 15 min + the mechanic's 15-min buffer); a booking at
+    15:00-15:30 UTC (blocked until 15:45 by its own buffer) rules out 14:31 to 15:44."""
     from autodoctor.booking.matching import MatchCriteria, mechanics_ranked
     from tests.factories import weekly_hours
 
@@ -359,10 +363,14 @@ def test_start_now_matching_skips_mechanics_booked_right_now(booking_customer, i
     services.reservation_confirm(reservation_id=booked.pk, customer=booked.session.customer)
     criteria = MatchCriteria(concern="brakes squeal", duration_minutes=15)
 
-    during = [m.mechanic_id for m in mechanics_ranked(criteria, now=SLOT + timedelta(minutes=5))]
-    before = [m.mechanic_id for m in mechanics_ranked(criteria, now=SLOT - timedelta(hours=1))]
-    assert during == [free.pk]
-    assert before == [busy.pk, free.pk]  # the better-rated one, free an hour earlier
+    def ranked(minutes_from_slot: int) -> list[int]:
+        at = SLOT + timedelta(minutes=minutes_from_slot)
+        return [m.mechanic_id for m in mechanics_ranked(criteria, now=at)]
+
+    for minutes in (-29, -10, 5, 44):  # inside the booking, or too close to it
+        assert ranked(minutes) == [free.pk], minutes
+    for minutes in (-31, 46):  # clear of it, buffers included
+        assert ranked(minutes) == [busy.pk, free.pk], minutes  # the better-rated first
 
 
 def test_an_expired_hold_does_not_block_accepting_an_immediate_session(

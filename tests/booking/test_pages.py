@@ -183,7 +183,7 @@ def test_immediate_booking_is_confirmed_at_checkout_then_waits_on_a_page_that_po
 
     waiting = body(customer_client.get(accepted["Location"]))
     assert 'hx-trigger="every 5s"' in waiting
-    assert "If nobody takes it within 30 minutes we close it" in waiting
+    assert "If nobody takes it within 30 minutes we close it." in waiting  # free: no refund
     assert "Not sent out yet" not in body(customer_client.get("/booking/sessions/"))
     partial = body(customer_client.get(accepted["Location"], **HTMX))
     assert "<html" not in partial and 'id="waiting-status"' in partial

@@ -1397,4 +1397,47 @@ def test_a_mechanic_accepting_as_the_wait_runs_out_either_gets_it_or_is_told_it_
             assert session.status == SessionStatus.CANCELLED, round_
             assert outcomes == Counter({"ok": 1, "Conflict": 1}), (round_, outcomes)
             assert Refund.objects.filter(payment__session=session).count() == 1
-        assert balance(buyer) >= 0
+        # each round: granted, paid, and given back in full (by the sweep or the
+        # mechanic's cancel), never twice
+        assert balance(buyer) == ADVICE * (round_ + 1), round_
+
+
+def test_a_cancel_while_the_checkout_is_being_opened_leaves_no_payable_checkout(
+    buyer, crew, start_now, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Tab A presses "pay by card"; while the provider opens the checkout, tab B cancels.
+    The cancel found no checkout to close, so opening re-checks under the session lock
+    and closes it itself: the customer is not sent to pay for a cancelled request."""
+    from autodoctor.payments.providers.simulated import SimulatedProvider
+
+    session = start_now(buyer)
+    real_create = SimulatedProvider.checkout_create
+
+    def create_while_the_other_tab_cancels(provider, request):
+        with django_capture_on_commit_callbacks(execute=True):
+            booking.session_cancel(session_id=session.pk, user=buyer, now=later(2))
+        return real_create(provider, request)
+
+    monkeypatch.setattr(SimulatedProvider, "checkout_create", create_while_the_other_tab_cancels)
+    with pytest.raises(Conflict) as refused:
+        checkout.payment_checkout_start(customer=buyer, session_id=session.pk, now=later(2))
+    assert refused.value.code == "session_closed"
+    payment = Payment.objects.get()
+    assert payment.provider_checkout_id  # it was opened at the provider...
+    assert payment.status == PaymentStatus.FAILED and payment.outcome == "checkout_closed"
+    with pytest.raises(Conflict):  # ...and can no longer be paid
+        simulated_checkout_finish(
+            checkout_id=payment.provider_checkout_id, customer=buyer, outcome="pay"
+        )
+
+
+def test_pressing_pay_again_after_paying_changes_nothing(login, buyer, card_checkout):
+    session, payment = card_checkout
+    client = login(buyer)
+    path = payment.checkout_url.removeprefix("http://testserver")
+    first = client.post(path, {"outcome": "pay"})
+    again = client.post(path, {"outcome": "pay"})
+    assert first["Location"] == again["Location"] == f"/booking/sessions/{session.pk}/waiting/"
+    assert WebhookEvent.objects.count() == 1  # the second press sent nothing
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED and not Refund.objects.exists()

@@ -41,7 +41,9 @@ from autodoctor.booking import services as booking
 from autodoctor.booking.events import session_event_record
 from autodoctor.booking.models import (
     OfferKind,
+    Reservation,
     ReservationStatus,
+    Session,
     SessionEvent,
     SessionStatus,
 )
@@ -326,8 +328,35 @@ def payment_checkout_start(
             checkout_url=created.url,
             checkout_expires_at=expires_at,
         )
+    if not _still_payable(payable):
+        # Cancelled or released while the provider was opening the checkout (another
+        # tab): the cancel saw no checkout to close, so close it here, unpaid.
+        checkouts_close(payable.session.pk, now=now)
+        raise Conflict(
+            "This booking was closed while the payment page was opening; nothing was charged.",
+            code="session_closed",
+        )
     payment.refresh_from_db()
     return payment
+
+
+def _still_payable(payable: Payable) -> bool:
+    """Re-checked under the session lock, after the checkout id is saved: a cancel that
+    committed first is seen here, one that commits later sees the checkout and closes
+    it (on_booking_event), so no order leaves a payable checkout for a closed booking."""
+    with transaction.atomic(durable=True):
+        session = Session.objects.select_for_update().get(pk=payable.session.pk)
+        if payable.reservation is None:
+            return session.awaiting_payment
+        status = (
+            Reservation.objects.filter(pk=payable.reservation.pk)
+            .values_list("status", flat=True)
+            .get()
+        )
+        return session.status == SessionStatus.PENDING and status in (
+            ReservationStatus.RESERVED,
+            ReservationStatus.EXPIRED,
+        )
 
 
 def reservation_pay_and_confirm(
@@ -367,7 +396,13 @@ def reservation_pay_and_confirm(
 SETTLING_MODES = frozenset({"scheduled_request", "immediate"})
 # After these nobody can pay for the session any more (an expired hold can still be paid:
 # the late-payment rule takes the slot if it is free).
-CHECKOUT_CLOSING_ACTIONS = frozenset({"booking.session.cancelled", "booking.session.hold_released"})
+CHECKOUT_CLOSING_ACTIONS = frozenset(
+    {
+        "booking.session.cancelled",
+        "booking.session.hold_released",
+        "booking.session.request_declined",
+    }
+)
 
 
 def on_booking_event(event: SessionEvent) -> None:

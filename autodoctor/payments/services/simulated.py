@@ -67,10 +67,12 @@ def simulated_checkout_finish(
     """The page's buttons: "Pay" completes the checkout; "Fail" ends it unpaid (as Stripe
     does when the card keeps being declined until the checkout expires)."""
     payment = simulated_checkout_for(checkout_id, customer)
-    if payment.status != PaymentStatus.PENDING:
-        # Like an expired Stripe checkout: closed (paid, failed, or closed by us when the
-        # booking was cancelled), so nothing can be paid here any more.
+    if payment.status == PaymentStatus.FAILED:
+        # Like an expired Stripe checkout (it ran out, failed, or we closed it when the
+        # booking was cancelled): nothing can be paid here any more.
         raise Conflict("This checkout is closed; nothing was charged.", code="checkout_closed")
+    if payment.status != PaymentStatus.PENDING:
+        return payment  # paid already (a resubmitted "Pay"): nothing happens twice
     simulated_event_send(payment, paid=outcome == "pay", now=now)
     payment.refresh_from_db()
     return payment
