@@ -17,15 +17,19 @@ is written when a mechanic accepts it (`_earning_on_assignment`).
 The hook between booking and payments
 -------------------------------------
 `booking.services.reservation_confirm` (and `session_publish` for start-now sessions)
-owns its durable transaction and is left as is. We call it with
+owns its durable transaction and is left as is. We call it (`booking_confirm`) with
 `payment_reference="payment:<id>"`; it stores the reference on the session and records
-"booking.session.confirmed" (or "booking.session.requested") INSIDE that transaction, which calls `on_booking_event`
-(registered in PaymentsConfig.ready). The listener settles the referenced payment right
-there: debits the credits, records the waiver, writes the payout earning (for a start-now
-session: later, when a mechanic accepts it) and marks the
-payment succeeded. If settling fails (not enough credits, trial already used) it
-raises and the confirmation rolls back with it — a booking is confirmed if and only if
-its payment is settled, and no second transaction can see one without the other.
+"booking.session.confirmed" (or "booking.session.requested") INSIDE that transaction,
+which calls `on_booking_event` (registered in PaymentsConfig.ready). The listener
+settles the referenced payment right there: debits the credits, records the waiver,
+writes the payout earning (for a start-now session: later, when a mechanic accepts it)
+and marks the payment succeeded. If settling fails (not enough credits, trial already
+used, no payment at all for a start-now session) it raises and the confirmation rolls
+back with it — a booking is confirmed if and only if its payment is settled, and no
+second transaction can see one without the other.
+
+The listener also closes open card checkouts of a session that was cancelled or
+released (`checkouts_close`, after commit), so nobody pays into an automatic refund.
 """
 
 from datetime import datetime, timedelta
