@@ -17,6 +17,7 @@ class PaymentsConfig(AppConfig):
         register_event_listener(on_booking_event)
         for job in (
             (300, "autodoctor.payments.tasks.refunds_retry"),
+            (300, "autodoctor.payments.tasks.checkouts_close_retry"),
             (60, "autodoctor.payments.tasks.simulated_checkouts_expire"),
         ):
             if job not in PERIODIC_TASKS:

@@ -13,6 +13,14 @@ def refunds_retry() -> int:
 
 
 @task
+def checkouts_close_retry() -> int:
+    """Close checkouts a cancel could not close at once (the provider was unreachable)."""
+    from .services.checkout import checkouts_close_stranded
+
+    return checkouts_close_stranded()
+
+
+@task
 def simulated_checkouts_expire() -> int:
     """The simulated provider's side of Stripe's `checkout.session.expired`."""
     from .providers import simulated_allowed

@@ -81,6 +81,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.refund_status = "succeeded"
         self.fail_refunds = False
         self.completed_checkouts: set[str] = set()  # checkout ids Stripe will not expire
+        self.fail_expire = False  # Stripe unreachable for checkout expiry
         self._ids = itertools.count(1)
 
     def request(self, method, url, headers, post_data=None):  # type: ignore[no-untyped-def]
@@ -104,6 +105,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return json.dumps(body), 200, {}
         if path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
             checkout_id = path.split("/")[4]
+            if self.fail_expire:
+                error = {"error": {"type": "api_error", "message": "Stripe is down (test)"}}
+                return json.dumps(error), 500, {}
             if checkout_id in self.completed_checkouts:  # paid meanwhile: Stripe refuses
                 error = {"error": {"type": "invalid_request_error", "message": "not open"}}
                 return json.dumps(error), 400, {}

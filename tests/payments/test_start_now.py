@@ -1441,3 +1441,26 @@ def test_pressing_pay_again_after_paying_changes_nothing(login, buyer, card_chec
     assert WebhookEvent.objects.count() == 1  # the second press sent nothing
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED and not Refund.objects.exists()
+
+
+def test_a_checkout_stripe_could_not_close_at_cancel_is_closed_by_the_periodic_retry(
+    stripe_on, buyer, crew, start_now, django_capture_on_commit_callbacks
+):
+    from autodoctor.payments import tasks as payment_tasks
+
+    session = start_now(buyer)
+    payment = checkout.payment_checkout_start(customer=buyer, session_id=session.pk, now=later(2))
+    stripe_on.fail_expire = True
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.session_cancel(session_id=session.pk, user=buyer, now=later(3))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING  # Stripe was down: still open
+
+    stripe_on.fail_expire = False
+    assert (300, "autodoctor.payments.tasks.checkouts_close_retry") in PERIODIC_TASKS
+    assert payment_tasks.checkouts_close_retry.call() == 1
+    assert payment_tasks.checkouts_close_retry.call() == 0  # nothing left to close
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED and payment.outcome == "checkout_closed"
+    expire_path = f"/v1/checkout/sessions/{payment.provider_checkout_id}/expire"
+    assert len(stripe_on.calls(expire_path)) == 2  # the failed try, then the retry

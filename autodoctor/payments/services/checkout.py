@@ -37,6 +37,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -445,6 +446,26 @@ def checkouts_close(session_id: int, *, now: datetime | None = None) -> int:
         _payment_close_failed(payment.pk, outcome="checkout_closed", detail={}, now=now)
         closed += 1
     return closed
+
+
+def checkouts_close_stranded(*, now: datetime | None = None) -> int:
+    """Periodic retry of `checkouts_close`: checkouts still open (and not yet run out)
+    for sessions nobody may pay any more, e.g. because the provider could not be
+    reached when the session was cancelled. Returns how many were closed."""
+    now = now or timezone.now()
+    stranded = (
+        Payment.objects.filter(
+            method=PaymentMethod.CARD, status=S.PENDING, checkout_expires_at__gt=now
+        )
+        .exclude(provider_checkout_id="")
+        .filter(
+            Q(session__status=SessionStatus.CANCELLED)
+            | Q(reservation__status=ReservationStatus.RELEASED)
+        )
+        .values_list("session_id", flat=True)
+        .distinct()
+    )
+    return sum(checkouts_close(session_id, now=now) for session_id in list(stranded[:100]))
 
 
 def _earning_on_assignment(event: SessionEvent) -> None:
