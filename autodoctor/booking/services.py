@@ -317,8 +317,8 @@ def session_publish(
 
     def work() -> Session:
         session = Session.objects.select_for_update().get(pk=session_id)
-        if session.offered_at is not None:
-            return session  # idempotent: a replayed payment publishes nothing twice
+        if session.offered_at is not None and session.status != SessionStatus.CANCELLED:
+            return session  # idempotent: published already (by this or another payment)
         if session.status != SessionStatus.PENDING:
             raise Conflict(
                 f"This session is {session.status}; it can no longer go out to mechanics.",
@@ -418,7 +418,10 @@ def sessions_unpaid_expire(*, now: datetime | None = None) -> int:
             )
             return True
 
-        expired += run_booking_transaction(work)
+        try:
+            expired += run_booking_transaction(work)
+        except Busy:
+            log.warning("unpaid sweep: session %s busy, next run retries", session_id)
     return expired
 
 

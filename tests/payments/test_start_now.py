@@ -1464,3 +1464,16 @@ def test_a_checkout_stripe_could_not_close_at_cancel_is_closed_by_the_periodic_r
     assert payment.status == PaymentStatus.FAILED and payment.outcome == "checkout_closed"
     expire_path = f"/v1/checkout/sessions/{payment.provider_checkout_id}/expire"
     assert len(stripe_on.calls(expire_path)) == 2  # the failed try, then the retry
+
+
+def test_a_second_payment_for_a_request_cancelled_after_it_went_out_is_refunded_as_closed(
+    buyer, crew, start_now, grant, card_checkout
+):
+    session, card = card_checkout
+    grant(buyer, ADVICE)
+    checkout.payment_with_credits(customer=buyer, session_id=session.pk, now=later(3))
+    booking.session_cancel(session_id=session.pk, user=buyer, now=later(4))
+    result = simulated_event_send(card, paid=True, now=later(5))  # the card lands late
+    assert result.outcome == "refunded_session_closed"
+    card.refresh_from_db()
+    assert card.status == PaymentStatus.REFUNDED and card.outcome == "session_closed"
