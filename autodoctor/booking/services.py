@@ -201,6 +201,18 @@ class Intake:
     vehicle_label: str
     brand: str
 
+    def session_fields(self) -> dict[str, object]:
+        """What a new Session takes from the answers (both flows create one)."""
+        return {
+            "type": self.session_type,
+            "plan": self.plan,
+            "concern": self.concern,
+            "vehicle": self.vehicle,
+            "vehicle_label": self.vehicle_label,
+            "requested_brand": self.brand,
+            "duration_minutes": self.plan.duration_minutes,
+        }
+
 
 def intake_validate(
     *,
@@ -267,16 +279,7 @@ def session_create_immediate(
     now = now or timezone.now()
 
     def work() -> Session:
-        session = Session.objects.create(
-            customer=customer,
-            type=intake.session_type,
-            plan=intake.plan,
-            concern=intake.concern,
-            vehicle=intake.vehicle,
-            vehicle_label=intake.vehicle_label,
-            requested_brand=intake.brand,
-            duration_minutes=intake.plan.duration_minutes,
-        )
+        session = Session.objects.create(customer=customer, **intake.session_fields())
         session_event_record(
             session=session,
             action="booking.session.created",
@@ -520,16 +523,7 @@ def reservation_hold(
 
     def work() -> Reservation:
         session = Session.objects.create(
-            customer=customer,
-            mechanic=mechanic,
-            type=intake.session_type,
-            plan=intake.plan,
-            concern=intake.concern,
-            vehicle=intake.vehicle,
-            vehicle_label=intake.vehicle_label,
-            requested_brand=intake.brand,
-            scheduled_for=starts_at,
-            duration_minutes=minutes,
+            customer=customer, mechanic=mechanic, scheduled_for=starts_at, **intake.session_fields()
         )
         reservation = _reservation_insert(
             mechanic=mechanic,

@@ -112,8 +112,22 @@ def checkout_expiry(*, hold_expires_at: datetime | None, now: datetime) -> datet
 # --------------------------------------------------------------------------- entry points
 
 
-def _settled_payment(payable: Payable) -> Payment | None:
-    return Payment.objects.filter(session_id=payable.session.pk, status=S.SUCCEEDED).first()
+def _payable_by_method(
+    customer: User, *, free_plan: bool, reservation_id: int | None, session_id: int | None
+) -> tuple[Payable, Payment | None]:
+    """The customer's payable, refused when its plan does not take this method (the
+    waiver is for free plans, credits and cards for paid ones), and its settled payment
+    if it has one: asking twice confirms once."""
+    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
+    if payable.session.plan.is_free != free_plan:
+        message = (
+            "This plan is paid; pay by card or with credits."
+            if free_plan
+            else "This plan is free: accept the waiver instead."
+        )
+        raise InvalidInput(message, field="method")
+    settled = Payment.objects.filter(session_id=payable.session.pk, status=S.SUCCEEDED).first()
+    return payable, settled
 
 
 def _check_payable(payable: Payable, *, now: datetime) -> None:
@@ -210,13 +224,12 @@ def payment_with_waiver(
     (a start-now session goes out to mechanics) with no charge. A trial can be used once
     (database-enforced)."""
     now = now or timezone.now()
-    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
-    plan = payable.session.plan
-    if not plan.is_free:
-        raise InvalidInput("This plan is paid; pay by card or with credits.", field="method")
-    settled = _settled_payment(payable)
+    payable, settled = _payable_by_method(
+        customer, free_plan=True, reservation_id=reservation_id, session_id=session_id
+    )
     if settled is not None:
-        return settled  # idempotent: asking twice confirms once
+        return settled
+    plan = payable.session.plan
     if not accepted:
         raise InvalidInput("Accept the waiver to book a free session.", field="waiver_accepted")
     if text_version not in WAIVER_TEXTS:
@@ -240,14 +253,13 @@ def payment_with_credits(
     """Pay the plan price from the customer's credits; debited atomically with the
     confirmation (two bookings racing for the last credits: exactly one wins)."""
     now = now or timezone.now()
-    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
-    plan = payable.session.plan
-    if plan.is_free:
-        raise InvalidInput("This plan is free: accept the waiver instead.", field="method")
-    settled = _settled_payment(payable)
+    payable, settled = _payable_by_method(
+        customer, free_plan=False, reservation_id=reservation_id, session_id=session_id
+    )
     if settled is not None:
         return settled
     _check_payable(payable, now=now)
+    plan = payable.session.plan
     balance = credit_balance_cents(customer)
     if balance < plan.price_cents:
         raise credits.InsufficientCredits(
@@ -279,14 +291,13 @@ def payment_checkout_start(
     (its `checkout_url` is where the customer pays). An open checkout for the same hold
     or session is reused, so pressing "pay by card" twice does not open two."""
     now = now or timezone.now()
-    payable = payable_for(customer, reservation_id=reservation_id, session_id=session_id)
-    plan = payable.session.plan
-    if plan.is_free:
-        raise InvalidInput("This plan is free: accept the waiver instead.", field="method")
-    settled = _settled_payment(payable)
+    payable, settled = _payable_by_method(
+        customer, free_plan=False, reservation_id=reservation_id, session_id=session_id
+    )
     if settled is not None:
         return settled
     _check_payable(payable, now=now)
+    plan = payable.session.plan
     provider = active_provider()
     reusable = Payment.objects.filter(
         session=payable.session,
