@@ -19,7 +19,7 @@ Who may change what (plan §2.3, §5.3):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -153,8 +153,61 @@ def weekly_blocks_replace(
     backwards block, overlapping blocks. A workshop-affiliated mechanic cannot edit
     weekly hours (their workshop's hours apply).
     """
+    return _week_write(mechanic, actor, lambda current: list(blocks))
+
+
+def weekly_block_add(
+    *, mechanic: MechanicProfile, block: BlockInput, actor: User
+) -> list[WeeklyBlock]:
+    """Add one block to the week (same rules as weekly_blocks_replace)."""
+    return _week_write(mechanic, actor, lambda current: [*_as_inputs(current), block])
+
+
+def weekly_block_remove(
+    *, mechanic: MechanicProfile, block_id: int, actor: User
+) -> list[WeeklyBlock]:
+    """Remove one block of the week (404 when it is not one of the mechanic's)."""
+
+    def without(current: list[WeeklyBlock]) -> list[BlockInput]:
+        if not any(b.pk == block_id for b in current):
+            raise NotFound("No such block.")
+        return _as_inputs(b for b in current if b.pk != block_id)
+
+    return _week_write(mechanic, actor, without)
+
+
+def _as_inputs(rows: Iterable[WeeklyBlock]) -> list[BlockInput]:
+    return [BlockInput(b.day_of_week, b.start_minute, b.end_minute) for b in rows]
+
+
+def _week_write(
+    mechanic: MechanicProfile,
+    actor: User,
+    edit: Callable[[list[WeeklyBlock]], list[BlockInput]],
+) -> list[WeeklyBlock]:
+    """Read the week, `edit` it and write it back under the profile lock, so two
+    changes of one week (two tabs adding a block) queue instead of one losing the other."""
     _check_own_mechanic(actor, mechanic)
     _check_manages_own_hours(mechanic)
+    with transaction.atomic(durable=True):
+        MechanicProfile.objects.select_for_update(of=("self",)).filter(pk=mechanic.pk).order_by(
+            "pk"
+        ).first()
+        blocks = edit(list(WeeklyBlock.objects.filter(mechanic=mechanic)))
+        _check_week(blocks)
+        WeeklyBlock.objects.filter(mechanic=mechanic).delete()
+        return WeeklyBlock.objects.bulk_create(
+            WeeklyBlock(
+                mechanic=mechanic,
+                day_of_week=b.day_of_week,
+                start_minute=b.start_minute,
+                end_minute=b.end_minute,
+            )
+            for b in sorted(blocks, key=lambda b: (b.day_of_week, b.start_minute))
+        )
+
+
+def _check_week(blocks: Sequence[BlockInput]) -> None:
     if len(blocks) > MAX_BLOCKS:
         raise InvalidInput(f"At most {MAX_BLOCKS} blocks a week.", field="blocks")
     spans = []
@@ -169,22 +222,6 @@ def weekly_blocks_replace(
             (block.day_of_week, block.start_minute, block.end_minute, block.label(), field)
         )
     _check_no_overlap(spans)
-
-    with transaction.atomic(durable=True):
-        # Lock the profile so two replaces of the same week queue instead of interleaving.
-        MechanicProfile.objects.select_for_update(of=("self",)).filter(pk=mechanic.pk).order_by(
-            "pk"
-        ).first()
-        WeeklyBlock.objects.filter(mechanic=mechanic).delete()
-        return WeeklyBlock.objects.bulk_create(
-            WeeklyBlock(
-                mechanic=mechanic,
-                day_of_week=b.day_of_week,
-                start_minute=b.start_minute,
-                end_minute=b.end_minute,
-            )
-            for b in sorted(blocks, key=lambda b: (b.day_of_week, b.start_minute))
-        )
 
 
 # ---------------------------------------------------------------- time off

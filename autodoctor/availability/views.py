@@ -136,12 +136,8 @@ def weekly_add(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     mechanic = selectors.mechanic_for_user(user)
     data = _cleaned(BlockForm(request.POST))
-    current = [
-        services.BlockInput(b.day_of_week, b.start_minute, b.end_minute)
-        for b in selectors.weekly_blocks_of(mechanic)
-    ]
     added = services.BlockInput(data["day_of_week"], data["start"], data["end"])
-    services.weekly_blocks_replace(mechanic=mechanic, blocks=[*current, added], actor=user)
+    services.weekly_block_add(mechanic=mechanic, block=added, actor=user)
     return _week_response(request, mechanic, "week", f"Added {added.label()}.")
 
 
@@ -150,15 +146,7 @@ def weekly_add(request: HttpRequest) -> HttpResponse:
 def weekly_remove(request: HttpRequest, block_id: int) -> HttpResponse:
     user = _user(request)
     mechanic = selectors.mechanic_for_user(user)
-    blocks = selectors.weekly_blocks_of(mechanic)
-    if not any(b.pk == block_id for b in blocks):
-        raise NotFound("No such block.")
-    kept = [
-        services.BlockInput(b.day_of_week, b.start_minute, b.end_minute)
-        for b in blocks
-        if b.pk != block_id
-    ]
-    services.weekly_blocks_replace(mechanic=mechanic, blocks=kept, actor=user)
+    services.weekly_block_remove(mechanic=mechanic, block_id=block_id, actor=user)
     return _week_response(request, mechanic, "week", "Block removed.")
 
 

@@ -380,3 +380,22 @@ def test_slot_listing_query_count_does_not_grow_with_the_number_of_days(now):
             )
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_two_blocks_added_at_once_are_both_kept():
+    """Two tabs add a block at the same moment: each edit reads the week under the
+    profile lock (services._week_write), so neither overwrites the other."""
+    from autodoctor.availability import services
+    from tests.racing import race
+
+    mechanic = MechanicFactory()
+    added = [services.BlockInput(1, 9 * 60, 12 * 60), services.BlockInput(2, 13 * 60, 17 * 60)]
+    outcomes = race(
+        2,
+        lambda i: services.weekly_block_add(mechanic=mechanic, block=added[i], actor=mechanic.user),
+    )
+    assert outcomes == {"ok": 2}, outcomes
+    kept = set(mechanic.weekly_blocks.values_list("day_of_week", "start_minute", "end_minute"))
+    assert kept == {(1, 540, 720), (2, 780, 1020)}
