@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .models import Offer, Plan, Reservation, Session, SessionEvent
 
@@ -29,6 +31,9 @@ class ReservationInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
+        return super().get_queryset(request).select_related("mechanic__user")
+
 
 class EventInline(admin.TabularInline):
     model = SessionEvent
@@ -36,6 +41,9 @@ class EventInline(admin.TabularInline):
     fields = ["created_at", "action", "actor", "data"]
     readonly_fields = fields
     can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SessionEvent]:
+        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Session)
@@ -107,3 +115,4 @@ class SessionEventAdmin(admin.ModelAdmin):
     list_filter = ["action"]
     search_fields = ["action", "session__customer__email"]
     date_hierarchy = "created_at"
+    list_select_related = ["session", "actor"]

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from autodoctor.accounts.models import MechanicProfile, User
-from autodoctor.errors import NotAllowed, NotFound
+from autodoctor.errors import NotAllowed
 
 from . import selectors, services
 from .models import Offer, Reservation, Session
@@ -262,7 +262,7 @@ def session_list(request: HttpRequest, status: str | None = None) -> list[Sessio
     qs = selectors.sessions_for_user(_user(request))
     if status:
         qs = qs.filter(status=status)
-    return list(qs[:200])
+    return list(selectors.with_holds(qs)[:200])
 
 
 @router.get(
@@ -333,6 +333,4 @@ def offer_accept(request: HttpRequest, offer_id: int) -> Session:
 )
 def offer_decline(request: HttpRequest, offer_id: int) -> Offer:
     offer = services.offer_decline(offer_id=offer_id, mechanic=_mechanic(request))
-    if offer is None:
-        raise NotFound("No such offer.")
     return Offer.objects.select_related("session__plan").get(pk=offer.pk)

@@ -14,7 +14,8 @@ from functools import lru_cache
 
 from django.utils import timezone
 
-from autodoctor.accounts.models import MechanicProfile
+from autodoctor.accounts.models import MechanicProfile, User
+from autodoctor.availability.service import MAX_BUFFER
 
 STOPWORDS = {
     "the",
@@ -43,6 +44,23 @@ class MatchCriteria:
     fsa: str = ""
     scheduled_for: datetime | None = None
     duration_minutes: int = 15
+
+
+def match_criteria(
+    customer: User, *, concern: str = "", brand: str = "", at: datetime | None, minutes: int
+) -> MatchCriteria:
+    """What to match on for this customer's request: the concern and brand they gave,
+    their city and FSA (from their profile, if any), the time (None = start now) and
+    the session's length. The wizard and `session_publish` both build it here."""
+    profile = getattr(customer, "customer_profile", None)
+    return MatchCriteria(
+        concern=concern,
+        brand=brand,
+        city=profile.city if profile else "",
+        fsa=profile.fsa if profile else "",
+        scheduled_for=at,
+        duration_minutes=minutes,
+    )
 
 
 @dataclass(frozen=True)
@@ -163,10 +181,6 @@ def mechanics_ranked(
     matches = [match_score(m, criteria, now=now) for m in candidates]
     matches.sort(key=lambda m: (-m.score, m.mechanic_id))
     return matches[:limit]
-
-
-# The most a mechanic's buffer can be (availability.MechanicSettings constraint).
-MAX_BUFFER = timedelta(hours=4)
 
 
 def _booked_soon(criteria: MatchCriteria, *, now: datetime) -> set[int]:

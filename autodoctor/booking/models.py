@@ -120,10 +120,6 @@ class Session(models.Model):
         return f"Session #{self.pk} ({self.status})"
 
     @property
-    def is_scheduled_booking(self) -> bool:
-        return self.scheduled_for is not None
-
-    @property
     def awaiting_payment(self) -> bool:
         """A start-now session not yet paid for: nobody has been offered it."""
         return (

@@ -11,18 +11,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability import service as availability
 from autodoctor.availability.engine import Interval
-from autodoctor.availability.models import TimeOff, TimeOffStatus
+from autodoctor.availability.models import TimeOff
 from autodoctor.errors import NotFound
 
 from .matching import MatchCriteria, mechanics_ranked
-from .models import Reservation, ReservationStatus, Session, SessionEvent
-from .selectors import active_reservations, sessions_for_user, upcoming_sessions
+from .models import (
+    ACTIVE_RESERVATION_STATUSES,
+    Reservation,
+    ReservationStatus,
+    Session,
+    SessionEvent,
+)
+from .selectors import active_reservations, sessions_for_user, upcoming_sessions, with_holds
 
 # How many matched mechanics the wizard's "any mechanic" calendar pools free times from.
 CALENDAR_CANDIDATES = 12
@@ -139,20 +145,6 @@ def _pooled_starts(
 # --------------------------------------------------------------------------- wizard
 
 
-def match_criteria(
-    customer: User, *, concern: str = "", brand: str = "", at: datetime | None, minutes: int
-) -> MatchCriteria:
-    profile = getattr(customer, "customer_profile", None)
-    return MatchCriteria(
-        concern=concern,
-        brand=brand,
-        city=profile.city if profile else "",
-        fsa=profile.fsa if profile else "",
-        scheduled_for=at,
-        duration_minutes=minutes,
-    )
-
-
 def calendar_candidates(criteria: MatchCriteria, *, now: datetime | None = None) -> list[int]:
     """The mechanics whose free times the wizard's month calendar shows: the best
     matches for this customer, before any time is chosen."""
@@ -207,22 +199,12 @@ def earliest_with_anyone(
 # --------------------------------------------------------------------------- sessions
 
 
-def _with_holds(qs: QuerySet[Session]) -> QuerySet[Session]:
-    return qs.prefetch_related(
-        Prefetch(
-            "reservations",
-            queryset=Reservation.objects.filter(status=ReservationStatus.RESERVED),
-            to_attr="holds",
-        )
-    ).select_related("mechanic__user", "customer", "plan")
-
-
 def my_sessions(user: User, *, now: datetime | None = None) -> tuple[list[Session], list[Session]]:
     """(upcoming, past) sessions of the user; each carries `.holds` (open checkout holds)."""
     now = now or timezone.now()
-    upcoming = list(_with_holds(upcoming_sessions(user, now=now)))
+    upcoming = list(with_holds(upcoming_sessions(user, now=now)))
     past = list(
-        _with_holds(sessions_for_user(user).exclude(pk__in=[s.pk for s in upcoming])).order_by(
+        with_holds(sessions_for_user(user).exclude(pk__in=[s.pk for s in upcoming])).order_by(
             "-scheduled_for", "-created_at"
         )[:50]
     )
@@ -247,9 +229,7 @@ def session_history(session: Session) -> QuerySet[SessionEvent]:
 def session_reservation(session: Session) -> Reservation | None:
     """The reservation pinning the session's time (active first, then the latest)."""
     return (
-        session.reservations.filter(
-            status__in=[ReservationStatus.RESERVED, ReservationStatus.CONFIRMED]
-        ).first()
+        session.reservations.filter(status__in=ACTIVE_RESERVATION_STATUSES).first()
         or session.reservations.order_by("-reserved_at").first()
     )
 
@@ -320,8 +300,11 @@ def mechanic_calendar(
         for iv in availability.free_intervals(mechanic, start, end, now=now)
     )
     time_off = TimeOff.objects.filter(
-        mechanic=mechanic, starts_at__lt=end, ends_at__gt=start
-    ).exclude(status=TimeOffStatus.DECLINED)
+        mechanic=mechanic,
+        starts_at__lt=end,
+        ends_at__gt=start,
+        status__in=availability.BLOCKING_TIME_OFF,
+    )
     entries.extend(
         CalendarEntry(
             kind="time_off",

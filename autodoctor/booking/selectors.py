@@ -4,7 +4,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
@@ -123,5 +123,22 @@ def upcoming_sessions(user: User, *, now: datetime | None = None) -> QuerySet[Se
     )
 
 
+def with_holds(sessions: QuerySet[Session]) -> QuerySet[Session]:
+    """The sessions, each carrying `.holds`: its open checkout holds, loaded for the whole
+    list in one more query (lists read `current_hold` per row)."""
+    return sessions.prefetch_related(
+        Prefetch(
+            "reservations",
+            queryset=Reservation.objects.filter(status=ReservationStatus.RESERVED),
+            to_attr="holds",
+        )
+    )
+
+
 def current_hold(session: Session) -> Reservation | None:
+    """The session's open checkout hold: from `.holds` when the list was loaded
+    `with_holds`, else one query."""
+    holds = getattr(session, "holds", None)
+    if holds is not None:
+        return holds[0] if holds else None
     return session.reservations.filter(status=ReservationStatus.RESERVED).first()

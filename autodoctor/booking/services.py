@@ -29,8 +29,9 @@ from autodoctor.errors import (
 )
 
 from .events import session_event_record
-from .matching import MatchCriteria, mechanics_ranked
+from .matching import match_criteria, mechanics_ranked
 from .models import (
+    ACTIVE_RESERVATION_STATUSES,
     Offer,
     OfferKind,
     OfferStatus,
@@ -256,18 +257,6 @@ def intake_validate(
     )
 
 
-def _criteria(customer: User, intake: Intake, *, at: datetime | None = None) -> MatchCriteria:
-    profile = getattr(customer, "customer_profile", None)
-    return MatchCriteria(
-        concern=intake.concern,
-        brand=intake.brand,
-        city=profile.city if profile else "",
-        fsa=profile.fsa if profile else "",
-        scheduled_for=at,
-        duration_minutes=intake.plan.duration_minutes,
-    )
-
-
 def session_create_immediate(
     *, customer: User, intake: Intake, now: datetime | None = None
 ) -> Session:
@@ -307,16 +296,15 @@ def session_publish(
     )
     if session is None:
         raise NotFound("No such session.")
-    intake = Intake(
-        plan=session.plan,
-        session_type=session.type,
+    criteria = match_criteria(
+        customer,
         concern=session.concern,
-        vehicle=None,
-        vehicle_label=session.vehicle_label,
         brand=session.requested_brand,
+        at=None,
+        minutes=session.duration_minutes,
     )
     # Matching reads many rows; it runs before the write transaction, not inside it.
-    matches = mechanics_ranked(_criteria(customer, intake), limit=TARGETED_OFFERS, now=now)
+    matches = mechanics_ranked(criteria, limit=TARGETED_OFFERS, now=now)
 
     def work() -> Session:
         session = Session.objects.select_for_update().get(pk=session_id)
@@ -579,7 +567,7 @@ def reservation_confirm(
     auto-assignment without consent) the slot stays held as confirmed and the session
     waits in `pending` with a request offer until the mechanic accepts or declines.
     """
-    from autodoctor.availability.models import MechanicSettings
+    from autodoctor.availability import service as availability
 
     now = now or timezone.now()
 
@@ -608,12 +596,7 @@ def reservation_confirm(
         if payment_reference:
             session.metadata = {**session.metadata, "payment_reference": payment_reference}
             session.save(update_fields=["metadata", "updated_at"])
-        instant = (
-            MechanicSettings.objects.filter(mechanic_id=reservation.mechanic_id)
-            .values_list("allow_instant_booking", flat=True)
-            .first()
-        )
-        if instant is False:
+        if not availability.booking_rules(reservation.mechanic_id).allow_instant_booking:
             Offer.objects.create(
                 session=session,
                 mechanic_id=reservation.mechanic_id,
@@ -849,7 +832,7 @@ def offer_decline(
 
 def _release_reservations(session: Session, *, now: datetime) -> int:
     return Reservation.objects.filter(
-        session=session, status__in=[ReservationStatus.RESERVED, ReservationStatus.CONFIRMED]
+        session=session, status__in=ACTIVE_RESERVATION_STATUSES
     ).update(status=ReservationStatus.RELEASED, released_at=now)
 
 

@@ -37,6 +37,7 @@ from .forms import (
     VehicleForm,
     WhenForm,
 )
+from .matching import match_criteria
 from .models import Plan, Reservation, ReservationStatus, Session, SessionStatus
 from .templatetags.booking_tags import when as format_when
 from .wizard import ANY_MECHANIC, STEP_TITLES, STEPS, WizardState, next_step, previous_step
@@ -254,7 +255,7 @@ def _step_plan(request: HttpRequest, state: WizardState) -> HttpResponse:
 
 
 def _wizard_criteria(request: HttpRequest, state: WizardState, *, at: datetime | None):
-    return page_selectors.match_criteria(
+    return match_criteria(
         _user(request),
         concern=state.concern,
         brand=state.brand,

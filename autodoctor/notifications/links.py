@@ -1,7 +1,8 @@
 """Absolute links that messages and calendar files carry (SITE_URL + path).
 
-The paths are the booking pages': the session page `/booking/sessions/<id>/` (join),
-its reschedule page, and "My sessions" `/booking/sessions/` (cancel, history).
+The paths are the booking pages' (by route name): the session page (join), its
+reschedule page, and "My sessions" (cancel, history); plus the offers inbox, the
+booking wizard, the payments page and the notification preferences.
 """
 
 from django.conf import settings
@@ -13,14 +14,14 @@ def absolute(path: str) -> str:
 
 
 def session_links(session_id: int) -> dict[str, str]:
-    my_sessions = absolute("/booking/sessions/")
+    my_sessions = absolute(reverse("booking:my_sessions"))
     return {
-        "join": absolute(f"/booking/sessions/{session_id}/"),
-        "reschedule": absolute(f"/booking/sessions/{session_id}/reschedule/"),
+        "join": absolute(reverse("booking:session_detail", args=[session_id])),
+        "reschedule": absolute(reverse("booking:session_reschedule", args=[session_id])),
         "cancel": my_sessions,
         "sessions": my_sessions,
-        "offers": absolute("/booking/offers/"),
-        "book": absolute("/booking/"),
-        "payments": absolute("/payments/"),
+        "offers": absolute(reverse("booking:offers")),
+        "book": absolute(reverse("booking:wizard")),
+        "payments": absolute(reverse("payments:mine")),
         "preferences": absolute(reverse("notifications:preferences")),
     }

@@ -101,10 +101,6 @@ class OutboxMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.channel} #{self.pk} ({self.status})"
 
-    @property
-    def dedupe_key(self) -> str:
-        return f"{self.notification.dedupe_key}:{self.channel}"
-
 
 class NotificationPreference(models.Model):
     """A person's choices. No row means the defaults below (email on, SMS off)."""

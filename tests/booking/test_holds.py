@@ -237,3 +237,69 @@ def test_the_unpaid_start_now_sweep_is_periodic_and_runs_through_the_worker(
     assert result.return_value == 1
     session.refresh_from_db()
     assert session.status == SessionStatus.CANCELLED
+
+
+def test_confirming_a_hold_whose_slot_has_started_is_refused(
+    booking_customer, available_mechanic, hold
+):
+    reservation = hold(booking_customer, available_mechanic)
+    with pytest.raises(Conflict) as err:
+        services.reservation_confirm(
+            reservation_id=reservation.pk,
+            customer=booking_customer,
+            now=SLOT + timedelta(minutes=1),
+        )
+    assert err.value.code == "slot_in_past"
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.RESERVED
+    assert reservation.session.status == SessionStatus.PENDING
+
+
+def test_only_a_hold_can_be_released(booking_customer, available_mechanic, hold):
+    reservation = hold(booking_customer, available_mechanic)
+    services.reservation_confirm(
+        reservation_id=reservation.pk, customer=booking_customer, now=later(1)
+    )
+    with pytest.raises(Conflict) as err:
+        services.reservation_release(
+            reservation_id=reservation.pk, customer=booking_customer, now=later(2)
+        )
+    assert (err.value.code, err.value.data["current_status"]) == ("not_a_hold", "confirmed")
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.CONFIRMED
+    assert reservation.session.status == SessionStatus.SCHEDULED
+
+
+def test_a_start_time_without_a_zone_is_refused_naming_the_field(
+    booking_customer, available_mechanic, hold
+):
+    with pytest.raises(InvalidInput) as err:
+        hold(booking_customer, available_mechanic, start=SLOT.replace(tzinfo=None))
+    assert err.value.data["field"] == "start"
+    assert not Session.objects.exists()
+
+
+def test_intake_refuses_a_vehicle_from_someone_elses_garage(booking_customer):
+    from tests.factories import VehicleFactory
+
+    theirs = VehicleFactory()
+    with pytest.raises(InvalidInput) as err:
+        services.intake_validate(
+            customer=booking_customer,
+            plan="advice",
+            concern="Grinding noise when braking",
+            vehicle_id=theirs.pk,
+        )
+    assert err.value.message == "That vehicle is not in your garage."
+    assert err.value.data["field"] == "vehicle_id"
+
+
+def test_intake_refuses_an_unknown_session_type(booking_customer):
+    with pytest.raises(InvalidInput) as err:
+        services.intake_validate(
+            customer=booking_customer,
+            plan="advice",
+            concern="Grinding noise when braking",
+            session_type="telepathy",
+        )
+    assert err.value.data["field"] == "type"

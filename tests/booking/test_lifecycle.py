@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.test import override_settings
 
 from autodoctor.accounts.models import MechanicProfile
@@ -18,8 +19,10 @@ from autodoctor.booking.models import (
 )
 from autodoctor.booking.selectors import offers_visible_to
 from autodoctor.errors import (
+    Busy,
     Conflict,
     DomainError,
+    InvalidInput,
     InvalidTransition,
     NotFound,
     SlotUnavailable,
@@ -389,3 +392,101 @@ def test_an_expired_hold_does_not_block_accepting_an_immediate_session(
     assert stale.status == ReservationStatus.EXPIRED
     session.refresh_from_db()
     assert session.status == SessionStatus.WAITING
+
+
+def test_accepting_a_start_now_session_that_overlaps_the_mechanics_booking_is_refused(
+    booking_customer, intake, hold
+):
+    from tests.factories import weekly_hours
+
+    mechanic = MechanicFactory()
+    weekly_hours(mechanic, days=range(7))
+    booked = hold(CustomerFactory().user, mechanic)  # 15:00-15:30 UTC on SLOT's day
+    services.reservation_confirm(
+        reservation_id=booked.pk, customer=booked.session.customer, now=later(1)
+    )
+    session = start_now_published(booking_customer, intake(booking_customer))
+    offer = session.offers.get(mechanic=mechanic)
+    with pytest.raises(Conflict) as err:
+        services.offer_accept(offer_id=offer.pk, mechanic=mechanic, now=SLOT + timedelta(minutes=5))
+    assert err.value.code == "overlaps_your_booking"
+    session.refresh_from_db()
+    offer.refresh_from_db()
+    assert (session.status, session.mechanic_id) == (SessionStatus.PENDING, None)
+    assert offer.status == OfferStatus.OFFERED
+    assert not Reservation.objects.filter(session=session).exists()
+
+
+def test_a_new_start_without_a_zone_is_refused_and_the_booking_stays(
+    booking_customer, available_mechanic, hold
+):
+    session = confirmed(booking_customer, available_mechanic, hold)
+    with pytest.raises(InvalidInput) as err:
+        services.session_reschedule(
+            session_id=session.pk,
+            user=booking_customer,
+            new_start=(SLOT + timedelta(hours=2)).replace(tzinfo=None),
+            now=later(3),
+        )
+    assert err.value.data["field"] == "start"
+    session.refresh_from_db()
+    assert (session.scheduled_for, session.reschedule_count) == (SLOT, 0)
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+class _DeadlockCause(Exception):
+    """What psycopg raises for a deadlock: its sqlstate is 40P01."""
+
+    sqlstate = "40P01"
+
+
+def _deadlock() -> OperationalError:
+    error = OperationalError("deadlock detected")
+    error.__cause__ = _DeadlockCause()
+    return error
+
+
+@pytest.fixture
+def no_retry_pause(monkeypatch):
+    monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
+
+
+def test_a_transaction_that_keeps_deadlocking_is_tried_three_times_then_busy(no_retry_pause):
+    attempts = []
+
+    def work():
+        attempts.append(1)
+        raise _deadlock()
+
+    with pytest.raises(Busy) as err:
+        services.run_booking_transaction(work)
+    assert len(attempts) == 3
+    assert (err.value.code, err.value.status) == ("busy", 503)
+    assert isinstance(err.value.__cause__, OperationalError)
+
+
+def test_a_transaction_that_deadlocks_once_succeeds_on_the_retry(no_retry_pause):
+    attempts = []
+
+    def work():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise _deadlock()
+        return "booked"
+
+    assert services.run_booking_transaction(work) == "booked"
+    assert len(attempts) == 2
+
+
+def test_an_operational_error_that_is_not_a_deadlock_is_raised_at_once(no_retry_pause):
+    attempts = []
+
+    def work():
+        attempts.append(1)
+        raise OperationalError("no such table: booking_session")
+
+    with pytest.raises(OperationalError):
+        services.run_booking_transaction(work)
+    assert len(attempts) == 1

@@ -90,11 +90,11 @@ def _restore_guard() -> None:
             cursor.execute(sql)
 
 
-def test_canary_without_the_database_guard_racing_holds_double_book(
-    mechanic_with_hours, customers, intake, monkeypatch
-):
-    # Every client passes the friendly availability check before anyone inserts:
-    # exactly the window a check-then-insert design leaves open.
+@pytest.fixture
+def everyone_passes_the_check_first(monkeypatch):
+    """Every client passes the friendly availability check before anyone inserts:
+    exactly the window a check-then-insert design leaves open. The canary and the
+    guarded race below share it, so they differ only in the database guard."""
     barrier = threading.Barrier(CLIENTS)
     real_check = availability.is_available
 
@@ -104,6 +104,11 @@ def test_canary_without_the_database_guard_racing_holds_double_book(
         return result
 
     monkeypatch.setattr(availability, "is_available", check_then_wait)
+
+
+def test_canary_without_the_database_guard_racing_holds_double_book(
+    mechanic_with_hours, customers, intake, everyone_passes_the_check_first
+):
     _drop_guard()
     try:
         outcomes = race(CLIENTS, _hold_for(customers, mechanic_with_hours, intake))
@@ -116,17 +121,8 @@ def test_canary_without_the_database_guard_racing_holds_double_book(
 
 
 def test_twenty_clients_holding_the_same_slot_give_exactly_one_reservation(
-    mechanic_with_hours, customers, intake, monkeypatch
+    mechanic_with_hours, customers, intake, everyone_passes_the_check_first
 ):
-    barrier = threading.Barrier(CLIENTS)
-    real_check = availability.is_available
-
-    def check_then_wait(*args, **kwargs):
-        result = real_check(*args, **kwargs)
-        barrier.wait(30)
-        return result
-
-    monkeypatch.setattr(availability, "is_available", check_then_wait)
     outcomes = race(CLIENTS, _hold_for(customers, mechanic_with_hours, intake))
     assert outcomes == Counter({"ok": 1, "SlotUnavailable": CLIENTS - 1}), outcomes
     assert Reservation.objects.filter(status="reserved").count() == 1

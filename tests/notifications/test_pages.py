@@ -26,6 +26,8 @@ def test_centre_lists_my_messages_in_my_zone_and_marks_them_read(
     client = login(booking_customer)
     page = client.get("/notifications/").content.decode()
     assert "Confirmed: video session Tue 1 Dec 2026, 10:00 EST (America/Toronto)" in page
+    # Written at NOW (12:00 UTC): listed at the reader's local time with the zone's name.
+    assert "Mon 30 Nov 2026, 07:00 EST" in page and "12:00 UTC" not in page
     assert f"/booking/sessions/{session.pk}/" in page
     assert "Mark all 1 read" in page
     assert client.get("/notifications/badge/").content.decode().count(">1<") == 1
@@ -34,6 +36,7 @@ def test_centre_lists_my_messages_in_my_zone_and_marks_them_read(
         f"/notifications/{notification.pk}/read/", headers={"HX-Request": "true"}
     )
     assert fragment.status_code == 200 and "Mark read" not in fragment.content.decode()
+    assert "Mon 30 Nov 2026, 07:00 EST" in fragment.content.decode()
     notification.refresh_from_db()
     assert notification.read_at is not None
     assert client.get("/notifications/badge/").content.decode().strip() == ""
@@ -239,3 +242,28 @@ def test_admin_outbox_lists_filters_and_retries_failed(
         {"action": "retry_failed", "_selected_action": ids},
     )
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"pending"}
+
+
+@pytest.mark.parametrize("model", ["notification", "outboxmessage", "notificationpreference"])
+def test_a_notifications_admin_list_costs_the_same_for_one_row_as_for_five(
+    login, admin_user, book, available_mechanic, model
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def list_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/admin/notifications/{model}/").status_code == 200
+        return len(queries.captured_queries)
+
+    def book_one(i: int) -> None:
+        customer = CustomerFactory().user
+        NotificationPreference.objects.create(user=customer)
+        book(customer, available_mechanic, start=SLOT + timedelta(minutes=45 * i))
+
+    client = login(admin_user)
+    book_one(0)
+    one = list_queries()
+    for i in range(1, 5):
+        book_one(i)
+    assert list_queries() == one
