@@ -25,6 +25,7 @@ class WorkshopHoursAdmin(admin.ModelAdmin):
     ]
     list_filter = ["day_of_week", "is_open", "workshop"]
     search_fields = ["workshop__name"]
+    list_select_related = ["workshop"]
 
 
 @admin.register(DateOverride)
@@ -32,6 +33,7 @@ class DateOverrideAdmin(admin.ModelAdmin):
     list_display = ["day", "mechanic", "workshop", "start_minute", "end_minute", "note"]
     list_filter = ["day"]
     search_fields = ["mechanic__user__email", "workshop__name", "note"]
+    list_select_related = ["mechanic__user", "workshop"]
     autocomplete_fields = ["mechanic", "workshop"]
 
 
@@ -40,6 +42,7 @@ class TimeOffAdmin(admin.ModelAdmin):
     list_display = ["mechanic", "starts_at", "ends_at", "status", "reason"]
     list_filter = ["status", "all_day"]
     search_fields = ["mechanic__user__email", "mechanic__user__full_name", "reason"]
+    list_select_related = ["mechanic__user"]
     autocomplete_fields = ["mechanic"]
     date_hierarchy = "starts_at"
 
@@ -56,4 +59,5 @@ class MechanicSettingsAdmin(admin.ModelAdmin):
     ]
     list_filter = ["allow_instant_booking"]
     search_fields = ["mechanic__user__email"]
+    list_select_related = ["mechanic__user"]
     autocomplete_fields = ["mechanic"]

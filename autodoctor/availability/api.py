@@ -317,7 +317,11 @@ class SettingsIn(Schema):
     min_notice_minutes: int | None = Field(None, description="≥ 0")
     max_advance_days: int | None = Field(None, description="1–365")
     slot_step_minutes: int | None = Field(None, description="5–240")
-    allow_instant_booking: bool | None = None
+    allow_instant_booking: bool | None = Field(
+        None,
+        description="On: a booked time is confirmed at once. Off: each booking waits for "
+        "you to accept it. Start-now requests are not affected.",
+    )
 
 
 class SettingsOut(Schema):
@@ -412,22 +416,17 @@ def workshop_hours_put(
 ) -> dict:
     user = _user(request)
     workshop = selectors.workshop_for_staff(user, workshop_id)
-    days = []
-    for index, day in enumerate(payload.days):
-        if day.is_open and (day.open is None or day.close is None):
-            raise InvalidInput(
-                "An open day needs open and close times.", field=f"days.{index}.open"
-            )
-        days.append(
-            services.DayHoursInput(
-                day_of_week=day.day_of_week,
-                is_open=day.is_open,
-                open_minute=_minutes(day.open) if day.open else 9 * 60,
-                close_minute=_minutes(day.close, end=True) if day.close else 17 * 60,
-                break_start_minute=_minutes(day.break_start),
-                break_end_minute=_minutes(day.break_end, end=True),
-            )
+    days = [
+        services.DayHoursInput(
+            day_of_week=day.day_of_week,
+            is_open=day.is_open,
+            open_minute=_minutes(day.open),
+            close_minute=_minutes(day.close, end=True),
+            break_start_minute=_minutes(day.break_start),
+            break_end_minute=_minutes(day.break_end, end=True),
         )
+        for day in payload.days
+    ]
     services.workshop_hours_replace(workshop=workshop, days=days, actor=user, bays=payload.bays)
     workshop.refresh_from_db()
     return _workshop_week_out(workshop)

@@ -7,7 +7,9 @@ This module owns:
 * the weekly schedule model (``WeeklyBlock``, ``DayOverride``, ``LocalSchedule``) and its
   expansion from local wall-clock time to real UTC time (``expand``), including the DST rules;
 * slot generation and validation (``bookable_slots``, ``is_bookable``, ``intersect_pieces``);
-* small presentation helpers (``daily_counts``, ``to_minute``, ``minute_label``).
+* wall time to real time (``wall_to_utc``, with ``zone_info`` and ``day_of_week``), the one
+  place the DST rules below are written;
+* small presentation helpers (``daily_counts``, ``minute_label``).
 
 It deliberately knows nothing else: no Django, no database, no I/O and no clock. "Now" is
 always a parameter, so every function here is deterministic and cheap to test.
@@ -39,7 +41,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,6 +53,7 @@ __all__ = [
     "WeeklyBlock",
     "bookable_slots",
     "daily_counts",
+    "day_of_week",
     "difference",
     "expand",
     "intersect_pieces",
@@ -58,7 +61,8 @@ __all__ = [
     "is_bookable",
     "merge",
     "minute_label",
-    "to_minute",
+    "wall_to_utc",
+    "zone_info",
 ]
 
 MINUTES_PER_DAY = 1440
@@ -273,7 +277,8 @@ class DayOverride:
 
 
 @cache
-def _zone(name: str) -> ZoneInfo:
+def zone_info(name: str) -> ZoneInfo:
+    """The zone named ``name`` (cached); ValueError for an unknown name."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
@@ -289,7 +294,7 @@ class LocalSchedule:
     overrides: tuple[DayOverride, ...] = ()
 
     def __post_init__(self) -> None:
-        _zone(self.zone)  # raises ValueError for an unknown zone
+        zone_info(self.zone)  # raises ValueError for an unknown zone
         object.__setattr__(self, "blocks", tuple(self.blocks))
         object.__setattr__(self, "overrides", tuple(self.overrides))
         seen: set[date] = set()
@@ -299,8 +304,8 @@ class LocalSchedule:
             seen.add(override.day)
 
 
-def _wall_to_utc(day: date, minute: int, tz: ZoneInfo) -> datetime:
-    """The real (UTC) instant of local wall time ``day`` + ``minute`` in ``tz``.
+def wall_to_utc(day: date, minute: int, tz: ZoneInfo) -> datetime:
+    """The real (UTC) instant of local wall time ``day`` + ``minute`` (0..1440) in ``tz``.
 
     See the module docstring for the rules; the reasoning:
 
@@ -354,7 +359,7 @@ def _gap_end(local: datetime, tz: ZoneInfo) -> datetime:
     return low + hi_s * _ONE_SECOND
 
 
-def _dow(day: date) -> int:
+def day_of_week(day: date) -> int:
     """0=Sunday ... 6=Saturday for a date (``date.weekday()`` has 0=Monday)."""
     return (day.weekday() + 1) % 7
 
@@ -369,7 +374,7 @@ def expand(schedule: LocalSchedule, window: Interval) -> tuple[Interval, ...]:
     ``DayOverride`` uses the override's hours instead of the weekly blocks. Blocks that fall
     entirely inside a DST gap produce no piece.
     """
-    tz = _zone(schedule.zone)
+    tz = zone_info(schedule.zone)
     by_dow: list[list[tuple[int, int]]] = [[] for _ in range(7)]
     for block in schedule.blocks:
         by_dow[block.day_of_week].append((block.start_minute, block.end_minute))
@@ -380,9 +385,9 @@ def expand(schedule: LocalSchedule, window: Interval) -> tuple[Interval, ...]:
     out: list[Interval] = []
     while day <= last:
         hours = overrides.get(day)
-        for start_minute, end_minute in by_dow[_dow(day)] if hours is None else hours:
-            start = _wall_to_utc(day, start_minute, tz)
-            end = _wall_to_utc(day, end_minute, tz)
+        for start_minute, end_minute in by_dow[day_of_week(day)] if hours is None else hours:
+            start = wall_to_utc(day, start_minute, tz)
+            end = wall_to_utc(day, end_minute, tz)
             if start < end:
                 out.append(_iv(start, end))
         day += _ONE_DAY
@@ -587,22 +592,12 @@ def is_bookable(
 
 def daily_counts(slots: Iterable[Interval], zone: str) -> dict[date, int]:
     """Number of slots per local date (of the slot's start) in ``zone``, keys ascending."""
-    tz = _zone(zone)
+    tz = zone_info(zone)
     counts: dict[date, int] = {}
     for slot in slots:
         day = slot.start.astimezone(tz).date()
         counts[day] = counts.get(day, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def to_minute(t: time) -> int:
-    """Minutes after midnight for a wall-clock time (09:30 -> 570).
-
-    Seconds must be zero. ``time`` cannot express 24:00; use ``MINUTES_PER_DAY`` for that.
-    """
-    if t.second or t.microsecond:
-        raise ValueError(f"time must be a whole minute, got {t.isoformat()}")
-    return t.hour * 60 + t.minute
 
 
 def minute_label(m: int) -> str:

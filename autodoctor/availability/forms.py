@@ -73,6 +73,7 @@ def parse_instant(value: str, *, zone: str, field: str, end_of_day: bool = False
 
 
 def wall_label(minute: int | None) -> str:
+    """Minutes after local midnight as "HH:MM" (1440 -> "24:00"); empty for None."""
     return "" if minute is None else minute_label(minute)
 
 
@@ -132,7 +133,12 @@ class SettingsForm(forms.Form):
     min_notice_minutes = forms.IntegerField(label="Minimum notice (minutes)")
     max_advance_days = forms.IntegerField(label="Bookable up to (days ahead)")
     slot_step_minutes = forms.IntegerField(label="Slot step (minutes)")
-    allow_instant_booking = forms.BooleanField(label="Accept “start now” sessions", required=False)
+    allow_instant_booking = forms.BooleanField(
+        label="Confirm bookings instantly (otherwise you review each request)",
+        help_text="On: a time a customer books is confirmed at once. Off: each booking waits "
+        "for you to accept or decline it. Start-now requests are not affected.",
+        required=False,
+    )
 
 
 class WorkshopDayForm(forms.Form):

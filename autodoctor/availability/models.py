@@ -11,6 +11,10 @@ from django.db.models import F, Q
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 
+# The longest buffer a mechanic may keep around sessions (4 h). The check constraint below
+# enforces it; the settings service and the "who is free" search read it from here.
+MAX_BUFFER_MINUTES = 240
+
 
 class DayOfWeek(models.IntegerChoices):
     # plan §1.1: 0=Sunday … 6=Saturday
@@ -196,7 +200,8 @@ class MechanicSettings(models.Model):
         verbose_name_plural = "mechanic settings"
         constraints = [
             models.CheckConstraint(
-                condition=Q(buffer_minutes__lte=240), name="settings_buffer_at_most_4h"
+                condition=Q(buffer_minutes__lte=MAX_BUFFER_MINUTES),
+                name="settings_buffer_at_most_4h",
             ),
             models.CheckConstraint(
                 condition=Q(max_advance_days__gte=1, max_advance_days__lte=365),

@@ -30,10 +30,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import NamedTuple, Protocol
-from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import F, IntegerField, Q, QuerySet, Value
@@ -51,6 +50,7 @@ from autodoctor.errors import NotFound
 from . import engine
 from .engine import Interval
 from .models import (
+    MAX_BUFFER_MINUTES,
     DateOverride,
     MechanicSettings,
     TimeOff,
@@ -91,8 +91,8 @@ MechanicRef = MechanicProfile | int
 # A declined request never blocks.
 BLOCKING_TIME_OFF = (TimeOffStatus.APPROVED, TimeOffStatus.PENDING)
 
-# The largest buffer a mechanic may set (the model's check constraint says the same).
-MAX_BUFFER = timedelta(minutes=240)
+# The largest buffer a mechanic may set (the model's check constraint enforces it).
+MAX_BUFFER = timedelta(minutes=MAX_BUFFER_MINUTES)
 
 _MINUTE = timedelta(minutes=1)
 _DAY = timedelta(days=1)
@@ -120,11 +120,6 @@ def _table(model: type) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _dow(day: date) -> int:
-    """0=Sunday … 6=Saturday, as WeeklyBlock.day_of_week (plan §1.1)."""
-    return (day.weekday() + 1) % 7
-
-
 # ======================================================================================
 # Booking rules
 # ======================================================================================
@@ -138,7 +133,8 @@ class BookingRules:
     min_notice: timedelta
     max_advance: timedelta
     slot_step: timedelta
-    # Exposed for the booking app ("start now" offers); slot listing ignores it.
+    # Off: the booking app holds each scheduled booking for the mechanic to accept
+    # (booking.services.reservation_confirm). Slot listing and start-now matching ignore it.
     allow_instant_booking: bool
 
     @classmethod
@@ -153,33 +149,30 @@ class BookingRules:
             allow_instant_booking=instant,
         )
 
+    @classmethod
+    def of(cls, row: MechanicSettings | None) -> BookingRules:
+        """The rules of a settings row; ``None`` (no row) gives the model's defaults."""
+        row = row or MechanicSettings()
+        return cls.from_minutes(
+            buffer=row.buffer_minutes,
+            notice=row.min_notice_minutes,
+            advance_days=row.max_advance_days,
+            step=row.slot_step_minutes,
+            instant=row.allow_instant_booking,
+        )
+
 
 @cache
 def default_booking_rules() -> BookingRules:
     """The rules of a mechanic without a MechanicSettings row: the model's field defaults
     (buffer 15 min, notice 120 min, advance 30 days, step 15 min, instant booking on)."""
-    d = MechanicSettings()
-    return BookingRules.from_minutes(
-        buffer=d.buffer_minutes,
-        notice=d.min_notice_minutes,
-        advance_days=d.max_advance_days,
-        step=d.slot_step_minutes,
-        instant=d.allow_instant_booking,
-    )
+    return BookingRules.of(None)
 
 
 def booking_rules(mechanic: MechanicRef) -> BookingRules:
     """The booking rules of one mechanic (one query)."""
     row = MechanicSettings.objects.filter(mechanic=_mechanic_id(mechanic)).first()
-    if row is None:
-        return default_booking_rules()
-    return BookingRules.from_minutes(
-        buffer=row.buffer_minutes,
-        notice=row.min_notice_minutes,
-        advance_days=row.max_advance_days,
-        step=row.slot_step_minutes,
-        instant=row.allow_instant_booking,
-    )
+    return default_booking_rules() if row is None else BookingRules.of(row)
 
 
 def _mechanic_id(mechanic: MechanicRef) -> int:
@@ -552,18 +545,12 @@ def _load_one(
 
 
 def local_instant(day: date, minute: int, zone: str) -> datetime:
-    """The real instant of wall time ``day`` + ``minute`` in ``zone``, by the engine's DST
-    rules: an ambiguous time is its first occurrence; a time that does not exist (clocks
-    jumped over it) is the instant the clocks jumped, e.g. 02:30 -> 03:00 EDT."""
-    tz = _tz(zone)
-    day += timedelta(days=minute // engine.MINUTES_PER_DAY)
-    minute %= engine.MINUTES_PER_DAY
-    for step in range(0, 24 * 60):
-        wall = datetime.combine(day, time(0), tzinfo=tz) + timedelta(minutes=minute + step)
-        # Naive addition keeps the wall clock; it must survive a round trip to exist.
-        if wall.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall.replace(tzinfo=None):
-            return wall.astimezone(UTC)
-    raise ValueError(f"no real time at {day} {engine.minute_label(minute)} in {zone}")
+    """The real (UTC) instant of wall time ``day`` + ``minute`` in ``zone``, by the engine's
+    DST rules (``engine.wall_to_utc``): an ambiguous time is its first occurrence; a time
+    that does not exist (clocks jumped over it) is the instant the clocks jumped, e.g.
+    02:30 -> 03:00 EDT. ``minute`` may run past the day (1500 is 01:00 the next day)."""
+    days, minute = divmod(minute, engine.MINUTES_PER_DAY)
+    return engine.wall_to_utc(day + timedelta(days=days), minute, engine.zone_info(zone))
 
 
 def available_slots(
@@ -682,11 +669,6 @@ def _zones_in_use() -> set[str]:
     return set(users.union(shops).order_by())
 
 
-@cache
-def _tz(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 class _Segment(NamedTuple):
     """Part of a window on one local date: minutes [lo, hi) after local midnight."""
 
@@ -707,7 +689,7 @@ def _local_segments(zone: str, window: Interval) -> tuple[_Segment, ...] | None:
     cover the window". Minutes are widened to whole minutes (floor/ceil): block bounds
     are whole minutes, so coverage does not change.
     """
-    tz = _tz(zone)
+    tz = engine.zone_info(zone)
     local_start = window.start.astimezone(tz)
     local_end = window.end.astimezone(tz)
     if local_start.fold or local_end.fold or local_start.utcoffset() != local_end.utcoffset():
@@ -717,7 +699,7 @@ def _local_segments(zone: str, window: Interval) -> tuple[_Segment, ...] | None:
     hi = local_end.hour * 60 + local_end.minute
     if local_end.second or local_end.microsecond:
         hi += 1
-    first = _Segment(day, _dow(day), lo, hi)
+    first = _Segment(day, engine.day_of_week(day), lo, hi)
     if local_end.date() == day:
         return (first,)
     if local_end.date() != day + _DAY:
@@ -725,7 +707,7 @@ def _local_segments(zone: str, window: Interval) -> tuple[_Segment, ...] | None:
     if hi == 0:  # ends exactly at local midnight
         return (first._replace(hi=1440),)
     next_day = day + _DAY
-    return (first._replace(hi=1440), _Segment(next_day, _dow(next_day), 0, hi))
+    return (first._replace(hi=1440), _Segment(next_day, engine.day_of_week(next_day), 0, hi))
 
 
 class _Source(NamedTuple):
@@ -875,7 +857,7 @@ def _free_by_sql(
         f"WHERE (b.kind = %s OR {_source_covers_sql(_own_day_sql, 'oz')}) "
         f"AND (b.kind = %s OR {_source_covers_sql(_shop_day_sql, 'sz')}) "
         f"AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
-        " AND t.status IN (%s, %s) AND t.starts_at < %s AND t.ends_at > %s)"
+        f" AND t.status IN ({_in(BLOCKING_TIME_OFF)}) AND t.starts_at < %s AND t.ends_at > %s)"
     )
     params = [
         *base_params,
@@ -935,11 +917,13 @@ def mechanics_free_between(
             Interval(window.start - MAX_BUFFER, window.end + MAX_BUFFER),
             now=now,
         )
-        busy = {mid: intervals for mid, intervals in busy.items() if mid in free}
         for mid, intervals in busy.items():
-            buffer = timedelta(minutes=free.get(mid, 0))
+            buffer_minutes = free.get(mid)
+            if buffer_minutes is None:  # asked about everyone: not one of ours
+                continue
+            buffer = timedelta(minutes=buffer_minutes)
             if any(interval.widened(buffer).overlaps(window) for interval in intervals):
-                free.pop(mid, None)
+                del free[mid]
     result = set(free)
 
     if len(segments) < len(zones):
@@ -1111,7 +1095,7 @@ def _stable_until(zone: str, since: datetime) -> datetime | None:
     """An instant no later than the first UTC-offset change of ``zone`` after ``since``
     (``None``: no change within 400 days). Scans day by day -- offsets never change
     twice within a day -- and is cached, so callers round ``since`` down to the hour."""
-    tz = _tz(zone)
+    tz = engine.zone_info(zone)
     offset = since.astimezone(tz).utcoffset()
     previous = since
     for days in range(1, 401):
@@ -1147,12 +1131,12 @@ def _lower_bounds(
     since = reference.replace(minute=0) - _DST_SLACK
     zone_rows = []
     for zone in _zones_in_use():
-        local = reference.astimezone(_tz(zone))
+        local = reference.astimezone(engine.zone_info(zone))
         stable = _stable_until(zone, since)
         zone_rows.append(
             (
                 zone,
-                _dow(local.date()) * 1440 + local.hour * 60 + local.minute,
+                engine.day_of_week(local.date()) * 1440 + local.hour * 60 + local.minute,
                 None if stable is None else (stable - reference) // _MINUTE,
             )
         )

@@ -31,11 +31,12 @@ from django.utils import timezone
 
 from autodoctor.accounts.mechanic_types import MechanicType, mechanic_type
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
-from autodoctor.accounts.selectors import workshops_for_staff
 from autodoctor.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
 
+from . import selectors
 from .engine import MINUTES_PER_DAY, minute_label
 from .models import (
+    MAX_BUFFER_MINUTES,
     DateOverride,
     DayOfWeek,
     MechanicSettings,
@@ -49,7 +50,7 @@ MAX_BLOCKS = 100
 MAX_TIME_OFF = timedelta(days=366)
 SETTINGS_LIMITS = {
     # field: (lowest, highest, unit) -- the model's check constraints say the same.
-    "buffer_minutes": (0, 240, "minutes"),
+    "buffer_minutes": (0, MAX_BUFFER_MINUTES, "minutes"),
     "min_notice_minutes": (0, 365 * 24 * 60, "minutes"),
     "max_advance_days": (1, 365, "days"),
     "slot_step_minutes": (5, 240, "minutes"),
@@ -71,12 +72,14 @@ class BlockInput:
 
 @dataclass(frozen=True, slots=True)
 class DayHoursInput:
-    """A workshop's hours for one day of the week; closed days ignore the times."""
+    """A workshop's hours for one day of the week. An open day needs both times
+    (``_check_day_hours``); a closed day ignores them and stores the model's defaults
+    (09:00–17:00)."""
 
     day_of_week: int
     is_open: bool
-    open_minute: int = 9 * 60
-    close_minute: int = 17 * 60
+    open_minute: int | None = None
+    close_minute: int | None = None
     break_start_minute: int | None = None
     break_end_minute: int | None = None
 
@@ -111,9 +114,7 @@ def _check_manages_own_hours(mechanic: MechanicProfile) -> None:
 
 
 def _check_staff(actor: User, workshop: Workshop) -> None:
-    if _is_admin(actor):
-        return
-    if not workshops_for_staff(actor).filter(pk=workshop.pk).exists():
+    if not selectors.workshops_managed_by(actor).filter(pk=workshop.pk).exists():
         # Not found rather than forbidden: others' workshops cannot be probed.
         raise NotFound("No such workshop.")
 
@@ -375,6 +376,8 @@ def _check_day_hours(index: int, day: DayHoursInput) -> None:
     if not day.is_open:
         return
     name = DayOfWeek(day.day_of_week).label
+    if day.open_minute is None or day.close_minute is None:
+        raise InvalidInput(f"{name}: give opening and closing times.", field=f"{field}.open")
     _check_minutes(
         day.open_minute, day.close_minute, field=f"{field}.close", what=f"{name} opening hours"
     )
@@ -421,17 +424,20 @@ def workshop_hours_replace(
             workshop.max_concurrent_appointments = bays
         WorkshopHours.objects.filter(workshop=workshop).delete()
         return WorkshopHours.objects.bulk_create(
-            WorkshopHours(
-                workshop=workshop,
-                day_of_week=d.day_of_week,
-                is_open=d.is_open,
-                open_minute=d.open_minute,
-                close_minute=d.close_minute,
-                break_start_minute=d.break_start_minute if d.is_open else None,
-                break_end_minute=d.break_end_minute if d.is_open else None,
-            )
-            for d in sorted(days, key=lambda d: d.day_of_week)
+            _hours_row(workshop, d) for d in sorted(days, key=lambda d: d.day_of_week)
         )
+
+
+def _hours_row(workshop: Workshop, day: DayHoursInput) -> WorkshopHours:
+    row = WorkshopHours(workshop=workshop, day_of_week=day.day_of_week, is_open=day.is_open)
+    # A closed day ignores whatever times came with it (they are not checked) and keeps
+    # the model's defaults.
+    if day.is_open:
+        row.open_minute = day.open_minute
+        row.close_minute = day.close_minute
+        row.break_start_minute = day.break_start_minute
+        row.break_end_minute = day.break_end_minute
+    return row
 
 
 # ---------------------------------------------------------------- date overrides

@@ -301,14 +301,11 @@ def _hours_context(workshop: Workshop, workshops: list[Workshop]) -> dict:
 
 
 def _day_input(data: dict) -> services.DayHoursInput:
-    name = DayOfWeek(data["day_of_week"]).label
-    if data["is_open"] and (data["open"] is None or data["close"] is None):
-        raise InvalidInput(f"{name}: give opening and closing times.", field="open")
     return services.DayHoursInput(
         day_of_week=data["day_of_week"],
         is_open=data["is_open"],
-        open_minute=data["open"] if data["open"] is not None else 9 * 60,
-        close_minute=data["close"] if data["close"] is not None else 17 * 60,
+        open_minute=data["open"],
+        close_minute=data["close"],
         break_start_minute=data["break_start"],
         break_end_minute=data["break_end"],
     )
@@ -393,8 +390,9 @@ def workshop_time_off_decide(request: HttpRequest, time_off_id: int, decision: s
     )
     if decide is None:
         raise NotFound("No such decision.")
-    entry = decide(actor=user, time_off_id=time_off_id)
+    # Resolve ?workshop= first: a bad one is a 404 before anything is decided.
     workshop, workshops = _chosen_workshop(request)
+    entry = decide(actor=user, time_off_id=time_off_id)
     note = f"{entry.get_status_display()}: {entry.mechanic.user}'s time off."
     if _is_htmx(request):
         context = {**_requests_context(workshop, workshops), "note": note}

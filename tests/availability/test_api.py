@@ -13,6 +13,7 @@ from autodoctor.availability.models import (
     WeeklyBlock,
     WorkshopHours,
 )
+from autodoctor.availability.services import MAX_BLOCKS
 from tests.availability.conftest import NOW
 from tests.factories import (
     CustomerFactory,
@@ -167,6 +168,20 @@ def test_bad_blocks_are_refused_naming_the_field(virtual, block, field):
     assert not WeeklyBlock.objects.filter(mechanic=mechanic).exists()
 
 
+def test_a_week_holds_at_most_max_blocks(virtual):
+    mechanic, client = virtual
+    blocks = [
+        {"day_of_week": i % 7, "start": f"{i // 7:02d}:00", "end": f"{i // 7:02d}:30"}
+        for i in range(MAX_BLOCKS + 1)
+    ]
+    full = send(client, "put", "/api/mechanic/availability", {"blocks": blocks[:MAX_BLOCKS]})
+    assert full.status_code == 200
+    response = send(client, "put", "/api/mechanic/availability", {"blocks": blocks})
+    assert_error(response, 422, field="blocks")
+    assert response.json()["detail"] == f"At most {MAX_BLOCKS} blocks a week."
+    assert WeeklyBlock.objects.filter(mechanic=mechanic).count() == MAX_BLOCKS
+
+
 def test_affiliated_mechanic_sees_workshop_hours_and_cannot_put_a_week(affiliated):
     _mechanic, client = affiliated
     body = client.get("/api/mechanic/availability").json()
@@ -229,6 +244,24 @@ def test_affiliated_mechanic_requests_time_off_that_waits_for_the_workshop(affil
 def test_bad_time_off_is_refused_naming_the_field(virtual, body, field):
     mechanic, client = virtual
     assert_error(send(client, "post", "/api/mechanic/time-off", body), 422, field=field)
+    assert not TimeOff.objects.filter(mechanic=mechanic).exists()
+
+
+def test_time_off_longer_than_a_year_is_refused(virtual):
+    mechanic, client = virtual
+    body = {"start_date": "2026-03-10", "end_date": "2027-06-01"}
+    response = send(client, "post", "/api/mechanic/time-off", body)
+    assert_error(response, 422, field="end")
+    assert "at most a year" in response.json()["detail"]
+    assert not TimeOff.objects.filter(mechanic=mechanic).exists()
+
+
+def test_a_time_off_reason_over_200_characters_is_refused(virtual):
+    mechanic, client = virtual
+    body = {"start_date": "2026-03-10", "end_date": "2026-03-11", "reason": "x" * 201}
+    response = send(client, "post", "/api/mechanic/time-off", body)
+    assert_error(response, 422, field="reason")
+    assert "longer than 200 characters" in response.json()["detail"]
     assert not TimeOff.objects.filter(mechanic=mechanic).exists()
 
 
@@ -395,6 +428,49 @@ def test_bad_workshop_hours_are_refused_naming_the_field_and_nothing_changes(sta
     ) == [2]
 
 
+def test_an_open_day_without_times_is_refused_naming_the_day(staff):
+    workshop, client = staff
+    body = {"days": [{"day_of_week": 1, "is_open": True, "open": "09:00"}]}
+    response = send(client, "put", "/api/workshop/availability", body)
+    assert_error(response, 422, field="days.0.open")
+    assert response.json()["detail"] == "Monday: give opening and closing times."
+    assert not WorkshopHours.objects.filter(workshop=workshop).exists()
+
+
+def test_a_closed_day_without_times_is_saved_closed(staff):
+    workshop, client = staff
+    response = send(
+        client,
+        "put",
+        "/api/workshop/availability",
+        {"days": [{"day_of_week": 0, "is_open": False}]},
+    )
+    assert response.status_code == 200
+    assert response.json()["days"][0]["is_open"] is False
+    sunday = WorkshopHours.objects.get(workshop=workshop, day_of_week=0)
+    # The row keeps the model's default times, ready if the day opens again.
+    assert (sunday.is_open, sunday.open_minute, sunday.close_minute) == (False, 540, 1020)
+
+
+def test_a_closed_day_sent_with_backwards_times_is_saved_closed_not_a_500(staff):
+    workshop, client = staff
+    day = {"day_of_week": 0, "is_open": False, "open": "17:00", "close": "09:00"}
+    response = send(client, "put", "/api/workshop/availability", {"days": [day]})
+    assert response.status_code == 200
+    sunday = WorkshopHours.objects.get(workshop=workshop, day_of_week=0)
+    assert (sunday.is_open, sunday.open_minute, sunday.close_minute) == (False, 540, 1020)
+
+
+def test_a_workshop_day_listed_twice_is_refused(staff):
+    workshop, client = staff
+    monday = {"day_of_week": 1, "is_open": True, "open": "09:00", "close": "17:00"}
+    body = {"days": [monday, {**monday, "open": "10:00"}]}
+    response = send(client, "put", "/api/workshop/availability", body)
+    assert_error(response, 422, field="days.1.day_of_week")
+    assert response.json()["detail"] == "Monday is listed twice."
+    assert not WorkshopHours.objects.filter(workshop=workshop).exists()
+
+
 def test_bays_must_be_at_least_one(staff):
     workshop, client = staff
     assert_error(
@@ -487,6 +563,30 @@ def test_overlapping_override_hours_are_refused(virtual):
     assert "overlaps" in response.json()["detail"]
 
 
+def test_a_date_is_either_closed_or_has_special_hours_never_both(virtual):
+    mechanic, client = virtual
+    hours = {"day": "2026-03-07", "start": "10:00", "end": "14:00"}
+    assert send(client, "post", "/api/mechanic/overrides", hours).status_code == 201
+    closing = send(client, "post", "/api/mechanic/overrides", {"day": "2026-03-07"})
+    assert_error(closing, 422, field="day")
+    assert "already has special hours" in closing.json()["detail"]
+
+    assert send(client, "post", "/api/mechanic/overrides", {"day": "2026-03-09"}).status_code == 201
+    opening = send(client, "post", "/api/mechanic/overrides", {**hours, "day": "2026-03-09"})
+    assert_error(opening, 422, field="day")
+    assert "already marked closed" in opening.json()["detail"]
+    assert DateOverride.objects.filter(mechanic=mechanic).count() == 2
+
+
+def test_an_override_note_over_200_characters_is_refused(virtual):
+    _, client = virtual
+    body = {"day": "2026-03-07", "note": "x" * 201}
+    response = send(client, "post", "/api/mechanic/overrides", body)
+    assert_error(response, 422, field="note")
+    assert "longer than 200 characters" in response.json()["detail"]
+    assert not DateOverride.objects.exists()
+
+
 def test_affiliated_mechanic_cannot_add_own_overrides(affiliated):
     _, client = affiliated
     assert_error(send(client, "post", "/api/mechanic/overrides", {"day": "2026-03-07"}), 403)
@@ -575,6 +675,21 @@ def test_bad_slot_queries_name_the_field(virtual, query, field):
     assert_error(
         client.get(f"/api/mechanics/{mechanic.pk}/available-slots?{query}"), 422, field=field
     )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/mechanics/{mechanic}/available-slots?from=2026-03-02&to=2026-03-03&",
+        "/api/slots/earliest?",
+    ],
+    ids=["slots", "earliest"],
+)
+def test_plan_and_duration_together_are_refused(virtual, path):
+    mechanic, client = virtual
+    response = client.get(path.format(mechanic=mechanic.pk) + "plan=quick&duration=30")
+    assert_error(response, 422, field="duration")
+    assert response.json()["detail"] == "Give plan or duration, not both."
 
 
 def test_slots_of_an_unknown_mechanic_are_404(virtual):

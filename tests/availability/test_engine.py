@@ -8,7 +8,7 @@ against an independent oracle for wall-clock -> real-time conversion.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,6 @@ from autodoctor.availability.engine import (
     is_bookable,
     merge,
     minute_label,
-    to_minute,
 )
 
 SUN, MON, TUE, WED, THU, FRI, SAT = range(7)
@@ -719,15 +718,10 @@ def test_local_schedule_rejects_unknown_zone_and_duplicate_overrides() -> None:
         LocalSchedule(TORONTO, (), (DayOverride(JAN14), DayOverride(JAN14, ((60, 120),))))
 
 
-def test_to_minute_and_minute_label() -> None:
-    assert to_minute(time(0, 0)) == 0
-    assert to_minute(time(9, 30)) == 570
-    assert to_minute(time(23, 59)) == 1439
+def test_minute_label() -> None:
     assert minute_label(0) == "00:00"
     assert minute_label(90) == "01:30"
     assert minute_label(1440) == "24:00"
-    with pytest.raises(ValueError):
-        to_minute(time(9, 30, 15))
     with pytest.raises(ValueError):
         minute_label(1441)
 

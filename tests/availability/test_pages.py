@@ -280,6 +280,13 @@ def test_settings_form_shows_and_saves_the_rules(login):
     assert (row.buffer_minutes, row.max_advance_days, row.allow_instant_booking) == (10, 14, False)
 
 
+def test_the_instant_booking_setting_says_what_it_does(login):
+    _, body = page(login(MechanicFactory().user), "/availability/settings/")
+    # It decides whether scheduled bookings wait for the mechanic, not "start now".
+    assert "Confirm bookings instantly (otherwise you review each request)" in body
+    assert "Start-now requests are not affected." in body
+
+
 def test_a_negative_buffer_is_refused_and_nothing_changes(login):
     mechanic = MechanicFactory()
     response = login(mechanic.user).post(
@@ -362,6 +369,20 @@ def test_a_break_outside_opening_hours_is_refused_and_nothing_changes(login):
     ) == [5]
 
 
+def test_an_open_day_without_times_is_refused_and_nothing_changes(login):
+    workshop = WorkshopFactory()
+    workshop_hours(workshop, days=[5])
+    response = login(workshop.owner).post(
+        f"/availability/workshop/hours/?workshop={workshop.pk}",
+        _week_post(**{"form-1-close": ""}),
+        follow=True,
+    )
+    assert "Monday: give opening and closing times." in response.content.decode()
+    assert list(
+        WorkshopHours.objects.filter(workshop=workshop).values_list("day_of_week", flat=True)
+    ) == [5]
+
+
 def test_staff_cannot_open_another_workshops_hours(login):
     mine, theirs = WorkshopFactory(), WorkshopFactory()
     response, _ = page(login(mine.owner), f"/availability/workshop/hours/?workshop={theirs.pk}")
@@ -432,6 +453,18 @@ def test_a_request_is_not_decided_by_strangers_or_unknown_decisions(
     assert pending_request.status == "pending"
 
 
+@pytest.mark.parametrize("workshop", ["999999", "abc"], ids=["unknown", "malformed"])
+def test_a_bad_workshop_on_a_decision_is_404_and_decides_nothing(pending_request, login, workshop):
+    client = login(pending_request.mechanic.workshop.owner)
+    response = client.post(
+        f"/availability/workshop/time-off/{pending_request.pk}/approve/?workshop={workshop}",
+        headers=HTMX,
+    )
+    assert response.status_code == 404
+    pending_request.refresh_from_db()
+    assert pending_request.status == "pending"
+
+
 # ---------------------------------------------------------------- a mechanic's public page
 
 
@@ -478,6 +511,23 @@ def test_any_signed_in_role_may_view_a_profile_but_unknown_ids_are_404(login, bo
     ):
         assert login(user).get(f"/availability/mechanics/{bookable.pk}/").status_code == 200
     assert login(CustomerFactory().user).get("/availability/mechanics/999999/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("month=2026-13", "Month must look like 2026-03."),
+        ("month=March", "Month must look like 2026-03."),
+        ("day=2026-03-32", "Day must look like 2026-03-08."),
+        ("day=tomorrow", "Day must look like 2026-03-08."),
+    ],
+)
+def test_a_malformed_month_or_day_on_the_profile_is_refused(login, bookable, query, message):
+    response, body = page(
+        login(CustomerFactory().user), f"/availability/mechanics/{bookable.pk}/?{query}"
+    )
+    assert response.status_code == 422
+    assert message in body
 
 
 def test_an_unknown_plan_on_the_profile_is_refused(login, bookable):

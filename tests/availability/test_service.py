@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from autodoctor.availability import engine
 from autodoctor.availability.engine import Interval
 from autodoctor.availability.models import DateOverride, MechanicSettings, TimeOff
 from autodoctor.availability.service import (
@@ -18,6 +19,7 @@ from autodoctor.availability.service import (
     default_booking_rules,
     free_intervals,
     is_available,
+    local_instant,
 )
 from autodoctor.errors import NotFound
 from tests.factories import MechanicFactory, weekly_hours, workshop_hours
@@ -328,6 +330,34 @@ def test_toronto_fall_back_day_offers_the_repeated_hour_once_per_real_hour():
         "02:00 EST",
     ]
     assert len({s.start for s in slots}) == 4
+
+
+@pytest.mark.parametrize(
+    ("day", "minute", "expected"),
+    [
+        # 02:30 does not exist on the spring-forward night: the instant the clocks jumped.
+        (date(2026, 3, 8), 150, datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+        # 01:30 happens twice on the fall-back night: the first time (EDT).
+        (date(2026, 11, 1), 90, datetime(2026, 11, 1, 5, 30, tzinfo=UTC)),
+        # Minutes past the day roll over: 25:00 on the 7th is 01:00 EST on the 8th.
+        (date(2026, 3, 7), 25 * 60, datetime(2026, 3, 8, 6, 0, tzinfo=UTC)),
+    ],
+    ids=["spring_gap", "fall_overlap", "rollover"],
+)
+def test_local_instant_follows_the_engines_dst_rules(day, minute, expected):
+    assert local_instant(day, minute, "America/Toronto") == expected
+
+
+@pytest.mark.parametrize("day", [date(2026, 3, 8), date(2026, 11, 1)], ids=["spring", "fall"])
+def test_local_instant_agrees_with_the_engines_expansion_on_toronto_transition_days(day):
+    """Every wall minute of the day: where a block starting then begins in real time
+    (engine.expand) is where local_instant puts that wall time."""
+    zone = "America/Toronto"
+    window = Interval(local_instant(day, 0, zone), local_instant(day, 1440, zone))
+    for minute in range(1440):
+        schedule = engine.LocalSchedule(zone, (), (engine.DayOverride(day, ((minute, 1440),)),))
+        (piece,) = engine.expand(schedule, window)
+        assert local_instant(day, minute, zone) == piece.start, engine.minute_label(minute)
 
 
 def test_daily_counts_are_per_local_date_of_the_viewer(now):

@@ -2,12 +2,9 @@
 
 from django import template
 
-from autodoctor.availability.engine import minute_label
+from autodoctor.availability.forms import wall_label
 
 register = template.Library()
 
-
-@register.filter
-def wall(minute: int | None) -> str:
-    """Minutes after local midnight as "HH:MM" (1440 -> "24:00"); empty for None."""
-    return "" if minute is None else minute_label(minute)
+# {{ minute|wall }}: the same label the forms and the API show.
+register.filter("wall", wall_label)
