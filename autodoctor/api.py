@@ -17,7 +17,7 @@ from autodoctor.accounts.services import api_token_authenticate
 from autodoctor.analytics.api import router as analytics_router
 from autodoctor.availability.api import router as availability_router
 from autodoctor.booking.api import router as booking_router
-from autodoctor.errors import DomainError
+from autodoctor.errors import DomainError, database_busy
 from autodoctor.notifications.api import router as notifications_router
 from autodoctor.payments.api import router as payments_router
 from autodoctor.workshops.api import router as workshops_router
@@ -100,8 +100,8 @@ def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRes
 
 @api.exception_handler(OperationalError)
 def on_operational_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
-    # SQLite's "database is locked" after the busy timeout: a retryable condition.
-    if "locked" in str(exc).lower():
+    # A lock we waited too long for (SQLite busy timeout, PostgreSQL deadlock): retryable.
+    if database_busy(exc):
         return _error(request, 503, "The system is busy, please retry.", "busy")
     raise exc
 

@@ -3,9 +3,15 @@
 Each carries a machine code, an HTTP status and optional data fields. The API's
 exception handler and the page middleware render them once each, so a service
 raises the same error whoever called it (page, API, admin action, task).
+A database that stayed locked (`database_busy`) is answered like `Busy`: 503, never a 500.
 """
 
 from typing import Any
+
+from django.db import OperationalError
+
+# PostgreSQL: deadlock_detected, serialization_failure.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 class DomainError(Exception):
@@ -69,3 +75,14 @@ class Busy(DomainError):
 
     status = 503
     code = "busy"
+
+
+def database_busy(exc: BaseException) -> bool:
+    """True for a database error worth retrying: a PostgreSQL deadlock or serialization
+    failure, or SQLite still locked after its busy timeout. The one test for it: the API,
+    the pages and the webhooks answer it 503 instead of a 500."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return sqlstate in RETRYABLE_SQLSTATES or "locked" in str(exc).lower()

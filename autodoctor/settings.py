@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AUTODOCTOR_VAR_DIR", BASE_DIR / "var"))
@@ -29,7 +30,7 @@ DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -168,11 +169,20 @@ SMS_TIMEOUT_SECONDS = int(os.environ.get("SMS_TIMEOUT_SECONDS", "30"))
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 # The simulated provider signs its own webhook events with this secret.
-SIMULATED_PAYMENTS_SECRET = os.environ.get(
-    "SIMULATED_PAYMENTS_SECRET", "whsec_simulated_dev_secret"
-)
+_PUBLIC_SIMULATED_SECRET = "whsec_simulated_dev_secret"
+SIMULATED_PAYMENTS_SECRET = os.environ.get("SIMULATED_PAYMENTS_SECRET", _PUBLIC_SIMULATED_SECRET)
 # The simulated provider confirms bookings without money: off in production by default.
 SIMULATED_PAYMENTS_ALLOWED = env_bool("SIMULATED_PAYMENTS_ALLOWED", DEBUG)
+if (
+    not DEBUG
+    and SIMULATED_PAYMENTS_ALLOWED
+    and SIMULATED_PAYMENTS_SECRET == _PUBLIC_SIMULATED_SECRET
+):
+    # Anyone who reads this file could sign "paid" events and book without paying.
+    raise ImproperlyConfigured(
+        "SIMULATED_PAYMENTS_ALLOWED is on with DEBUG off: set SIMULATED_PAYMENTS_SECRET "
+        "to a private value (the default one is public)."
+    )
 
 # --- Booking rules ---------------------------------------------------------
 HOLD_MINUTES = int(os.environ.get("HOLD_MINUTES", "15"))

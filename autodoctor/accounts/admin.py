@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .mechanic_types import mechanic_type
 from .models import ApiToken, CustomerProfile, MechanicProfile, User, Vehicle, Workshop
+from .services import api_token_revoke
 
 
 @admin.register(User)
@@ -36,6 +39,7 @@ class WorkshopAdmin(admin.ModelAdmin):
     list_display = ["name", "city", "fsa", "time_zone", "owner", "max_concurrent_appointments"]
     list_filter = ["time_zone", "city"]
     search_fields = ["name", "city", "postal_code", "owner__email"]
+    list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
     filter_horizontal = ["staff"]
 
@@ -72,6 +76,7 @@ class CustomerProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "phone", "city", "fsa"]
     list_filter = ["city"]
     search_fields = ["user__email", "user__full_name", "phone", "postal_code"]
+    list_select_related = ["user"]
     inlines = [VehicleInline]
     autocomplete_fields = ["user"]
 
@@ -81,24 +86,29 @@ class VehicleAdmin(admin.ModelAdmin):
     list_display = ["__str__", "customer", "vin"]
     list_filter = ["make", "year"]
     search_fields = ["make", "model", "vin", "customer__user__email"]
+    list_select_related = ["customer__user"]
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Admins can see and revoke tokens; new ones are issued on the user's profile page
-    (or with the action below) because the secret is shown only once."""
+    """Admins can see and revoke tokens (the action below, through the same service as
+    the profile page and the API); new ones are issued on the user's profile page because
+    the secret is shown only once. Owner, hash and revocation are read-only: a revoked
+    token cannot be brought back, nor moved to another user."""
 
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__email", "prefix"]
-    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "prefix", "token_hash", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
-    def has_add_permission(self, request: object) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="Revoke selected tokens")
-    def revoke(self, request: object, queryset: object) -> None:
-        from django.utils import timezone
-
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())  # type: ignore[attr-defined]
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        tokens = list(queryset.filter(revoked_at__isnull=True).select_related("user"))
+        for token in tokens:
+            api_token_revoke(user=token.user, token_id=token.pk)
+        self.message_user(request, f"Revoked {len(tokens)} token(s).")

@@ -40,7 +40,9 @@ def api_token_create(*, user: User, name: str) -> IssuedToken:
 
 
 def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
-    with transaction.atomic():
+    """Revoke one of the user's tokens (revoking twice changes nothing); the profile page,
+    the API and the admin action all call this."""
+    with transaction.atomic(durable=True):
         token = ApiToken.objects.select_for_update().filter(user=user, pk=token_id).first()
         if token is None:
             raise NotFound("No such token.")

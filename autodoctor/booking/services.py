@@ -26,6 +26,7 @@ from autodoctor.errors import (
     NotAllowed,
     NotFound,
     SlotUnavailable,
+    database_busy,
 )
 
 from .events import session_event_record
@@ -64,12 +65,6 @@ def _is_overlap_violation(exc: IntegrityError) -> bool:
     return OVERLAP_CONSTRAINT in str(exc)
 
 
-def _is_retryable(exc: OperationalError) -> bool:
-    cause = exc.__cause__
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    return sqlstate in {"40P01", "40001"} or "locked" in str(exc).lower()
-
-
 def run_booking_transaction[T](work: Callable[[], T], *, attempts: int = 3) -> T:
     """Run `work` in a durable transaction, retrying deadlocks / lock timeouts.
 
@@ -82,8 +77,8 @@ def run_booking_transaction[T](work: Callable[[], T], *, attempts: int = 3) -> T
             with transaction.atomic(durable=True):
                 return work()
         except OperationalError as exc:
-            if not _is_retryable(exc) or attempt == attempts:
-                if _is_retryable(exc):
+            if not database_busy(exc) or attempt == attempts:
+                if database_busy(exc):
                     raise Busy("The schedule is busy right now; please try again.") from exc
                 raise
             time.sleep(0.02 * attempt)

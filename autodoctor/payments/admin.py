@@ -24,6 +24,7 @@ from .models import (
     Refund,
     Waiver,
     WebhookEvent,
+    money_label,
 )
 from .services import credits, refunds
 
@@ -125,6 +126,7 @@ class RefundAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "destination", "reason"]
     search_fields = ["payment__customer__email", "provider_refund_id"]
+    list_select_related = ["payment"]
     actions = ["send_pending_refunds"]
 
     @admin.action(description="Send pending card refunds to the provider now")
@@ -156,6 +158,7 @@ class CreditGrantForm(forms.Form):
 class CreditAccountAdmin(ReadOnlyAdmin):
     list_display = ["customer", "balance_cents", "currency", "updated_at"]
     search_fields = ["customer__email"]
+    list_select_related = ["customer"]
     change_list_template = "admin/payments/creditaccount/change_list.html"
 
     def get_urls(self):  # type: ignore[no-untyped-def]
@@ -183,8 +186,9 @@ class CreditAccountAdmin(ReadOnlyAdmin):
             )
             self.message_user(
                 request,
-                f"Granted ${cents / 100:.2f} to {entry.account.customer}; "
-                f"balance ${entry.balance_after_cents / 100:.2f}.",
+                f"Granted {money_label(cents, entry.account.currency)} to "
+                f"{entry.account.customer}; balance "
+                f"{money_label(entry.balance_after_cents, entry.account.currency)}.",
             )
             return redirect(reverse("admin:payments_creditaccount_changelist"))
         context = {
@@ -210,6 +214,7 @@ class CreditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["account__customer__email", "note"]
     date_hierarchy = "created_at"
+    list_select_related = ["account__customer", "payment", "created_by"]
 
 
 @admin.register(PayoutEntry)
@@ -240,6 +245,7 @@ class WaiverAdmin(ReadOnlyAdmin):
     list_display = ["customer", "kind", "text_version", "accepted_at", "voided_at", "session"]
     list_filter = ["kind", "text_version"]
     search_fields = ["customer__email"]
+    list_select_related = ["customer", "session"]
 
 
 @admin.register(WebhookEvent)

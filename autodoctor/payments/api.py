@@ -9,7 +9,7 @@ docs/payments.md.
 from datetime import date, datetime
 from typing import Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from autodoctor.accounts.models import User
@@ -17,6 +17,7 @@ from autodoctor.accounts.models import User
 from . import selectors
 from .models import CreditEntry, Payment, PayoutEntry, Refund
 from .services import checkout
+from .views import earnings_csv_response
 
 router = Router(tags=["payments"])
 
@@ -223,11 +224,7 @@ def earnings(
 ) -> object:
     report = selectors.earnings_report(_user(request), start=start, end=end)
     if format == "csv":
-        response = HttpResponse(selectors.earnings_csv(report), content_type="text/csv")
-        response["Content-Disposition"] = (
-            f'attachment; filename="earnings-{report.start}-{report.end}.csv"'
-        )
-        return response
+        return earnings_csv_response(report)
     return {
         "start": report.start,
         "end": report.end,

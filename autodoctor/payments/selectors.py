@@ -14,21 +14,26 @@ from django.utils import timezone
 
 from autodoctor.accounts.models import User
 from autodoctor.accounts.selectors import workshops_for_staff
-from autodoctor.booking.models import Plan, Reservation, ReservationStatus, Session
-from autodoctor.errors import InvalidInput, NotAllowed, NotFound
+from autodoctor.booking.models import (
+    Plan,
+    Reservation,
+    ReservationStatus,
+    Session,
+    SessionStatus,
+)
+from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 from .models import (
     CreditAccount,
     CreditEntry,
     PayeeKind,
     Payment,
-    PaymentMethod,
     PaymentStatus,
     PayoutEntry,
     WaiverKind,
 )
 from .policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
-from .providers import simulated_allowed, stripe_configured
+from .providers import active_provider_name
 
 # --------------------------------------------------------------------------- customers
 
@@ -65,12 +70,6 @@ def payment_for(payment_id: int, user: User) -> Payment:
 
 def trial_available(customer: User) -> bool:
     return not customer.waivers.filter(kind=WaiverKind.TRIAL, voided_at__isnull=True).exists()
-
-
-def card_provider_name() -> str | None:
-    if stripe_configured():
-        return "stripe"
-    return "simulated" if simulated_allowed() else None
 
 
 # --------------------------------------------------------------------------- checkout page
@@ -126,6 +125,32 @@ def payable_for(
     return Payable(reservation.session, reservation)
 
 
+def payable_refusal(payable: Payable, *, now: datetime) -> Conflict | None:
+    """Why this can no longer be paid for, or None while it can: the one rule behind the
+    checkout page's pay buttons, the friendly check before any money moves and the
+    re-check under the session lock (services/checkout.py)."""
+    session, reservation = payable.session, payable.reservation
+    if reservation is None:
+        if session.awaiting_payment:
+            return None
+        if session.status != SessionStatus.PENDING:
+            return Conflict(
+                f"This session is {session.status}; start a new one.", code="session_closed"
+            )
+        return Conflict(
+            "This session is already paid; we are finding your mechanic.",
+            code="already_confirmed",
+        )
+    if reservation.status == ReservationStatus.CONFIRMED:
+        return Conflict("This booking is already confirmed.", code="already_confirmed")
+    if reservation.status == ReservationStatus.RELEASED or session.status != SessionStatus.PENDING:
+        return Conflict("This hold was released; pick a slot again.", code="hold_released")
+    if reservation.starts_at <= now:
+        return Conflict("This slot has already started; pick another time.", code="slot_in_past")
+    # An expired hold is fine: confirming revives it if the slot is still free.
+    return None
+
+
 @dataclass(frozen=True)
 class CheckoutSummary:
     payable: Payable
@@ -143,6 +168,7 @@ class CheckoutSummary:
     card_provider: str | None
     settled_payment: Payment | None
     last_failed_payment: Payment | None
+    refusal: Conflict | None
 
     @property
     def session(self) -> Session:
@@ -176,18 +202,12 @@ class CheckoutSummary:
 
     @property
     def bookable(self) -> bool:
-        if self.settled_payment is not None or self.session.status != "pending":
-            return False
-        if self.reservation is None:
-            return self.session.offered_at is None
-        return self.reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED)
+        return self.settled_payment is None and self.refusal is None
 
     @property
     def closed_reason(self) -> str:
         """Why it cannot be paid any more, in words (when not bookable)."""
-        if self.reservation is None:
-            return f"This session is {self.session.get_status_display().lower()}"
-        return f"This hold is no longer open ({self.reservation.get_status_display().lower()})"
+        return self.refusal.message if self.refusal is not None else ""
 
 
 def checkout_summary(
@@ -224,11 +244,12 @@ def checkout_summary(
         waiver_version=WAIVER_TEXT_VERSION,
         waiver_text=WAIVER_TEXTS[WAIVER_TEXT_VERSION],
         credit_balance_cents=credit_balance_cents(customer),
-        card_provider=card_provider_name(),
+        card_provider=active_provider_name(),
         settled_payment=payments.filter(status=PaymentStatus.SUCCEEDED).first(),
         last_failed_payment=payments.filter(
             status__in=[PaymentStatus.FAILED, PaymentStatus.REFUNDED]
         ).first(),
+        refusal=payable_refusal(payable, now=now),
     )
 
 
@@ -383,7 +404,3 @@ def earnings_csv(report: EarningsReport) -> str:
             ]
         )
     return out.getvalue()
-
-
-def method_label(method: str) -> str:
-    return PaymentMethod(method).label

@@ -7,13 +7,14 @@ from datetime import date
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from autodoctor.errors import DomainError, InvalidInput
+from autodoctor.errors import Busy, DomainError, InvalidInput, database_busy
 
 from . import selectors
 from .models import Payment, PaymentStatus
@@ -184,18 +185,25 @@ def earnings(request: HttpRequest) -> HttpResponse:
         end=_date_param(request, "end"),
     )
     if request.GET.get("format") == "csv":
-        response = HttpResponse(selectors.earnings_csv(report), content_type="text/csv")
-        response["Content-Disposition"] = (
-            f'attachment; filename="earnings-{report.start}-{report.end}.csv"'
-        )
-        return response
+        return earnings_csv_response(report)
     return render(request, "payments/earnings.html", {"report": report})
+
+
+def earnings_csv_response(report: selectors.EarningsReport) -> HttpResponse:
+    """The report as a CSV download (the page's `?format=csv` and `GET /api/earnings`)."""
+    response = HttpResponse(selectors.earnings_csv(report), content_type="text/csv")
+    response["Content-Disposition"] = (
+        f'attachment; filename="earnings-{report.start}-{report.end}.csv"'
+    )
+    return response
 
 
 # --------------------------------------------------------------------------- webhooks
 
 
 def _webhook(request: HttpRequest, provider: str) -> JsonResponse:
+    """A database that stayed locked answers 503 JSON, not a 500: the event is stored but
+    not marked processed, so the provider's retry applies it."""
     try:
         result = webhook_receive(
             provider_name=provider,
@@ -204,6 +212,11 @@ def _webhook(request: HttpRequest, provider: str) -> JsonResponse:
         )
     except DomainError as exc:
         return JsonResponse(exc.as_body(), status=exc.status)
+    except OperationalError as exc:
+        if not database_busy(exc):
+            raise
+        busy = Busy("The database is busy; retry this event later.")
+        return JsonResponse(busy.as_body(), status=busy.status)
     return JsonResponse(
         {"received": True, "event_id": result.event_id, "outcome": result.outcome},
         status=result.status,

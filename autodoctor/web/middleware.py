@@ -1,4 +1,6 @@
-"""Render DomainError raised under a page view once, the same way everywhere.
+"""Render DomainError raised under a page view once, the same way everywhere. A
+database that stayed locked (errors.database_busy) is rendered as `Busy`: "try again",
+never a 500.
 
 htmx requests get the message as a small fragment (status kept so htmx can
 react); full-page requests get a flash message and a redirect back.
@@ -11,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from autodoctor.errors import DomainError
+from autodoctor.errors import Busy, DomainError, database_busy
 
 
 class DomainErrorMiddleware:
@@ -22,7 +24,11 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
-        if not isinstance(exc, DomainError) or request.path.startswith("/api/"):
+        if request.path.startswith("/api/"):
+            return None
+        if database_busy(exc):  # the database stayed locked: "try again", never a 500
+            exc = Busy("The system is busy right now; please try again in a moment.")
+        if not isinstance(exc, DomainError):
             return None
         if getattr(request, "htmx", False):
             response = render(request, "web/error_fragment.html", {"error": exc}, status=exc.status)

@@ -6,5 +6,5 @@ from django.utils import timezone
 
 @task
 def heartbeat(note: str = "") -> str:
-    """A trivial task proving the worker path end to end (see tests/test_tasks.py)."""
+    """A trivial task proving the worker path end to end (see tests/web/test_tasks.py)."""
     return f"alive at {timezone.now().isoformat()} {note}".strip()

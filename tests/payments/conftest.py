@@ -80,6 +80,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.requests: list[dict[str, Any]] = []
         self.refund_status = "succeeded"
         self.fail_refunds = False
+        self.fail_checkouts = False  # Stripe unreachable for new checkouts
         self.completed_checkouts: set[str] = set()  # checkout ids Stripe will not expire
         self.fail_expire = False  # Stripe unreachable for checkout expiry
         self._ids = itertools.count(1)
@@ -92,6 +93,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
         )
         n = next(self._ids)
         if path == "/v1/checkout/sessions":
+            if self.fail_checkouts:
+                error = {"error": {"type": "api_error", "message": "Stripe is down (test)"}}
+                return json.dumps(error), 500, {}
             body = {
                 "id": f"cs_test_{n}",
                 "object": "checkout.session",

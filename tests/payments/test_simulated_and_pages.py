@@ -3,6 +3,7 @@ page → "Pay" (a signed event through the same webhook handler) → receipt; "F
 credits and waiver from the page; who may see which payment."""
 
 import re
+from datetime import timedelta
 
 import pytest
 import stripe
@@ -12,7 +13,14 @@ from autodoctor.payments.models import Payment, PaymentStatus, PayoutEntry, Webh
 from autodoctor.payments.services import credits
 from tests.factories import UserFactory
 
-from .conftest import SIMULATED_SECRET, completed_checkout, later, post_webhook, signed_event
+from .conftest import (
+    SIMULATED_SECRET,
+    SLOT,
+    completed_checkout,
+    later,
+    post_webhook,
+    signed_event,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
@@ -116,6 +124,21 @@ def test_the_simulated_provider_is_off_unless_allowed(
     refused = login(buyer).post(f"/payments/checkout/{reservation.pk}/card/", follow=True)
     assert "Card payments are not configured" in body(refused)
     assert not Payment.objects.exists()
+
+
+def test_the_checkout_page_offers_no_way_to_pay_once_the_slot_has_started(
+    login, buyer, mechanic, hold, time_machine
+):
+    """The page asks the same rule as the payment services (selectors.payable_refusal):
+    an expired hold may still be paid, but not once its slot has begun."""
+    reservation = hold(buyer, mechanic)
+    client = login(buyer)
+    time_machine.move_to(later(20), tick=False)  # hold run out, slot still ahead
+    assert "Pay $29.99 CAD by card" in body(client.get(f"/payments/checkout/{reservation.pk}/"))
+    time_machine.move_to(SLOT + timedelta(minutes=5), tick=False)
+    page = body(client.get(f"/payments/checkout/{reservation.pk}/"))
+    assert "This slot has already started; pick another time." in page
+    assert "by card" not in page and "with credits" not in page and "You can still pay" not in page
 
 
 def test_paying_with_credits_from_the_page(login, buyer, mechanic, hold, at_checkout):

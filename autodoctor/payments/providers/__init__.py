@@ -2,7 +2,7 @@
 
 Both speak the same language: a hosted checkout page, webhook events in Stripe's shape
 signed with Stripe's `Stripe-Signature` scheme, and refunds. Which one takes a new
-payment is decided here once (`active_provider`); an existing payment keeps the
+payment is decided here once (`active_provider_name`); an existing payment keeps the
 provider that took it (`provider_for(payment.provider)`).
 
 - Stripe when STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are both set;
@@ -97,12 +97,19 @@ def provider_for(name: str) -> PaymentProvider:
     raise NotFound(f"The {name} payment provider is not enabled.")
 
 
-def active_provider() -> PaymentProvider:
-    """The provider that takes new card payments."""
+def active_provider_name() -> str | None:
+    """The name of the provider that takes new card payments, None when none does."""
     if stripe_configured():
-        return provider_for("stripe")
+        return "stripe"
     if simulated_allowed():
-        return provider_for("simulated")
+        return "simulated"
+    return None
+
+
+def active_provider() -> PaymentProvider:
+    """The provider that takes new card payments (503 when card payments are off)."""
+    if (name := active_provider_name()) is not None:
+        return provider_for(name)
     raise DomainError(
         "Card payments are not configured (set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET).",
         code="card_payments_unavailable",

@@ -62,10 +62,17 @@ from ..models import (
     PayoutEntry,
     Waiver,
     WaiverKind,
+    money_label,
 )
 from ..policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
 from ..providers import CheckoutRequest, active_provider, provider_for
-from ..selectors import Payable, credit_balance_cents, payable_for, trial_available
+from ..selectors import (
+    Payable,
+    credit_balance_cents,
+    payable_for,
+    payable_refusal,
+    trial_available,
+)
 from . import credits, payouts, refunds
 from .state import payment_transition
 
@@ -131,26 +138,9 @@ def _payable_by_method(
 
 
 def _check_payable(payable: Payable, *, now: datetime) -> None:
-    """Friendly refusals before any money moves (the booking service re-checks under lock)."""
-    session, reservation = payable.session, payable.reservation
-    if reservation is None:
-        if session.status != SessionStatus.PENDING:
-            raise Conflict(
-                f"This session is {session.status}; start a new one.", code="session_closed"
-            )
-        if session.offered_at is not None:
-            raise Conflict(
-                "This session is already paid; we are finding your mechanic.",
-                code="already_confirmed",
-            )
-        return
-    if reservation.status == ReservationStatus.CONFIRMED:
-        raise Conflict("This booking is already confirmed.", code="already_confirmed")
-    if reservation.status == ReservationStatus.RELEASED or session.status != SessionStatus.PENDING:
-        raise Conflict("This hold was released; pick a slot again.", code="hold_released")
-    if reservation.starts_at <= now:
-        raise Conflict("This slot has already started; pick another time.", code="slot_in_past")
-    # An expired hold is fine: confirming revives it if the slot is still free.
+    """Friendly refusal before any money moves (the booking service re-checks under lock)."""
+    if (refusal := payable_refusal(payable, now=now)) is not None:
+        raise refusal
 
 
 def _payment_open(payable: Payable, *, method: str, amount_cents: int, **fields: object) -> Payment:
@@ -263,7 +253,8 @@ def payment_with_credits(
     balance = credit_balance_cents(customer)
     if balance < plan.price_cents:
         raise credits.InsufficientCredits(
-            f"Not enough credits: you have ${balance / 100:.2f}, this plan costs {plan.price_label}.",
+            f"Not enough credits: you have {money_label(balance, plan.currency)}, "
+            f"this plan costs {plan.price_label}.",
             balance_cents=balance,
             needed_cents=plan.price_cents,
         )
@@ -344,7 +335,7 @@ def payment_checkout_start(
             checkout_url=created.url,
             checkout_expires_at=expires_at,
         )
-    if not _still_payable(payable):
+    if not _still_payable(payable, now=now):
         # Cancelled or released while the provider was opening the checkout (another
         # tab): the cancel saw no checkout to close, so close it here, unpaid.
         checkouts_close(payable.session.pk, now=now)
@@ -356,23 +347,16 @@ def payment_checkout_start(
     return payment
 
 
-def _still_payable(payable: Payable) -> bool:
+def _still_payable(payable: Payable, *, now: datetime) -> bool:
     """Re-checked under the session lock, after the checkout id is saved: a cancel that
     committed first is seen here, one that commits later sees the checkout and closes
     it (on_booking_event), so no order leaves a payable checkout for a closed booking."""
     with transaction.atomic(durable=True):
         session = Session.objects.select_for_update().get(pk=payable.session.pk)
-        if payable.reservation is None:
-            return session.awaiting_payment
-        status = (
-            Reservation.objects.filter(pk=payable.reservation.pk)
-            .values_list("status", flat=True)
-            .get()
+        reservation = (
+            Reservation.objects.get(pk=payable.reservation.pk) if payable.reservation else None
         )
-        return session.status == SessionStatus.PENDING and status in (
-            ReservationStatus.RESERVED,
-            ReservationStatus.EXPIRED,
-        )
+        return payable_refusal(Payable(session, reservation), now=now) is None
 
 
 def reservation_pay_and_confirm(
