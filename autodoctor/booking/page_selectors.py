@@ -133,13 +133,10 @@ def _pooled_starts(
     now: datetime,
     ignore_busy: Collection[Hashable] = (),
 ) -> list[datetime]:
-    starts: set[datetime] = set()
-    for mechanic_id in mechanic_ids:
-        slots = availability.available_slots(
-            mechanic_id, start, end, duration, now=now, ignore_busy=ignore_busy
-        )
-        starts.update(slot.start for slot in slots)
-    return sorted(starts)
+    by_mechanic = availability.available_slots_by_mechanic(
+        list(mechanic_ids), start, end, duration, now=now, ignore_busy=ignore_busy
+    )
+    return sorted({slot.start for slots in by_mechanic.values() for slot in slots})
 
 
 # --------------------------------------------------------------------------- wizard

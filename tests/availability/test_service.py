@@ -429,3 +429,22 @@ def test_two_blocks_added_at_once_are_both_kept():
     assert outcomes == {"ok": 2}, outcomes
     kept = set(mechanic.weekly_blocks.values_list("day_of_week", "start_minute", "end_minute"))
     assert kept == {(1, 540, 720), (2, 780, 1020)}
+
+
+def test_slots_for_many_mechanics_come_from_one_load_and_equal_each_ones_own(
+    django_assert_max_num_queries,
+):
+    from autodoctor.availability.service import available_slots, available_slots_by_mechanic
+
+    mechanics = [MechanicFactory() for _ in range(12)]
+    for i, mechanic in enumerate(mechanics):
+        weekly_hours(mechanic, days=range(7), start=(8 + i % 3) * 60, end=(14 + i % 4) * 60)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    start, end, length = now, now + timedelta(days=30), timedelta(minutes=30)
+    ids = [m.pk for m in mechanics]
+    with django_assert_max_num_queries(8):  # the same few queries as for one mechanic
+        pooled = available_slots_by_mechanic(ids, start, end, length, now=now)
+    assert set(pooled) == set(ids)
+    for mechanic in mechanics:
+        assert pooled[mechanic.pk] == available_slots(mechanic, start, end, length, now=now)
+    assert available_slots_by_mechanic([999_999], start, end, length, now=now) == {}
