@@ -18,6 +18,7 @@ from pydantic import AfterValidator
 from autodoctor.accounts.mechanic_types import mechanic_type
 from autodoctor.accounts.models import User
 from autodoctor.errors import InvalidInput
+from autodoctor.schemas import ErrorOut
 
 from . import selectors, service, services
 from .engine import Interval, minute_label
@@ -54,12 +55,6 @@ WallTimeEnd = Annotated[
     AfterValidator(_check_end),
     Field(description='Local wall-clock time "HH:MM"; "24:00" = end of day', examples=["17:00"]),
 ]
-
-
-class ErrorOut(Schema):
-    detail: str
-    code: str
-    field: str | None = None
 
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}

@@ -9,16 +9,12 @@ from ninja import Field, Router, Schema, Status
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.errors import NotAllowed
+from autodoctor.schemas import ErrorOut
 
 from . import selectors, services
 from .models import Offer, Reservation, Session
 
 router = Router(tags=["booking"])
-
-
-class ErrorOut(Schema):
-    detail: str
-    code: str
 
 
 class IntakeIn(Schema):

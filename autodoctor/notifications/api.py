@@ -2,20 +2,16 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router
 
 from autodoctor.accounts.models import User
+from autodoctor.schemas import ErrorOut
 
 from . import calendars, selectors
 
 router = Router(tags=["notifications"])
 
 CALENDAR_CONTENT_TYPE = "text/calendar; charset=utf-8"
-
-
-class ErrorOut(Schema):
-    detail: str
-    code: str
 
 
 @router.get(

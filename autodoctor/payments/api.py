@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from autodoctor.accounts.models import User
+from autodoctor.schemas import ErrorOut
 
 from . import selectors
 from .models import CreditEntry, Payment, PayoutEntry, Refund
@@ -20,11 +21,6 @@ from .services import checkout
 from .views import earnings_csv_response
 
 router = Router(tags=["payments"])
-
-
-class ErrorOut(Schema):
-    detail: str
-    code: str
 
 
 class RefundOut(Schema):
