@@ -39,6 +39,7 @@ from .forms import (
 )
 from .matching import match_criteria
 from .models import Plan, Reservation, ReservationStatus, Session, SessionStatus
+from .state import ALLOWED
 from .templatetags.booking_tags import when as format_when
 from .wizard import ANY_MECHANIC, STEP_TITLES, STEPS, WizardState, next_step, previous_step
 
@@ -518,18 +519,13 @@ def waiting(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 def my_sessions(request: HttpRequest) -> HttpResponse:
-    upcoming, past = page_selectors.my_sessions(_user(request))
+    user = _user(request)
+    upcoming, past = page_selectors.my_sessions(user)
     now = timezone.now()
+    for session in [*upcoming, *past]:  # the same rules as the detail page, per row
+        session.actions = _session_actions(session, user, now=now)
     return render(
-        request,
-        "booking/my_sessions.html",
-        {
-            "upcoming": upcoming,
-            "past": past,
-            "now": now,
-            # Sessions starting before this are inside the reschedule cut-off.
-            "reschedulable_from": now + timedelta(minutes=settings.RESCHEDULE_CUTOFF_MINUTES),
-        },
+        request, "booking/my_sessions.html", {"upcoming": upcoming, "past": past, "now": now}
     )
 
 
@@ -542,8 +538,7 @@ def _session_actions(session: Session, user: User, *, now: datetime) -> dict:
         or (scheduled and opens_at is not None and now >= opens_at),
         "opens_at": opens_at if scheduled and opens_at and now < opens_at else None,
         "can_end": session.status == SessionStatus.LIVE,
-        "can_cancel": session.status
-        in (SessionStatus.PENDING, SessionStatus.WAITING, SessionStatus.SCHEDULED),
+        "can_cancel": SessionStatus.CANCELLED in ALLOWED[session.status],
         "can_reschedule": scheduled and session.scheduled_for - now >= cutoff,
         "reason_required": session.mechanic_id is not None
         and session.mechanic_id == getattr(getattr(user, "mechanic_profile", None), "pk", None),

@@ -702,3 +702,26 @@ def test_arriving_from_a_mechanics_profile_shows_their_times_and_picks_them(
     customer_client.post(f"{WIZARD}when/", {"mode": "scheduled", "start": SLOT.isoformat()})
     page = body(customer_client.get(f"{WIZARD}mechanic/"))
     assert f'value="{available_mechanic.pk}" checked' in page
+
+
+def test_my_sessions_costs_the_same_for_two_sessions_as_for_ten(
+    customer_client, booking_customer, intake
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert customer_client.get("/booking/sessions/").status_code == 200
+        return len(captured)
+
+    for _ in range(2):
+        services.session_create_immediate(
+            customer=booking_customer, intake=intake(booking_customer)
+        )
+    two = queries()
+    for _ in range(8):
+        services.session_create_immediate(
+            customer=booking_customer, intake=intake(booking_customer)
+        )
+    assert queries() == two
