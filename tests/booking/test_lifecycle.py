@@ -363,7 +363,9 @@ def test_start_now_matching_skips_mechanics_who_could_not_accept_for_a_booking(
     busy, free = MechanicFactory(is_online=True, rating="5.0"), MechanicFactory(is_online=True)
     weekly_hours(busy, days=range(7))
     booked = hold(CustomerFactory().user, busy)  # 15:00-15:30 UTC on SLOT's day
-    services.reservation_confirm(reservation_id=booked.pk, customer=booked.session.customer)
+    services.reservation_confirm(
+        reservation_id=booked.pk, customer=booked.session.customer, now=later(1)
+    )
     criteria = MatchCriteria(concern="brakes squeal", duration_minutes=15)
 
     def ranked(minutes_from_slot: int) -> list[int]:
