@@ -59,3 +59,34 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
         base = test.get("NAME") or f"test_{db['NAME']}"
         if not str(base).endswith(f"_{os.getpid()}"):
             test["NAME"] = f"{base}_{os.getpid()}"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock-at",
+        metavar="ISO-DATETIME",
+        help="run the whole session with the wall clock moved to this instant (UTC unless "
+        "it names an offset), ticking from there: a test that reads the real clock where "
+        "it should use its fixture's time fails.",
+    )
+
+
+def pytest_configure(config):
+    clock_at = config.getoption("--clock-at")
+    if clock_at:
+        from datetime import UTC, datetime
+
+        import time_machine
+
+        instant = datetime.fromisoformat(clock_at)
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)
+        config._clock_traveller = time_machine.travel(instant, tick=True)
+        config._clock_traveller.start()
+
+
+def pytest_report_header(config):
+    clock_at = config.getoption("--clock-at")
+    if clock_at:
+        return f"clock moved to {clock_at} for the whole session"
+    return None

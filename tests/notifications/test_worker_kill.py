@@ -15,10 +15,13 @@ from django.utils import timezone
 from autodoctor.notifications.models import OutboxMessage
 from autodoctor.notifications.outbox import CLAIM_TIMEOUT, outbox_send_due
 
+# The worker is told the test's "now": a child process does not share the parent's
+# frozen or moved clock, and the rows are due by the parent's.
 WORKER = (
-    "import django; django.setup()\n"
+    "import os, django; django.setup()\n"
+    "from datetime import datetime\n"
     "from autodoctor.notifications.outbox import outbox_send_due\n"
-    "outbox_send_due()\n"
+    "outbox_send_due(now=datetime.fromisoformat(os.environ['WORKER_NOW']))\n"
 )
 
 
@@ -36,8 +39,9 @@ def test_sigkilled_worker_loses_nothing_and_sends_nothing_twice(
     tmp_path: Path, settings, monkeypatch, scheduled_session, queue_message, booking_customer
 ):
     session = scheduled_session()
+    now = timezone.now()
     for _ in range(3):
-        queue_message(session, booking_customer, now=timezone.now())
+        queue_message(session, booking_customer, now=now)
     record = tmp_path / "delivered.txt"
     env = {
         **os.environ,
@@ -47,6 +51,7 @@ def test_sigkilled_worker_loses_nothing_and_sends_nothing_twice(
         "EMAIL_BACKEND": "tests.notifications.fakes.FileRecordingBackend",
         "RECORD_FILE": str(record),
         "HANG_AT": "2",
+        "WORKER_NOW": now.isoformat(),
     }
     worker = subprocess.Popen([sys.executable, "-c", WORKER], env=env, cwd=settings.BASE_DIR)
     try:
@@ -67,7 +72,7 @@ def test_sigkilled_worker_loses_nothing_and_sends_nothing_twice(
     monkeypatch.setenv("RECORD_FILE", str(record))
     monkeypatch.delenv("HANG_AT", raising=False)
     settings.MAILERS = {"default": {"BACKEND": "tests.notifications.fakes.FileRecordingBackend"}}
-    outbox_send_due(now=timezone.now() + CLAIM_TIMEOUT + timedelta(seconds=1))
+    outbox_send_due(now=now + CLAIM_TIMEOUT + timedelta(seconds=1))
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
     delivered = [line for line in record.read_text().splitlines() if line.startswith("<")]
     assert sorted(delivered) == sorted(
