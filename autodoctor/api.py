@@ -5,22 +5,30 @@ Authentication: a personal API token (`Authorization: Bearer adt_...`) or the
 browser session (which then needs the CSRF token on unsafe methods).
 """
 
-from django.core.exceptions import PermissionDenied
+import logging
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.signals import got_request_exception
 from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer, SessionAuth
 
 from autodoctor.accounts.api import router as accounts_router
 from autodoctor.accounts.services import api_token_authenticate
 from autodoctor.analytics.api import router as analytics_router
+from autodoctor.api_input import TextCheckingParser
 from autodoctor.availability.api import router as availability_router
 from autodoctor.booking.api import router as booking_router
 from autodoctor.errors import DomainError, database_busy
 from autodoctor.notifications.api import router as notifications_router
 from autodoctor.payments.api import router as payments_router
+from autodoctor.schemas import ErrorOut
 from autodoctor.workshops.api import router as workshops_router
+
+log = logging.getLogger("autodoctor.api")
 
 
 class ApiTokenAuth(HttpBearer):
@@ -33,6 +41,17 @@ class ApiTokenAuth(HttpBearer):
         return user
 
 
+class BrowserSessionAuth(SessionAuth):
+    """The browser session, with ninja's CSRF check on unsafe methods — but only for a
+    logged-in session: a caller with no session (or a bad token) is simply not
+    authenticated and gets 401, not a CSRF 403 that suggests a missing token."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
+
 api = NinjaAPI(
     title="Auto Doctor Scheduling API",
     version="1.0",
@@ -41,7 +60,8 @@ api = NinjaAPI(
         "API token (`Authorization: Bearer adt_…`, create one on your profile page) or a "
         "browser session plus CSRF token. Every error is `{detail, code}`."
     ),
-    auth=[ApiTokenAuth(), django_auth],
+    auth=[ApiTokenAuth(), BrowserSessionAuth()],
+    parser=TextCheckingParser(),
     urls_namespace="api",
 )
 
@@ -84,8 +104,21 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, DomainError):
+        # The body parser refused the input (api_input): answer its own message and field.
+        return on_domain_error(request, exc.__cause__)
     code = "csrf_failed" if "CSRF" in str(exc) else f"http_{exc.status_code}"
     return _error(request, exc.status_code, str(exc), code)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(
+        request,
+        413,
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+        "body_too_large",
+    )
 
 
 @api.exception_handler(Http404)
@@ -103,7 +136,18 @@ def on_operational_error(request: HttpRequest, exc: OperationalError) -> HttpRes
     # A lock we waited too long for (SQLite busy timeout, PostgreSQL deadlock): retryable.
     if database_busy(exc):
         return _error(request, 503, "The system is busy, please retry.", "busy")
-    raise exc
+    return on_unhandled(request, exc)
+
+
+@api.exception_handler(Exception)
+def on_unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A bug: with DEBUG the traceback page, otherwise the API's own error shape (an
+    integrator's client parses JSON, not an HTML error page). Reported like any 500."""
+    if settings.DEBUG:
+        raise exc
+    log.error("Unhandled API error on %s %s", request.method, request.path, exc_info=exc)
+    got_request_exception.send(sender=None, request=request)
+    return _error(request, 500, "Something went wrong on our side; please retry.", "server_error")
 
 
 api.add_router("/", accounts_router)
@@ -113,3 +157,26 @@ api.add_router("/", payments_router)
 api.add_router("/", notifications_router)
 api.add_router("/", workshops_router)
 api.add_router("/", analytics_router)
+
+
+def _declare_error_responses() -> None:
+    """Declare in the schema the errors every route can answer, besides the ones its
+    author listed: 422 (validation), 503 (database busy); with auth 401 and 403 (a
+    browser session without its CSRF token, or a role that may not); with path
+    parameters 404; with a body 400 (unparseable) and 413 (too large).
+    Runs before the routers are bound, so the bound operations copy it."""
+    for _prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                codes = {422, 503}
+                if operation.auth_param is not None:  # NOT_SET inherits the API's auth
+                    codes |= {401, 403}
+                if "{" in path:
+                    codes.add(404)
+                if set(operation.methods) & {"POST", "PUT", "PATCH", "DELETE"}:
+                    codes |= {400, 413}
+                for code in codes - set(operation.response_models):
+                    operation.response_models[code] = operation._create_response_model(ErrorOut)
+
+
+_declare_error_responses()

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "ninja",  # serves the Swagger UI of /api/docs from its own static files, not a CDN
     "django_tasks_db",
     "autodoctor.accounts",
     "autodoctor.availability",
@@ -169,14 +170,16 @@ SMS_TIMEOUT_SECONDS = int(os.environ.get("SMS_TIMEOUT_SECONDS", "30"))
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 # The simulated provider signs its own webhook events with this secret.
-_PUBLIC_SIMULATED_SECRET = "whsec_simulated_dev_secret"
-SIMULATED_PAYMENTS_SECRET = os.environ.get("SIMULATED_PAYMENTS_SECRET", _PUBLIC_SIMULATED_SECRET)
+SIMULATED_PAYMENTS_PUBLIC_SECRET = "whsec_simulated_dev_secret"
+SIMULATED_PAYMENTS_SECRET = os.environ.get(
+    "SIMULATED_PAYMENTS_SECRET", SIMULATED_PAYMENTS_PUBLIC_SECRET
+)
 # The simulated provider confirms bookings without money: off in production by default.
 SIMULATED_PAYMENTS_ALLOWED = env_bool("SIMULATED_PAYMENTS_ALLOWED", DEBUG)
 if (
     not DEBUG
     and SIMULATED_PAYMENTS_ALLOWED
-    and SIMULATED_PAYMENTS_SECRET == _PUBLIC_SIMULATED_SECRET
+    and SIMULATED_PAYMENTS_SECRET == SIMULATED_PAYMENTS_PUBLIC_SECRET
 ):
     # Anyone who reads this file could sign "paid" events and book without paying.
     raise ImproperlyConfigured(
@@ -186,6 +189,12 @@ if (
 
 # --- Booking rules ---------------------------------------------------------
 HOLD_MINUTES = int(os.environ.get("HOLD_MINUTES", "15"))
+# Holds cost nothing: at most this many at once per customer, and per mechanic-day.
+HOLDS_PER_CUSTOMER = int(os.environ.get("HOLDS_PER_CUSTOMER", "3"))
+HOLDS_PER_CUSTOMER_MECHANIC_DAY = int(os.environ.get("HOLDS_PER_CUSTOMER_MECHANIC_DAY", "2"))
+# Unpaid start-now requests a customer may keep open at once (one paid request at a time).
+START_NOW_UNPAID_PER_CUSTOMER = int(os.environ.get("START_NOW_UNPAID_PER_CUSTOMER", "3"))
+START_NOW_WAITING_PER_CUSTOMER = int(os.environ.get("START_NOW_WAITING_PER_CUSTOMER", "1"))
 RESCHEDULE_CUTOFF_MINUTES = int(os.environ.get("RESCHEDULE_CUTOFF_MINUTES", "120"))
 TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
 # A "start now" session goes out to mechanics only once paid; unpaid, it is cancelled

@@ -68,3 +68,18 @@ def test_simulated_payments_in_production_with_the_public_secret_refuse_to_start
 def test_simulated_payments_start_with_a_private_secret_or_when_off_or_in_debug(tmp_path, env):
     loaded = _import_settings(tmp_path, **env)
     assert loaded.returncode == 0, loaded.stderr
+
+
+def test_startup_warns_loudly_when_simulated_payments_use_the_public_secret(settings):
+    from autodoctor.payments.checks import simulated_provider_with_public_secret
+
+    settings.SIMULATED_PAYMENTS_ALLOWED = True
+    settings.SIMULATED_PAYMENTS_SECRET = settings.SIMULATED_PAYMENTS_PUBLIC_SECRET
+    (warning,) = simulated_provider_with_public_secret(None)
+    assert warning.id == "payments.W001"
+    assert "without paying" in warning.msg
+    settings.SIMULATED_PAYMENTS_SECRET = "whsec_private_value"
+    assert simulated_provider_with_public_secret(None) == []
+    settings.SIMULATED_PAYMENTS_SECRET = settings.SIMULATED_PAYMENTS_PUBLIC_SECRET
+    settings.SIMULATED_PAYMENTS_ALLOWED = False
+    assert simulated_provider_with_public_secret(None) == []

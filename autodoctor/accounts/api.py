@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from . import services
 from .models import User
@@ -22,7 +22,7 @@ class MeOut(Schema):
 
 
 class TokenIn(Schema):
-    name: str
+    name: str = Field(max_length=100)
 
 
 class TokenOut(Schema):

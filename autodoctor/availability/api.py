@@ -18,12 +18,20 @@ from pydantic import AfterValidator
 from autodoctor.accounts.mechanic_types import mechanic_type
 from autodoctor.accounts.models import User
 from autodoctor.errors import InvalidInput
-from autodoctor.schemas import ErrorOut
+from autodoctor.schemas import CODE_MAX, ISO_TEXT_MAX, ZONE_MAX, ErrorOut
 
 from . import selectors, service, services
 from .engine import Interval, minute_label
 from .forms import parse_instant, parse_wall_time, parse_zone, wall_label
-from .models import DateOverride, DayOfWeek, MechanicSettings, TimeOff, WeeklyBlock, WorkshopHours
+from .models import (
+    TEXT_NOTE_MAX,
+    DateOverride,
+    DayOfWeek,
+    MechanicSettings,
+    TimeOff,
+    WeeklyBlock,
+    WorkshopHours,
+)
 from .plans import PLAN_MINUTES, plan_duration
 
 router = Router(tags=["availability"])
@@ -48,12 +56,16 @@ def _check_end(value: str) -> str:
 WallTime = Annotated[
     str,
     AfterValidator(_check_start),
-    Field(description='Local wall-clock time "HH:MM"', examples=["09:00"]),
+    Field(description='Local wall-clock time "HH:MM"', examples=["09:00"], max_length=5),
 ]
 WallTimeEnd = Annotated[
     str,
     AfterValidator(_check_end),
-    Field(description='Local wall-clock time "HH:MM"; "24:00" = end of day', examples=["17:00"]),
+    Field(
+        description='Local wall-clock time "HH:MM"; "24:00" = end of day',
+        examples=["17:00"],
+        max_length=5,
+    ),
 ]
 
 
@@ -179,7 +191,7 @@ class TimeOffIn(Schema):
     end_date: date | None = Field(None, description="Last whole day off (local, inclusive)")
     starts_at: datetime | None = Field(None, description="Part-day start (ISO 8601)")
     ends_at: datetime | None = Field(None, description="Part-day end (ISO 8601)")
-    reason: str = ""
+    reason: str = Field("", max_length=TEXT_NOTE_MAX)
 
 
 class TimeOffOut(Schema):
@@ -280,7 +292,9 @@ def time_off_delete(request: HttpRequest, time_off_id: int) -> Status:
     description="Filter with `status=pending` for requests waiting for a decision.",
 )
 def workshop_time_off_list(
-    request: HttpRequest, status: str | None = None, workshop_id: int | None = None
+    request: HttpRequest,
+    status: str | None = Query(None, max_length=CODE_MAX),
+    workshop_id: int | None = None,
 ) -> list[dict]:
     workshop = selectors.workshop_for_staff(_user(request), workshop_id)
     return [_time_off_out(row) for row in selectors.time_off_requests_for(workshop, status=status)]
@@ -434,7 +448,7 @@ class OverrideIn(Schema):
     day: date = Field(description="Local date")
     start: WallTime | None = Field(None, description="Omit start and end for a closed day")
     end: WallTimeEnd | None = None
-    note: str = ""
+    note: str = Field("", max_length=TEXT_NOTE_MAX)
 
 
 class OverrideOut(Schema):
@@ -613,12 +627,17 @@ def available_slots(
     request: HttpRequest,
     mechanic_id: int,
     from_: str = Query(
-        ..., alias="from", description="Start: 2026-03-08 or 2026-03-08T09:00-05:00"
+        ...,
+        alias="from",
+        description="Start: 2026-03-08 or 2026-03-08T09:00-05:00",
+        max_length=ISO_TEXT_MAX,
     ),
-    to: str = Query(..., description="End (a date means the end of that day)"),
-    plan: str | None = None,
+    to: str = Query(
+        ..., description="End (a date means the end of that day)", max_length=ISO_TEXT_MAX
+    ),
+    plan: str | None = Query(None, max_length=CODE_MAX),
     duration: int | None = Query(None, description="Minutes, instead of plan"),
-    tz: str | None = Query(None, description="Display zone (IANA)"),
+    tz: str | None = Query(None, description="Display zone (IANA)", max_length=ZONE_MAX),
 ) -> dict:
     zone = parse_zone(tz) if tz else _user(request).time_zone
     length = _duration(plan, duration)
@@ -640,7 +659,11 @@ def available_slots(
     description="Mechanic profile ids bookable for the whole of [start, end) under every "
     "rule (hours by type, time off, bookings + buffer, notice, advance).",
 )
-def mechanics_available(request: HttpRequest, start: str, end: str) -> dict:
+def mechanics_available(
+    request: HttpRequest,
+    start: str = Query(..., max_length=ISO_TEXT_MAX),
+    end: str = Query(..., max_length=ISO_TEXT_MAX),
+) -> dict:
     begin, finish = _window(start, end, _user(request).time_zone, names=("start", "end"))
     if finish - begin > timedelta(days=1):
         raise InvalidInput("Ask about at most one day at a time.", field="end")
@@ -656,10 +679,12 @@ def mechanics_available(request: HttpRequest, start: str, end: str) -> dict:
 )
 def earliest(
     request: HttpRequest,
-    plan: str | None = None,
+    plan: str | None = Query(None, max_length=CODE_MAX),
     duration: int | None = None,
-    after: str | None = Query(None, description="Not before this instant (default: now)"),
-    tz: str | None = None,
+    after: str | None = Query(
+        None, description="Not before this instant (default: now)", max_length=ISO_TEXT_MAX
+    ),
+    tz: str | None = Query(None, max_length=ZONE_MAX),
 ) -> dict:
     zone = parse_zone(tz) if tz else _user(request).time_zone
     length = _duration(plan, duration)

@@ -14,6 +14,7 @@ from zoneinfo import available_timezones
 
 from django import forms
 
+from autodoctor.dates import date_in_range
 from autodoctor.errors import InvalidInput
 
 from .engine import MINUTES_PER_DAY, minute_label
@@ -57,7 +58,7 @@ def parse_instant(value: str, *, zone: str, field: str, end_of_day: bool = False
     text = value.strip()
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
+            day = date_in_range(date.fromisoformat(text), field=field)
             return local_instant(day + timedelta(days=1 if end_of_day else 0), 0, zone)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -65,6 +66,7 @@ def parse_instant(value: str, *, zone: str, field: str, end_of_day: bool = False
             f"{value!r} is not a date (2026-03-08) or date-time (2026-03-08T09:00-05:00).",
             field=field,
         ) from None
+    date_in_range(moment.date(), field=field)
     if moment.tzinfo is None:
         return local_instant(moment.date(), moment.hour * 60 + moment.minute, zone) + timedelta(
             seconds=moment.second, microseconds=moment.microsecond

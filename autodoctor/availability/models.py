@@ -11,6 +11,9 @@ from django.db.models import F, Q
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 
+# Longest time-off reason or special-date note (model, forms and API share it).
+TEXT_NOTE_MAX = 200
+
 # The longest buffer a mechanic may keep around sessions (4 h). The check constraint below
 # enforces it; the settings service and the "who is free" search read it from here.
 MAX_BUFFER_MINUTES = 240
@@ -122,7 +125,7 @@ class DateOverride(models.Model):
     day = models.DateField()
     start_minute = models.PositiveSmallIntegerField(null=True, blank=True)
     end_minute = models.PositiveSmallIntegerField(null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=TEXT_NOTE_MAX, blank=True)
 
     class Meta:
         ordering = ["day", "start_minute"]
@@ -159,7 +162,7 @@ class TimeOff(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     all_day = models.BooleanField(default=False, help_text="Entered as whole local dates")
-    reason = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=TEXT_NOTE_MAX, blank=True)
     status = models.CharField(
         max_length=10, choices=TimeOffStatus.choices, default=TimeOffStatus.PENDING
     )

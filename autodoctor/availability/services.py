@@ -48,6 +48,9 @@ from .models import (
 
 MAX_BLOCKS = 100
 MAX_TIME_OFF = timedelta(days=366)
+# Bookings reach at most 365 days ahead (settings_advance_1_365); time off and special
+# dates further out than two years are typing mistakes, not plans.
+PLANNING_HORIZON = timedelta(days=730)
 SETTINGS_LIMITS = {
     # field: (lowest, highest, unit) -- the model's check constraints say the same.
     "buffer_minutes": (0, MAX_BUFFER_MINUTES, "minutes"),
@@ -252,6 +255,8 @@ def time_off_create(
         raise InvalidInput("This time off would already be over.", field="end")
     if ends_at - starts_at > MAX_TIME_OFF:
         raise InvalidInput("Time off can last at most a year; split it up.", field="end")
+    if starts_at > now + PLANNING_HORIZON:
+        raise InvalidInput("Time off can start at most two years ahead.", field="start")
     reason = reason.strip()
     if len(reason) > 200:
         raise InvalidInput("The reason is longer than 200 characters.", field="reason")
@@ -474,6 +479,8 @@ def date_override_create(
     local_today = today if today is not None else timezone.now().astimezone(ZoneInfo(zone)).date()
     if day < local_today:
         raise InvalidInput("That date has passed.", field="day")
+    if day > local_today + PLANNING_HORIZON:
+        raise InvalidInput("Special dates can be at most two years ahead.", field="day")
     if (start_minute is None) != (end_minute is None):
         raise InvalidInput("Give both start and end, or neither for a closed day.", field="end")
     note = note.strip()

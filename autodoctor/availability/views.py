@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from autodoctor.accounts.mechanic_types import mechanic_type
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
+from autodoctor.dates import date_in_range
 from autodoctor.errors import InvalidInput, NotFound
 
 from . import selectors, services
@@ -406,16 +407,18 @@ def workshop_time_off_decide(request: HttpRequest, time_off_id: int, decision: s
 
 def _parse_month(value: str | None, today: date) -> date:
     try:
-        return date.fromisoformat(f"{value}-01") if value else today.replace(day=1)
+        month = date.fromisoformat(f"{value}-01") if value else today.replace(day=1)
     except ValueError:
         raise InvalidInput("Month must look like 2026-03.", field="month") from None
+    return date_in_range(month, field="month")
 
 
 def _parse_day(value: str | None) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         raise InvalidInput("Day must look like 2026-03-08.", field="day") from None
+    return date_in_range(day, field="day") if day else None
 
 
 @login_required

@@ -5,25 +5,33 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.errors import NotAllowed
-from autodoctor.schemas import ErrorOut
+from autodoctor.schemas import CODE_MAX, ErrorOut
 
 from . import selectors, services
-from .models import Offer, Reservation, Session
+from .models import (
+    BRAND_MAX,
+    CANCELLATION_REASON_MAX,
+    CONCERN_MAX,
+    VEHICLE_LABEL_MAX,
+    Offer,
+    Reservation,
+    Session,
+)
 
 router = Router(tags=["booking"])
 
 
 class IntakeIn(Schema):
-    plan: str = Field(examples=["advice"])
-    concern: str = Field(examples=["Grinding noise when braking"])
-    type: str = "video"
+    plan: str = Field(examples=["advice"], max_length=CODE_MAX)
+    concern: str = Field(examples=["Grinding noise when braking"], max_length=CONCERN_MAX)
+    type: str = Field("video", max_length=CODE_MAX)
     vehicle_id: int | None = None
-    vehicle_label: str = ""
-    brand: str = ""
+    vehicle_label: str = Field("", max_length=VEHICLE_LABEL_MAX)
+    brand: str = Field("", max_length=BRAND_MAX)
     mode: Literal["now", "scheduled"] = "now"
     mechanic_id: int | None = Field(
         None, description="Scheduled: the chosen mechanic; omit with earliest=true"
@@ -33,12 +41,12 @@ class IntakeIn(Schema):
 
 
 class ReserveIn(Schema):
-    plan: str
-    concern: str
-    type: str = "video"
+    plan: str = Field(max_length=CODE_MAX)
+    concern: str = Field(max_length=CONCERN_MAX)
+    type: str = Field("video", max_length=CODE_MAX)
     vehicle_id: int | None = None
-    vehicle_label: str = ""
-    brand: str = ""
+    vehicle_label: str = Field("", max_length=VEHICLE_LABEL_MAX)
+    brand: str = Field("", max_length=BRAND_MAX)
     mechanic_id: int | None = None
     start: datetime | None = None
     earliest: bool = False
@@ -53,7 +61,7 @@ class RescheduleIn(Schema):
 
 
 class CancelIn(Schema):
-    reason: str = ""
+    reason: str = Field("", max_length=CANCELLATION_REASON_MAX)
 
 
 class ReservationOut(Schema):
@@ -254,7 +262,9 @@ def slots_release(request: HttpRequest, payload: ReservationRef) -> Reservation:
     response=list[SessionOut],
     summary="My sessions (customers: own; mechanics: theirs)",
 )
-def session_list(request: HttpRequest, status: str | None = None) -> list[Session]:
+def session_list(
+    request: HttpRequest, status: str | None = Query(None, max_length=CODE_MAX)
+) -> list[Session]:
     qs = selectors.sessions_for_user(_user(request))
     if status:
         qs = qs.filter(status=status)

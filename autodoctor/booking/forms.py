@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from autodoctor.accounts.models import Vehicle
 
-from .models import Plan, SessionType
+from .models import CANCELLATION_REASON_MAX, CONCERN_MAX, Plan, SessionType
 
 NEW_VEHICLE = "new"
 
@@ -95,12 +95,12 @@ class ConcernForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
         label="What is going on with the car?",
         required=False,
-        max_length=2000,
+        max_length=CONCERN_MAX,
     )
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(max_length=300, required=False, label="Reason")
+    reason = forms.CharField(max_length=CANCELLATION_REASON_MAX, required=False, label="Reason")
 
 
 class RescheduleForm(forms.Form):

@@ -10,8 +10,16 @@ are not in Meta.constraints).
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 from autodoctor.accounts.models import MechanicProfile, Vehicle
+
+# Longest texts a session keeps (the model, forms and API schemas share these).
+CONCERN_MAX = 2000
+VEHICLE_LABEL_MAX = 120
+BRAND_MAX = 50
+CANCELLATION_REASON_MAX = 300
 
 
 class Plan(models.Model):
@@ -73,14 +81,14 @@ class Session(models.Model):
         max_length=12, choices=SessionStatus.choices, default=SessionStatus.PENDING
     )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="sessions")
-    concern = models.TextField()
+    concern = models.TextField(max_length=CONCERN_MAX)
     vehicle = models.ForeignKey(
         Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
     )
     vehicle_label = models.CharField(
-        max_length=120, blank=True, help_text="Year make model as entered"
+        max_length=VEHICLE_LABEL_MAX, blank=True, help_text="Year make model as entered"
     )
-    requested_brand = models.CharField(max_length=50, blank=True)
+    requested_brand = models.CharField(max_length=BRAND_MAX, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(
         null=True,
@@ -92,7 +100,7 @@ class Session(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     reschedule_count = models.PositiveSmallIntegerField(default=0)
     cancelled_by = models.CharField(max_length=12, blank=True)
-    cancellation_reason = models.CharField(max_length=300, blank=True)
+    cancellation_reason = models.CharField(max_length=CANCELLATION_REASON_MAX, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -113,6 +121,10 @@ class Session(models.Model):
                 condition=~Q(status__in=["waiting", "live", "completed"])
                 | Q(mechanic__isnull=False),
                 name="session_assigned_states_have_mechanic",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("concern"), CONCERN_MAX),
+                name="session_concern_length",
             ),
         ]
 

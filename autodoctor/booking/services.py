@@ -19,9 +19,11 @@ from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User, Vehicle
 from autodoctor.availability.plans import PLAN_MINUTES
+from autodoctor.dates import instant_in_range
 from autodoctor.errors import (
     Busy,
     Conflict,
+    DomainError,
     InvalidInput,
     NotAllowed,
     NotFound,
@@ -33,6 +35,9 @@ from .events import session_event_record
 from .matching import match_criteria, mechanics_ranked
 from .models import (
     ACTIVE_RESERVATION_STATUSES,
+    BRAND_MAX,
+    CONCERN_MAX,
+    VEHICLE_LABEL_MAX,
     Offer,
     OfferKind,
     OfferStatus,
@@ -86,19 +91,177 @@ def run_booking_transaction[T](work: Callable[[], T], *, attempts: int = 3) -> T
 
 
 def _slot_taken(
-    mechanic: MechanicProfile, starts_at: datetime, minutes: int, *, now: datetime
+    mechanic: MechanicProfile,
+    starts_at: datetime,
+    minutes: int,
+    *,
+    now: datetime,
+    message: str = "That slot was just taken. Pick another time.",
+    code: str = SlotUnavailable.code,
+    status: int | None = None,
 ) -> SlotUnavailable:
+    """SlotUnavailable with the mechanic's next free slots after ``starts_at``."""
     from autodoctor.availability import service as availability
 
-    day_end = starts_at + timedelta(days=7)
+    after = max(starts_at, now)
     slots = availability.available_slots(
-        mechanic, max(starts_at, now), day_end, timedelta(minutes=minutes), now=now
+        mechanic, after, after + timedelta(days=7), timedelta(minutes=minutes), now=now
     )
     return SlotUnavailable(
-        "That slot was just taken. Pick another time.",
+        message,
+        code=code,
+        status=status,
         next_free_slots=[s.start.isoformat() for s in slots[:5]],
         mechanic_id=mechanic.pk,
     )
+
+
+def _slot_refusal(
+    mechanic: MechanicProfile,
+    starts_at: datetime,
+    minutes: int,
+    *,
+    now: datetime,
+    ignore_busy: frozenset = frozenset(),
+) -> None:
+    """Raise the error that says what is really wrong with ``starts_at`` as a booking
+    with ``mechanic``, or return if it is one of their bookable slots (on their slot
+    grid, in free time, inside notice and advance). The friendly pre-check before a hold
+    or a move; the database guard still decides races."""
+    from autodoctor.availability import service as availability
+
+    instant_in_range(starts_at, field="start")
+    duration = timedelta(minutes=minutes)
+    listed = availability.available_slots(
+        mechanic,
+        starts_at,
+        starts_at + timedelta(microseconds=1),
+        duration,
+        now=now,
+        ignore_busy=ignore_busy,
+    )
+    if listed:
+        return
+    rules = availability.booking_rules(mechanic)
+    if starts_at <= now:
+        raise Conflict("That time has already passed; pick another time.", code="slot_in_past")
+    if starts_at < now + rules.min_notice:
+        hours = rules.min_notice / timedelta(hours=1)
+        raise _slot_taken(
+            mechanic,
+            starts_at,
+            minutes,
+            now=now,
+            message=f"{mechanic.user} needs {hours:g} h notice; pick a later time.",
+            code="notice_too_short",
+        )
+    if starts_at > now + rules.max_advance:
+        raise InvalidInput(
+            f"{mechanic.user} takes bookings at most {rules.max_advance.days} days ahead.",
+            field="start",
+            code="beyond_booking_window",
+        )
+    ends_at = starts_at + duration
+    if availability.is_available(mechanic, starts_at, ends_at, now=now, ignore_busy=ignore_busy):
+        step = rules.slot_step // timedelta(minutes=1)
+        raise _slot_taken(
+            mechanic,
+            starts_at,
+            minutes,
+            now=now,
+            message=f"Slots with {mechanic.user} start every {step} minutes; "
+            "pick one of the listed times.",
+            code="off_grid",
+            status=422,
+        )
+    blocked_by_booking = Reservation.objects.filter(
+        mechanic=mechanic,
+        status__in=ACTIVE_RESERVATION_STATUSES,
+        starts_at__lt=ends_at + rules.buffer,
+        blocked_until__gt=starts_at - rules.buffer,
+    ).exclude(status=ReservationStatus.RESERVED, expires_at__lte=now)
+    if ignore_busy:
+        blocked_by_booking = blocked_by_booking.exclude(
+            pk__in=[key[1] for key in ignore_busy if key[0] == "reservation"]
+        )
+    if blocked_by_booking.exists():
+        raise _slot_taken(mechanic, starts_at, minutes, now=now)
+    raise _slot_taken(
+        mechanic,
+        starts_at,
+        minutes,
+        now=now,
+        message=f"{mechanic.user} is not available then (outside their hours or time off).",
+        code="not_available",
+    )
+
+
+def _holds_limit(
+    customer: User, mechanic: MechanicProfile, starts_at: datetime, *, now: datetime
+) -> None:
+    """Refuse a hold past the customer's limits: holds cost nothing, so without a cap one
+    script could keep a mechanic's whole week held (HOLDS_PER_CUSTOMER at once, of which
+    HOLDS_PER_CUSTOMER_MECHANIC_DAY on one mechanic's local day).
+    Precondition: inside the booking transaction; the customer's row lock taken here
+    makes the count and the insert one step for racing requests of that customer."""
+    User.objects.select_for_update().filter(pk=customer.pk).first()
+    active = Reservation.objects.filter(
+        session__customer=customer, status=ReservationStatus.RESERVED, expires_at__gt=now
+    )
+    if active.count() >= settings.HOLDS_PER_CUSTOMER:
+        raise DomainError(
+            f"You are already holding {settings.HOLDS_PER_CUSTOMER} slots. Finish or "
+            "release one (My sessions) before holding another.",
+            code="hold_limit",
+            status=429,
+        )
+    zone = mechanic.user.zone
+    local_day = starts_at.astimezone(zone).date()
+    same_day = [
+        start
+        for start in active.filter(mechanic=mechanic).values_list("starts_at", flat=True)
+        if start.astimezone(zone).date() == local_day
+    ]
+    if len(same_day) >= settings.HOLDS_PER_CUSTOMER_MECHANIC_DAY:
+        raise DomainError(
+            f"You are already holding {len(same_day)} slots with {mechanic.user} that day. "
+            "Release one before holding another.",
+            code="hold_limit",
+            status=429,
+        )
+
+
+def _open_start_now_limit(customer: User) -> None:
+    """plan §1.3 "active session" check for start-now: a customer with
+    START_NOW_WAITING_PER_CUSTOMER (1) requests out to mechanics (paid, waiting) cannot
+    send another, and may keep at most START_NOW_UNPAID_PER_CUSTOMER unpaid ones (they
+    expire on their own), so nobody can fan out offers and notifications to every mechanic.
+    Precondition: inside the booking transaction (locks the customer row)."""
+    User.objects.select_for_update().filter(pk=customer.pk).first()
+    open_requests = Session.objects.filter(
+        customer=customer, scheduled_for__isnull=True, status=SessionStatus.PENDING
+    ).order_by("-pk")
+    out = list(
+        open_requests.filter(offered_at__isnull=False)[: settings.START_NOW_WAITING_PER_CUSTOMER]
+    )
+    if len(out) >= settings.START_NOW_WAITING_PER_CUSTOMER:
+        waiting = out[0]
+        raise Conflict(
+            f"Your request #{waiting.pk} is already out to mechanics; wait for one to "
+            "accept it, or cancel it first.",
+            code="active_request",
+            session_id=waiting.pk,
+        )
+    if (
+        open_requests.filter(offered_at__isnull=True).count()
+        >= settings.START_NOW_UNPAID_PER_CUSTOMER
+    ):
+        raise DomainError(
+            f"You have {settings.START_NOW_UNPAID_PER_CUSTOMER} unpaid start-now requests; "
+            "pay for or cancel one of them (My sessions) first.",
+            code="request_limit",
+            status=429,
+        )
 
 
 def _expire_stale_holds(
@@ -236,19 +399,27 @@ def intake_validate(
         raise InvalidInput(
             f"Describe the problem in at least {minimum} characters.", field="concern"
         )
+    if len(concern) > CONCERN_MAX:
+        raise InvalidInput(f"Keep the description under {CONCERN_MAX} characters.", field="concern")
+    for field, value, limit in (
+        ("vehicle_label", vehicle_label, VEHICLE_LABEL_MAX),
+        ("brand", brand, BRAND_MAX),
+    ):
+        if len(value or "") > limit:
+            raise InvalidInput(f"{field} is longer than {limit} characters.", field=field)
     vehicle = None
     if vehicle_id is not None:
         vehicle = Vehicle.objects.filter(pk=vehicle_id, customer__user=customer).first()
         if vehicle is None:
             raise InvalidInput("That vehicle is not in your garage.", field="vehicle_id")
-    label = str(vehicle) if vehicle else vehicle_label.strip()[:120]
+    label = str(vehicle) if vehicle else vehicle_label.strip()
     return Intake(
         plan=plan_row,
         session_type=session_type,
         concern=concern,
         vehicle=vehicle,
         vehicle_label=label,
-        brand=(brand or (vehicle.make if vehicle else "")).strip()[:50],
+        brand=(brand or (vehicle.make if vehicle else "")).strip(),
     )
 
 
@@ -263,6 +434,7 @@ def session_create_immediate(
     now = now or timezone.now()
 
     def work() -> Session:
+        _open_start_now_limit(customer)
         session = Session.objects.create(customer=customer, **intake.session_fields())
         session_event_record(
             session=session,
@@ -488,7 +660,6 @@ def reservation_hold(
     Creates the pending session and its hold together. The exclusion constraint /
     trigger decides races; the availability check only words the refusal.
     """
-    from autodoctor.availability import service as availability
 
     now = now or timezone.now()
     if timezone.is_naive(starts_at):
@@ -500,11 +671,11 @@ def reservation_hold(
         raise NotFound("No such mechanic.")
     minutes = intake.plan.duration_minutes
     ends_at = starts_at + timedelta(minutes=minutes)
-    if not availability.is_available(mechanic, starts_at, ends_at, now=now):
-        raise _slot_taken(mechanic, starts_at, minutes, now=now)
+    _slot_refusal(mechanic, starts_at, minutes, now=now)
     expires_at = now + timedelta(minutes=settings.HOLD_MINUTES)
 
     def work() -> Reservation:
+        _holds_limit(customer, mechanic, starts_at, now=now)
         session = Session.objects.create(
             customer=customer, mechanic=mechanic, scheduled_for=starts_at, **intake.session_fields()
         )
@@ -952,7 +1123,6 @@ def session_reschedule(
     """Move a scheduled session to a new time with the same mechanic: the new slot is
     taken and the old one released in ONE transaction (if the new one is refused the
     old booking stays). Refused inside the cut-off before the current start."""
-    from autodoctor.availability import service as availability
 
     now = now or timezone.now()
     if timezone.is_naive(new_start):
@@ -982,9 +1152,8 @@ def session_reschedule(
     current = Reservation.objects.filter(
         session=session, status=ReservationStatus.CONFIRMED
     ).first()
-    ignore = {("reservation", current.pk)} if current else set()
-    if not availability.is_available(mechanic, new_start, new_end, now=now, ignore_busy=ignore):
-        raise _slot_taken(mechanic, new_start, session.duration_minutes, now=now)
+    ignore = frozenset({("reservation", current.pk)} if current else ())
+    _slot_refusal(mechanic, new_start, session.duration_minutes, now=now, ignore_busy=ignore)
 
     def work() -> Session:
         locked, party = access_session_for_update(session_id, user)
@@ -1040,6 +1209,8 @@ def reservation_hold_for_request(
     from autodoctor.availability import service as availability
 
     now = now or timezone.now()
+    if starts_at is not None:
+        instant_in_range(starts_at, field="start")
     if earliest:
         found = availability.earliest_slot(
             timedelta(minutes=intake.plan.duration_minutes), after=starts_at, now=now

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability.plans import PLAN_MINUTES
+from autodoctor.dates import date_in_range
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 
 from . import page_selectors, selectors, services
@@ -91,11 +92,14 @@ def _back(request: HttpRequest, default: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(target)
 
 
-def _parse_day(raw: str | None) -> date | None:
+def _parse_day(raw: str | None, *, field: str = "date") -> date | None:
+    """A date from the query string; None when absent or unreadable (the page then shows
+    today), InvalidInput when it is outside the supported dates."""
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+    return date_in_range(day, field=field) if day else None
 
 
 def checkout_url(reservation: Reservation) -> str | None:
@@ -130,9 +134,13 @@ def _picker_context(
     zone = _zone(request)
     now = timezone.now()
     duration = timedelta(minutes=minutes)
-    day = _parse_day(request.GET.get("day")) or (chosen.astimezone(zone).date() if chosen else None)
+    day = _parse_day(request.GET.get("day"), field="day") or (
+        chosen.astimezone(zone).date() if chosen else None
+    )
     month = (
-        _parse_day((request.GET.get("month") or "") + "-01") if request.GET.get("month") else None
+        _parse_day((request.GET.get("month") or "") + "-01", field="month")
+        if request.GET.get("month")
+        else None
     )
     month = month or (day or page_selectors.local_today(zone, now=now)).replace(day=1)
     ignore_busy = {("reservation", ignore.pk)} if ignore else set()

@@ -211,6 +211,14 @@ def credits_detail(request: HttpRequest) -> dict:
     response={200: EarningsOut, 403: ErrorOut, 422: ErrorOut},
     summary="Earnings per payee and period (mechanics: own; workshops: theirs; admins: all)",
     description="Dates are whole days in your time zone. `format=csv` returns text/csv.",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "JSON (default) or, with `format=csv`, the same rows as CSV",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
 )
 def earnings(
     request: HttpRequest,

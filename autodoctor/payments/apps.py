@@ -10,6 +10,7 @@ class PaymentsConfig(AppConfig):
         from autodoctor.booking.events import register_event_listener
         from autodoctor.periodic import PERIODIC_TASKS
 
+        from . import checks  # noqa: F401  (registers the system checks)
         from .services.checkout import on_booking_event
 
         # Settle payments when a booking confirms, refund when it is cancelled, in the

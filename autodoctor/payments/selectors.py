@@ -21,6 +21,7 @@ from autodoctor.booking.models import (
     Session,
     SessionStatus,
 )
+from autodoctor.dates import date_in_range
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 from .models import (
@@ -309,8 +310,8 @@ def earnings_period(
 ) -> tuple[date, date]:
     """Default: this month so far, in the viewer's zone. At most a year at a time."""
     today = (now or timezone.now()).astimezone(ZoneInfo(zone)).date()
-    start = start or today.replace(day=1)
-    end = end or today
+    start = date_in_range(start or today.replace(day=1), field="start")
+    end = date_in_range(end or today, field="end")
     if end < start:
         raise InvalidInput("The period ends before it starts.", field="end")
     if (end - start).days > 366:

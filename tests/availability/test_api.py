@@ -261,7 +261,7 @@ def test_a_time_off_reason_over_200_characters_is_refused(virtual):
     body = {"start_date": "2026-03-10", "end_date": "2026-03-11", "reason": "x" * 201}
     response = send(client, "post", "/api/mechanic/time-off", body)
     assert_error(response, 422, field="reason")
-    assert "longer than 200 characters" in response.json()["detail"]
+    assert "at most 200 characters" in response.json()["detail"]
     assert not TimeOff.objects.filter(mechanic=mechanic).exists()
 
 
@@ -583,7 +583,7 @@ def test_an_override_note_over_200_characters_is_refused(virtual):
     body = {"day": "2026-03-07", "note": "x" * 201}
     response = send(client, "post", "/api/mechanic/overrides", body)
     assert_error(response, 422, field="note")
-    assert "longer than 200 characters" in response.json()["detail"]
+    assert "at most 200 characters" in response.json()["detail"]
     assert not DateOverride.objects.exists()
 
 

@@ -12,7 +12,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_session_list_loads_its_holds_in_one_query_not_one_per_row(
-    login, booking_customer, available_mechanic, hold, intake, django_assert_max_num_queries
+    customer_limits_lifted,
+    login,
+    booking_customer,
+    available_mechanic,
+    hold,
+    intake,
+    django_assert_max_num_queries,
 ):
     # 10 scheduled holds (two days of 5, 45 minutes apart: 30 min + the 15 min buffer)...
     held = {

@@ -90,7 +90,7 @@ def test_publishing_is_refused_for_a_cancelled_or_someone_elses_session(booking_
 
 
 def test_unpaid_start_now_sessions_are_cancelled_after_the_limit_and_nobody_is_told(
-    booking_customer, intake, settings, time_machine
+    customer_limits_lifted, booking_customer, intake, settings, time_machine
 ):
     from autodoctor.notifications.models import Notification
 
@@ -112,7 +112,9 @@ def test_unpaid_start_now_sessions_are_cancelled_after_the_limit_and_nobody_is_t
     assert not Notification.objects.filter(session=stale).exists()
 
 
-def test_the_migration_marks_sessions_offered_before_it_as_published(booking_customer, intake):
+def test_the_migration_marks_sessions_offered_before_it_as_published(
+    customer_limits_lifted, booking_customer, intake
+):
     import importlib
 
     from django.apps import apps as django_apps

@@ -705,7 +705,7 @@ def test_arriving_from_a_mechanics_profile_shows_their_times_and_picks_them(
 
 
 def test_my_sessions_costs_the_same_for_two_sessions_as_for_ten(
-    customer_client, booking_customer, intake
+    customer_limits_lifted, customer_client, booking_customer, intake
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -14,7 +14,6 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from autodoctor.availability import service as availability
 from autodoctor.booking import services
 from autodoctor.booking.models import Offer, OfferKind, Reservation, ReservationStatus, Session
 from autodoctor.errors import Conflict, SlotUnavailable
@@ -96,14 +95,15 @@ def everyone_passes_the_check_first(monkeypatch):
     exactly the window a check-then-insert design leaves open. The canary and the
     guarded race below share it, so they differ only in the database guard."""
     barrier = threading.Barrier(CLIENTS)
-    real_check = availability.is_available
+    real_check = services._slot_refusal
 
     def check_then_wait(*args, **kwargs):
-        result = real_check(*args, **kwargs)
-        barrier.wait(30)
-        return result
+        try:
+            return real_check(*args, **kwargs)
+        finally:
+            barrier.wait(30)
 
-    monkeypatch.setattr(availability, "is_available", check_then_wait)
+    monkeypatch.setattr(services, "_slot_refusal", check_then_wait)
 
 
 def test_canary_without_the_database_guard_racing_holds_double_book(

@@ -187,7 +187,7 @@ def test_a_free_start_now_session_goes_out_only_once_the_waiver_is_accepted(buye
 
 
 def test_a_trial_start_now_session_is_used_once_and_the_second_stays_unpublished(
-    buyer, crew, start_now
+    customer_limits_lifted, buyer, crew, start_now
 ):
     first = start_now(buyer, "trial")
     checkout.payment_with_waiver(customer=buyer, session_id=first.pk, accepted=True, now=later(2))
@@ -205,7 +205,7 @@ def test_a_trial_start_now_session_is_used_once_and_the_second_stays_unpublished
 
 
 def test_when_the_trial_precheck_is_bypassed_the_database_refuses_and_nothing_goes_out(
-    buyer, crew, start_now, monkeypatch
+    customer_limits_lifted, buyer, crew, start_now, monkeypatch
 ):
     """The offers are written in the publishing transaction before the waiver is; the
     trial index refusing the waiver must roll the offers back with it."""
@@ -1318,7 +1318,7 @@ def test_releasing_a_hold_closes_its_checkout_but_an_expired_hold_keeps_it_payab
 
 
 def test_a_paid_request_nobody_accepts_is_closed_and_refunded_in_full(
-    settings, buyer, crew, start_now, grant, mechanic, hold
+    settings, customer_limits_lifted, buyer, crew, start_now, grant, mechanic, hold
 ):
     from autodoctor.notifications.models import Notification
     from autodoctor.notifications.rendering import message_render

@@ -141,8 +141,9 @@ def test_a_webhook_replayed_three_times_confirms_once_with_one_ledger_entry(clie
         "t=1,v1=deadbeef",
         "wrong-secret",
         "stale",
+        "future",
     ],
-    ids=["missing", "garbage", "bad-mac", "wrong-secret", "stale-timestamp"],
+    ids=["missing", "garbage", "bad-mac", "wrong-secret", "stale-timestamp", "future-timestamp"],
 )
 def test_a_bad_signature_is_a_400_and_changes_nothing(client, card_payment, header):
     with time_machine.travel(later(5), tick=False):
@@ -151,9 +152,10 @@ def test_a_bad_signature_is_a_400_and_changes_nothing(client, card_payment, head
         )
         if header == "wrong-secret":
             header = stripe.WebhookSignature.generate_signature_header(payload, "whsec_other")
-        elif header == "stale":
+        elif header in ("stale", "future"):
+            signed_at = later(-10) if header == "stale" else later(5 + 60)  # an hour ahead
             header = stripe.WebhookSignature.generate_signature_header(
-                payload, STRIPE_SECRET, timestamp=int(later(-10).timestamp())
+                payload, STRIPE_SECRET, timestamp=int(signed_at.timestamp())
             )
         response = post_webhook(client, payload, header)
     assert response.status_code == 400
