@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "autodoctor.web.middleware.DomainErrorMiddleware",
+    "autodoctor.api_middleware.ApiErrorShapeMiddleware",
 ]
 
 ROOT_URLCONF = "autodoctor.urls"
@@ -141,8 +142,13 @@ TASKS = {
 
 # --- Email / SMS / payments ---------------------------------------------
 # Django 6.1 MAILERS: console by default; SMTP (or an anymail backend) by setting.
+# Console on a laptop (DEBUG); SMTP in production, so a deployment never silently prints
+# its mail to a log (`check --deploy` would flag the console backend: mail.E001).
 EMAIL_BACKEND_PATH = os.environ.get(
-    "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
 _mailer_options: dict[str, object] = {}
 if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
@@ -203,9 +209,26 @@ UNPAID_SESSION_MINUTES = int(os.environ.get("UNPAID_SESSION_MINUTES", "45"))
 # A paid "start now" request nobody accepts within this long is closed and refunded.
 START_NOW_WAIT_MINUTES = int(os.environ.get("START_NOW_WAIT_MINUTES", "30"))
 
+# --- HTTPS and browser security headers -----------------------------------
+# Production (DEBUG off) is assumed to be served over HTTPS, usually behind a TLS proxy:
+# redirect plain HTTP, send HSTS, secure cookies. Each is a setting for the deployment.
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+# Both commit every subdomain to HTTPS for a year: turn them off for a shared domain.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# Behind a proxy that terminates TLS: "HTTP_X_FORWARDED_PROTO,https" (header, value).
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    _header, _, _value = os.environ["SECURE_PROXY_SSL_HEADER"].partition(",")
+    SECURE_PROXY_SSL_HEADER = (_header.strip(), _value.strip() or "https")
+# Paths (regexes) served over plain HTTP too, e.g. a load balancer's health check.
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", "")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,

@@ -83,3 +83,82 @@ def test_startup_warns_loudly_when_simulated_payments_use_the_public_secret(sett
     settings.SIMULATED_PAYMENTS_SECRET = settings.SIMULATED_PAYMENTS_PUBLIC_SECRET
     settings.SIMULATED_PAYMENTS_ALLOWED = False
     assert simulated_provider_with_public_secret(None) == []
+
+
+def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    clean.pop("EMAIL_BACKEND", None)
+    clean.update(
+        env, AUTODOCTOR_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="autodoctor.settings"
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# check --deploy wants a long, varied key (security.W009).
+DEPLOYED = {
+    **PRODUCTION,
+    "SECRET_KEY": "x7Qp2-Lm9vR4t8Zw1Kc6Ny3Hb5Jd0Fs-Ug7Ea2Xo4Ti9Pl6Mq-Wr8Yn1Cv5Bg3",
+}
+
+
+def test_check_deploy_is_clean_for_a_production_configuration(tmp_path):
+    checked = _manage(
+        tmp_path,
+        "check",
+        "--deploy",
+        **DEPLOYED,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "System check identified no issues" in checked.stdout, checked.stdout + checked.stderr
+
+
+def test_check_deploy_flags_the_console_mailer_in_production(tmp_path):
+    checked = _manage(
+        tmp_path,
+        "check",
+        "--deploy",
+        **DEPLOYED,
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+    )
+    assert checked.returncode != 0
+    assert "mail.E001" in checked.stderr
+
+
+def test_production_sends_https_headers_and_redirects_plain_http(tmp_path):
+    probe = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client().get('/login/', secure=False)\n"
+        "print(r.status_code, r['Location'])\n"
+        "r = Client().get('/login/', secure=True)\n"
+        "print(r.status_code, r['Strict-Transport-Security'], r['X-Frame-Options'],\n"
+        "      r['X-Content-Type-Options'], r['Referrer-Policy'])\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    clean.update(
+        PRODUCTION,
+        AUTODOCTOR_VAR_DIR=str(tmp_path),
+        ALLOWED_HOSTS="testserver",
+        DJANGO_SETTINGS_MODULE="autodoctor.settings",
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    redirect, headers = ran.stdout.splitlines()
+    assert redirect == "301 https://testserver/login/"
+    assert headers.split()[0] == "200"
+    assert "max-age=31536000; includeSubDomains; preload" in headers
+    assert headers.split()[-3:] == ["DENY", "nosniff", "same-origin"]

@@ -179,7 +179,7 @@ def _reserve(user: User, payload: ReserveIn | IntakeIn) -> Reservation:
 
 @router.post(
     "/intake/start",
-    response={201: SessionOut, 409: ErrorOut, 422: ErrorOut},
+    response={201: SessionOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Start a session now (default) or hold a scheduled slot",
     description=(
         "`mode: now` creates the session with `awaiting_payment: true`; pay for it with "
@@ -199,7 +199,7 @@ def intake_start(request: HttpRequest, payload: IntakeIn) -> Status:
 
 @router.post(
     "/slots/reserve",
-    response={201: ReservationOut, 409: ErrorOut, 422: ErrorOut},
+    response={201: ReservationOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Hold a slot for 15 minutes during checkout",
 )
 def slots_reserve(request: HttpRequest, payload: ReserveIn) -> Status:
