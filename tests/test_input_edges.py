@@ -303,3 +303,10 @@ def test_the_database_itself_refuses_a_concern_over_the_limit(mechanic):
             concern="x" * 2001,
             duration_minutes=30,
         )
+
+
+def test_a_method_a_route_lacks_and_an_unknown_api_url_answer_the_error_shape(customer_api):
+    wrong_method = customer_api.delete("/api/me")
+    body = assert_refused(wrong_method, 405, code="method_not_allowed")
+    assert "GET" in body["detail"] and wrong_method["Allow"] == "GET"
+    assert_refused(customer_api.get("/api/no-such-route"), 404, code="not_found")
