@@ -12,7 +12,7 @@ urlpatterns = [
     path(
         "password/reset/sent/",
         auth_views.PasswordResetDoneView.as_view(
-            template_name="registration/password_reset_done.html",
+            template_name="registration/reset_sent.html",
             extra_context={"minutes": settings.PASSWORD_RESET_TIMEOUT // 60},
         ),
         name="password_reset_done",
@@ -25,7 +25,7 @@ urlpatterns = [
     path(
         "password/reset/complete/",
         auth_views.PasswordResetCompleteView.as_view(
-            template_name="registration/password_reset_complete.html"
+            template_name="registration/reset_complete.html"
         ),
         name="password_reset_complete",
     ),
@@ -33,7 +33,7 @@ urlpatterns = [
     path(
         "password/change/done/",
         auth_views.PasswordChangeDoneView.as_view(
-            template_name="registration/password_change_done.html"
+            template_name="registration/change_done.html"
         ),
         name="password_change_done",
     ),

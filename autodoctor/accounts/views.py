@@ -61,13 +61,12 @@ def locked_out(request: HttpRequest, response: HttpResponse | None, credentials:
     from autodoctor.web.forms import EmailLoginForm
 
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    form = EmailLoginForm(request)
-    form.add_error(
-        None,
+    form = EmailLoginForm(request, initial={"username": request.POST.get("username", "")})
+    locked = (
         f"Too many failed attempts. For your security, logging in is paused for {minutes} "
-        "minutes. You can reset your password meanwhile.",
+        "minutes. You can reset your password meanwhile."
     )
-    return render(request, "registration/login.html", {"form": form, "locked": True}, status=429)
+    return render(request, "registration/login.html", {"form": form, "locked": locked}, status=429)
 
 
 # --------------------------------------------------------------------------- sign-up
@@ -255,11 +254,11 @@ def vehicle_remove(request: HttpRequest, vehicle_id: int) -> HttpResponse:
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = ResetForm
-    template_name = "registration/password_reset_form.html"
+    template_name = "registration/reset_form.html"
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    template_name = "registration/password_reset_confirm.html"
+    template_name = "registration/reset_confirm.html"
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
@@ -268,7 +267,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
-    template_name = "registration/password_change_form.html"
+    template_name = "registration/change_form.html"
     success_url = reverse_lazy("password_change_done")
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
