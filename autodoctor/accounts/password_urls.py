@@ -32,9 +32,7 @@ urlpatterns = [
     path("password/change/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/change/done/",
-        auth_views.PasswordChangeDoneView.as_view(
-            template_name="registration/change_done.html"
-        ),
+        auth_views.PasswordChangeDoneView.as_view(template_name="registration/change_done.html"),
         name="password_change_done",
     ),
 ]

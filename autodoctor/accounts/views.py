@@ -9,7 +9,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -454,9 +454,8 @@ def mechanic_photo(request: HttpRequest, mechanic_id: int) -> HttpResponse:
     profile = qs.first()
     if profile is None or not profile.photo or not default_storage.exists(profile.photo.name):
         raise Http404
-    response = FileResponse(
-        default_storage.open(profile.photo.name, "rb"), content_type="image/jpeg"
-    )
+    with default_storage.open(profile.photo.name, "rb") as photo:  # small: at most 512 px
+        response = HttpResponse(photo.read(), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
