@@ -15,7 +15,12 @@ from autodoctor.schemas import ErrorOut
 from . import mechanics, privacy, profiles, registration, services, workshops
 from .mechanic_types import mechanic_type
 from .models import Invitation, MechanicProfile, User, Vehicle, Workshop
-from .selectors import home_section_for, mechanic_applications_pending, profile_summary
+from .selectors import (
+    home_section_for,
+    mechanic_applications_pending,
+    profile_summary,
+    workshop_facts,
+)
 
 router = Router(tags=["accounts"])
 
@@ -473,17 +478,7 @@ class WorkshopIn(Schema):
 
 
 def _workshop_out(workshop: Workshop) -> dict:
-    return {
-        "id": workshop.pk,
-        "name": workshop.name,
-        "address": workshop.address,
-        "city": workshop.city,
-        "postal_code": workshop.postal_code,
-        "time_zone": workshop.time_zone,
-        "bays": workshop.max_concurrent_appointments,
-        "payout_account_id": workshop.payout_account_id,
-        "owner_id": workshop.owner_id,
-    }
+    return {"id": workshop.pk, "owner_id": workshop.owner_id, **workshop_facts(workshop)}
 
 
 @router.get(

@@ -66,6 +66,19 @@ def profile_summary(user: User) -> ProfileSummary:
     )
 
 
+def workshop_facts(workshop: Workshop) -> dict:
+    """The owner-editable fields, named as WorkshopChanges and the editor form name them."""
+    return {
+        "name": workshop.name,
+        "address": workshop.address,
+        "city": workshop.city,
+        "postal_code": workshop.postal_code,
+        "time_zone": workshop.time_zone,
+        "bays": workshop.max_concurrent_appointments,
+        "payout_account_id": workshop.payout_account_id,
+    }
+
+
 @dataclass(frozen=True)
 class WorkshopPeople:
     staff: list

@@ -472,7 +472,7 @@ def workshop_list(request: HttpRequest) -> HttpResponse:
 
 
 def _workshop_context(request: HttpRequest, workshop_id: int, **forms: object) -> dict:
-    from .selectors import workshop_people
+    from .selectors import workshop_facts, workshop_people
 
     user = _user(request)
     workshop = workshops.access_workshop(user, workshop_id)
@@ -481,17 +481,7 @@ def _workshop_context(request: HttpRequest, workshop_id: int, **forms: object) -
         "workshop": workshop,
         "manage": manage,
         "people": workshop_people(workshop, now=timezone.now()),
-        "workshop_form": WorkshopForm(
-            initial={
-                "name": workshop.name,
-                "address": workshop.address,
-                "city": workshop.city,
-                "postal_code": workshop.postal_code,
-                "time_zone": workshop.time_zone,
-                "bays": workshop.max_concurrent_appointments,
-                "payout_account_id": workshop.payout_account_id,
-            }
-        ),
+        "workshop_form": WorkshopForm(initial=workshop_facts(workshop)),
         "invitation_form": InvitationForm(),
     }
     context.update(forms)
@@ -513,15 +503,7 @@ def workshop_edit(request: HttpRequest, workshop_id: int) -> HttpResponse:
             workshops.workshop_update(
                 user=_user(request),
                 workshop_id=workshop_id,
-                changes=workshops.WorkshopChanges(
-                    name=data["name"],
-                    address=data["address"],
-                    city=data["city"],
-                    postal_code=data["postal_code"],
-                    time_zone=data["time_zone"],
-                    bays=data["bays"],
-                    payout_account_id=data["payout_account_id"],
-                ),
+                changes=workshops.WorkshopChanges(**data),  # the form's fields are its fields
             )
         except InvalidInput as exc:
             add_domain_error(form, exc)

@@ -13,6 +13,7 @@ from autodoctor.accounts.models import User
 from autodoctor.booking.models import Offer, Session, SessionStatus
 from autodoctor.notifications.outbox import outbox_send_due
 from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.test_booking_journeys import pick_day
 from tests.factories import (
     CustomerFactory,
     MechanicFactory,
@@ -85,14 +86,12 @@ def test_a_new_customer_signs_up_confirms_adds_a_vehicle_and_books(browser, live
         page.click("text=Schedule for later")
         picker = page.locator("#slot-picker")
         expect(picker).to_contain_text("America/Vancouver")
-        day = picker.locator("a.day.has-slots").first
-        wanted = day.get_attribute("data-day")
-        day.click()
-        expect(page.locator(f'#slot-picker a.day.selected[data-day="{wanted}"]')).to_be_visible()
+        pick_day(page, picker.locator("a.day.has-slots").first)  # waits for htmx's swap
         slot = page.locator("#day-slots label.slot").first
         expect(slot).to_have_text(CLOCK_IN_VANCOUVER)
         slot.click()
         page.get_by_role("button", name="Continue").click()
+        expect(page.locator(".mechanic-card").first).to_contain_text("Mazda specialist")
         page.check(f'input[name=mechanic][value="{mechanic.pk}"]')
         page.get_by_role("button", name="Continue").click()
         page.fill("textarea[name=concern]", "Rattle from the rear on bumpy roads")
