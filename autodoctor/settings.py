@@ -5,6 +5,7 @@ simulated payments. Production sets DATABASE_URL, SECRET_KEY, DEBUG=false, etc.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the Swagger UI of /api/docs from its own static files, not a CDN
     "django_tasks_db",
+    "axes",
     "autodoctor.accounts",
     "autodoctor.availability",
     "autodoctor.booking",
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "autodoctor.web.middleware.DomainErrorMiddleware",
     "autodoctor.api_middleware.ApiErrorShapeMiddleware",
+    # Last: turns an axes lockout flagged during authenticate() into the login page's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "autodoctor.urls"
@@ -109,9 +113,38 @@ DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.back
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Accounts (README "Accounts and approvals") ------------------------------
+# Login throttling: django-axes counts failures in the database (AccessAttempt), so the
+# lockout holds across every web process. Locked by address OR by account: N failures
+# for one email (from anywhere) or from one IP (for any email) lock that one out for the
+# cool-off. The same answer whether or not the email has an account (no enumeration).
+AUTHENTICATION_BACKENDS = [
+    "autodoctor.accounts.auth.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_FORM_FIELD = "username"  # AuthenticationForm's field (it holds the email)
+AXES_USERNAME_CALLABLE = "autodoctor.accounts.auth.login_key"
+AXES_LOCKOUT_CALLABLE = "autodoctor.accounts.views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # PIPEDA: no log of every successful login's IP
+# The client address: REMOTE_ADDR unless the deployment says how many proxies to trust.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+if os.environ.get("TRUSTED_PROXY_COUNT"):
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["TRUSTED_PROXY_COUNT"])
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+EMAIL_VERIFICATION_HOURS = int(os.environ.get("EMAIL_VERIFICATION_HOURS", "48"))
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_MINUTES", "60")) * 60
+INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "7"))
+MECHANIC_PHOTO_MAX_BYTES = int(os.environ.get("MECHANIC_PHOTO_MAX_MB", "5")) * 1024 * 1024
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -6,6 +6,8 @@ from autodoctor.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("accounts/", include("autodoctor.accounts.urls")),
+    path("accounts/", include("autodoctor.accounts.password_urls")),
     path("availability/", include("autodoctor.availability.urls")),
     path("booking/", include("autodoctor.booking.urls")),
     path("payments/", include("autodoctor.payments.urls")),

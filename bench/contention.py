@@ -213,7 +213,12 @@ def _customers(n: int) -> list[int]:
 
     stamp = time.time_ns()
     users = User.objects.bulk_create(
-        User(email=f"bench-customer-{stamp}-{i}@bench.test", role=Role.CUSTOMER, password="!")
+        User(
+            email=f"bench-customer-{stamp}-{i}@bench.test",
+            role=Role.CUSTOMER,
+            password="!",
+            email_verified_at=datetime.now(UTC),
+        )
         for i in range(n)
     )
     CustomerProfile.objects.bulk_create(CustomerProfile(user=u, city="Toronto") for u in users)
@@ -221,7 +226,7 @@ def _customers(n: int) -> list[int]:
 
 
 def _mechanics(n: int) -> list[int]:
-    from autodoctor.accounts.models import MechanicProfile, Role, User
+    from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, Role, User
     from autodoctor.availability.models import MechanicSettings, WeeklyBlock
 
     stamp = time.time_ns()
@@ -230,7 +235,10 @@ def _mechanics(n: int) -> list[int]:
         for i in range(n)
     )
     profiles = MechanicProfile.objects.bulk_create(
-        MechanicProfile(user=u, city="Toronto", years_experience=5) for u in users
+        MechanicProfile(
+            user=u, city="Toronto", years_experience=5, approval_status=ApprovalStatus.APPROVED
+        )
+        for u in users
     )
     MechanicSettings.objects.bulk_create(MechanicSettings(mechanic=p) for p in profiles)
     WeeklyBlock.objects.bulk_create(

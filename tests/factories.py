@@ -1,10 +1,13 @@
 """Factories that build consistent object graphs (a mechanic always has settings)."""
 
+from datetime import UTC, datetime
+
 import factory
 from django.contrib.auth.hashers import make_password
 
 from autodoctor.accounts.models import (
     AccountType,
+    ApprovalStatus,
     CustomerProfile,
     MechanicProfile,
     Role,
@@ -28,6 +31,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     role = Role.CUSTOMER
     time_zone = "America/Toronto"
     password = _PASSWORD_HASH
+    # Factory people have confirmed their address (sign-up tests make unconfirmed ones).
+    email_verified_at = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class WorkshopFactory(factory.django.DjangoModelFactory):
@@ -78,6 +83,7 @@ class MechanicFactory(factory.django.DjangoModelFactory):
     specialty_keywords = factory.LazyFunction(lambda: ["brakes"])
     years_experience = 5
     payout_account_id = factory.Sequence(lambda n: f"acct_mech_{n}")
+    approval_status = ApprovalStatus.APPROVED  # pass PENDING for an applicant
 
     @factory.post_generation
     def settings(obj, create, extracted, **kwargs):

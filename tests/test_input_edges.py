@@ -308,5 +308,46 @@ def test_the_database_itself_refuses_a_concern_over_the_limit(mechanic):
 def test_a_method_a_route_lacks_and_an_unknown_api_url_answer_the_error_shape(customer_api):
     wrong_method = customer_api.delete("/api/me")
     body = assert_refused(wrong_method, 405, code="method_not_allowed")
-    assert "GET" in body["detail"] and wrong_method["Allow"] == "GET"
+    assert "GET" in body["detail"] and "GET" in wrong_method["Allow"]
     assert_refused(customer_api.get("/api/no-such-route"), 404, code="not_found")
+
+
+def _unbounded_strings(schema: dict, components: dict, path: str):
+    if "$ref" in schema:
+        yield from _unbounded_strings(components[schema["$ref"].split("/")[-1]], components, path)
+        return
+    for key in ("anyOf", "allOf", "oneOf"):
+        for option in schema.get(key, []):
+            yield from _unbounded_strings(option, components, path)
+    for name, prop in schema.get("properties", {}).items():
+        yield from _unbounded_strings(prop, components, f"{path}.{name}")
+    if schema.get("type") == "array":
+        yield from _unbounded_strings(schema.get("items", {}), components, f"{path}[]")
+    bounded = "maxLength" in schema or "enum" in schema or "const" in schema
+    formatted = schema.get("format") in ("date-time", "date", "time", "binary")
+    if schema.get("type") == "string" and not bounded and not formatted:
+        yield path
+
+
+def test_every_text_the_api_accepts_has_a_maximum_length():
+    """A new schema field without max_length fails here: a megabyte of text must be
+    refused by the schema, not stored (or answered 500 by PostgreSQL's varchar)."""
+    from autodoctor.api import api
+
+    spec = api.get_openapi_schema()
+    components = spec["components"]["schemas"]
+    unbounded = []
+    for url, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {url}"
+            for parameter in operation.get("parameters", []):
+                unbounded += [
+                    f"{where} ?{p}"
+                    for p in _unbounded_strings(parameter["schema"], components, parameter["name"])
+                ]
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                unbounded += [
+                    f"{where} {p}"
+                    for p in _unbounded_strings(content["schema"], components, "body")
+                ]
+    assert unbounded == []

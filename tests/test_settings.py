@@ -88,6 +88,7 @@ def test_startup_warns_loudly_when_simulated_payments_use_the_public_secret(sett
 def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     clean.pop("EMAIL_BACKEND", None)
+    clean.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests in this process
     clean.update(
         env, AUTODOCTOR_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="autodoctor.settings"
     )

@@ -4,15 +4,33 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .mechanic_types import mechanic_type
-from .models import ApiToken, CustomerProfile, MechanicProfile, User, Vehicle, Workshop
+from .models import (
+    ApiToken,
+    ApprovalStatus,
+    CustomerProfile,
+    Invitation,
+    MechanicProfile,
+    User,
+    Vehicle,
+    Workshop,
+)
 from .services import api_token_revoke
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "full_name", "role", "time_zone", "is_active", "is_staff"]
+    list_display = [
+        "email",
+        "full_name",
+        "role",
+        "time_zone",
+        "email_verified_at",
+        "is_active",
+        "is_staff",
+    ]
     list_filter = ["role", "is_active", "is_staff", "time_zone"]
+    readonly_fields = ["email_verified_at", "deleted_at"]
     search_fields = ["email", "full_name"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
@@ -21,7 +39,7 @@ class UserAdmin(BaseUserAdmin):
             "Permissions",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
         ),
-        ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ("Dates", {"fields": ["last_login", "date_joined", "email_verified_at", "deleted_at"]}),
     ]
     add_fieldsets = [
         (
@@ -55,15 +73,60 @@ class MechanicProfileAdmin(admin.ModelAdmin):
         "years_experience",
         "rating",
         "is_online",
+        "approval_status",
+        "applied_at",
     ]
-    list_filter = ["account_type", "partnership_type", "is_online", "workshop"]
+    list_filter = ["approval_status", "account_type", "partnership_type", "is_online", "workshop"]
     search_fields = ["user__email", "user__full_name", "city", "postal_code"]
     list_select_related = ["user", "workshop"]
     autocomplete_fields = ["user", "workshop"]
+    # Approval goes through mechanics.mechanic_review (the mechanic is emailed): the
+    # action below or the review page (/accounts/review/), never by editing the field.
+    readonly_fields = ["approval_status", "applied_at", "reviewed_at", "reviewed_by", "review_note"]
+    actions = ["approve"]
 
     @admin.display(description="Mechanic type")
     def type_label(self, obj: MechanicProfile) -> str:
         return mechanic_type(obj).label
+
+    @admin.action(description="Approve selected applications (the mechanics are emailed)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[MechanicProfile]) -> None:
+        from .mechanics import mechanic_review
+
+        pending = list(
+            queryset.filter(approval_status=ApprovalStatus.PENDING, applied_at__isnull=False)
+        )
+        for profile in pending:
+            mechanic_review(mechanic_id=profile.pk, reviewer=request.user, approve=True)  # type: ignore[arg-type]
+        self.message_user(
+            request,
+            f"Approved {len(pending)} mechanic(s). To turn one down with a reason, use the "
+            "review page (/accounts/review/).",
+        )
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "kind", "workshop", "status", "created_at", "expires_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["email", "workshop__name"]
+    list_select_related = ["workshop"]
+    readonly_fields = [
+        "workshop",
+        "kind",
+        "email",
+        "partnership_type",
+        "token_hash",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "status",
+        "responded_at",
+        "accepted_by",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sent from the workshop page, so the link's secret is emailed once
 
 
 class VehicleInline(admin.TabularInline):

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Substr, Upper
+from django.db.models.functions import Lower, Substr, Upper
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 def validate_zone(value: str) -> None:
@@ -59,6 +60,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can log into the Django admin.")
     date_joined = models.DateTimeField(default=timezone.now)
+    # Set when the person opened the link we emailed (accounts/registration.py); customers
+    # book only once it is set (registration.booking_refusal).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Part of the session hash: changing it ends every signed-in session ("log out
+    # everywhere") without touching the password.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the person deleted their account (anonymised)."
+    )
 
     objects = UserManager()
 
@@ -68,9 +78,28 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            # Emails are stored lower-case; this refuses "A@x" beside "a@x" whatever path
+            # wrote them, and decides two sign-ups racing for one address.
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_any_case"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's hash of the password field, plus the epoch: a password change or a
+        # "log out everywhere" both end the other sessions.
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -143,6 +172,28 @@ class PartnershipType(models.TextChoices):
     PARTNER = "partner", "Partner"
 
 
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Not approved"
+
+
+class MechanicProfileQuerySet(models.QuerySet["MechanicProfile"]):
+    def approved(self) -> "MechanicProfileQuerySet":
+        """The one rule for "may receive offers and be found": an admin approved the
+        mechanic and the account is active. Matching, the availability candidate set,
+        holds, the offers inbox and the public profile all filter through this."""
+        return self.filter(approval_status=ApprovalStatus.APPROVED, user__is_active=True)
+
+
+def mechanic_photo_path(instance: "MechanicProfile", filename: str) -> str:
+    # A fresh random name per upload: an old URL never shows a new photo, and the
+    # uploader's file name (which may carry personal data) is not kept.
+    import secrets
+
+    return f"mechanics/{instance.user_id}/{secrets.token_hex(8)}.jpg"
+
+
 class MechanicProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mechanic_profile"
@@ -166,7 +217,25 @@ class MechanicProfile(models.Model):
         Workshop, null=True, blank=True, on_delete=models.SET_NULL, related_name="mechanics"
     )
     payout_account_id = models.CharField(max_length=100, blank=True)
-    bio = models.TextField(blank=True)
+    bio = models.TextField(blank=True, max_length=2000)
+    photo = models.ImageField(upload_to=mechanic_photo_path, blank=True, max_length=200)
+    # plan §5.3 stays intact: approval is a one-time check of who someone is, not a
+    # control over their schedule. Unapproved mechanics get no offers and are not listed.
+    approval_status = models.CharField(
+        max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    review_note = models.CharField(max_length=500, blank=True)
+
+    objects = MechanicProfileQuerySet.as_manager()
 
     class Meta:
         ordering = ["user__full_name"]
@@ -174,11 +243,19 @@ class MechanicProfile(models.Model):
             models.CheckConstraint(
                 condition=models.Q(rating__isnull=True) | models.Q(rating__gte=0, rating__lte=5),
                 name="mechanic_rating_between_0_and_5",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(years_experience__lte=70),
+                name="mechanic_years_experience_plausible",
+            ),
         ]
 
     def __str__(self) -> str:
         return str(self.user)
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approval_status == ApprovalStatus.APPROVED
 
     @property
     def time_zone(self) -> str:
@@ -243,3 +320,86 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class EmailVerification(models.Model):
+    """One emailed "confirm your address" link. Only a SHA-256 of the link's secret is
+    stored (accounts/tokens.py); used once, then `used_at` is set; expires after
+    EMAIL_VERIFICATION_HOURS."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_verifications"
+    )
+    email = models.EmailField(help_text="The address this link confirms")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"verification of {self.email}"
+
+
+class InvitationKind(models.TextChoices):
+    STAFF = "staff", "Workshop staff"
+    MECHANIC = "mechanic", "Affiliated mechanic"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for an answer"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    REVOKED = "revoked", "Withdrawn"
+
+
+class Invitation(models.Model):
+    """A workshop invites someone by email to join its staff or to work as its affiliated
+    mechanic (plan §5.4). The link's secret is stored only as a SHA-256; an answered,
+    withdrawn or expired invitation cannot be used again."""
+
+    workshop = models.ForeignKey(Workshop, on_delete=models.CASCADE, related_name="invitations")
+    kind = models.CharField(max_length=10, choices=InvitationKind.choices)
+    email = models.EmailField()
+    partnership_type = models.CharField(
+        max_length=20, choices=PartnershipType.choices, blank=True, help_text="Mechanics only"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    responded_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accepted_invitations",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                "workshop",
+                "kind",
+                Lower("email"),
+                condition=models.Q(status="pending"),
+                name="invitation_one_pending_per_address",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="mechanic")
+                | models.Q(partnership_type__in=["employee", "contractor"]),
+                name="invitation_mechanic_has_partnership",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} invitation to {self.email} ({self.workshop})"

@@ -73,10 +73,11 @@ def workshop_for_staff(user: User, workshop_id: int | None = None) -> Workshop:
 
 
 def mechanic_public(mechanic_id: int) -> MechanicProfile:
-    """A mechanic anyone signed in may look at (active accounts only)."""
+    """A mechanic anyone signed in may look at (approved, active accounts only)."""
     profile = (
-        MechanicProfile.objects.select_related("user", "workshop")
-        .filter(pk=mechanic_id, user__is_active=True)
+        MechanicProfile.objects.approved()
+        .select_related("user", "workshop")
+        .filter(pk=mechanic_id)
         .first()
     )
     if profile is None:

@@ -662,7 +662,7 @@ def _mechanic_rows(candidates: Iterable[int] | QuerySet | None) -> QuerySet:
     ``kind`` comes from ``mechanic_type_expression()``, the SQL twin of ``mechanic_type``.
     """
     d = default_booking_rules()
-    qs = MechanicProfile.objects.order_by().filter(user__is_active=True)
+    qs = MechanicProfile.objects.approved().order_by()
     if candidates is not None:
         qs = qs.filter(pk__in=candidates)
 

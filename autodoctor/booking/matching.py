@@ -161,7 +161,7 @@ def mechanics_ranked(
 
     now = now or timezone.now()
     # Only the fields match_score reads: the immediate flow scores every active mechanic.
-    candidates = MechanicProfile.objects.filter(user__is_active=True).only(
+    candidates = MechanicProfile.objects.approved().only(
         "pk",
         "is_online",
         "last_seen_at",

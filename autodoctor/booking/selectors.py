@@ -90,6 +90,8 @@ def offers_visible_to(mechanic: MechanicProfile, *, now: datetime | None = None)
     requests, plus broadcasts once the targeted window has passed (unless they hid it
     or were targeted for that session already)."""
     now = now or timezone.now()
+    if not mechanic.is_approved:  # accounts: unapproved mechanics receive no offers
+        return Offer.objects.none()
     window = timedelta(seconds=settings.TARGETED_OFFER_SECONDS)
     targeted_same_session = Offer.objects.filter(session=OuterRef("session"), mechanic=mechanic)
     dismissed = OfferDismissal.objects.filter(offer=OuterRef("pk"), mechanic=mechanic)

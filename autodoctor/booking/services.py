@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User, Vehicle
+from autodoctor.accounts.registration import require_verified_email
 from autodoctor.availability.plans import PLAN_MINUTES
 from autodoctor.dates import instant_in_range
 from autodoctor.errors import (
@@ -386,6 +387,7 @@ def intake_validate(
     """Check the wizard's answers (plan §1.2): concern ≥ 10 characters (5 for urgent)."""
     if not customer.is_customer:
         raise NotAllowed("Only customers can book sessions.")
+    require_verified_email(customer)  # accounts: book only after confirming the address
     plan_row = Plan.objects.filter(code=plan, is_active=True).first()
     if plan_row is None or plan not in PLAN_MINUTES:
         raise InvalidInput(
@@ -666,7 +668,7 @@ def reservation_hold(
         raise InvalidInput(
             "Start time needs a time zone (e.g. 2026-12-01T15:00:00Z).", field="start"
         )
-    mechanic = MechanicProfile.objects.filter(pk=mechanic_id, user__is_active=True).first()
+    mechanic = MechanicProfile.objects.approved().filter(pk=mechanic_id).first()
     if mechanic is None:
         raise NotFound("No such mechanic.")
     minutes = intake.plan.duration_minutes

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from autodoctor.accounts.decorators import email_verified_required
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability.plans import PLAN_MINUTES
 from autodoctor.dates import date_in_range
@@ -163,6 +164,7 @@ def _picker_context(
 
 
 @customer_required
+@email_verified_required
 def wizard(request: HttpRequest) -> HttpResponse:
     """Continue the booking where the customer left it (or start it). `?mechanic=<id>`
     (from a mechanic's profile page) shows that mechanic's free times and picks them."""
@@ -182,6 +184,7 @@ def wizard_restart(request: HttpRequest) -> HttpResponse:
 
 
 @customer_required
+@email_verified_required
 def wizard_step(request: HttpRequest, step: str) -> HttpResponse:
     if step not in STEPS:
         raise Http404

@@ -54,7 +54,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="recipient", ordering="notification__recipient__email")
     def recipient(self, obj: OutboxMessage) -> str:
-        return str(obj.notification.recipient)
+        return str(obj.notification.recipient or obj.notification.address)
 
     @admin.display(description="kind", ordering="notification__kind")
     def kind(self, obj: OutboxMessage) -> str:

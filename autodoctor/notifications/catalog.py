@@ -40,6 +40,9 @@ class MessageKind:
     # sending); empty = always. E.g. an offer alert is pointless once someone took it.
     while_status: tuple[str, ...] = ()
     link: str = "join"  # the key of links.session_links the notification centre links to
+    # Account and security mail (verification, password reset, invitations, approval):
+    # emailed whatever the preferences say, since turning them off would lock people out.
+    essential: bool = False
 
     @property
     def template(self) -> str:
@@ -77,6 +80,16 @@ KINDS: dict[str, MessageKind] = {
             reminder=Reminder(timedelta(hours=1), timedelta(minutes=20), "remind_1h"),
             while_status=(SCHEDULED,),
         ),
+        # Accounts (autodoctor/accounts): the links carry single-use secrets built when
+        # the message is rendered (accounts.tokens.message_link), never stored in clear.
+        MessageKind("email_verify", "Confirm your email address", (EMAIL,), essential=True),
+        MessageKind("account_exists", "Sign-up with your address", (EMAIL,), essential=True),
+        MessageKind("password_reset", "Password reset", (EMAIL,), essential=True),
+        MessageKind("password_changed", "Password changed", (EMAIL,), essential=True),
+        MessageKind("invitation", "Workshop invitation", (EMAIL,), essential=True),
+        MessageKind("invitation_answered", "Invitation answered", (EMAIL,)),
+        MessageKind("mechanic_reviewed", "Mechanic application reviewed", (EMAIL,), essential=True),
+        MessageKind("affiliation_ended", "A mechanic left the workshop", (EMAIL,)),
     ]
 }
 

@@ -32,8 +32,15 @@ class OutboxStatus(models.TextChoices):
 
 class Notification(models.Model):
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
+    # Only for a message to someone who has no account yet (a workshop's invitation):
+    # where the email goes. Messages to a person use their account's address.
+    address = models.EmailField(blank=True)
     kind = models.CharField(max_length=40, db_index=True, help_text="A key of catalog.KINDS")
     session = models.ForeignKey(
         "booking.Session",
@@ -55,9 +62,15 @@ class Notification(models.Model):
                 fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread"
             ),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=False) | ~Q(address=""),
+                name="notification_has_recipient_or_address",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.kind} → {self.recipient} (#{self.pk})"
+        return f"{self.kind} → {self.recipient or self.address} (#{self.pk})"
 
 
 class OutboxMessage(models.Model):

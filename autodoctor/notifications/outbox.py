@@ -164,7 +164,7 @@ def _send(message: OutboxMessage, sms: Callable[[], SmsSender]) -> str:
     rendered = message_render(notification)
     if message.channel == EMAIL:
         return email_send(
-            to=formataddr((user.full_name, user.email)),
+            to=formataddr((user.full_name, user.email)) if user else notification.address,
             subject=rendered.subject,
             body=rendered.body,
             message_id=f"<outbox-{message.pk}@{urlsplit(settings.SITE_URL).hostname}>",
@@ -180,7 +180,7 @@ def _skip_reason(message: OutboxMessage, kind: MessageKind, now: datetime) -> st
     longer true (session moved or cancelled, reminder moment long past)."""
     notification = message.notification
     user = notification.recipient
-    refusal = channel_refusal(user, kind, message.channel, preference_for(user))
+    refusal = channel_refusal(user, kind, message.channel, preference_for(user) if user else None)
     if refusal:
         return refusal
     session = notification.session

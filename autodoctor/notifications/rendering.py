@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.template import Context, Engine
 
 from autodoctor.booking.templatetags.booking_tags import when
@@ -40,13 +41,13 @@ def when_label(moment: datetime, zone_name: str) -> str:
 def message_context(notification: Notification) -> dict[str, Any]:
     facts = notification.context
     user = notification.recipient
-    zone = user.time_zone
+    zone = user.time_zone if user else settings.DEFAULT_DISPLAY_ZONE
     role = facts.get("role", "customer")
     mechanic = facts.get("mechanic") or {}
     customer = facts.get("customer") or {}
     context: dict[str, Any] = {
         **facts,
-        "recipient_name": user.full_name or user.email,
+        "recipient_name": (user.full_name or user.email) if user else notification.address,
         "zone": zone,
         "is_mechanic": role == "mechanic",
         "counterpart": customer.get("name") if role == "mechanic" else mechanic.get("name"),
@@ -55,6 +56,13 @@ def message_context(notification: Notification) -> dict[str, Any]:
     for key in ("starts_at", "previous_starts_at"):
         moment = parse_time(facts.get(key))
         context[key.replace("starts_at", "when")] = when_label(moment, zone) if moment else ""
+    if link := facts.get("account_link"):
+        from autodoctor.accounts.tokens import message_link
+
+        context["account_url"] = message_link(link, user)
+        for key in ("changed_at", "expires_at", "ended_at"):  # accounts' moments
+            if moment := parse_time(facts.get(key)):
+                context[f"when_{key.removesuffix('_at')}"] = when_label(moment, zone)
     if refund := facts.get("refund"):
         cents = int(refund.get("amount_cents") or 0)
         context["refund_amount"] = f"${cents / 100:,.2f} {refund.get('currency') or 'CAD'}"

@@ -35,18 +35,24 @@ def phone_of(user: User) -> str:
 
 
 def channel_refusal(
-    user: User, kind: MessageKind, channel: str, prefs: NotificationPreference
+    user: User | None, kind: MessageKind, channel: str, prefs: NotificationPreference | None
 ) -> str | None:
     """Why `user` must not get `kind` over `channel` now, or None if they may.
 
     Asked when the outbox row is written and again just before sending (the person may
     have changed their mind in between). SMS is opt-in and needs a phone number, which
-    only customers have.
+    only customers have. Essential (account) mail ignores the preferences; a message to an
+    address without an account (`user` None) is email only.
     """
-    if not user.is_active:
-        return "recipient is inactive"
     if channel not in kind.channels:
         return f"{kind.code} is not sent by {channel}"
+    if user is None:
+        return None if channel == EMAIL else f"{channel} needs an account"
+    if not user.is_active:
+        return "recipient is inactive"
+    if kind.essential and channel == EMAIL:
+        return None if user.email else "no email address"
+    assert prefs is not None
     if kind.reminder and not getattr(prefs, kind.reminder.preference):
         return f"{kind.label.lower()} turned off in preferences"
     if channel == EMAIL:

@@ -24,24 +24,27 @@ log = logging.getLogger("autodoctor.notifications")
 
 def notification_create(
     *,
-    recipient: User,
+    recipient: User | None,
     kind: str,
     session: Session | None,
     context: dict[str, Any],
     dedupe_key: str,
     now: datetime,
+    address: str = "",
 ) -> Notification | None:
     """Write one message and an outbox row per channel the recipient takes it by.
 
     Runs inside the caller's transaction (a booking change or the reminder job), so the
     rows commit or roll back with it. Returns None when `dedupe_key` exists already:
-    the same fact never becomes two messages, however often we are called.
+    the same fact never becomes two messages, however often we are called. `recipient`
+    None with an `address`: an email to someone without an account (an invitation).
     """
     spec = KINDS[kind]
     try:
         with transaction.atomic():  # a savepoint: a duplicate must not spoil the caller
             notification = Notification.objects.create(
                 recipient=recipient,
+                address=address,
                 kind=kind,
                 session=session,
                 context=context,
@@ -51,7 +54,7 @@ def notification_create(
         if Notification.objects.filter(dedupe_key=dedupe_key).exists():
             return None
         raise
-    prefs = preference_for(recipient)
+    prefs = preference_for(recipient) if recipient else None
     OutboxMessage.objects.bulk_create(
         OutboxMessage(notification=notification, channel=channel, next_attempt_at=now)
         for channel in spec.channels

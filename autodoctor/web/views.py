@@ -33,11 +33,18 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
+    from autodoctor.accounts.views import profile_context
+
     issued = request.session.pop("issued_token", None)
     return render(
         request,
         "web/profile.html",
-        {"tokens": request.user.api_tokens.all(), "form": TokenForm(), "issued": issued},  # type: ignore[union-attr]
+        {
+            "tokens": request.user.api_tokens.all(),  # type: ignore[union-attr]
+            "form": TokenForm(),
+            "issued": issued,
+            **profile_context(request),
+        },
     )
 
 

@@ -10,9 +10,11 @@ import time
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from autodoctor.accounts.models import (
     AccountType,
+    ApprovalStatus,
     CustomerProfile,
     MechanicProfile,
     PartnershipType,
@@ -138,6 +140,7 @@ class Command(BaseCommand):
         self, *args: object, mechanics: int = 0, quiet: bool = False, **options: object
     ) -> None:
         self.password_hash = make_password(DEMO_PASSWORD)
+        self.now = timezone.now()
         self.rng = random.Random(20261125)
         with transaction.atomic():
             logins = self.seed_core()
@@ -166,6 +169,8 @@ class Command(BaseCommand):
                 **extra,
             },
         )
+        if user.email_verified_at is None:  # demo accounts are pre-verified
+            User.objects.filter(pk=user.pk).update(email_verified_at=user.date_joined)
         return user
 
     def workshop_hours(self, workshop: Workshop) -> None:
@@ -237,6 +242,7 @@ class Command(BaseCommand):
                 "rating": round(rng.uniform(3.6, 5.0), 1),
                 "payout_account_id": f"acct_demo_{local.replace('.', '_')}",
                 "bio": "Red Seal certified technician.",
+                "approval_status": ApprovalStatus.APPROVED,  # demo mechanics are approved
             },
         )
         MechanicSettings.objects.get_or_create(mechanic=profile)
@@ -355,9 +361,9 @@ class Command(BaseCommand):
             for n in range(1, 5)
         ]
         cars = [
-            (2018, "Honda", "Civic", "2HGFC2F59JH512345"),
+            (2018, "Honda", "Civic", "2HGFC2F58JH512345"),
             (2020, "Toyota", "RAV4", ""),
-            (2015, "Ford", "F-150", "1FTEW1EG5FFA12345"),
+            (2015, "Ford", "F-150", "1FTEW1EG7FFA12345"),
             (2022, "Hyundai", "Kona", ""),
             (2012, "Mazda", "3", ""),
         ]
@@ -411,6 +417,7 @@ class Command(BaseCommand):
                         role=Role.MECHANIC,
                         time_zone=CITIES[n % len(CITIES)][2],
                         password=self.password_hash,
+                        email_verified_at=self.now,
                     )
                     for n, email in enumerate(missing)
                 ],
@@ -435,6 +442,7 @@ class Command(BaseCommand):
                         years_experience=rng.randint(1, 30),
                         rating=round(rng.uniform(3.0, 5.0), 1),
                         is_online=rng.random() < 0.1,
+                        approval_status=ApprovalStatus.APPROVED,
                     )
                 )
             profiles = MechanicProfile.objects.bulk_create(profiles, batch_size=1000)
