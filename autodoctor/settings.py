@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "autodoctor.web.middleware.DomainErrorMiddleware",
+    "autodoctor.web.middleware.ViewerTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "autodoctor.urls"
@@ -83,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "autodoctor.web.context_processors.navigation",
+                "autodoctor.web.context_processors.form_error",
             ],
         },
     },
@@ -116,6 +118,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-ca"
 TIME_ZONE = "UTC"
+# Date-times carry their zone (autodoctor/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["autodoctor.formats"]
 USE_I18N = False
 USE_TZ = True
 DEFAULT_DISPLAY_ZONE = os.environ.get("DEFAULT_DISPLAY_ZONE", "America/Toronto")

@@ -139,6 +139,42 @@ def _pooled_starts(
     return sorted({slot.start for slots in by_mechanic.values() for slot in slots})
 
 
+@dataclass(frozen=True)
+class SlotPeriod:
+    name: str  # "Morning"
+    hours: str  # "06:00–12:00"
+    starts: list[datetime]
+
+
+# Local hours each part of the day begins at (the slot wall groups by them).
+DAY_PERIODS = (("Night", 0), ("Morning", 6), ("Afternoon", 12), ("Evening", 17))
+
+
+def slot_periods(starts: Iterable[datetime], zone: ZoneInfo) -> list[SlotPeriod]:
+    """The day's free starts grouped into night / morning / afternoon / evening (local
+    time in `zone`); parts with no free time are left out."""
+    bounds = [*(hour for _, hour in DAY_PERIODS), 24]
+    groups: list[list[datetime]] = [[] for _ in DAY_PERIODS]
+    for start in starts:
+        hour = start.astimezone(zone).hour
+        index = max(i for i, (_, first) in enumerate(DAY_PERIODS) if hour >= first)
+        groups[index].append(start)
+    return [
+        SlotPeriod(name, f"{bounds[i]:02d}:00–{bounds[i + 1]:02d}:00", groups[i])
+        for i, (name, _) in enumerate(DAY_PERIODS)
+        if groups[i]
+    ]
+
+
+def neighbour_days(grid: MonthOfSlots, day: date) -> tuple[date | None, date | None]:
+    """The nearest earlier and later local dates of the grid's month that have free
+    times (the slot wall's day arrows)."""
+    open_days = [d.day for d in grid.days if d.in_month and d.count]
+    before = [d for d in open_days if d < day]
+    after = [d for d in open_days if d > day]
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
 # --------------------------------------------------------------------------- wizard
 
 

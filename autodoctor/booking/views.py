@@ -141,10 +141,20 @@ def _picker_context(
     )
     if day is None or (day.year, day.month) != (month.year, month.month):
         day = grid.first_day_with_slots
+    slots = grid.slots_on(day) if day else []
+    prev_day, next_day = page_selectors.neighbour_days(grid, day) if day else (None, None)
+    periods = page_selectors.slot_periods(slots, zone)
+    open_period = next(
+        (p.name for p in periods if chosen in p.starts), periods[0].name if periods else ""
+    )
     return {
         "grid": grid,
         "day": day,
-        "slots": grid.slots_on(day) if day else [],
+        "slots": slots,
+        "periods": periods,
+        "open_period": open_period,
+        "prev_day": prev_day,
+        "next_day": next_day,
         "chosen": chosen,
         "picker_url": url,
         "zone_name": zone.key,
@@ -319,6 +329,22 @@ def wizard_slots(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/_slot_picker.html#picker", _wizard_picker(request, state))
 
 
+def _any_mechanic_pick(
+    request: HttpRequest, state: WizardState, *, now: datetime
+) -> tuple[MechanicProfile | None, datetime | None, str]:
+    """What "Any mechanic" means for a chosen time, said and done the same way on the
+    mechanic step and at review: the best match who is free at that time; if nobody is,
+    the earliest free time after it with any mechanic. Returns (mechanic, start, how)."""
+    at = state.start_at
+    best = page_selectors.mechanic_choices(
+        _wizard_criteria(request, state, at=at), limit=1, now=now
+    )
+    if best:
+        return best[0].mechanic, at, "best_match"
+    found = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=at, now=now)
+    return (found[0], found[1], "earliest") if found else (None, None, "none")
+
+
 def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
     now = timezone.now()
     at = state.start_at if state.scheduled else None
@@ -331,9 +357,14 @@ def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
         # customer only sees who they are. Nothing to choose.
         if request.method == "POST":
             return _advance(request, state, "mechanic", mechanic="")
-        return _render_step(request, state, "mechanic", {"choices": choices})
+        return _render_step(
+            request,
+            state,
+            "mechanic",
+            {"choices": choices, "targeted_minutes": settings.TARGETED_OFFER_SECONDS // 60},
+        )
     options = [(str(c.mechanic.pk), str(c.mechanic)) for c in choices] + [
-        (ANY_MECHANIC, "Any mechanic, earliest available")
+        (ANY_MECHANIC, "Any mechanic")
     ]
     preferred = str(state.preferred_mechanic or "")
     default = preferred if any(value == preferred for value, _ in options) else ANY_MECHANIC
@@ -342,12 +373,15 @@ def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         return _advance(request, state, "mechanic", mechanic=form.cleaned_data["mechanic"])
-    earliest = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=at, now=now)
+    if choices:
+        anyone = (choices[0].mechanic, at, "best_match")
+    else:
+        anyone = _any_mechanic_pick(request, state, now=now)
     return _render_step(
         request,
         state,
         "mechanic",
-        {"choices": choices, "form": form, "earliest": earliest},
+        {"choices": choices, "form": form, "anyone": anyone},
         status=422 if request.method == "POST" else 200,
     )
 
@@ -391,8 +425,7 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
     mechanic = None
     start = state.start_at
     if state.scheduled and state.any_mechanic:
-        found = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=start, now=now)
-        mechanic, start = found if found else (None, None)
+        mechanic, start, _how = _any_mechanic_pick(request, state, now=now)
     elif state.scheduled and state.mechanic_id:
         mechanic = (
             MechanicProfile.objects.select_related("user").filter(pk=state.mechanic_id).first()
@@ -632,7 +665,22 @@ GONE = "This session is no longer available: another mechanic took it, or the cu
 
 
 def _offers_context(request: HttpRequest) -> dict:
-    return {"offers": list(selectors.offers_visible_to(_mechanic(request))[:50])}
+    """Open offers, each with what it pays this mechanic (the payout split of its plan's
+    price: to them, or to their workshop for a workshop-affiliated mechanic)."""
+    from autodoctor.accounts.mechanic_types import mechanic_type
+    from autodoctor.payments.policy import PAYS_THE_WORKSHOP, payout_split
+
+    mechanic = _mechanic(request)
+    kind = mechanic_type(mechanic)
+    offers = list(selectors.offers_visible_to(mechanic)[:50])
+    for offer in offers:
+        offer.earning_cents = payout_split(offer.session.plan.price_cents, kind).payee_cents
+        offer.paid_to = mechanic.workshop if kind in PAYS_THE_WORKSHOP else None
+    return {
+        "offers": offers,
+        "targeted_minutes": settings.TARGETED_OFFER_SECONDS // 60,
+        "online": mechanic.is_online,
+    }
 
 
 @mechanic_required

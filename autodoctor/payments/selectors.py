@@ -282,6 +282,10 @@ class EarningsReport:
     entries: list[PayoutEntry]
     payees: list[str]
     totals: dict[str, int] = field(default_factory=dict)
+    # A workshop-affiliated mechanic's own sessions, whose share is paid to the workshop
+    # (plan §2.4): shown to the mechanic so "$0.00" never hides what they earned it.
+    paid_to_workshop: list[PayoutEntry] = field(default_factory=list)
+    paid_to_workshop_cents: int = 0
 
 
 def earnings_scope(user: User) -> tuple[Q, list[str]]:
@@ -341,6 +345,19 @@ def earnings_report(
     totals = qs.aggregate(
         gross=Sum("gross_cents"), payee=Sum("payee_cents"), platform=Sum("platform_cents")
     )
+    via_workshop: list[PayoutEntry] = []
+    mechanic = getattr(user, "mechanic_profile", None) if user.is_mechanic else None
+    if mechanic is not None and mechanic.workshop_id is not None:
+        via_workshop = list(
+            PayoutEntry.objects.filter(
+                mechanic=mechanic,
+                payee_kind=PayeeKind.WORKSHOP,
+                created_at__gte=lower,
+                created_at__lt=upper,
+            )
+            .select_related("payment__plan", "payee_workshop")
+            .order_by("-created_at", "-pk")
+        )
     return EarningsReport(
         start=start,
         end=end,
@@ -348,6 +365,8 @@ def earnings_report(
         entries=list(qs),
         payees=payees,
         totals={k: v or 0 for k, v in totals.items()},
+        paid_to_workshop=via_workshop,
+        paid_to_workshop_cents=sum(e.payee_cents for e in via_workshop),
     )
 
 

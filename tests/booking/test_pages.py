@@ -211,7 +211,8 @@ def test_scheduled_booking_with_a_free_plan_goes_through_to_the_confirmation(
         customer_client.get(f"{WIZARD}when/?mode=scheduled&month=2026-12&day=2026-12-01")
     )
     assert "December 2026" in calendar and "32 free" in calendar
-    assert "10:00 EST" in calendar and "America/Toronto" in calendar
+    assert "<span>10:00</span>" in calendar and "America/Toronto (EST)" in calendar
+    assert "Morning" in calendar and "Afternoon" in calendar  # the slot wall's groups
     assert f'value="{SLOT.isoformat()}"' in calendar
 
     response = customer_client.post(
@@ -221,8 +222,8 @@ def test_scheduled_booking_with_a_free_plan_goes_through_to_the_confirmation(
     page = body(customer_client.get(f"{WIZARD}mechanic/"))
     assert str(available_mechanic) in page
     assert "Honda specialist" in page  # the score's reasons in plain words
-    assert "Next free slot: Mon 30 Nov 2026, 09:00 EST" in page
-    assert "Any mechanic, earliest available" in page
+    assert "Next free slot" not in page  # a time is chosen: everyone listed is free then
+    assert "We book the best match free at 10:00 EST" in page
 
     customer_client.post(f"{WIZARD}mechanic/", {"mechanic": str(available_mechanic.pk)})
     customer_client.post(f"{WIZARD}concern/", {"concern": "Grinding noise when braking"})
@@ -244,19 +245,19 @@ def test_scheduled_booking_with_a_free_plan_goes_through_to_the_confirmation(
         response.redirect_chain[-1][0] == f"/booking/sessions/{reservation.session_id}/confirmed/"
     )
     page = body(response)
-    assert "You are booked" in page and "Tue 1 Dec 2026, 10:00 EST" in page
+    assert "You're booked" in page and "Tue 1 Dec 2026, 10:00 EST" in page
     reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.CONFIRMED
     assert reservation.session.status == SessionStatus.SCHEDULED
 
 
-def test_any_mechanic_holds_the_earliest_slot_from_the_chosen_time(
+def test_any_mechanic_holds_the_best_match_free_at_the_chosen_time(
     customer_client, booking_customer, available_mechanic
 ):
     vehicle = booking_customer.customer_profile.vehicles.get()
     answer_steps(customer_client, vehicle.pk, mode="scheduled", start=SLOT, mechanic="any")
     review = body(customer_client.get(f"{WIZARD}review/"))
-    assert "Tue 1 Dec 2026, 10:00 EST" in review and "(earliest available)" in review
+    assert "Tue 1 Dec 2026, 10:00 EST" in review and "the best match free then" in review
     customer_client.post(f"{WIZARD}review/")
     reservation = Reservation.objects.get(session__customer=booking_customer)
     assert reservation.mechanic == available_mechanic and reservation.starts_at == SLOT

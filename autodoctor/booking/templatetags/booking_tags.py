@@ -121,3 +121,28 @@ def from_iso(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
     except (TypeError, ValueError):
         return None
+
+
+# A status in the words each party needs (the stored values stay the plan's names).
+STATUS_WORDS = {
+    "pending": "Pending",
+    "waiting": "Accepted · ready to join",
+    "scheduled": "Booked",
+    "live": "Live now",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+
+
+@register.filter
+def status_words(status: str) -> str:
+    """ "waiting" reads as "Accepted · ready to join", not as if still waiting."""
+    return STATUS_WORDS.get(status, str(status).capitalize())
+
+
+@register.filter
+def hhmm(value: datetime | None, who: object) -> str:
+    """Time of day without the zone, for lists that state the zone once: "10:00"."""
+    if value is None:
+        return ""
+    return f"{_local(value, who):%H:%M}"
