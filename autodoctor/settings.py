@@ -197,6 +197,9 @@ TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
 UNPAID_SESSION_MINUTES = int(os.environ.get("UNPAID_SESSION_MINUTES", "45"))
 # A paid "start now" request nobody accepts within this long is closed and refunded.
 START_NOW_WAIT_MINUTES = int(os.environ.get("START_NOW_WAIT_MINUTES", "30"))
+# The session room's video/chat link, with {room} (an unguessable room name) and
+# {session_id}; empty = the built-in placeholder room page (booking/room.py).
+SESSION_ROOM_URL_TEMPLATE = os.environ.get("SESSION_ROOM_URL_TEMPLATE", "")
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

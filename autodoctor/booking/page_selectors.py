@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
@@ -267,6 +268,50 @@ def session_reservation(session: Session) -> Reservation | None:
     )
 
 
+def add_to_calendar(session: Session) -> dict[str, str]:
+    """Add-to-calendar links for a booked session: our .ics file (the same entry the
+    emails carry), and Google / Outlook web links that open a prefilled event. Each
+    entry links to the session room."""
+    from urllib.parse import urlencode
+
+    from autodoctor.notifications.links import absolute
+
+    assert session.scheduled_for is not None
+    start = session.scheduled_for.astimezone(ZoneInfo("UTC"))
+    end = start + timedelta(minutes=session.duration_minutes)
+    room = absolute(reverse("booking:room", args=[session.pk]))
+    title = f"Auto Doctor {session.get_type_display().lower()} session"
+    if session.mechanic:
+        title += f" with {session.mechanic}"
+    details = f"{session.plan.name} · {session.duration_minutes} minutes. Join: {room}"
+    google = urlencode(
+        {
+            "action": "TEMPLATE",
+            "text": title,
+            "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}",
+            "details": details,
+            "location": room,
+        }
+    )
+    outlook = urlencode(
+        {
+            "path": "/calendar/action/compose",
+            "rru": "addevent",
+            "subject": title,
+            "startdt": start.isoformat().replace("+00:00", "Z"),
+            "enddt": end.isoformat().replace("+00:00", "Z"),
+            "body": details,
+            "location": room,
+        }
+    )
+    return {
+        "ics": reverse("api:session_calendar", args=[session.pk]),
+        "google": f"https://calendar.google.com/calendar/render?{google}",
+        "outlook": f"https://outlook.live.com/calendar/0/deeplink/compose?{outlook}",
+        "room": room,
+    }
+
+
 # --------------------------------------------------------------------------- mechanic calendar
 
 
@@ -280,12 +325,50 @@ class CalendarEntry:
     status: str = ""
 
 
+@dataclass(frozen=True)
+class GridBlock:
+    """An entry placed on one day of the hour grid: minutes after local midnight
+    (wall clock in the viewer's zone), clamped to the day."""
+
+    entry: CalendarEntry
+    top: int
+    bottom: int
+
+    @property
+    def minutes(self) -> int:
+        return max(self.bottom - self.top, 15)
+
+
+def _wall_minute(moment: datetime, zone: ZoneInfo) -> int:
+    local = moment.astimezone(zone)
+    return local.hour * 60 + local.minute
+
+
 @dataclass
 class CalendarColumn:
     day: date
     in_range: bool
     entries: list[CalendarEntry] = field(default_factory=list)
     available_minutes: int = 0
+    zone: ZoneInfo | None = None
+
+    def blocks(self) -> list[GridBlock]:
+        """The day's entries on the hour grid (background kinds first)."""
+        zone = self.zone or ZoneInfo("UTC")
+        order = {"available": 0, "time_off": 1, "hold": 2, "session": 3}
+        placed = []
+        for e in sorted(self.entries, key=lambda e: (order.get(e.kind, 9), e.start)):
+            starts_before = e.start.astimezone(zone).date() < self.day
+            ends_after = e.end.astimezone(zone).date() > self.day
+            top = 0 if starts_before else _wall_minute(e.start, zone)
+            bottom = 24 * 60 if ends_after else _wall_minute(e.end, zone)
+            if bottom > top:
+                placed.append(GridBlock(e, top, bottom))
+        return placed
+
+    @property
+    def session_count(self) -> int:
+        return sum(1 for e in self.entries if e.kind in ("session", "hold"))
 
     @property
     def available_label(self) -> str:
@@ -365,6 +448,7 @@ def mechanic_calendar(
                 in_range=day in wanted,
                 entries=shown,
                 available_minutes=int(free.total_seconds() // 60),
+                zone=zone,
             )
         )
     return columns

@@ -28,9 +28,12 @@ from .models import (
     CreditEntry,
     PayeeKind,
     Payment,
+    PaymentMethod,
     PaymentStatus,
     PayoutEntry,
+    RefundDestination,
     WaiverKind,
+    money_label,
 )
 from .policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
 from .providers import active_provider_name
@@ -423,3 +426,50 @@ def earnings_csv(report: EarningsReport) -> str:
             ]
         )
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    """What cancelling now would give back, in words for the cancel page."""
+
+    percent: int
+    amount_cents: int
+    currency: str
+    destination: str  # RefundDestination value, or "" for nothing
+    method: str
+
+    @property
+    def words(self) -> str:
+        if not self.destination:
+            return (
+                "No refund" if self.method != PaymentMethod.WAIVER else "Your free trial stays used"
+            )
+        if self.destination == RefundDestination.WAIVER:
+            return "Nothing was charged; your free session is given back"
+        where = {
+            RefundDestination.PROVIDER: "to your card",
+            RefundDestination.CREDITS: "as credits",
+        }[self.destination]
+        return f"{self.percent} % back {where}: {money_label(self.amount_cents, self.currency)}"
+
+
+def refund_preview(
+    session: Session, *, cancelled_by: str, hours_before_start: float | None, mechanic_no_show: bool
+) -> RefundPreview | None:
+    """The refund a cancellation with these facts would give (the same policy function
+    and amounts the cancellation itself applies); None when nothing was paid."""
+    from .policy import refund_decision
+    from .services.refunds import refund_outcome  # the amounts the cancellation applies
+
+    payment = Payment.objects.filter(session=session, status=PaymentStatus.SUCCEEDED).first()
+    if payment is None:
+        return None
+    decision = refund_decision(
+        action="booking.session.cancelled",
+        cancelled_by=cancelled_by,
+        hours_before_start=hours_before_start,
+        mechanic_no_show=mechanic_no_show,
+    )
+    outcome = refund_outcome(payment, decision)
+    amount, destination = outcome if outcome else (0, "")
+    return RefundPreview(decision.percent, amount, payment.currency, destination, payment.method)

@@ -146,3 +146,19 @@ def hhmm(value: datetime | None, who: object) -> str:
     if value is None:
         return ""
     return f"{_local(value, who):%H:%M}"
+
+
+# The hour grid's scale: 48 px an hour (a 15-minute session is 12 px, 44 px to tap
+# through its padding-free link area is given by the whole block's min-height in CSS).
+GRID_PX_PER_MINUTE = 0.8
+
+
+@register.filter
+def grid_px(minutes: int) -> int:
+    """Minutes on the hour grid as pixels."""
+    return round(int(minutes) * GRID_PX_PER_MINUTE)
+
+
+@register.simple_tag
+def grid_minutes_per_px() -> float:
+    return 1 / GRID_PX_PER_MINUTE

@@ -181,6 +181,17 @@
       box.dataset.bound = "1";
       box.scrollTop = parseInt(box.dataset.scrollTo, 10) || 0;
     });
+    root.querySelectorAll("[data-select-on-click]").forEach(function (input) {
+      input.addEventListener("click", function () { input.select(); });
+    });
+    root.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var source = document.querySelector(button.dataset.copy);
+        if (source && navigator.clipboard) {
+          navigator.clipboard.writeText(source.value).then(function () { button.textContent = "Copied"; });
+        }
+      });
+    });
     setupDragAndDrop(root);
   }
 
