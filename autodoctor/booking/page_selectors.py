@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from .models import (
     ReservationStatus,
     Session,
     SessionEvent,
+    SessionStatus,
 )
 from .selectors import active_reservations, sessions_for_user, upcoming_sessions, with_holds
 
@@ -452,3 +453,77 @@ def mechanic_calendar(
             )
         )
     return columns
+
+
+# --------------------------------------------------------------------------- mechanic home
+
+
+def offers_with_earnings(mechanic: MechanicProfile, *, limit: int = 50) -> list:
+    """Open offers this mechanic can take, each with `.earning_cents` (the payout split
+    of its plan's price) and `.paid_to` (their workshop, when it is paid the share)."""
+    from autodoctor.accounts.mechanic_types import mechanic_type
+    from autodoctor.payments.policy import PAYS_THE_WORKSHOP, payout_split
+
+    from .selectors import offers_visible_to
+
+    kind = mechanic_type(mechanic)
+    offers = list(offers_visible_to(mechanic)[:limit])
+    for offer in offers:
+        offer.earning_cents = payout_split(offer.session.plan.price_cents, kind).payee_cents
+        offer.paid_to = mechanic.workshop if kind in PAYS_THE_WORKSHOP else None
+    return offers
+
+
+@dataclass(frozen=True)
+class MechanicHome:
+    today: list[Session]
+    tomorrow: list[Session]
+    offers: list
+    week_free_minutes: int
+    week_booked: int
+
+    @property
+    def week_free_label(self) -> str:
+        hours, minutes = divmod(self.week_free_minutes, 60)
+        return f"{hours} h {minutes:02d}" if minutes else f"{hours} h"
+
+
+def mechanic_home(
+    mechanic: MechanicProfile, *, zone: ZoneInfo, now: datetime | None = None
+) -> MechanicHome:
+    """The mechanic's home: today's and tomorrow's sessions (Join buttons), open offers
+    with what each pays, and this week's hours still open for booking (Sunday–Saturday
+    in the viewer's zone, from the availability service)."""
+    now = now or timezone.now()
+    today = local_today(zone, now=now)
+    tomorrow_end = local_midnight(today + timedelta(days=2), zone)
+    sessions = list(
+        upcoming_sessions(mechanic.user, now=now)
+        .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lt=tomorrow_end))
+        .exclude(status=SessionStatus.PENDING)
+    )
+    day_of = {s.pk: (s.scheduled_for or now).astimezone(zone).date() for s in sessions}
+    sunday = today - timedelta(days=(today.weekday() + 1) % 7)
+    week_start, week_end = (
+        local_midnight(sunday, zone),
+        local_midnight(sunday + timedelta(days=7), zone),
+    )
+    free = sum(
+        (
+            iv.end - iv.start
+            for iv in availability.free_intervals(mechanic, max(now, week_start), week_end, now=now)
+        ),
+        timedelta(0),
+    )
+    booked = (
+        active_reservations(now=now)
+        .filter(mechanic=mechanic, starts_at__gte=week_start, starts_at__lt=week_end)
+        .count()
+    )
+    return MechanicHome(
+        today=[s for s in sessions if day_of[s.pk] <= today],
+        tomorrow=[s for s in sessions if day_of[s.pk] > today],
+        offers=offers_with_earnings(mechanic, limit=5),
+        week_free_minutes=int(free.total_seconds() // 60),
+        week_booked=booked,
+    )

@@ -762,19 +762,9 @@ GONE = "This session is no longer available: another mechanic took it, or the cu
 
 
 def _offers_context(request: HttpRequest) -> dict:
-    """Open offers, each with what it pays this mechanic (the payout split of its plan's
-    price: to them, or to their workshop for a workshop-affiliated mechanic)."""
-    from autodoctor.accounts.mechanic_types import mechanic_type
-    from autodoctor.payments.policy import PAYS_THE_WORKSHOP, payout_split
-
     mechanic = _mechanic(request)
-    kind = mechanic_type(mechanic)
-    offers = list(selectors.offers_visible_to(mechanic)[:50])
-    for offer in offers:
-        offer.earning_cents = payout_split(offer.session.plan.price_cents, kind).payee_cents
-        offer.paid_to = mechanic.workshop if kind in PAYS_THE_WORKSHOP else None
     return {
-        "offers": offers,
+        "offers": page_selectors.offers_with_earnings(mechanic),
         "targeted_minutes": settings.TARGETED_OFFER_SECONDS // 60,
         "online": mechanic.is_online,
     }

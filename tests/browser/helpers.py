@@ -56,6 +56,15 @@ def pick_day(page, day_link) -> None:
     expect(page.locator(f'#slot-picker a.day.selected[data-day="{day}"]')).to_be_visible()
 
 
+def next_day(page) -> None:
+    """Press the slot wall's "Next day" arrow and wait until htmx has swapped the day in."""
+    from playwright.sync_api import expect
+
+    page.eval_on_selector("#slot-picker", "picker => { picker.dataset.stale = '1'; }")
+    page.get_by_role("link", name="Next day").click()
+    expect(page.locator("#slot-picker[data-stale]")).to_have_count(0)
+
+
 def box(locator) -> dict:
     found = locator.bounding_box()
     assert found is not None, "element is not rendered"

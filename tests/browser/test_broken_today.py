@@ -26,7 +26,7 @@ from tests.factories import (
     workshop_hours,
 )
 
-from .helpers import DESKTOP, PHONE, book, box, first_slot, pick_day
+from .helpers import DESKTOP, PHONE, book, box, first_slot, next_day, pick_day
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -231,7 +231,7 @@ def test_the_slot_wall_is_grouped_states_the_zone_once_and_is_short_on_a_phone(
     assert not re.search(r"E[SD]T", labels.first.inner_text())  # the zone is said once
     assert page.evaluate("document.documentElement.scrollHeight") < 2600
     heading = slots.locator("h3").inner_text()
-    page.get_by_role("link", name="Next day").click()
+    next_day(page)
     expect(page.locator("#day-slots h3")).not_to_have_text(heading)
 
 
