@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "autodoctor.web.middleware.DomainErrorMiddleware",
+    "autodoctor.web.middleware.ViewerTimeZoneMiddleware",
     "autodoctor.api_middleware.ApiErrorShapeMiddleware",
     # Last: turns an axes lockout flagged during authenticate() into the login page's 429.
     "axes.middleware.AxesMiddleware",
@@ -89,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "autodoctor.web.context_processors.navigation",
+                "autodoctor.web.context_processors.form_error",
             ],
         },
     },
@@ -151,6 +153,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-ca"
 TIME_ZONE = "UTC"
+# Date-times carry their zone (autodoctor/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["autodoctor.formats"]
 USE_I18N = False
 USE_TZ = True
 DEFAULT_DISPLAY_ZONE = os.environ.get("DEFAULT_DISPLAY_ZONE", "America/Toronto")
@@ -241,6 +245,9 @@ TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
 UNPAID_SESSION_MINUTES = int(os.environ.get("UNPAID_SESSION_MINUTES", "45"))
 # A paid "start now" request nobody accepts within this long is closed and refunded.
 START_NOW_WAIT_MINUTES = int(os.environ.get("START_NOW_WAIT_MINUTES", "30"))
+# The session room's video/chat link, with {room} (an unguessable room name) and
+# {session_id}; empty = the built-in placeholder room page (booking/room.py).
+SESSION_ROOM_URL_TEMPLATE = os.environ.get("SESSION_ROOM_URL_TEMPLATE", "")
 
 # --- HTTPS and browser security headers -----------------------------------
 # Production (DEBUG off) is assumed to be served over HTTPS, usually behind a TLS proxy:

@@ -85,9 +85,13 @@ def wall_label(minute: int | None) -> str:
 class WallTimeField(forms.Field):
     """A "HH:MM" field cleaned to minutes after midnight ("24:00" allowed as an end)."""
 
-    def __init__(self, *, end: bool = False, **kwargs: object) -> None:
+    def __init__(self, *, end: bool = False, placeholder: str = "", **kwargs: object) -> None:
         self.end = end
-        attrs = {"placeholder": "24:00" if end else "09:00", "pattern": r"\d{2}:\d{2}", "size": 5}
+        # A hint only where it reads as an example ("17:00"); never "24:00" in an empty
+        # field, which looked like a value.
+        attrs = {"pattern": r"\d{2}:\d{2}", "size": 5, "inputmode": "numeric"}
+        if placeholder:
+            attrs["placeholder"] = placeholder
         kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
         super().__init__(**kwargs)
 
@@ -106,8 +110,8 @@ class WallTimeField(forms.Field):
 
 class BlockForm(forms.Form):
     day_of_week = forms.TypedChoiceField(choices=DayOfWeek.choices, coerce=int, label="Day")
-    start = WallTimeField(label="From")
-    end = WallTimeField(end=True, label="To")
+    start = WallTimeField(label="From", placeholder="09:00")
+    end = WallTimeField(end=True, label="To", placeholder="17:00")
 
 
 class TimeOffForm(forms.Form):
@@ -146,8 +150,8 @@ class SettingsForm(forms.Form):
 class WorkshopDayForm(forms.Form):
     day_of_week = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=6)
     is_open = forms.BooleanField(label="Open", required=False)
-    open = WallTimeField(label="Opens", required=False)
-    close = WallTimeField(end=True, label="Closes", required=False)
+    open = WallTimeField(label="Opens", required=False, placeholder="09:00")
+    close = WallTimeField(end=True, label="Closes", required=False, placeholder="17:00")
     break_start = WallTimeField(label="Break from", required=False)
     break_end = WallTimeField(end=True, label="Break until", required=False)
 

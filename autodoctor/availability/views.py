@@ -53,7 +53,8 @@ def _cleaned(form: forms.Form) -> dict:
     name, errors = next(iter(form.errors.items()))
     label = form.fields[name].label if name in form.fields else None
     message = f"{label}: {errors[0]}" if label else errors[0]
-    raise InvalidInput(message, field=None if name == "__all__" else name)
+    # The field as posted (a formset row's "form-3-open"), so the page can point at it.
+    raise InvalidInput(message, field=None if name == "__all__" else form.add_prefix(name))
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -276,14 +277,15 @@ def _chosen_workshop(request: HttpRequest) -> tuple[Workshop, list[Workshop]]:
 
 
 def _hours_context(workshop: Workshop, workshops: list[Workshop]) -> dict:
+    # A closed day shows no times (its stored times are ignored anyway).
     initial = [
         {
             "day_of_week": row.day_of_week,
             "is_open": row.is_open,
-            "open": wall_label(row.open_minute),
-            "close": wall_label(row.close_minute),
-            "break_start": wall_label(row.break_start_minute),
-            "break_end": wall_label(row.break_end_minute),
+            "open": wall_label(row.open_minute) if row.is_open else "",
+            "close": wall_label(row.close_minute) if row.is_open else "",
+            "break_start": wall_label(row.break_start_minute) if row.is_open else "",
+            "break_end": wall_label(row.break_end_minute) if row.is_open else "",
         }
         for row in selectors.workshop_week(workshop)
     ]

@@ -303,7 +303,7 @@ def session_cancel(request: HttpRequest, session_id: int, payload: CancelIn) -> 
 @router.post(
     "/sessions/{session_id}/start",
     response={200: SessionOut, 404: ErrorOut, 409: ErrorOut},
-    summary="Go live (scheduled sessions from 10 minutes before)",
+    summary="Go live (scheduled sessions from 15 minutes before)",
 )
 def session_start(request: HttpRequest, session_id: int) -> Session:
     return services.session_start(session_id=session_id, user=_user(request))

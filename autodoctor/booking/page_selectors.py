@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
@@ -27,6 +28,7 @@ from .models import (
     ReservationStatus,
     Session,
     SessionEvent,
+    SessionStatus,
 )
 from .selectors import active_reservations, sessions_for_user, upcoming_sessions, with_holds
 
@@ -139,6 +141,42 @@ def _pooled_starts(
     return sorted({slot.start for slots in by_mechanic.values() for slot in slots})
 
 
+@dataclass(frozen=True)
+class SlotPeriod:
+    name: str  # "Morning"
+    hours: str  # "06:00–12:00"
+    starts: list[datetime]
+
+
+# Local hours each part of the day begins at (the slot wall groups by them).
+DAY_PERIODS = (("Night", 0), ("Morning", 6), ("Afternoon", 12), ("Evening", 17))
+
+
+def slot_periods(starts: Iterable[datetime], zone: ZoneInfo) -> list[SlotPeriod]:
+    """The day's free starts grouped into night / morning / afternoon / evening (local
+    time in `zone`); parts with no free time are left out."""
+    bounds = [*(hour for _, hour in DAY_PERIODS), 24]
+    groups: list[list[datetime]] = [[] for _ in DAY_PERIODS]
+    for start in starts:
+        hour = start.astimezone(zone).hour
+        index = max(i for i, (_, first) in enumerate(DAY_PERIODS) if hour >= first)
+        groups[index].append(start)
+    return [
+        SlotPeriod(name, f"{bounds[i]:02d}:00–{bounds[i + 1]:02d}:00", groups[i])
+        for i, (name, _) in enumerate(DAY_PERIODS)
+        if groups[i]
+    ]
+
+
+def neighbour_days(grid: MonthOfSlots, day: date) -> tuple[date | None, date | None]:
+    """The nearest earlier and later local dates of the grid's month that have free
+    times (the slot wall's day arrows)."""
+    open_days = [d.day for d in grid.days if d.in_month and d.count]
+    before = [d for d in open_days if d < day]
+    after = [d for d in open_days if d > day]
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
 # --------------------------------------------------------------------------- wizard
 
 
@@ -231,6 +269,50 @@ def session_reservation(session: Session) -> Reservation | None:
     )
 
 
+def add_to_calendar(session: Session) -> dict[str, str]:
+    """Add-to-calendar links for a booked session: our .ics file (the same entry the
+    emails carry), and Google / Outlook web links that open a prefilled event. Each
+    entry links to the session room."""
+    from urllib.parse import urlencode
+
+    from autodoctor.notifications.links import absolute
+
+    assert session.scheduled_for is not None
+    start = session.scheduled_for.astimezone(ZoneInfo("UTC"))
+    end = start + timedelta(minutes=session.duration_minutes)
+    room = absolute(reverse("booking:room", args=[session.pk]))
+    title = f"Auto Doctor {session.get_type_display().lower()} session"
+    if session.mechanic:
+        title += f" with {session.mechanic}"
+    details = f"{session.plan.name} · {session.duration_minutes} minutes. Join: {room}"
+    google = urlencode(
+        {
+            "action": "TEMPLATE",
+            "text": title,
+            "dates": f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}",
+            "details": details,
+            "location": room,
+        }
+    )
+    outlook = urlencode(
+        {
+            "path": "/calendar/action/compose",
+            "rru": "addevent",
+            "subject": title,
+            "startdt": start.isoformat().replace("+00:00", "Z"),
+            "enddt": end.isoformat().replace("+00:00", "Z"),
+            "body": details,
+            "location": room,
+        }
+    )
+    return {
+        "ics": reverse("api:session_calendar", args=[session.pk]),
+        "google": f"https://calendar.google.com/calendar/render?{google}",
+        "outlook": f"https://outlook.live.com/calendar/0/deeplink/compose?{outlook}",
+        "room": room,
+    }
+
+
 # --------------------------------------------------------------------------- mechanic calendar
 
 
@@ -244,12 +326,50 @@ class CalendarEntry:
     status: str = ""
 
 
+@dataclass(frozen=True)
+class GridBlock:
+    """An entry placed on one day of the hour grid: minutes after local midnight
+    (wall clock in the viewer's zone), clamped to the day."""
+
+    entry: CalendarEntry
+    top: int
+    bottom: int
+
+    @property
+    def minutes(self) -> int:
+        return max(self.bottom - self.top, 15)
+
+
+def _wall_minute(moment: datetime, zone: ZoneInfo) -> int:
+    local = moment.astimezone(zone)
+    return local.hour * 60 + local.minute
+
+
 @dataclass
 class CalendarColumn:
     day: date
     in_range: bool
     entries: list[CalendarEntry] = field(default_factory=list)
     available_minutes: int = 0
+    zone: ZoneInfo | None = None
+
+    def blocks(self) -> list[GridBlock]:
+        """The day's entries on the hour grid (background kinds first)."""
+        zone = self.zone or ZoneInfo("UTC")
+        order = {"available": 0, "time_off": 1, "hold": 2, "session": 3}
+        placed = []
+        for e in sorted(self.entries, key=lambda e: (order.get(e.kind, 9), e.start)):
+            starts_before = e.start.astimezone(zone).date() < self.day
+            ends_after = e.end.astimezone(zone).date() > self.day
+            top = 0 if starts_before else _wall_minute(e.start, zone)
+            bottom = 24 * 60 if ends_after else _wall_minute(e.end, zone)
+            if bottom > top:
+                placed.append(GridBlock(e, top, bottom))
+        return placed
+
+    @property
+    def session_count(self) -> int:
+        return sum(1 for e in self.entries if e.kind in ("session", "hold"))
 
     @property
     def available_label(self) -> str:
@@ -329,6 +449,81 @@ def mechanic_calendar(
                 in_range=day in wanted,
                 entries=shown,
                 available_minutes=int(free.total_seconds() // 60),
+                zone=zone,
             )
         )
     return columns
+
+
+# --------------------------------------------------------------------------- mechanic home
+
+
+def offers_with_earnings(mechanic: MechanicProfile, *, limit: int = 50) -> list:
+    """Open offers this mechanic can take, each with `.earning_cents` (the payout split
+    of its plan's price) and `.paid_to` (their workshop, when it is paid the share)."""
+    from autodoctor.accounts.mechanic_types import mechanic_type
+    from autodoctor.payments.policy import PAYS_THE_WORKSHOP, payout_split
+
+    from .selectors import offers_visible_to
+
+    kind = mechanic_type(mechanic)
+    offers = list(offers_visible_to(mechanic)[:limit])
+    for offer in offers:
+        offer.earning_cents = payout_split(offer.session.plan.price_cents, kind).payee_cents
+        offer.paid_to = mechanic.workshop if kind in PAYS_THE_WORKSHOP else None
+    return offers
+
+
+@dataclass(frozen=True)
+class MechanicHome:
+    today: list[Session]
+    tomorrow: list[Session]
+    offers: list
+    week_free_minutes: int
+    week_booked: int
+
+    @property
+    def week_free_label(self) -> str:
+        hours, minutes = divmod(self.week_free_minutes, 60)
+        return f"{hours} h {minutes:02d}" if minutes else f"{hours} h"
+
+
+def mechanic_home(
+    mechanic: MechanicProfile, *, zone: ZoneInfo, now: datetime | None = None
+) -> MechanicHome:
+    """The mechanic's home: today's and tomorrow's sessions (Join buttons), open offers
+    with what each pays, and this week's hours still open for booking (Sunday–Saturday
+    in the viewer's zone, from the availability service)."""
+    now = now or timezone.now()
+    today = local_today(zone, now=now)
+    tomorrow_end = local_midnight(today + timedelta(days=2), zone)
+    sessions = list(
+        upcoming_sessions(mechanic.user, now=now)
+        .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lt=tomorrow_end))
+        .exclude(status=SessionStatus.PENDING)
+    )
+    day_of = {s.pk: (s.scheduled_for or now).astimezone(zone).date() for s in sessions}
+    sunday = today - timedelta(days=(today.weekday() + 1) % 7)
+    week_start, week_end = (
+        local_midnight(sunday, zone),
+        local_midnight(sunday + timedelta(days=7), zone),
+    )
+    free = sum(
+        (
+            iv.end - iv.start
+            for iv in availability.free_intervals(mechanic, max(now, week_start), week_end, now=now)
+        ),
+        timedelta(0),
+    )
+    booked = (
+        active_reservations(now=now)
+        .filter(mechanic=mechanic, starts_at__gte=week_start, starts_at__lt=week_end)
+        .count()
+    )
+    return MechanicHome(
+        today=[s for s in sessions if day_of[s.pk] <= today],
+        tomorrow=[s for s in sessions if day_of[s.pk] > today],
+        offers=offers_with_earnings(mechanic, limit=5),
+        week_free_minutes=int(free.total_seconds() // 60),
+        week_booked=booked,
+    )

@@ -55,7 +55,8 @@ from .state import session_transition
 log = logging.getLogger("autodoctor.booking")
 
 OVERLAP_CONSTRAINT = "reservation_no_overlap"
-EARLY_START = timedelta(minutes=10)  # a scheduled session can start 10 minutes early
+# plan §13.1: both parties may join (and so start) a scheduled session 15 minutes early.
+EARLY_START = timedelta(minutes=15)
 START_GRACE = timedelta(minutes=15)  # not started this long after its start: a no-show
 TARGETED_OFFERS = 3
 
@@ -1038,7 +1039,7 @@ def session_start(*, session_id: int, user: User, now: datetime | None = None) -
         ):
             opens = session.scheduled_for - EARLY_START
             raise Conflict(
-                f"This session can be started from {opens.isoformat()} (10 minutes before its time).",
+                f"This session can be started from {opens.isoformat()} (15 minutes before its time).",
                 code="too_early",
                 opens_at=opens.isoformat(),
             )
@@ -1073,6 +1074,27 @@ def _session_start(session: Session) -> datetime | None:
     )
 
 
+def cancellation_terms(session: Session, *, now: datetime) -> tuple[float | None, bool]:
+    """(hours before the start, mechanic no-show) of cancelling `session` at `now`: the
+    facts the refund policy decides on. The cancel page previews the refund from these,
+    and session_cancel records them. Read before the session's reservations are released."""
+    starts_at = _session_start(session)
+    hours_before = round((starts_at - now).total_seconds() / 3600, 2) if starts_at else None
+    # Booked, past its start plus the grace, and never started: the mechanic did not
+    # show up, so the customer is not the one cancelling late (plan §5.3).
+    no_show = (
+        starts_at is not None
+        and session.status in (SessionStatus.SCHEDULED, SessionStatus.WAITING)
+        and now > starts_at + START_GRACE
+    )
+    return hours_before, no_show
+
+
+def session_party(session: Session, user: User) -> str:
+    """ "customer", "mechanic" or "admin"; NotFound for anyone else."""
+    return _party(session, user)
+
+
 def session_cancel(
     *, session_id: int, user: User, reason: str = "", now: datetime | None = None
 ) -> Session:
@@ -1085,7 +1107,7 @@ def session_cancel(
         session, party = access_session_for_update(session_id, user)
         if party == "mechanic" and not reason:
             raise InvalidInput("Tell the customer why you cancel.", field="reason")
-        starts_at = _session_start(session)
+        hours_before, no_show = cancellation_terms(session, now=now)
         _release_reservations(session, now=now)
         Offer.objects.filter(session=session, status=OfferStatus.OFFERED).update(
             status=OfferStatus.WITHDRAWN, responded_at=now
@@ -1093,16 +1115,6 @@ def session_cancel(
         session.cancelled_by = party
         session.cancellation_reason = reason
         session.save(update_fields=["cancelled_by", "cancellation_reason", "updated_at"])
-        hours_before = None
-        if starts_at:
-            hours_before = round((starts_at - now).total_seconds() / 3600, 2)
-        # Booked, past its start plus the grace, and never started: the mechanic did not
-        # show up, so the customer is not the one cancelling late (plan §5.3).
-        no_show = (
-            starts_at is not None
-            and session.status in (SessionStatus.SCHEDULED, SessionStatus.WAITING)
-            and now > starts_at + START_GRACE
-        )
         return session_transition(
             session,
             SessionStatus.CANCELLED,

@@ -19,6 +19,9 @@ urlpatterns = [
     path("sessions/<int:session_id>/", views.session_detail, name="session_detail"),
     path("sessions/<int:session_id>/confirmed/", views.confirmation, name="confirmation"),
     path("sessions/<int:session_id>/waiting/", views.waiting, name="waiting"),
+    path("sessions/<int:session_id>/room/", views.session_room, name="room"),
+    path("sessions/<int:session_id>/room/join/", views.session_room_join, name="room_join"),
+    path("sessions/<int:session_id>/room/call/", views.session_room_call, name="room_call"),
     path("sessions/<int:session_id>/start/", views.session_start, name="session_start"),
     path("sessions/<int:session_id>/end/", views.session_end, name="session_end"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
@@ -32,4 +35,7 @@ urlpatterns = [
     path("offers/<int:offer_id>/accept/", views.offer_accept, name="offer_accept"),
     path("offers/<int:offer_id>/decline/", views.offer_decline, name="offer_decline"),
     path("calendar/", views.mechanic_calendar, name="calendar"),
+    # platform admins: any mechanic's calendar, drag-and-drop reschedule
+    path("schedule/", views.admin_schedule, name="admin_schedule"),
+    path("schedule/move/", views.admin_schedule_move, name="admin_schedule_move"),
 ]

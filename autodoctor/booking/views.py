@@ -29,7 +29,7 @@ from autodoctor.availability.plans import PLAN_MINUTES
 from autodoctor.dates import date_in_range
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 
-from . import page_selectors, selectors, services
+from . import page_selectors, room, selectors, services
 from .forms import (
     CancelForm,
     ConcernForm,
@@ -150,10 +150,20 @@ def _picker_context(
     )
     if day is None or (day.year, day.month) != (month.year, month.month):
         day = grid.first_day_with_slots
+    slots = grid.slots_on(day) if day else []
+    prev_day, next_day = page_selectors.neighbour_days(grid, day) if day else (None, None)
+    periods = page_selectors.slot_periods(slots, zone)
+    open_period = next(
+        (p.name for p in periods if chosen in p.starts), periods[0].name if periods else ""
+    )
     return {
         "grid": grid,
         "day": day,
-        "slots": grid.slots_on(day) if day else [],
+        "slots": slots,
+        "periods": periods,
+        "open_period": open_period,
+        "prev_day": prev_day,
+        "next_day": next_day,
         "chosen": chosen,
         "picker_url": url,
         "zone_name": zone.key,
@@ -330,6 +340,22 @@ def wizard_slots(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/_slot_picker.html#picker", _wizard_picker(request, state))
 
 
+def _any_mechanic_pick(
+    request: HttpRequest, state: WizardState, *, now: datetime
+) -> tuple[MechanicProfile | None, datetime | None, str]:
+    """What "Any mechanic" means for a chosen time, said and done the same way on the
+    mechanic step and at review: the best match who is free at that time; if nobody is,
+    the earliest free time after it with any mechanic. Returns (mechanic, start, how)."""
+    at = state.start_at
+    best = page_selectors.mechanic_choices(
+        _wizard_criteria(request, state, at=at), limit=1, now=now
+    )
+    if best:
+        return best[0].mechanic, at, "best_match"
+    found = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=at, now=now)
+    return (found[0], found[1], "earliest") if found else (None, None, "none")
+
+
 def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
     now = timezone.now()
     at = state.start_at if state.scheduled else None
@@ -342,9 +368,14 @@ def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
         # customer only sees who they are. Nothing to choose.
         if request.method == "POST":
             return _advance(request, state, "mechanic", mechanic="")
-        return _render_step(request, state, "mechanic", {"choices": choices})
+        return _render_step(
+            request,
+            state,
+            "mechanic",
+            {"choices": choices, "targeted_minutes": settings.TARGETED_OFFER_SECONDS // 60},
+        )
     options = [(str(c.mechanic.pk), str(c.mechanic)) for c in choices] + [
-        (ANY_MECHANIC, "Any mechanic, earliest available")
+        (ANY_MECHANIC, "Any mechanic")
     ]
     preferred = str(state.preferred_mechanic or "")
     default = preferred if any(value == preferred for value, _ in options) else ANY_MECHANIC
@@ -353,12 +384,15 @@ def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         return _advance(request, state, "mechanic", mechanic=form.cleaned_data["mechanic"])
-    earliest = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=at, now=now)
+    if choices:
+        anyone = (choices[0].mechanic, at, "best_match")
+    else:
+        anyone = _any_mechanic_pick(request, state, now=now)
     return _render_step(
         request,
         state,
         "mechanic",
-        {"choices": choices, "form": form, "earliest": earliest},
+        {"choices": choices, "form": form, "anyone": anyone},
         status=422 if request.method == "POST" else 200,
     )
 
@@ -402,8 +436,7 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
     mechanic = None
     start = state.start_at
     if state.scheduled and state.any_mechanic:
-        found = page_selectors.earliest_with_anyone(PLAN_MINUTES[state.plan], after=start, now=now)
-        mechanic, start = found if found else (None, None)
+        mechanic, start, _how = _any_mechanic_pick(request, state, now=now)
     elif state.scheduled and state.mechanic_id:
         mechanic = (
             MechanicProfile.objects.select_related("user").filter(pk=state.mechanic_id).first()
@@ -495,11 +528,25 @@ def hold_release(request: HttpRequest, reservation_id: int) -> HttpResponse:
 
 @login_required
 def confirmation(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = selectors.session_for_user(session_id, _user(request))
+    """ "You're booked": the time in both parties' zones, add-to-calendar, reschedule or
+    cancel, what happens next, and the receipt one click away."""
+    from autodoctor.payments.models import Payment
+
+    user = _user(request)
+    session = selectors.session_for_user(session_id, user)
+    payment = Payment.objects.filter(session=session).order_by("-created_at").first()
+    now = timezone.now()
     return render(
         request,
         "booking/confirmation.html",
-        {"session": session, "reservation": page_selectors.session_reservation(session)},
+        {
+            "session": session,
+            "reservation": page_selectors.session_reservation(session),
+            "receipt_url": reverse("payments:receipt", args=[payment.pk]) if payment else None,
+            "calendar": page_selectors.add_to_calendar(session) if session.scheduled_for else None,
+            "mechanic_zone": session.mechanic.user.time_zone if session.mechanic else None,
+            **_session_actions(session, user, now=now),
+        },
     )
 
 
@@ -521,6 +568,7 @@ def waiting(request: HttpRequest, session_id: int) -> HttpResponse:
             "awaiting_payment": session.awaiting_payment,
             "pay_url": start_checkout_url(session) if session.awaiting_payment else None,
             "wait_minutes": settings.START_NOW_WAIT_MINUTES,
+            "is_customer": session.customer_id == request.user.pk,
         },
     )
 
@@ -594,13 +642,45 @@ def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def session_cancel(request: HttpRequest, session_id: int) -> HttpResponse:
-    form = CancelForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    services.session_cancel(session_id=session_id, user=_user(request), reason=reason)
-    messages.success(request, "The session is cancelled and its time is free again.")
-    return _back(request, reverse("booking:my_sessions"))
+    """GET: what cancelling now would mean, the refund first (the payments policy's own
+    answer for these facts); POST: cancel."""
+    user = _user(request)
+    if request.method == "POST":
+        form = CancelForm(request.POST)
+        reason = form.cleaned_data["reason"] if form.is_valid() else ""
+        services.session_cancel(session_id=session_id, user=user, reason=reason)
+        messages.success(request, "The session is cancelled and its time is free again.")
+        return _back(request, reverse("booking:my_sessions"))
+    from autodoctor.payments.selectors import refund_preview
+
+    session = selectors.session_for_user(session_id, user)
+    now = timezone.now()
+    actions = _session_actions(session, user, now=now)
+    if not actions["can_cancel"]:
+        raise Conflict(
+            f"This session is {session.status}; it can no longer be cancelled.",
+            code="invalid_transition",
+        )
+    hours_before, no_show = services.cancellation_terms(session, now=now)
+    party = services.session_party(session, user)
+    return render(
+        request,
+        "booking/cancel.html",
+        {
+            "session": session,
+            "refund": refund_preview(
+                session,
+                cancelled_by=party,
+                hours_before_start=hours_before,
+                mechanic_no_show=no_show,
+            ),
+            "hours_before": hours_before,
+            "party": party,
+            "next": request.GET.get("next", ""),
+            **actions,
+        },
+    )
 
 
 @login_required
@@ -636,6 +716,56 @@ def session_reschedule(request: HttpRequest, session_id: int) -> HttpResponse:
     return render(request, "booking/reschedule.html", {"session": session, **context})
 
 
+# --------------------------------------------------------------------------- session room
+
+
+def _room_context(session: Session, user: User, *, now: datetime) -> dict:
+    joined = room.joined_parties(session)
+    party = services.session_party(session, user)
+    return {
+        "session": session,
+        "party": party,
+        "joined": joined,
+        "me_joined": party in joined,
+        "other_joined": ({"customer", "mechanic"} - {party}) <= joined,
+        "other": session.mechanic if party == "customer" else session.customer,
+        "can_join": room.can_join(session, now=now) and party in ("customer", "mechanic"),
+        "opens_at": room.join_opens_at(session),
+        "call_url": room.call_url(session),
+        "is_mechanic": party == "mechanic",
+        **_session_actions(session, user, now=now),
+    }
+
+
+@login_required
+def session_room(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Both parties' room: Join from 15 minutes before; live once both joined or either
+    started it; the mechanic ends it here. The status block polls every 5 s."""
+    user = _user(request)
+    session = selectors.session_for_user(session_id, user)
+    context = _room_context(session, user, now=timezone.now())
+    template = "booking/room.html#status" if request.htmx else "booking/room.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def session_room_join(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = room.session_join(session_id=session_id, user=_user(request))
+    if session.status == SessionStatus.LIVE:
+        messages.success(request, "You're in. The session is live.")
+    else:
+        messages.success(request, "You're in. The session goes live when the other side joins.")
+    return redirect("booking:room", session_id)
+
+
+@login_required
+def session_room_call(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The built-in placeholder for the video/chat (SESSION_ROOM_URL_TEMPLATE empty)."""
+    session = selectors.session_for_user(session_id, _user(request))
+    return render(request, "booking/room_call.html", {"session": session})
+
+
 # --------------------------------------------------------------------------- offers inbox
 
 
@@ -643,7 +773,12 @@ GONE = "This session is no longer available: another mechanic took it, or the cu
 
 
 def _offers_context(request: HttpRequest) -> dict:
-    return {"offers": list(selectors.offers_visible_to(_mechanic(request))[:50])}
+    mechanic = _mechanic(request)
+    return {
+        "offers": page_selectors.offers_with_earnings(mechanic),
+        "targeted_minutes": settings.TARGETED_OFFER_SECONDS // 60,
+        "online": mechanic.is_online,
+    }
 
 
 @mechanic_required
@@ -721,29 +856,82 @@ def _calendar_days(view: str, anchor: date) -> tuple[list[date], set[date], date
     return days, in_month, prev_month, next_month
 
 
-@mechanic_required
-def mechanic_calendar(request: HttpRequest) -> HttpResponse:
-    """Sessions, holds, free time and time off in one calendar (plan §10.2)."""
+def _calendar_context(request: HttpRequest, mechanic: MechanicProfile) -> dict:
+    """The unified calendar of one mechanic in the viewer's zone: day and week as an hour
+    grid, month as an overview with the chosen day's list below."""
     zone = _zone(request)
     view = request.GET.get("view") if request.GET.get("view") in CALENDAR_VIEWS else "week"
-    today = page_selectors.local_today(zone)
+    now = timezone.now()
+    today = page_selectors.local_today(zone, now=now)
     anchor = _parse_day(request.GET.get("date")) or today
     days, in_range, prev_anchor, next_anchor = _calendar_days(view, anchor)
     columns = page_selectors.mechanic_calendar(
-        _mechanic(request), days, zone=zone, in_range=in_range
+        mechanic, days, zone=zone, in_range=in_range, now=now
     )
-    return render(
-        request,
-        "booking/calendar.html",
-        {
-            "view": view,
-            "views": CALENDAR_VIEWS,
-            "anchor": anchor,
-            "today": today,
-            "columns": columns,
-            "weeks": [columns[i : i + 7] for i in range(0, len(columns), 7)],
-            "prev_anchor": prev_anchor,
-            "next_anchor": next_anchor,
-            "zone_name": zone.key,
-        },
-    )
+    local_now = now.astimezone(zone)
+    return {
+        "view": view,
+        "views": CALENDAR_VIEWS,
+        "anchor": anchor,
+        "today": today,
+        "columns": columns,
+        "weeks": [columns[i : i + 7] for i in range(0, len(columns), 7)],
+        "chosen": next((c for c in columns if c.day == anchor), None),
+        "prev_anchor": prev_anchor,
+        "next_anchor": next_anchor,
+        "zone_name": zone.key,
+        "hours": range(24),
+        "now_minute": local_now.hour * 60 + local_now.minute,
+    }
+
+
+@mechanic_required
+def mechanic_calendar(request: HttpRequest) -> HttpResponse:
+    """Sessions, holds, free time and time off in one calendar (plan §10.2)."""
+    return render(request, "booking/calendar.html", _calendar_context(request, _mechanic(request)))
+
+
+def admin_required(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not _user(request).is_platform_admin:
+            raise NotFound("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@admin_required
+def admin_schedule(request: HttpRequest) -> HttpResponse:
+    """Admins: any mechanic's calendar, where a session is moved by dragging it to a
+    new time (plan §10.2), or with its "Move…" link (keyboard, no JavaScript)."""
+    mechanics = list(MechanicProfile.objects.select_related("user").order_by("user__full_name"))
+    raw = request.GET.get("mechanic", "")
+    mechanic = next((m for m in mechanics if str(m.pk) == raw), mechanics[0] if mechanics else None)
+    context = {"mechanics": mechanics, "mechanic": mechanic, "admin_mode": True}
+    if mechanic is not None:
+        context.update(_calendar_context(request, mechanic))
+    return render(request, "booking/calendar.html", context)
+
+
+@admin_required
+@require_POST
+def admin_schedule_move(request: HttpRequest) -> HttpResponse:
+    """The drop of a drag-and-drop: session, local day and minute in the admin's zone,
+    through the same reschedule service (and its checks) as every other reschedule."""
+    from autodoctor.availability.service import local_instant
+
+    user = _user(request)
+    try:
+        session_id = int(request.POST.get("session", ""))
+        day = date.fromisoformat(request.POST.get("day", ""))
+        minute = int(request.POST.get("minute", ""))
+    except ValueError:
+        raise InvalidInput("Drop the session on a day and time.", field="minute") from None
+    if not 0 <= minute < 24 * 60:
+        raise InvalidInput("Drop the session on a time of that day.", field="minute")
+    new_start = local_instant(day, minute, user.time_zone)
+    services.session_reschedule(session_id=session_id, user=user, new_start=new_start)
+    messages.success(request, f"Session #{session_id} moved to {format_when(new_start, user)}.")
+    return _back(request, reverse("booking:admin_schedule"))

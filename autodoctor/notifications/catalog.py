@@ -80,6 +80,15 @@ KINDS: dict[str, MessageKind] = {
             reminder=Reminder(timedelta(hours=1), timedelta(minutes=20), "remind_1h"),
             while_status=(SCHEDULED,),
         ),
+        # plan §13.1: 15 minutes before, when the room opens. Follows the "shortly
+        # before" preference (remind_1h), so no new setting to find.
+        MessageKind(
+            "reminder_15m",
+            "Reminder: session in 15 minutes, join now",
+            (EMAIL, SMS),
+            reminder=Reminder(timedelta(minutes=15), timedelta(minutes=10), "remind_1h"),
+            while_status=(SCHEDULED,),
+        ),
         # Accounts (autodoctor/accounts): the links carry single-use secrets built when
         # the message is rendered (accounts.tokens.message_link), never stored in clear.
         MessageKind("email_verify", "Confirm your email address", (EMAIL,), essential=True),

@@ -1,6 +1,6 @@
 """Absolute links that messages and calendar files carry (SITE_URL + path).
 
-The paths are the booking pages' (by route name): the session page (join), its
+The paths are the booking pages' (by route name): the session room (join), its
 reschedule page, and "My sessions" (cancel, history); plus the offers inbox, the
 booking wizard, the payments page and the notification preferences.
 """
@@ -16,7 +16,7 @@ def absolute(path: str) -> str:
 def session_links(session_id: int) -> dict[str, str]:
     my_sessions = absolute(reverse("booking:my_sessions"))
     return {
-        "join": absolute(reverse("booking:session_detail", args=[session_id])),
+        "join": absolute(reverse("booking:room", args=[session_id])),
         "reschedule": absolute(reverse("booking:session_reschedule", args=[session_id])),
         "cancel": my_sessions,
         "sessions": my_sessions,

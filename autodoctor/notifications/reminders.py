@@ -1,4 +1,5 @@
-"""The reminder job: 24 h and 1 h before each scheduled session, to both parties.
+"""The reminder job: 24 h, 1 h and 15 minutes before each scheduled session, to both
+parties (the 15-minute one when the session room opens, with its Join link).
 
 Run it as often as you like (periodic every 2 minutes): each reminder is a Notification
 whose dedupe key is (kind, session, recipient, start time, reschedule count), so
@@ -8,7 +9,7 @@ whose dedupe key is (kind, session, recipient, start time, reschedule count), so
 - a cancelled session is no longer `scheduled`, so it gets none (and a reminder already
   queued is skipped at send time);
 - a reminder is written only while now is in [due, due + grace] (catalog.Reminder:
-  24 h → 2 h grace, 1 h → 20 min grace) and before the start. If the worker was down past
+  24 h → 2 h grace, 1 h → 20 min grace, 15 min → 10 min grace) and before the start. If the worker was down past
   the window the reminder is skipped, never sent late;
 - a reminder whose moment passed before the session was booked or moved is not sent
   (booked 5 hours ahead: the confirmation says it all, no "24 hours" reminder).

@@ -29,9 +29,12 @@ from .models import (
     CreditEntry,
     PayeeKind,
     Payment,
+    PaymentMethod,
     PaymentStatus,
     PayoutEntry,
+    RefundDestination,
     WaiverKind,
+    money_label,
 )
 from .policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
 from .providers import active_provider_name
@@ -283,6 +286,10 @@ class EarningsReport:
     entries: list[PayoutEntry]
     payees: list[str]
     totals: dict[str, int] = field(default_factory=dict)
+    # A workshop-affiliated mechanic's own sessions, whose share is paid to the workshop
+    # (plan §2.4): shown to the mechanic so "$0.00" never hides what they earned it.
+    paid_to_workshop: list[PayoutEntry] = field(default_factory=list)
+    paid_to_workshop_cents: int = 0
 
 
 def earnings_scope(user: User) -> tuple[Q, list[str]]:
@@ -342,6 +349,19 @@ def earnings_report(
     totals = qs.aggregate(
         gross=Sum("gross_cents"), payee=Sum("payee_cents"), platform=Sum("platform_cents")
     )
+    via_workshop: list[PayoutEntry] = []
+    mechanic = getattr(user, "mechanic_profile", None) if user.is_mechanic else None
+    if mechanic is not None and mechanic.workshop_id is not None:
+        via_workshop = list(
+            PayoutEntry.objects.filter(
+                mechanic=mechanic,
+                payee_kind=PayeeKind.WORKSHOP,
+                created_at__gte=lower,
+                created_at__lt=upper,
+            )
+            .select_related("payment__plan", "payee_workshop")
+            .order_by("-created_at", "-pk")
+        )
     return EarningsReport(
         start=start,
         end=end,
@@ -349,6 +369,8 @@ def earnings_report(
         entries=list(qs),
         payees=payees,
         totals={k: v or 0 for k, v in totals.items()},
+        paid_to_workshop=via_workshop,
+        paid_to_workshop_cents=sum(e.payee_cents for e in via_workshop),
     )
 
 
@@ -405,3 +427,50 @@ def earnings_csv(report: EarningsReport) -> str:
             ]
         )
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    """What cancelling now would give back, in words for the cancel page."""
+
+    percent: int
+    amount_cents: int
+    currency: str
+    destination: str  # RefundDestination value, or "" for nothing
+    method: str
+
+    @property
+    def words(self) -> str:
+        if not self.destination:
+            return (
+                "No refund" if self.method != PaymentMethod.WAIVER else "Your free trial stays used"
+            )
+        if self.destination == RefundDestination.WAIVER:
+            return "Nothing was charged; your free session is given back"
+        where = {
+            RefundDestination.PROVIDER: "to your card",
+            RefundDestination.CREDITS: "as credits",
+        }[self.destination]
+        return f"{self.percent} % back {where}: {money_label(self.amount_cents, self.currency)}"
+
+
+def refund_preview(
+    session: Session, *, cancelled_by: str, hours_before_start: float | None, mechanic_no_show: bool
+) -> RefundPreview | None:
+    """The refund a cancellation with these facts would give (the same policy function
+    and amounts the cancellation itself applies); None when nothing was paid."""
+    from .policy import refund_decision
+    from .services.refunds import refund_outcome  # the amounts the cancellation applies
+
+    payment = Payment.objects.filter(session=session, status=PaymentStatus.SUCCEEDED).first()
+    if payment is None:
+        return None
+    decision = refund_decision(
+        action="booking.session.cancelled",
+        cancelled_by=cancelled_by,
+        hours_before_start=hours_before_start,
+        mechanic_no_show=mechanic_no_show,
+    )
+    outcome = refund_outcome(payment, decision)
+    amount, destination = outcome if outcome else (0, "")
+    return RefundPreview(decision.percent, amount, payment.currency, destination, payment.method)

@@ -32,8 +32,9 @@ def _target(reservation_id: int | None, session_id: int | None) -> dict[str, int
 
 
 def _after_payment(request: HttpRequest, payment: Payment) -> HttpResponse:
-    """Paid for a start-now session: straight to "finding your mechanic"; otherwise the
-    receipt (which polls while a card payment is still being confirmed)."""
+    """Paid for a start-now session: straight to "finding your mechanic"; a booked time:
+    the "You're booked" confirmation (the receipt one click away); a payment still being
+    confirmed (card): the receipt, which polls and then links to the confirmation."""
     if payment.reservation_id is None and payment.status == PaymentStatus.SUCCEEDED:
         if request.method == "POST":  # just paid, not a revisit of the checkout page
             messages.success(
@@ -41,6 +42,8 @@ def _after_payment(request: HttpRequest, payment: Payment) -> HttpResponse:
                 f"{payment.get_method_display()}: {payment.amount_label}. Receipt #{payment.pk}.",
             )
         return redirect("booking:waiting", payment.session_id)
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return redirect("booking:confirmation", payment.session_id)
     return redirect("payments:receipt", payment.pk)
 
 

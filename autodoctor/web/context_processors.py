@@ -1,9 +1,12 @@
-"""Navigation links shown in the layout, by role."""
+"""Layout context: the navigation links by role, and the last refused form (so the page
+it returns to can show the error next to its field with what the person typed)."""
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-# (label, url name, roles that see it); "*" = every signed-in user.
+# (label, url name, roles that see it); "*" = every signed-in user. "workshop_owner" is a
+# mechanic who also manages a workshop (an independent workshop owner). Notifications are
+# the bell beside the menu.
 NAV = [
     ("Home", "home", "*"),
     ("Book a mechanic", "booking:wizard", "customer"),
@@ -14,21 +17,38 @@ NAV = [
     ("Offers", "booking:offers", "mechanic"),
     ("Earnings", "payments:earnings", "mechanic,workshop_staff"),
     ("Appointments", "home", "workshop_staff"),
-    ("Workshop hours", "availability:workshop_hours", "workshop_staff"),
-    ("Time-off requests", "availability:workshop_time_off", "workshop_staff"),
+    ("Workshop hours", "availability:workshop_hours", "workshop_staff,workshop_owner"),
+    ("Time off", "availability:workshop_time_off", "workshop_staff"),
+    ("Workshop", "accounts:workshop_list", "workshop_staff,workshop_owner"),
+    ("Mechanic profile", "accounts:mechanic_application", "mechanic"),
+    ("Schedule", "booking:admin_schedule", "admin"),
+    ("Mechanic approvals", "accounts:review_queue", "admin"),
     ("Admin", "admin:index", "admin"),
-    ("Notifications", "notifications:centre", "*"),
 ]
+
+FORM_ERROR_KEY = "form_error"
+
+
+def _roles(user) -> set[str]:
+    if user.is_superuser:
+        return {"admin"}
+    roles = {user.role}
+    if user.is_mechanic:
+        from autodoctor.accounts.selectors import workshops_for_staff
+
+        if workshops_for_staff(user).exists():
+            roles.add("workshop_owner")
+    return roles
 
 
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_links": []}
-    role = "admin" if user.is_superuser else user.role
+    roles = _roles(user)
     links = []
-    for label, name, roles in NAV:
-        if roles != "*" and role not in roles.split(","):
+    for label, name, allowed in NAV:
+        if allowed != "*" and not roles & set(allowed.split(",")):
             continue
         try:
             url = reverse(name)
@@ -36,3 +56,12 @@ def navigation(request: HttpRequest) -> dict:
             continue  # the app providing this page is not installed
         links.append({"label": label, "url": url, "active": request.path == url})
     return {"nav_links": links}
+
+
+def form_error(request: HttpRequest) -> dict:
+    """The error (message, field, typed values) of a plain form post that was refused and
+    redirected back here; app.js puts it next to the field and refills the form."""
+    session = getattr(request, "session", None)
+    if session is None or FORM_ERROR_KEY not in session:
+        return {}
+    return {"form_error": session.pop(FORM_ERROR_KEY)}

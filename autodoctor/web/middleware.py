@@ -2,18 +2,28 @@
 database that stayed locked (errors.database_busy) is rendered as `Busy`: "try again",
 never a 500.
 
-htmx requests get the message as a small fragment (status kept so htmx can
-react); full-page requests get a flash message and a redirect back.
+htmx requests get the message as a small fragment naming the field (status kept;
+web/static/web/app.js puts it next to that field in the form that sent it, and the form
+keeps what was typed). Full-page GETs get the error page; a refused plain form post gets
+a flash message and a redirect back, with the error, its field and the typed values kept
+in the session for the page it returns to (context_processors.form_error, app.js).
 """
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from autodoctor.errors import Busy, DomainError, database_busy
+
+from .context_processors import FORM_ERROR_KEY
+
+# Posted fields never written back into a page.
+UNSAFE_FIELDS = {"csrfmiddlewaretoken", "password", "password1", "password2", "old_password"}
 
 
 class DomainErrorMiddleware:
@@ -32,14 +42,45 @@ class DomainErrorMiddleware:
             return None
         if getattr(request, "htmx", False):
             response = render(request, "web/error_fragment.html", {"error": exc}, status=exc.status)
-            # htmx does not swap 4xx by default; retarget into the page's error slot.
+            # htmx does not swap 4xx/5xx; app.js places the message (next to its field, or
+            # in the page's #flash slot, which these headers name for other clients).
             response["HX-Retarget"] = "#flash"
             response["HX-Reswap"] = "innerHTML"
             return response
         if request.method == "GET":
             return render(request, "web/error.html", {"error": exc}, status=exc.status)
         messages.error(request, exc.message)
+        request.session[FORM_ERROR_KEY] = {
+            "action": request.path,
+            "message": exc.message,
+            "field": exc.data.get("field") or "",
+            "values": {
+                name: request.POST.getlist(name)
+                for name in request.POST
+                if name not in UNSAFE_FIELDS
+            },
+        }
         back = request.headers.get("referer", "/")
         if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
             back = "/"
         return HttpResponseRedirect(back)
+
+
+class ViewerTimeZoneMiddleware:
+    """Show times in the viewer's own zone wherever Django formats them (the admin's
+    lists, `|date`); every format names the zone (autodoctor/formats)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        name = getattr(user, "time_zone", "") if user is not None else ""
+        try:
+            zone = ZoneInfo(name) if name else None
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)

@@ -235,16 +235,16 @@ def test_illegal_transition_is_409_naming_the_current_state(
     assert "scheduled" in err.value.message
 
 
-def test_scheduled_session_starts_from_ten_minutes_before(
+def test_scheduled_session_starts_from_fifteen_minutes_before(
     booking_customer, available_mechanic, hold
 ):
     session = confirmed(booking_customer, available_mechanic, hold)
     with pytest.raises(Conflict):
         services.session_start(
-            session_id=session.pk, user=booking_customer, now=SLOT - timedelta(minutes=11)
+            session_id=session.pk, user=booking_customer, now=SLOT - timedelta(minutes=16)
         )
     started = services.session_start(
-        session_id=session.pk, user=available_mechanic.user, now=SLOT - timedelta(minutes=10)
+        session_id=session.pk, user=available_mechanic.user, now=SLOT - timedelta(minutes=15)
     )
     assert started.status == SessionStatus.LIVE
     ended = services.session_end(session_id=session.pk, user=available_mechanic.user)

@@ -78,11 +78,11 @@ def open_page(browser, live_server, request) -> Iterator[Callable]:
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         pages.append(page)
-        page.goto("/login/")
+        page.goto("/login/", timeout=30_000)  # the first page of a run also warms the server
         page.fill("input[name=username]", user.email)
         page.fill("input[name=password]", PASSWORD)
         page.click("main form button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
+        page.wait_for_url(f"{live_server.url}/", timeout=30_000)
         return page
 
     yield _open

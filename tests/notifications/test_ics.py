@@ -40,7 +40,7 @@ def test_confirmation_invite_round_trips_start_and_end_in_utc_and_in_the_zone(
     assert event["DTSTART"].to_ical() == b"20261201T150000Z"
     toronto = event.start.astimezone(ZoneInfo("America/Toronto"))
     assert (toronto.hour, toronto.minute, toronto.tzname()) == (10, 0, "EST")
-    assert str(event["LOCATION"]) == f"{SITE}/booking/sessions/{session.pk}/"
+    assert str(event["LOCATION"]) == f"{SITE}/booking/sessions/{session.pk}/room/"
     assert str(event["URL"]) == str(event["LOCATION"])
     assert str(event["STATUS"]) == "CONFIRMED"
 

@@ -162,3 +162,39 @@ def test_a_person_who_turned_a_reminder_off_does_not_get_it(
             ("reminder_1h", available_mechanic.user.pk),
         ]
     )
+
+
+DUE_15M = SLOT - timedelta(minutes=15)
+
+
+def test_the_15_minute_reminder_comes_once_with_the_join_link_by_email_and_sms(
+    scheduled_session, booking_customer, available_mechanic, sms_outbox
+):
+    NotificationPreference.objects.create(user=booking_customer, sms_enabled=True)
+    session = scheduled_session()
+    assert reminders_enqueue(now=DUE_15M - timedelta(minutes=1)) == 0  # not yet due
+    assert reminders_enqueue(now=DUE_15M + timedelta(minutes=1)) == 2
+    assert reminders_enqueue(now=DUE_15M + timedelta(minutes=3)) == 0  # idempotent
+    assert reminders("reminder_15m").count() == 2
+    outbox_send_due(now=DUE_15M + timedelta(minutes=4))
+    room = f"/booking/sessions/{session.pk}/room/"
+    emails = [m for m in mail.outbox if m.subject.startswith("Join now")]
+    assert len(emails) == 2 and all(room in m.body for m in emails)
+    [text] = sms_outbox
+    assert "starts in 15 min" in text.body and room in text.body
+
+
+def test_the_15_minute_reminder_is_skipped_once_its_window_passed(scheduled_session):
+    scheduled_session()
+    assert reminders_enqueue(now=DUE_15M + timedelta(minutes=11)) == 0
+
+
+def test_turning_off_the_shortly_before_reminders_stops_the_15_minute_one(
+    scheduled_session, booking_customer, available_mechanic
+):
+    NotificationPreference.objects.create(user=booking_customer, remind_1h=False)
+    scheduled_session()
+    reminders_enqueue(now=DUE_15M)
+    assert list(reminders("reminder_15m").values_list("recipient", flat=True)) == [
+        available_mechanic.user.pk
+    ]

@@ -187,6 +187,20 @@ def test_the_workshop_sees_its_mechanics_earnings(login, three_payees, time_mach
     )
 
 
+def test_an_affiliated_mechanic_sees_what_their_sessions_paid_to_the_workshop(
+    login, three_payees, time_machine
+):
+    time_machine.move_to(later(60), tick=False)
+    _virtual, shop, affiliated, other = three_payees
+    page = login(affiliated.user).get("/payments/earnings/?start=2026-11-01&end=2026-11-30")
+    report = page.context["report"]
+    assert report.entries == [] and report.paid_to_workshop_cents == 3499  # payable: the shop's
+    text = page.content.decode()
+    assert f"$34.99 CAD</strong>, paid to {shop.name}" in text
+    assert f"$34.99 CAD paid to {shop.name}" in text
+    assert login(other.user).get("/payments/earnings/").context["report"].paid_to_workshop == []
+
+
 def test_customers_have_no_earnings(login, buyer):
     assert login(buyer).get("/payments/earnings/").status_code == 403
     assert login(buyer).get("/api/earnings").status_code == 403

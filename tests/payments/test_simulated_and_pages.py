@@ -62,8 +62,8 @@ def test_card_payment_through_the_simulated_provider_end_to_end(
 
     paid = client.post(location, {"outcome": "pay"}, follow=True)
     payment = Payment.objects.get()
-    assert paid.redirect_chain[-1][0] == f"/payments/receipts/{payment.pk}/"
-    assert "Your session is booked" in body(paid)
+    assert paid.redirect_chain[-1][0] == f"/booking/sessions/{payment.session_id}/confirmed/"
+    assert "You're booked" in body(paid) and f"/payments/receipts/{payment.pk}/" in body(paid)
     assert payment.status == PaymentStatus.SUCCEEDED and payment.provider == "simulated"
     reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.CONFIRMED
@@ -150,12 +150,12 @@ def test_paying_with_credits_from_the_page(login, buyer, mechanic, hold, at_chec
         client.get(f"/payments/checkout/{reservation.pk}/")
     )
     done = client.post(f"/payments/checkout/{reservation.pk}/credits/", follow=True)
-    assert "Your session is booked" in body(done)
+    assert "You're booked" in body(done)
     mine = body(client.get("/payments/"))
     assert "Credit balance: $0.01 CAD" in mine and "Paid for a session" in mine
-    # the checkout page of a paid hold goes to the receipt
+    # the checkout page of a paid hold goes to the booking's confirmation
     again = client.get(f"/payments/checkout/{reservation.pk}/")
-    assert again.status_code == 302 and "/payments/receipts/" in again["Location"]
+    assert again.status_code == 302 and again["Location"].endswith("/confirmed/")
 
 
 def test_a_free_session_from_the_page_needs_the_box_ticked(
@@ -177,7 +177,7 @@ def test_a_free_session_from_the_page_needs_the_box_ticked(
         {"waiver_version": "2026-11", "waiver_accepted": "yes"},
         follow=True,
     )
-    assert "Your session is booked" in body(done)
+    assert "You're booked" in body(done)
 
 
 def test_customers_see_only_their_own_payments(

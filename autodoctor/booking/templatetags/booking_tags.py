@@ -121,3 +121,44 @@ def from_iso(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
     except (TypeError, ValueError):
         return None
+
+
+# A status in the words each party needs (the stored values stay the plan's names).
+STATUS_WORDS = {
+    "pending": "Pending",
+    "waiting": "Accepted · ready to join",
+    "scheduled": "Booked",
+    "live": "Live now",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+
+
+@register.filter
+def status_words(status: str) -> str:
+    """ "waiting" reads as "Accepted · ready to join", not as if still waiting."""
+    return STATUS_WORDS.get(status, str(status).capitalize())
+
+
+@register.filter
+def hhmm(value: datetime | None, who: object) -> str:
+    """Time of day without the zone, for lists that state the zone once: "10:00"."""
+    if value is None:
+        return ""
+    return f"{_local(value, who):%H:%M}"
+
+
+# The hour grid's scale: 48 px an hour (a 15-minute session is 12 px, 44 px to tap
+# through its padding-free link area is given by the whole block's min-height in CSS).
+GRID_PX_PER_MINUTE = 0.8
+
+
+@register.filter
+def grid_px(minutes: int) -> int:
+    """Minutes on the hour grid as pixels."""
+    return round(int(minutes) * GRID_PX_PER_MINUTE)
+
+
+@register.simple_tag
+def grid_minutes_per_px() -> float:
+    return 1 / GRID_PX_PER_MINUTE

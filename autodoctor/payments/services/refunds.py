@@ -31,7 +31,7 @@ from ..models import (
     RefundStatus,
     Waiver,
 )
-from ..policy import TRIAL_PLAN_CODE, refund_decision
+from ..policy import TRIAL_PLAN_CODE, RefundDecision, refund_decision
 from ..providers import provider_for
 from . import credits, payouts
 from .state import payment_transition
@@ -63,22 +63,27 @@ def refund_for_cancellation(event: SessionEvent) -> Refund | None:
         hours_before_start=event.data.get("hours_before_start"),
         mechanic_no_show=bool(event.data.get("mechanic_no_show")),
     )
+    outcome = refund_outcome(payment, decision)
+    if outcome is None:
+        return None
+    amount, destination = outcome
+    return refund_issue(
+        payment, amount_cents=amount, destination=destination, reason=decision.reason
+    )
+
+
+def refund_outcome(payment: Payment, decision: RefundDecision) -> tuple[int, str] | None:
+    """(amount, destination) the decision gives back for this payment, or None for
+    nothing. The cancel page's preview (selectors.refund_preview) reads the same."""
     if payment.method == PaymentMethod.WAIVER:
         if decision.percent < 100 or not decision.to_original:
             return None  # a trial cancelled late stays used
-        return refund_issue(
-            payment, amount_cents=0, destination=RefundDestination.WAIVER, reason=decision.reason
-        )
+        return 0, RefundDestination.WAIVER
     amount = decision.amount_cents(payment.amount_cents - payment.refunded_cents)
     if amount <= 0:
         return None
     to_card = decision.to_original and payment.method == PaymentMethod.CARD
-    return refund_issue(
-        payment,
-        amount_cents=amount,
-        destination=RefundDestination.PROVIDER if to_card else RefundDestination.CREDITS,
-        reason=decision.reason,
-    )
+    return amount, RefundDestination.PROVIDER if to_card else RefundDestination.CREDITS
 
 
 def refund_issue(
