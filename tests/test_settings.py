@@ -89,6 +89,7 @@ def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     clean.pop("EMAIL_BACKEND", None)
     clean.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests in this process
+    clean.pop("DATABASE_URL", None)  # the checks may open the database: a scratch SQLite
     clean.update(
         env, AUTODOCTOR_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="autodoctor.settings"
     )
