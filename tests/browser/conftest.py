@@ -4,6 +4,9 @@ Playwright's sync API keeps an asyncio event loop around, and Django refuses ORM
 from a thread with a running loop (SynchronousOnlyOperation). The tests drive the
 browser and read the database from the same thread, so they opt out of that guard.
 A failed journey leaves a full-page screenshot of every open page in test-artifacts/.
+Every page opened through `open_page` is watched for Content-Security-Policy violations
+(the browser's console reports each blocked script, style or connection): a journey that
+passed but tripped the policy fails at teardown, so the CSP can never silently break a page.
 """
 
 import importlib
@@ -68,6 +71,7 @@ def open_page(browser, live_server, request) -> Iterator[Callable]:
     from tests.factories import PASSWORD
 
     pages = []
+    csp_violations: list[str] = []
 
     def _open(user, *, viewport: dict | None = None):
         context = browser.new_context(
@@ -77,6 +81,7 @@ def open_page(browser, live_server, request) -> Iterator[Callable]:
         )
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
+        watch_csp(page, csp_violations)
         pages.append(page)
         page.goto("/login/", timeout=30_000)  # the first page of a run also warms the server
         page.fill("input[name=username]", user.email)
@@ -97,3 +102,17 @@ def open_page(browser, live_server, request) -> Iterator[Callable]:
                 print(f"screenshot failed: {exc}")
     for page in pages:
         page.context.close()
+    if report is not None and report.passed:
+        assert not csp_violations, f"Content-Security-Policy blocked: {csp_violations}"
+
+
+def watch_csp(page, sink: list[str]) -> None:
+    """Record every CSP violation the page reports in its console into `sink`."""
+    page.on(
+        "console",
+        lambda message: (
+            sink.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
