@@ -13,7 +13,8 @@ from django.core.signals import got_request_exception
 from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.constants import NOT_SET
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from autodoctor.accounts.api import router as accounts_router
@@ -25,6 +26,7 @@ from autodoctor.booking.api import router as booking_router
 from autodoctor.errors import DomainError, database_busy
 from autodoctor.notifications.api import router as notifications_router
 from autodoctor.payments.api import router as payments_router
+from autodoctor.ratelimit import WRITE, ApiRateLimit
 from autodoctor.schemas import ErrorOut
 from autodoctor.workshops.api import router as workshops_router
 
@@ -62,6 +64,7 @@ api = NinjaAPI(
     ),
     auth=[ApiTokenAuth(), BrowserSessionAuth()],
     parser=TextCheckingParser(),
+    throttle=[ApiRateLimit(WRITE)],
     urls_namespace="api",
 )
 
@@ -100,6 +103,16 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
         "Authentication required: log in or send a valid API token.",
         "unauthenticated",
     )
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    refusal = request.rate_limit_refusal  # type: ignore[attr-defined]
+    response = _error(
+        request, 429, refusal.message, "rate_limited", retry_after=refusal.retry_after
+    )
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 @api.exception_handler(HttpError)
@@ -163,7 +176,8 @@ def _declare_error_responses() -> None:
     """Declare in the schema the errors every route can answer, besides the ones its
     author listed: 422 (validation), 503 (database busy); with auth 401 and 403 (a
     browser session without its CSRF token, or a role that may not); with path
-    parameters 404; with a body 400 (unparseable) and 413 (too large).
+    parameters 404; with a body 400 (unparseable) and 413 (too large); 429 (rate
+    limited) on every write and on the rate-limited reads.
     Runs before the routers are bound, so the bound operations copy it."""
     for _prefix, router in api._routers:
         for path, path_view in router.path_operations.items():
@@ -174,7 +188,9 @@ def _declare_error_responses() -> None:
                 if "{" in path:
                     codes.add(404)
                 if set(operation.methods) & {"POST", "PUT", "PATCH", "DELETE"}:
-                    codes |= {400, 413}
+                    codes |= {400, 413, 429}
+                if operation.throttle_param is not NOT_SET:
+                    codes.add(429)
                 for code in codes - set(operation.response_models):
                     operation.response_models[code] = operation._create_response_model(ErrorOut)
 

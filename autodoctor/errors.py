@@ -70,6 +70,14 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class RateLimited(DomainError):
+    """Over a rate limit (autodoctor/ratelimit.py); `retry_after` seconds also go out
+    as the Retry-After header."""
+
+    status = 429
+    code = "rate_limited"
+
+
 class Busy(DomainError):
     """The database stayed locked past our timeout: ask the client to retry."""
 

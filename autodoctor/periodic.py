@@ -7,6 +7,7 @@ Apps append (seconds, "dotted.path.to.task") to PERIODIC_TASKS.
 
 PERIODIC_TASKS: list[tuple[int, str]] = [
     (300, "autodoctor.web.tasks.heartbeat"),
+    (600, "autodoctor.web.tasks.rate_counters_prune"),
     (60, "autodoctor.booking.tasks.holds_expire"),
     (300, "autodoctor.booking.tasks.sessions_unpaid_expire"),
     (60, "autodoctor.booking.tasks.sessions_untaken_expire"),

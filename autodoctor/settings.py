@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "autodoctor.web.middleware.DomainErrorMiddleware",
     "autodoctor.web.middleware.ViewerTimeZoneMiddleware",
+    "autodoctor.web.middleware.RateLimitMiddleware",
     "autodoctor.api_middleware.ApiErrorShapeMiddleware",
     # Last: turns an axes lockout flagged during authenticate() into the login page's 429.
     "axes.middleware.AxesMiddleware",
@@ -233,6 +234,16 @@ if (
     )
 
 # --- Booking rules ---------------------------------------------------------
+# Rate limits (autodoctor/ratelimit.py), per user or, logged out, per client address;
+# 0 turns one off. Reads: slot listings and earliest-slot searches. Writes: every
+# POST/PUT/PATCH/DELETE of the API and the pages.
+RATE_LIMITS = {
+    scope: (per_minute, 60) if per_minute > 0 else None
+    for scope, per_minute in (
+        ("read", int(os.environ.get("RATE_LIMIT_READS_PER_MINUTE", "120"))),
+        ("write", int(os.environ.get("RATE_LIMIT_WRITES_PER_MINUTE", "60"))),
+    )
+}
 HOLD_MINUTES = int(os.environ.get("HOLD_MINUTES", "15"))
 # Holds cost nothing: at most this many at once per customer, and per mechanic-day.
 HOLDS_PER_CUSTOMER = int(os.environ.get("HOLDS_PER_CUSTOMER", "3"))

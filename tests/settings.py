@@ -4,3 +4,7 @@
 from autodoctor.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Rate limits off, so a test doing many writes as one user is not refused; the tests of
+# the limits themselves (tests/test_rate_limits.py) set their own.
+RATE_LIMITS = {"read": None, "write": None}

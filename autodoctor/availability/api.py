@@ -18,6 +18,7 @@ from pydantic import AfterValidator
 from autodoctor.accounts.mechanic_types import mechanic_type
 from autodoctor.accounts.models import User
 from autodoctor.errors import InvalidInput
+from autodoctor.ratelimit import READ, ApiRateLimit
 from autodoctor.schemas import CODE_MAX, ISO_TEXT_MAX, ZONE_MAX, ErrorOut
 
 from . import selectors, service, services
@@ -69,6 +70,7 @@ WallTimeEnd = Annotated[
 ]
 
 
+READ_LIMIT = [ApiRateLimit(READ)]  # computing slots is the costly read: count each one
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
@@ -617,6 +619,7 @@ def _window(
 @router.get(
     "/mechanics/{mechanic_id}/available-slots",
     response={200: SlotsOut, **ERRORS},
+    throttle=READ_LIMIT,
     summary="A mechanic's bookable slots",
     description="Any signed-in user. `from`/`to`: ISO dates (whole local days in `tz`) or "
     "date-times; at most 62 days. Length from `plan` (free, trial, quick, advice, premium, "
@@ -655,6 +658,7 @@ def available_slots(
 @router.get(
     "/mechanics/available",
     response={200: FreeOut, **ERRORS},
+    throttle=READ_LIMIT,
     summary="Who is free between two instants",
     description="Mechanic profile ids bookable for the whole of [start, end) under every "
     "rule (hours by type, time off, bookings + buffer, notice, advance).",
@@ -674,6 +678,7 @@ def mechanics_available(
 @router.get(
     "/slots/earliest",
     response={200: EarliestOut, **ERRORS},
+    throttle=READ_LIMIT,
     summary="The earliest bookable slot with any mechanic",
     description="`found` is false when nobody has a slot within their booking window.",
 )

@@ -28,6 +28,7 @@ from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability.plans import PLAN_MINUTES
 from autodoctor.dates import date_in_range
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotUnavailable
+from autodoctor.ratelimit import READ, rate_limited
 
 from . import page_selectors, room, selectors, services
 from .forms import (
@@ -329,6 +330,7 @@ def _step_when(request: HttpRequest, state: WizardState) -> HttpResponse:
 
 
 @customer_required
+@rate_limited(READ)
 def wizard_slots(request: HttpRequest) -> HttpResponse:
     """htmx: the wizard's schedule panel (month calendar + a day's free times), or
     nothing when the customer switches back to "Start now"."""

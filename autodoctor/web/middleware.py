@@ -18,7 +18,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from autodoctor.errors import Busy, DomainError, database_busy
+from autodoctor.errors import Busy, DomainError, RateLimited, database_busy
+from autodoctor.ratelimit import SAFE_METHODS, WRITE, caller, rate_limit_hit
 
 from .context_processors import FORM_ERROR_KEY
 
@@ -40,30 +41,63 @@ class DomainErrorMiddleware:
             exc = Busy("The system is busy right now; please try again in a moment.")
         if not isinstance(exc, DomainError):
             return None
-        if getattr(request, "htmx", False):
-            response = render(request, "web/error_fragment.html", {"error": exc}, status=exc.status)
-            # htmx does not swap 4xx/5xx; app.js places the message (next to its field, or
-            # in the page's #flash slot, which these headers name for other clients).
-            response["HX-Retarget"] = "#flash"
-            response["HX-Reswap"] = "innerHTML"
-            return response
-        if request.method == "GET":
-            return render(request, "web/error.html", {"error": exc}, status=exc.status)
-        messages.error(request, exc.message)
-        request.session[FORM_ERROR_KEY] = {
-            "action": request.path,
-            "message": exc.message,
-            "field": exc.data.get("field") or "",
-            "values": {
-                name: request.POST.getlist(name)
-                for name in request.POST
-                if name not in UNSAFE_FIELDS
-            },
-        }
-        back = request.headers.get("referer", "/")
-        if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
-            back = "/"
-        return HttpResponseRedirect(back)
+        return render_domain_error(request, exc)
+
+
+def render_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    """The page answer to a refused request: fragment (htmx), error page (GET), or
+    flash + redirect back with what was typed (form post)."""
+    if getattr(request, "htmx", False):
+        response = render(request, "web/error_fragment.html", {"error": exc}, status=exc.status)
+        # htmx does not swap 4xx/5xx; app.js places the message (next to its field, or
+        # in the page's #flash slot, which these headers name for other clients).
+        response["HX-Retarget"] = "#flash"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    if request.method == "GET":
+        return render(request, "web/error.html", {"error": exc}, status=exc.status)
+    messages.error(request, exc.message)
+    request.session[FORM_ERROR_KEY] = {
+        "action": request.path,
+        "message": exc.message,
+        "field": exc.data.get("field") or "",
+        "values": {
+            name: request.POST.getlist(name) for name in request.POST if name not in UNSAFE_FIELDS
+        },
+    }
+    back = request.headers.get("referer", "/")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
+        back = "/"
+    return HttpResponseRedirect(back)
+
+
+class RateLimitMiddleware:
+    """Rate limits on pages (autodoctor/ratelimit.py): every unsafe method counts as a
+    write of its caller, and views marked `@rate_limited(READ)` (slot listings) as reads.
+    A refused request is answered like any refused request (render_domain_error) with
+    status 429 and `Retry-After`. The API counts its own, after token authentication."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        if request.path.startswith("/api/"):
+            return None
+        scope = WRITE if request.method not in SAFE_METHODS else None
+        scope = scope or getattr(view, "rate_limit_scope", None)
+        if scope is None:
+            return None
+        refusal = rate_limit_hit(scope, caller(request))
+        if refusal is None:
+            return None
+        response = render_domain_error(
+            request, RateLimited(refusal.message, retry_after=refusal.retry_after)
+        )
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
 
 
 class ViewerTimeZoneMiddleware:
