@@ -164,7 +164,11 @@ def _send(message: OutboxMessage, sms: Callable[[], SmsSender]) -> str:
     rendered = message_render(notification)
     if message.channel == EMAIL:
         return email_send(
-            to=formataddr((user.full_name, user.email)) if user else notification.address,
+            # A display name is one line whatever was typed: a line break would be a
+            # header injection (and Python's email refuses it, failing the send forever).
+            to=formataddr((" ".join(user.full_name.split()), user.email))
+            if user
+            else notification.address,
             subject=rendered.subject,
             body=rendered.body,
             message_id=f"<outbox-{message.pk}@{urlsplit(settings.SITE_URL).hostname}>",
