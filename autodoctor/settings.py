@@ -299,12 +299,37 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# Every handler redacts secrets (tokens, secret link parts, keys: autodoctor/redaction.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact": {"()": "autodoctor.redaction.RedactSecretsFilter"},
+        "production": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": ["redact"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["production", "redact"],
+            "level": "ERROR",
+        },
+    },
     "loggers": {
         "autodoctor": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+        # Django's own (request errors, 404 warnings): to the console in every mode,
+        # redacted, and to ADMINS by email in production.
+        "django": {"handlers": ["console", "mail_admins"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
     },
 }
+DEFAULT_EXCEPTION_REPORTER = "autodoctor.redaction.RedactingExceptionReporter"
