@@ -10,7 +10,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.signals import got_request_exception
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.constants import NOT_SET
@@ -77,7 +77,10 @@ def _error(
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return api.create_response(request, exc.as_body(), status=exc.status)
+    response = api.create_response(request, exc.as_body(), status=exc.status)
+    if exc.status == 503:
+        response["Retry-After"] = "5"
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -145,10 +148,14 @@ def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRes
 
 
 @api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
 def on_operational_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
-    # A lock we waited too long for (SQLite busy timeout, PostgreSQL deadlock): retryable.
+    # Retryable, nothing written (errors.database_busy): a lock we waited too long for,
+    # the database unreachable, restarting or full.
     if database_busy(exc):
-        return _error(request, 503, "The system is busy, please retry.", "busy")
+        response = _error(request, 503, "The system is busy, please retry.", "busy")
+        response["Retry-After"] = "5"
+        return response
     return on_unhandled(request, exc)
 
 

@@ -8,10 +8,23 @@ A database that stayed locked (`database_busy`) is answered like `Busy`: 503, ne
 
 from typing import Any
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 # PostgreSQL: deadlock_detected, serialization_failure.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+# connection_exception, insufficient_resources (disk full, too many connections),
+# admin/crash shutdown and cannot_connect_now (a restart in progress).
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+UNAVAILABLE_MESSAGES = (
+    "locked",  # SQLite: still locked after the busy timeout
+    "disk is full",  # SQLite: SQLITE_FULL
+    "connection failed",
+    "connection refused",
+    "connection already closed",
+    "server closed the connection",
+    "not currently accepting connections",
+    "the database system is",  # … starting up / shutting down / in recovery mode
+)
 
 
 class DomainError(Exception):
@@ -86,11 +99,16 @@ class Busy(DomainError):
 
 
 def database_busy(exc: BaseException) -> bool:
-    """True for a database error worth retrying: a PostgreSQL deadlock or serialization
-    failure, or SQLite still locked after its busy timeout. The one test for it: the API,
-    the pages and the webhooks answer it 503 instead of a 500."""
-    if not isinstance(exc, OperationalError):
+    """True for a database error worth retrying, where nothing was written: a PostgreSQL
+    deadlock or serialization failure; the database unreachable, restarting, refusing
+    connections or full (PostgreSQL classes 08/53/57P, SQLite "disk is full"); SQLite
+    still locked after its busy timeout. The one test for it: the API, the pages and the
+    webhooks answer it 503 instead of a 500 (the transaction was rolled back)."""
+    if not isinstance(exc, OperationalError | InterfaceError):
         return False
     cause = exc.__cause__
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    return sqlstate in RETRYABLE_SQLSTATES or "locked" in str(exc).lower()
+    sqlstate = str(getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "")
+    if sqlstate in RETRYABLE_SQLSTATES or sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
+        return True
+    message = str(exc).lower()
+    return any(sign in message for sign in UNAVAILABLE_MESSAGES)

@@ -102,7 +102,16 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------
 # SQLite by default (zero setup); PostgreSQL when DATABASE_URL says so.
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'autodoctor.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# DB_CONN_MAX_AGE > 0 keeps connections between requests (for gunicorn on PostgreSQL);
+# health checks then replace a connection the server dropped (a PostgreSQL restart)
+# before the request uses it, so the app recovers without being restarted.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrency: WAL lets readers run beside the one writer; IMMEDIATE takes the
     # write lock at BEGIN so two booking transactions queue instead of failing with

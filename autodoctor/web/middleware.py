@@ -13,6 +13,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib import messages
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -23,6 +24,7 @@ from autodoctor.ratelimit import SAFE_METHODS, WRITE, caller, rate_limit_hit
 
 from .context_processors import FORM_ERROR_KEY
 
+BUSY = Busy("The system is busy right now; nothing was saved. Please try again in a moment.")
 # Posted fields never written back into a page.
 UNSAFE_FIELDS = {"csrfmiddlewaretoken", "password", "password1", "password2", "old_password"}
 
@@ -37,8 +39,8 @@ class DomainErrorMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if request.path.startswith("/api/"):
             return None
-        if database_busy(exc):  # the database stayed locked: "try again", never a 500
-            exc = Busy("The system is busy right now; please try again in a moment.")
+        if database_busy(exc):  # locked, unreachable or full: "try again", never a 500
+            exc = BUSY
         if not isinstance(exc, DomainError):
             return None
         return render_domain_error(request, exc)
@@ -90,7 +92,12 @@ class RateLimitMiddleware:
         scope = scope or getattr(view, "rate_limit_scope", None)
         if scope is None:
             return None
-        refusal = rate_limit_hit(scope, caller(request))
+        try:
+            refusal = rate_limit_hit(scope, caller(request))
+        except (OperationalError, InterfaceError) as exc:
+            if not database_busy(exc):
+                raise
+            return render_domain_error(request, BUSY)
         if refusal is None:
             return None
         response = render_domain_error(

@@ -1,14 +1,18 @@
 """Shell pages: login, the role-aware home, profile (API tokens), error pages."""
 
+import sys
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from autodoctor.accounts import services as account_services
 from autodoctor.accounts.selectors import home_section_for
+from autodoctor.errors import database_busy
 
 from .forms import EmailLoginForm, TokenForm
 
@@ -94,6 +98,24 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    """Django's last resort for an exception nothing else handled (called inside the
+    `except`, so sys.exc_info() is that exception). A database that is unreachable,
+    restarting, full or locked is not a bug: 503 "busy, try again" (the transaction was
+    rolled back), rendered without touching the database; under /api/ in the API's
+    {detail, code} shape."""
+    exc = sys.exc_info()[1]
+    if exc is not None and database_busy(exc):
+        message = "The system is busy right now; nothing was saved. Please try again in a moment."
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": message, "code": "busy"}, status=503)
+        else:
+            context = {"status": 503, "title": "Please try again", "text": message}
+            response = HttpResponse(render_to_string("web/status.html", context), status=503)
+        response["Retry-After"] = "5"
+        return response
+    if request.path.startswith("/api/"):
+        detail = "Something went wrong on our side; please retry."
+        return JsonResponse({"detail": detail, "code": "server_error"}, status=500)
     return render(
         request,
         "web/status.html",

@@ -1,8 +1,8 @@
-"""Never a 500 for a database that stayed locked: one test for it (errors.database_busy),
+"""Never a 500 for a database that stayed locked, is unreachable or full: one test for it (errors.database_busy),
 answered 503 "busy" by the pages (web/middleware.py) and the API (autodoctor/api.py)."""
 
 import pytest
-from django.db import DatabaseError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 from autodoctor import errors
 from autodoctor.accounts import services as account_services
@@ -34,7 +34,14 @@ def _operational(message: str, sqlstate: str | None = None) -> OperationalError:
         (_operational("deadlock detected", "40P01"), True),
         (_operational("could not serialize access", "40001"), True),
         (_operational("no such table: payments_payment"), False),
-        (_operational("connection refused", "08006"), False),
+        (_operational("connection refused", "08006"), True),  # PostgreSQL down
+        (_operational("the database system is starting up", "57P03"), True),
+        (_operational("terminating connection due to administrator command", "57P01"), True),
+        (_operational("could not extend file: No space left on device", "53100"), True),
+        (_operational("database or disk is full"), True),  # SQLite SQLITE_FULL
+        (_operational('database "x" is not currently accepting connections'), True),
+        (InterfaceError("connection already closed"), True),
+        (_operational("syntax error at or near", "42601"), False),
         (DatabaseError("database is locked"), False),  # not an OperationalError
         (ValueError("locked"), False),
     ],
@@ -51,7 +58,7 @@ def test_a_page_that_finds_the_database_locked_answers_503_not_500(login, monkey
     monkeypatch.setattr(home, "home_context", _locked)
     response = login(CustomerFactory().user).get("/")
     assert response.status_code == 503
-    assert "The system is busy right now; please try again in a moment." in (
+    assert "The system is busy right now; nothing was saved. Please try again in a moment." in (
         response.content.decode()
     )
 
