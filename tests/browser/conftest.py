@@ -73,11 +73,14 @@ def open_page(browser, live_server, request) -> Iterator[Callable]:
     pages = []
     csp_violations: list[str] = []
 
-    def _open(user, *, viewport: dict | None = None):
+    def _open(user, *, viewport: dict | None = None, bypass_csp: bool = False):
+        # bypass_csp is for tests that inject their own inline script (axe-core), which
+        # the site's policy rightly blocks; every other page runs under the real policy.
         context = browser.new_context(
             base_url=live_server.url,
             viewport=viewport or {"width": 1100, "height": 900},
             timezone_id=user.time_zone,
+            bypass_csp=bypass_csp,
         )
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
