@@ -92,11 +92,13 @@ def _line(raw: str, *, field: str, label: str, limit: int, required: bool = Fals
 
 def workshop_bays_set(*, workshop: Workshop, bays: int, now: datetime) -> None:
     """The one way the editor changes a workshop's bay count. Precondition: inside the
-    transaction, `workshop` locked. The merge point for the workshop-visits rule that
-    refuses fewer bays than visits already booked at once (workshops.services.
-    workshop_bays_change): call it from here."""
+    transaction, `workshop` locked. Fewer bays than visits already booked at once is
+    refused (workshops.services.workshop_bays_change names the clashing visits)."""
+    from autodoctor.workshops.services import workshop_bays_change
+
     if not 1 <= bays <= MAX_BAYS:
         raise InvalidInput(f"A workshop has between 1 and {MAX_BAYS} bays.", field="bays")
+    workshop_bays_change(workshop=workshop, bays=bays, now=now)
     workshop.max_concurrent_appointments = bays
 
 

@@ -6,7 +6,9 @@ This module owns:
 * set operations on intervals (``merge``, ``intersection``, ``difference``);
 * the weekly schedule model (``WeeklyBlock``, ``DayOverride``, ``LocalSchedule``) and its
   expansion from local wall-clock time to real UTC time (``expand``), including the DST rules;
-* slot generation and validation (``bookable_slots``, ``is_bookable``, ``intersect_pieces``);
+* slot generation and validation (``bookable_slots``, ``is_bookable``, ``intersect_pieces``),
+  and for a resource with several units such as a workshop's bays (``capacity_slots``,
+  ``free_units``);
 * wall time to real time (``wall_to_utc``, with ``zone_info`` and ``day_of_week``), the one
   place the DST rules below are written;
 * small presentation helpers (``daily_counts``, ``minute_label``).
@@ -52,10 +54,12 @@ __all__ = [
     "LocalSchedule",
     "WeeklyBlock",
     "bookable_slots",
+    "capacity_slots",
     "daily_counts",
     "day_of_week",
     "difference",
     "expand",
+    "free_units",
     "intersect_pieces",
     "intersection",
     "is_bookable",
@@ -583,6 +587,51 @@ def is_bookable(
     free = _free(pieces, busy, buffer, time_off)
     j = bisect_right([iv.start for iv in free], slot.start) - 1
     return j >= 0 and slot.end <= free[j].end
+
+
+def capacity_slots(
+    *,
+    pieces: Sequence[Interval],
+    window: Interval,
+    duration: timedelta,
+    step: timedelta,
+    busy_by_unit: Sequence[Sequence[Interval]],
+    now: datetime,
+    min_notice: timedelta = _ZERO,
+    max_advance: timedelta | None = None,
+) -> tuple[Interval, ...]:
+    """``bookable_slots`` for a resource of several units (a workshop's bays): a slot is
+    bookable when at least ONE unit is free for all of it. ``busy_by_unit[i]`` is what
+    unit i already holds; the capacity is ``len(busy_by_unit)``.
+
+    Counting overlaps ("fewer than N visits at once") is not enough when each booking
+    keeps its unit: with 2 bays, 09:00-10:00 in bay 1 and 10:00-11:00 in bay 2 leave no
+    bay free for all of 09:30-10:30 although only one visit overlaps any instant. This
+    asks the question the database guard (one bay, no overlap) answers, so a listed slot
+    is never refused for capacity. O(units * bookable_slots)."""
+    starts: set[datetime] = set()
+    for busy in busy_by_unit:
+        starts.update(
+            slot.start
+            for slot in bookable_slots(
+                pieces=pieces,
+                window=window,
+                duration=duration,
+                step=step,
+                busy=busy,
+                now=now,
+                min_notice=min_notice,
+                max_advance=max_advance,
+            )
+        )
+    return tuple(_iv(c, c + duration) for c in sorted(starts))
+
+
+def free_units(slot: Interval, busy_by_unit: Sequence[Sequence[Interval]]) -> tuple[int, ...]:
+    """Indexes of the units with nothing overlapping ``slot``, lowest first."""
+    return tuple(
+        index for index, busy in enumerate(busy_by_unit) if not any(b.overlaps(slot) for b in busy)
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -218,3 +218,44 @@ class MechanicSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Settings for {self.mechanic}"
+
+
+class WorkshopVisitSettings(models.Model):
+    """Booking rules a workshop sets for in-person visits (issue 11); a workshop
+    without a row uses the field defaults. Durations per service type override the
+    diagnosis estimate's fallback (DEFAULT_VISIT_MINUTES)."""
+
+    workshop = models.OneToOneField(
+        Workshop, on_delete=models.CASCADE, related_name="visit_settings"
+    )
+    min_notice_minutes = models.PositiveIntegerField(default=120)
+    max_advance_days = models.PositiveSmallIntegerField(default=60)
+    slot_step_minutes = models.PositiveSmallIntegerField(default=30)
+    response_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="How long a request holds its time while the workshop answers"
+    )
+    durations = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Visit minutes per service type, e.g. {"brakes": 120}',
+    )
+
+    class Meta:
+        verbose_name_plural = "workshop visit settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_advance_days__gte=1, max_advance_days__lte=365),
+                name="visit_settings_advance_1_365",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_step_minutes__gte=5, slot_step_minutes__lte=240),
+                name="visit_settings_step_5_240",
+            ),
+            models.CheckConstraint(
+                condition=Q(response_hours__gte=1, response_hours__lte=168),
+                name="visit_settings_response_1_168",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Visit settings for {self.workshop}"

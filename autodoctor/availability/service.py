@@ -13,7 +13,10 @@ This module owns:
 * the booking rules (buffer, minimum notice, maximum advance, slot step, instant booking)
   and their defaults for a mechanic without a settings row (``booking_rules``);
 * the reads every caller uses: ``available_slots``, ``daily_slot_counts``, ``is_available``,
-  ``free_intervals``, ``mechanics_free_between`` and ``earliest_slot``.
+  ``free_intervals``, ``mechanics_free_between`` and ``earliest_slot``;
+* workshop visit times (``visit_slots``, ``visit_daily_counts``, ``visit_bookable``): a
+  workshop's opening hours, its visit rules (``VisitRules``) and its bays, whose load the
+  workshops app provides through ``register_bay_load_source``.
 
 Every function loads rows in a fixed number of queries (one per kind of row, plus one per
 busy source) and hands them to the pure ``engine``; nothing here checks a slot with its own
@@ -57,16 +60,19 @@ from .models import (
     TimeOffStatus,
     WeeklyBlock,
     WorkshopHours,
+    WorkshopVisitSettings,
 )
 
 __all__ = [
     "BLOCKING_TIME_OFF",
     "BUSY_SOURCES",
+    "DEFAULT_VISIT_MINUTES",
     "MAX_BUFFER",
     "BookingRules",
     "BusyPeriod",
     "BusySource",
     "MechanicRef",
+    "VisitRules",
     "available_slots",
     "available_slots_by_mechanic",
     "booking_rules",
@@ -78,8 +84,13 @@ __all__ = [
     "is_available",
     "local_instant",
     "mechanics_free_between",
+    "register_bay_load_source",
     "register_busy_source",
     "unregister_busy_source",
+    "visit_bookable",
+    "visit_daily_counts",
+    "visit_rules",
+    "visit_slots",
 ]
 
 MechanicRef = MechanicProfile | int
@@ -1274,3 +1285,191 @@ def earliest_slot(
                 best is None or (slot.start, bound.mechanic_id) < (best[1].start, best[0])
             ):
                 best = (bound.mechanic_id, slot)
+
+
+# ======================================================================================
+# Workshop visits: opening hours, visit rules and bays (issue 11)
+# ======================================================================================
+
+# Visit minutes when neither the workshop (WorkshopVisitSettings.durations) nor a
+# diagnosis says how long the work takes.
+DEFAULT_VISIT_MINUTES = 60
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRules:
+    """A workshop's rules for in-person visits (WorkshopVisitSettings) as durations."""
+
+    min_notice: timedelta
+    max_advance: timedelta
+    slot_step: timedelta
+    response_window: timedelta
+    durations: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, row: WorkshopVisitSettings | None) -> VisitRules:
+        row = row or WorkshopVisitSettings()
+        return cls(
+            min_notice=timedelta(minutes=row.min_notice_minutes),
+            max_advance=timedelta(days=row.max_advance_days),
+            slot_step=timedelta(minutes=row.slot_step_minutes),
+            response_window=timedelta(hours=row.response_hours),
+            durations=tuple(sorted((row.durations or {}).items())),
+        )
+
+    def minutes_for(self, service_type: str, estimate: int | None = None) -> int:
+        """How long a visit for `service_type` takes: the diagnosis estimate when there
+        is one, else the workshop's own duration for that work, else the default."""
+        if estimate:
+            return estimate
+        return dict(self.durations).get(service_type) or DEFAULT_VISIT_MINUTES
+
+
+class BayLoadSource(Protocol):
+    """What each bay of a workshop already holds (the workshops app registers one):
+    ``{bay number: [Interval, ...]}`` for visits holding time at ``now`` that overlap
+    ``window``, leaving out the visit ids in ``ignore`` (a visit being moved). One query."""
+
+    def __call__(
+        self, workshop_id: int, window: Interval, *, now: datetime, ignore: Collection[int]
+    ) -> dict[int, list[Interval]]: ...
+
+
+_BAY_LOAD: list[BayLoadSource] = []
+
+
+def register_bay_load_source(source: BayLoadSource) -> None:
+    """Set the bay load source (WorkshopsConfig.ready)."""
+    _BAY_LOAD[:] = [source]
+
+
+@dataclass(frozen=True, slots=True)
+class _ShopInputs:
+    workshop_id: int
+    zone: str
+    bays: int
+    schedule: engine.LocalSchedule
+    rules: VisitRules
+    load: tuple[tuple[Interval, ...], ...]  # index = bay - 1
+
+
+def _load_shop(
+    workshop_id: int, context: Interval, *, now: datetime, ignore: Collection[int] = ()
+) -> _ShopInputs:
+    """Queries: workshop + its visit settings (1), hours (1), date overrides (1), bay
+    load (1)."""
+    workshop = (
+        Workshop.objects.filter(pk=workshop_id)
+        .select_related("visit_settings")
+        .only("time_zone", "max_concurrent_appointments", "visit_settings")
+        .first()
+    )
+    if workshop is None:
+        raise NotFound("No such workshop.")
+    row = getattr(workshop, "visit_settings", None)
+    blocks = [
+        block
+        for hours in WorkshopHours.objects.filter(workshop_id=workshop_id, is_open=True)
+        for block in _workshop_blocks(
+            hours.day_of_week,
+            hours.open_minute,
+            hours.close_minute,
+            hours.break_start_minute,
+            hours.break_end_minute,
+        )
+    ]
+    overrides = DateOverride.objects.filter(
+        workshop_id=workshop_id,
+        day__gte=(context.start - _MAX_OFFSET).date() - _DAY,
+        day__lte=(context.end + _MAX_OFFSET).date() + _DAY,
+    ).values_list("day", "start_minute", "end_minute")
+    bays = workshop.max_concurrent_appointments
+    by_bay = _BAY_LOAD[0](workshop_id, context, now=now, ignore=ignore) if _BAY_LOAD else {}
+    return _ShopInputs(
+        workshop_id=workshop_id,
+        zone=workshop.time_zone,
+        bays=bays,
+        schedule=engine.LocalSchedule(
+            workshop.time_zone, tuple(blocks), tuple(_day_overrides(overrides))
+        ),
+        rules=VisitRules.of(row),
+        load=tuple(tuple(by_bay.get(bay, ())) for bay in range(1, bays + 1)),
+    )
+
+
+def visit_rules(workshop: Workshop | int) -> VisitRules:
+    """The visit rules of one workshop (one query)."""
+    workshop_id = workshop if isinstance(workshop, int) else workshop.pk
+    return VisitRules.of(WorkshopVisitSettings.objects.filter(workshop_id=workshop_id).first())
+
+
+def visit_slots(
+    workshop: Workshop | int,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    *,
+    now: datetime | None = None,
+    ignore: Collection[int] = (),
+) -> list[Interval]:
+    """Visit times of ``duration`` starting in ``[start, end)`` at the workshop: inside its
+    opening hours (breaks, date overrides and closures applied), on its slot grid, within
+    its notice and advance rules, with at least one bay free for the whole visit
+    (engine.capacity_slots). ``ignore``: visit ids whose own time does not count (a move).
+    A fixed number of queries (see _load_shop) whatever the window or the visits."""
+    now = _now(now)
+    window = Interval(start, end)
+    shop = _load_shop(
+        workshop if isinstance(workshop, int) else workshop.pk,
+        _context(window, duration),
+        now=now,
+        ignore=ignore,
+    )
+    return list(_shop_slots(shop, window, duration, now))
+
+
+def _shop_slots(
+    shop: _ShopInputs, window: Interval, duration: timedelta, now: datetime
+) -> tuple[Interval, ...]:
+    pieces = engine.expand(shop.schedule, Interval(window.start, window.end + duration))
+    if not pieces:
+        return ()
+    return engine.capacity_slots(
+        pieces=pieces,
+        window=window,
+        duration=duration,
+        step=shop.rules.slot_step,
+        busy_by_unit=shop.load,
+        now=now,
+        min_notice=shop.rules.min_notice,
+        max_advance=shop.rules.max_advance,
+    )
+
+
+def visit_daily_counts(
+    workshop: Workshop | int,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    zone: str,
+    *,
+    now: datetime | None = None,
+) -> dict[date, int]:
+    """Number of visit times per local date of ``zone`` (for a month calendar)."""
+    return engine.daily_counts(visit_slots(workshop, start, end, duration, now=now), zone)
+
+
+def visit_bookable(
+    workshop: Workshop | int,
+    starts_at: datetime,
+    duration: timedelta,
+    *,
+    now: datetime | None = None,
+    ignore: Collection[int] = (),
+) -> bool:
+    """Whether a visit may start at ``starts_at`` (on the grid, inside hours and rules,
+    a bay free): the friendly pre-check; the bay guard in the database decides races."""
+    slots = visit_slots(
+        workshop, starts_at, starts_at + timedelta(microseconds=1), duration, now=now, ignore=ignore
+    )
+    return bool(slots) and slots[0].start == starts_at

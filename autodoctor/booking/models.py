@@ -58,6 +58,21 @@ class SessionType(models.TextChoices):
     DIAGNOSTIC = "diagnostic", "Diagnostic"
 
 
+class ServiceType(models.TextChoices):
+    """The kind of work a diagnosis recommends and a workshop visit is booked for."""
+
+    DIAGNOSTIC = "diagnostic", "In-person diagnostic"
+    MAINTENANCE = "maintenance", "Maintenance (oil, fluids, filters)"
+    BRAKES = "brakes", "Brakes"
+    ENGINE = "engine", "Engine"
+    ELECTRICAL = "electrical", "Electrical"
+    SUSPENSION = "suspension", "Suspension and steering"
+    TRANSMISSION = "transmission", "Transmission"
+    HVAC = "hvac", "Heating and A/C"
+    TIRES = "tires", "Tires and wheels"
+    OTHER = "other", "Other"
+
+
 class SessionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     WAITING = "waiting", "Waiting"
@@ -152,7 +167,9 @@ ACTIVE_RESERVATION_STATUSES = (ReservationStatus.RESERVED, ReservationStatus.CON
 
 
 class Reservation(models.Model):
-    """A mechanic's time pinned for one session (plan §1.1 slot_reservations).
+    """A mechanic's time pinned for one session (plan §1.1 slot_reservations), or for a
+    workshop visit the mechanic is assigned to (no session; workshops.Visit points here),
+    so one guard keeps remote sessions and in-person visits of a mechanic apart.
 
     `blocked_until` = `ends_at` + the mechanic's buffer at booking time. The database
     refuses two active rows of one mechanic whose [starts_at, blocked_until) overlap, so
@@ -162,7 +179,14 @@ class Reservation(models.Model):
     mechanic = models.ForeignKey(
         MechanicProfile, on_delete=models.PROTECT, related_name="reservations"
     )
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="reservations")
+    session = models.ForeignKey(
+        Session,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reservations",
+        help_text="Empty for a workshop visit's mechanic time",
+    )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     blocked_until = models.DateTimeField()

@@ -318,7 +318,7 @@ def add_to_calendar(session: Session) -> dict[str, str]:
 
 @dataclass
 class CalendarEntry:
-    kind: str  # "session" | "hold" | "available" | "time_off"
+    kind: str  # "session" | "hold" | "visit" | "available" | "time_off"
     start: datetime
     end: datetime
     title: str
@@ -395,9 +395,24 @@ def mechanic_calendar(
     reservations = (
         active_reservations(now=now)
         .filter(mechanic=mechanic, starts_at__lt=end, ends_at__gt=start)
-        .select_related("session__plan", "session__customer")
+        .select_related("session__plan", "session__customer", "visit__workshop")
     )
     for r in reservations:
+        if r.session is None:  # an in-person visit the workshop assigned them to
+            visit = getattr(r, "visit", None)
+            title = f"Workshop visit at {visit.workshop}" if visit else "Workshop visit"
+            if visit and visit.vehicle_label:
+                title += f" · {visit.vehicle_label}"
+            entries.append(
+                CalendarEntry(
+                    kind="visit",
+                    start=r.starts_at,
+                    end=r.ends_at,
+                    title=title,
+                    status=visit.status if visit else "",
+                )
+            )
+            continue
         hold = r.status == ReservationStatus.RESERVED
         label = f"{r.session.customer} · {r.session.plan.name}"
         if r.session.vehicle_label:

@@ -284,7 +284,7 @@ def _expire_stale_holds(
 def _reservation_insert(
     *,
     mechanic: MechanicProfile,
-    session: Session,
+    session: Session | None,
     starts_at: datetime,
     ends_at: datetime,
     now: datetime,
@@ -317,10 +317,43 @@ def _reservation_insert(
         raise
 
 
+def reservation_pin_for_visit(
+    *, mechanic: MechanicProfile, starts_at: datetime, ends_at: datetime, now: datetime
+) -> Reservation:
+    """Pin an affiliated mechanic's time for a workshop visit they are assigned to (a
+    confirmed reservation without a session), through the same overlap guard as remote
+    sessions, so neither can be booked over the other. Precondition: inside the caller's
+    transaction (workshops.services); SlotUnavailable when the mechanic is booked then."""
+    try:
+        return _reservation_insert(
+            mechanic=mechanic,
+            session=None,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            now=now,
+            status=ReservationStatus.CONFIRMED,
+        )
+    except _SlotRace:
+        raise SlotUnavailable(
+            f"{mechanic} already has a session or visit booked at that time.",
+            code="mechanic_busy",
+            mechanic_id=mechanic.pk,
+        ) from None
+
+
+def reservation_unpin(reservation: Reservation, *, now: datetime) -> None:
+    """Free a visit's mechanic time (unassigned, moved, cancelled). Precondition: inside
+    the caller's transaction."""
+    if reservation.status in ACTIVE_RESERVATION_STATUSES:
+        reservation.status = ReservationStatus.RELEASED
+        reservation.released_at = now
+        reservation.save(update_fields=["status", "released_at"])
+
+
 def holds_expire(queryset, *, now: datetime) -> int:
     """Mark the given holds expired. Their sessions stay `pending` (an abandoned
     checkout): a payment that still arrives can revive the hold if the slot is free."""
-    expired = list(queryset.select_related("session").select_for_update())
+    expired = list(queryset.select_related("session").select_for_update(of=("self",)))
     for reservation in expired:
         reservation.status = ReservationStatus.EXPIRED
         reservation.released_at = now
