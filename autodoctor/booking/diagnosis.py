@@ -95,6 +95,14 @@ def diagnosis_validate(
     )
 
 
+def labour_words(minutes: int) -> str:
+    """90 -> "1 h 30 min"; 45 -> "45 min"; 120 -> "2 h" (pages and emails)."""
+    hours, rest = divmod(minutes, 60)
+    return " ".join(
+        part for part in (f"{hours} h" * bool(hours), f"{rest} min" * bool(rest)) if part
+    )
+
+
 def diagnosis_editable_until(session: Session) -> datetime | None:
     """Until when the mechanic may still write or correct it (None: while live)."""
     if session.status == SessionStatus.COMPLETED and session.ended_at is not None:

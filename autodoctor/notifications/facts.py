@@ -10,6 +10,7 @@ Times are UTC ISO 8601 strings.
 from datetime import datetime, timedelta
 from typing import Any
 
+from autodoctor.booking.diagnosis import labour_words
 from autodoctor.booking.models import Diagnosis, Session
 
 
@@ -46,14 +47,6 @@ def diagnosis_facts(session: Session) -> dict[str, Any] | None:
         "urgency": diagnosis.urgency,
         "urgency_label": diagnosis.get_urgency_display(),
     }
-
-
-def labour_words(minutes: int) -> str:
-    """90 -> "1 h 30 min"; 45 -> "45 min"; 120 -> "2 h"."""
-    hours, rest = divmod(minutes, 60)
-    return " ".join(
-        part for part in (f"{hours} h" if hours else "", f"{rest} min" if rest else "") if part
-    )
 
 
 def role_of(session: Session, user_id: int) -> str:

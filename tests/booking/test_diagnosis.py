@@ -179,3 +179,120 @@ def test_only_the_two_parties_read_it(live, available_mechanic, booking_customer
     assert diagnosis_for_user(live.pk, available_mechanic.user).urgency == "stop"
     with pytest.raises(NotFound):
         diagnosis_for_user(live.pk, MechanicFactory().user)
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_the_api_writes_completes_and_reads_it(login, live, available_mechanic, booking_customer):
+    url = f"/api/sessions/{live.pk}/diagnosis"
+    mechanic = login(available_mechanic.user)
+    response = mechanic.put(url, {**GOOD, "complete": True}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["urgency_label"] == "Stop driving" and body["session_status"] == "completed"
+    read = login(booking_customer).get(url)
+    assert read.status_code == 200 and read.json()["service_type_label"] == "Brakes"
+
+
+@pytest.mark.parametrize(
+    ("who", "changes", "status", "code"),
+    [
+        ("mechanic", {"estimated_labour_minutes": 0}, 422, "invalid"),
+        ("mechanic", {"estimated_labour_minutes": 2000}, 422, "invalid"),
+        ("mechanic", {"urgency": "later"}, 422, "invalid"),
+        ("customer", {}, 403, "forbidden"),
+        ("stranger", {}, 404, "not_found"),
+        ("anonymous", {}, 401, "unauthenticated"),
+    ],
+)
+def test_the_api_refuses_with_the_error_shape(
+    login, client, live, available_mechanic, booking_customer, who, changes, status, code
+):
+    callers = {
+        "mechanic": lambda: login(available_mechanic.user),
+        "customer": lambda: login(booking_customer),
+        "stranger": lambda: login(MechanicFactory().user),
+        "anonymous": lambda: client,
+    }
+    response = callers[who]().put(
+        f"/api/sessions/{live.pk}/diagnosis", {**GOOD, **changes}, content_type="application/json"
+    )
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    if status == 422:
+        assert response.json()["field"] in changes
+    assert not Diagnosis.objects.exists()
+
+
+def test_a_stranger_cannot_read_it(login, live, available_mechanic):
+    save(live, available_mechanic.user)
+    response = login(MechanicFactory().user).get(f"/api/sessions/{live.pk}/diagnosis")
+    assert response.status_code == 404 and "Front pads" not in response.content.decode()
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def page(response) -> str:
+    return response.content.decode()
+
+
+def test_the_mechanic_writes_it_in_the_room_and_the_customer_sees_it(
+    login, live, available_mechanic, booking_customer
+):
+    mechanic = login(available_mechanic.user)
+    room = page(mechanic.get(f"/booking/sessions/{live.pk}/room/"))
+    assert "Write diagnosis and complete" in room and 'name="urgency" value="stop"' in room
+    assert 'name="service_type"' in room and "Heating and A/C" in room
+    customer = login(booking_customer)
+    assert "Write diagnosis and complete" not in page(
+        customer.get(f"/booking/sessions/{live.pk}/room/")
+    )
+    form = {**GOOD, "complete": "1"}
+    response = mechanic.post(f"/booking/sessions/{live.pk}/diagnosis/", form, follow=True)
+    assert "Diagnosis saved and the session is completed." in page(response)
+    live.refresh_from_db()
+    assert live.status == SessionStatus.COMPLETED
+    detail = page(customer.get(f"/booking/sessions/{live.pk}/"))
+    assert 'role="alert"><strong>Stop driving.</strong>' in detail
+    assert "urgency-stop err" in detail and "Front pads worn to the backing plate" in detail
+    assert "1 h 30 min" in detail and "Brakes" in detail
+    # Still editable after completion: the room keeps the form, prefilled.
+    room = page(mechanic.get(f"/booking/sessions/{live.pk}/room/"))
+    assert "Save diagnosis" in room and "You can change it until" in room
+    assert 'value="stop" required checked' in room
+
+
+def test_a_refused_form_shows_the_error_next_to_its_field(login, live, available_mechanic):
+    mechanic = login(available_mechanic.user)
+    room_url = f"/booking/sessions/{live.pk}/room/"
+    response = mechanic.post(
+        f"/booking/sessions/{live.pk}/diagnosis/",
+        {**GOOD, "estimated_labour_minutes": "2000", "complete": "1"},
+        HTTP_REFERER=f"http://testserver{room_url}",
+    )
+    assert response.status_code == 302 and response["Location"].endswith(room_url)
+    shown = page(mechanic.get(room_url))
+    assert "between 15 and 1440 minutes" in shown
+    assert '"field": "estimated_labour_minutes"' in shown  # app.js puts it by the input
+    live.refresh_from_db()
+    assert live.status == SessionStatus.LIVE
+
+
+def test_a_word_for_labour_minutes_is_refused_by_the_page(login, live, available_mechanic):
+    response = login(available_mechanic.user).post(
+        f"/booking/sessions/{live.pk}/diagnosis/",
+        {**GOOD, "estimated_labour_minutes": "ninety"},
+        HTTP_REFERER="http://testserver/",
+    )
+    assert response.status_code == 302
+    assert not Diagnosis.objects.exists()
+
+
+def test_the_customer_cannot_post_the_form(login, live, booking_customer):
+    response = login(booking_customer).post(
+        f"/booking/sessions/{live.pk}/diagnosis/", GOOD, HTTP_REFERER="http://testserver/"
+    )
+    assert response.status_code == 302
+    assert not Diagnosis.objects.exists()
