@@ -34,7 +34,14 @@ from autodoctor.accounts.services import api_token_create
 from autodoctor.api import api
 from autodoctor.availability.models import DateOverride, TimeOff, TimeOffStatus, WeeklyBlock
 from autodoctor.booking import services as booking
-from autodoctor.booking.models import Offer, OfferKind, Reservation, ReservationStatus, Session
+from autodoctor.booking.models import (
+    Diagnosis,
+    Offer,
+    OfferKind,
+    Reservation,
+    ReservationStatus,
+    Session,
+)
 from autodoctor.booking.models import SessionStatus as Status
 from autodoctor.notifications.models import Notification
 from autodoctor.payments.services import checkout, credits
@@ -156,6 +163,7 @@ PAGES: dict[str, Route] = {
     "booking:room_call": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_start": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_end": Route(OWN_C, {"session_id": "c1_session"}),
+    "booking:session_diagnosis": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_cancel": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_reschedule": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:offers": Route(MECHANIC),
@@ -265,6 +273,17 @@ API: dict[str, Route] = {
     "POST /api/sessions/{session_id}/cancel": Route(OWN_C, {"session_id": "c1_session"}),
     "POST /api/sessions/{session_id}/start": Route(OWN_C, {"session_id": "c1_session"}),
     "POST /api/sessions/{session_id}/end": Route(OWN_C, {"session_id": "c1_session"}),
+    "GET /api/sessions/{session_id}/diagnosis": Route(OWN_C, {"session_id": "c1_session"}),
+    "PUT /api/sessions/{session_id}/diagnosis": Route(
+        OWN_C,
+        {"session_id": "c1_session"},
+        {
+            "findings": "Pads worn, rotors fine.",
+            "service_type": "brakes",
+            "estimated_labour_minutes": 60,
+            "urgency": "soon",
+        },
+    ),
     "GET /api/offers": Route(MECHANIC),
     "POST /api/offers/{offer_id}/accept": Route(OWN_M, {"offer_id": "m1_offer"}),
     "POST /api/offers/{offer_id}/decline": Route(OWN_M, {"offer_id": "m1_offer"}),
@@ -355,6 +374,14 @@ def world(db):
         )
         payment = checkout.payment_with_credits(customer=c1.user, reservation_id=hold.pk, now=NOW)
         session = Session.objects.get(pk=hold.session_id)
+        Diagnosis.objects.create(  # read by its two parties only; carries a leak marker
+            session=session,
+            findings=f"Confirmed the {concern}",
+            service_type="brakes",
+            estimated_labour_minutes=60,
+            urgency="soon",
+            written_by=m1,
+        )
         second_hold = booking.reservation_hold(
             customer=c1.user,
             intake=intake,
@@ -609,6 +636,7 @@ def _assert_world_unchanged(world) -> None:
     assert Offer.objects.get(pk=ids["m1_offer"]).status == "offered"
     assert Invitation.objects.get(pk=ids["w1_invitation"]).status == "pending"
     assert not Notification.objects.get(pk=ids["c1_notification"]).read_at
+    assert Diagnosis.objects.get(session_id=ids["c1_session"]).findings.startswith("Confirmed")
 
 
 def test_the_admin_is_for_staff_only(world):

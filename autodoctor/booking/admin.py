@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Offer, Plan, Reservation, Session, SessionEvent
+from .models import Diagnosis, Offer, Plan, Reservation, Session, SessionEvent
 
 
 @admin.register(Plan)
@@ -46,6 +46,28 @@ class EventInline(admin.TabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
+class DiagnosisInline(admin.StackedInline):
+    """Read-only: the mechanic writes it (booking.diagnosis.diagnosis_save)."""
+
+    model = Diagnosis
+    extra = 0
+    fields = [
+        "urgency",
+        "service_type",
+        "estimated_labour_minutes",
+        "parts",
+        "findings",
+        "written_by",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
     """Read-mostly: status changes go through the booking services (state machine),
@@ -77,7 +99,7 @@ class SessionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    inlines = [ReservationInline, EventInline]
+    inlines = [DiagnosisInline, ReservationInline, EventInline]
 
 
 @admin.register(Reservation)

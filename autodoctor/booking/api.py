@@ -11,12 +11,17 @@ from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.errors import NotAllowed
 from autodoctor.schemas import CODE_MAX, ErrorOut
 
-from . import selectors, services
+from . import diagnosis, selectors, services
 from .models import (
     BRAND_MAX,
     CANCELLATION_REASON_MAX,
     CONCERN_MAX,
+    FINDINGS_MAX,
+    LABOUR_MINUTES_MAX,
+    LABOUR_MINUTES_MIN,
+    PARTS_MAX,
     VEHICLE_LABEL_MAX,
+    Diagnosis,
     Offer,
     Reservation,
     Session,
@@ -316,6 +321,93 @@ def session_start(request: HttpRequest, session_id: int) -> Session:
 )
 def session_end(request: HttpRequest, session_id: int) -> Session:
     return services.session_end(session_id=session_id, user=_user(request))
+
+
+class DiagnosisIn(Schema):
+    findings: str = Field(
+        examples=["Front pads worn to the backing plate"], max_length=FINDINGS_MAX
+    )
+    service_type: str = Field(
+        examples=["brakes"],
+        max_length=CODE_MAX,
+        description="diagnostic, maintenance, brakes, engine, electrical, suspension, "
+        "transmission, hvac, tires or other",
+    )
+    estimated_labour_minutes: int = Field(
+        examples=[90],
+        description=f"{LABOUR_MINUTES_MIN} to {LABOUR_MINUTES_MAX} (checked by the service)",
+    )
+    parts: str = Field("", max_length=PARTS_MAX)
+    urgency: str = Field(examples=["soon"], max_length=CODE_MAX, description="safe, soon or stop")
+    complete: bool = Field(False, description="Also complete the live session (once)")
+
+
+class DiagnosisOut(Schema):
+    session_id: int
+    findings: str
+    service_type: str
+    service_type_label: str
+    estimated_labour_minutes: int
+    parts: str
+    urgency: str
+    urgency_label: str
+    written_by_id: int
+    session_status: str
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_service_type_label(obj: Diagnosis) -> str:
+        return obj.get_service_type_display()
+
+    @staticmethod
+    def resolve_urgency_label(obj: Diagnosis) -> str:
+        return obj.get_urgency_display()
+
+    @staticmethod
+    def resolve_session_status(obj: Diagnosis) -> str:
+        return obj.session.status
+
+
+@router.put(
+    "/sessions/{session_id}/diagnosis",
+    response={
+        200: DiagnosisOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
+    summary="Write or correct the session's diagnosis (its mechanic; optionally complete it)",
+    description=(
+        "The assigned mechanic, while the session is live or for 7 days after it was "
+        "completed. `complete: true` also completes a live session (the completion email "
+        "carries the diagnosis); sent again it only edits."
+    ),
+)
+def diagnosis_put(request: HttpRequest, session_id: int, payload: DiagnosisIn) -> Diagnosis:
+    return diagnosis.diagnosis_save(
+        session_id=session_id,
+        user=_user(request),
+        findings=payload.findings,
+        service_type=payload.service_type,
+        estimated_labour_minutes=payload.estimated_labour_minutes,
+        parts=payload.parts,
+        urgency=payload.urgency,
+        complete=payload.complete,
+    )
+
+
+@router.get(
+    "/sessions/{session_id}/diagnosis",
+    response={200: DiagnosisOut, 401: ErrorOut, 404: ErrorOut},
+    summary="The session's diagnosis (its customer and mechanic)",
+)
+def diagnosis_get(request: HttpRequest, session_id: int) -> Diagnosis:
+    return diagnosis.diagnosis_for_user(session_id, _user(request))
 
 
 @router.get("/offers", response=list[OfferOut], summary="Open offers I can accept (mechanics)")

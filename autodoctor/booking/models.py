@@ -325,3 +325,77 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} #{self.session_id}"
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+FINDINGS_MAX = 4000
+PARTS_MAX = 2000
+LABOUR_MINUTES_MIN = 15
+LABOUR_MINUTES_MAX = 1440  # one day of workshop time
+
+
+class ServiceType(models.TextChoices):
+    """The recommended work (the workshop visit's service type, issue 11)."""
+
+    DIAGNOSTIC = "diagnostic", "In-person diagnostic"
+    MAINTENANCE = "maintenance", "Maintenance (oil, fluids, filters)"
+    BRAKES = "brakes", "Brakes"
+    ENGINE = "engine", "Engine"
+    ELECTRICAL = "electrical", "Electrical"
+    SUSPENSION = "suspension", "Suspension and steering"
+    TRANSMISSION = "transmission", "Transmission"
+    HVAC = "hvac", "Heating and A/C"
+    TIRES = "tires", "Tires and wheels"
+    OTHER = "other", "Other"
+
+
+class Urgency(models.TextChoices):
+    SAFE = "safe", "Safe to drive"
+    SOON = "soon", "Repair soon"
+    STOP = "stop", "Stop driving"
+
+
+class Diagnosis(models.Model):
+    """The mechanic's summary at the end of a session (issue 11, item 1): what they found,
+    the work they recommend, how long and which parts, and whether the car may be driven.
+    One per session; written by booking.diagnosis.diagnosis_save only."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="diagnosis")
+    findings = models.TextField(max_length=FINDINGS_MAX)
+    service_type = models.CharField(max_length=20, choices=ServiceType.choices)
+    estimated_labour_minutes = models.PositiveSmallIntegerField()
+    parts = models.TextField(max_length=PARTS_MAX, blank=True)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    written_by = models.ForeignKey(MechanicProfile, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "diagnoses"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    estimated_labour_minutes__gte=LABOUR_MINUTES_MIN,
+                    estimated_labour_minutes__lte=LABOUR_MINUTES_MAX,
+                ),
+                name="diagnosis_labour_minutes_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_type__in=ServiceType.values), name="diagnosis_service_type"
+            ),
+            models.CheckConstraint(
+                condition=Q(urgency__in=Urgency.values), name="diagnosis_urgency"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("findings"), FINDINGS_MAX),
+                name="diagnosis_findings_length",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("parts"), PARTS_MAX),
+                name="diagnosis_parts_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Diagnosis of session #{self.session_id} ({self.urgency})"

@@ -1083,12 +1083,20 @@ def session_start(*, session_id: int, user: User, now: datetime | None = None) -
     return run_booking_transaction(work)
 
 
+def session_complete_locked(session: Session, *, user: User) -> Session:
+    """The one way a session becomes completed (live → completed, recorded as
+    `booking.session.completed`, which sends the completion email): the room's End
+    button (session_end) and a diagnosis saved with complete=True (diagnosis.diagnosis_save).
+    Precondition: the caller's transaction holds the session row lock."""
+    return session_transition(
+        session, SessionStatus.COMPLETED, actor=user, action="booking.session.completed"
+    )
+
+
 def session_end(*, session_id: int, user: User, now: datetime | None = None) -> Session:
     def work() -> Session:
         session, _ = access_session_for_update(session_id, user)
-        return session_transition(
-            session, SessionStatus.COMPLETED, actor=user, action="booking.session.completed"
-        )
+        return session_complete_locked(session, user=user)
 
     return run_booking_transaction(work)
 

@@ -30,7 +30,7 @@ from autodoctor.dates import date_in_range
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 from autodoctor.ratelimit import READ, rate_limited
 
-from . import page_selectors, room, selectors, services
+from . import diagnosis, page_selectors, room, selectors, services
 from .forms import (
     CancelForm,
     ConcernForm,
@@ -41,7 +41,16 @@ from .forms import (
     WhenForm,
 )
 from .matching import match_criteria
-from .models import Plan, Reservation, ReservationStatus, Session, SessionStatus
+from .models import (
+    Diagnosis,
+    Plan,
+    Reservation,
+    ReservationStatus,
+    ServiceType,
+    Session,
+    SessionStatus,
+    Urgency,
+)
 from .state import ALLOWED
 from .templatetags.booking_tags import when as format_when
 from .wizard import ANY_MECHANIC, STEP_TITLES, STEPS, WizardState, next_step, previous_step
@@ -616,6 +625,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     now = timezone.now()
     context = {
         "session": session,
+        "diagnosis": Diagnosis.objects.filter(session=session).first(),
         "hold": selectors.current_hold(session),
         "history": page_selectors.session_history(session),
         "now": now,
@@ -641,6 +651,34 @@ def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
     services.session_end(session_id=session_id, user=_user(request))
     messages.success(request, "The session is completed.")
     return _back(request, reverse("booking:session_detail", args=[session_id]))
+
+
+@login_required
+@require_POST
+def session_diagnosis(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The mechanic's diagnosis form in the room; "Write diagnosis and complete" also
+    completes the live session. Refusals come back next to their field (web.middleware)."""
+    raw_minutes = request.POST.get("estimated_labour_minutes", "").strip()
+    if not raw_minutes.isdigit():
+        raise InvalidInput(
+            "Estimated labour time is a whole number of minutes.", field="estimated_labour_minutes"
+        )
+    complete = request.POST.get("complete") == "1"
+    diagnosis.diagnosis_save(
+        session_id=session_id,
+        user=_user(request),
+        findings=request.POST.get("findings", ""),
+        service_type=request.POST.get("service_type", ""),
+        estimated_labour_minutes=int(raw_minutes),
+        parts=request.POST.get("parts", ""),
+        urgency=request.POST.get("urgency", ""),
+        complete=complete,
+    )
+    if complete:
+        messages.success(request, "Diagnosis saved and the session is completed.")
+    else:
+        messages.success(request, "Diagnosis saved. The customer sees it on the session page.")
+    return redirect("booking:room", session_id)
 
 
 @login_required
@@ -745,9 +783,20 @@ def session_room(request: HttpRequest, session_id: int) -> HttpResponse:
     started it; the mechanic ends it here. The status block polls every 5 s."""
     user = _user(request)
     session = selectors.session_for_user(session_id, user)
-    context = _room_context(session, user, now=timezone.now())
-    template = "booking/room.html#status" if request.htmx else "booking/room.html"  # type: ignore[attr-defined]
-    return render(request, template, context)
+    now = timezone.now()
+    context = _room_context(session, user, now=now)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "booking/room.html#status", context)
+    # The diagnosis form sits outside the polled status block, so typing is never lost.
+    if context["is_mechanic"] and diagnosis.diagnosis_writable(session, now=now):
+        context.update(
+            diagnosis=Diagnosis.objects.filter(session=session).first(),
+            diagnosis_until=diagnosis.diagnosis_editable_until(session),
+            service_types=ServiceType.choices,
+            urgencies=Urgency.choices,
+            can_diagnose=True,
+        )
+    return render(request, "booking/room.html", context)
 
 
 @login_required

@@ -66,6 +66,10 @@ KINDS: dict[str, MessageKind] = {
             "hold_expired", "Slot hold expired", (EMAIL,), while_status=(PENDING,), link="book"
         ),
         MessageKind("payment_refunded", "Payment refunded", (EMAIL,), link="payments"),
+        # The mechanic's diagnosis (booking.diagnosis) rides on the completion email; one
+        # written after the session was completed gets its own first (and only) email.
+        MessageKind("completed", "Session completed", (EMAIL,), link="session"),
+        MessageKind("diagnosis_ready", "Diagnosis ready", (EMAIL,), link="session"),
         MessageKind(
             "reminder_24h",
             "Reminder: session tomorrow",

@@ -18,7 +18,7 @@ from django.utils import timezone
 from autodoctor.accounts.models import User
 from autodoctor.booking.models import Offer, OfferKind, OfferStatus, SessionEvent, SessionStatus
 
-from .facts import role_of, session_facts
+from .facts import diagnosis_facts, role_of, session_facts
 from .services import notification_create
 
 Audience = Callable[[SessionEvent], list[User]]
@@ -83,6 +83,16 @@ def refund_is_news(event: SessionEvent) -> bool:
     return bool(event.data.get("amount_cents")) or bool(event.data.get("trial_restored"))
 
 
+def diagnosed_after_completion(event: SessionEvent) -> bool:
+    """A first diagnosis written once the completion email had gone without one (a
+    correction, or one saved while completing, is not news: the page shows it)."""
+    return (
+        bool(event.data.get("first"))
+        and not event.data.get("completes")
+        and event.session.status == SessionStatus.COMPLETED
+    )
+
+
 @dataclass(frozen=True)
 class Send:
     kind: str
@@ -107,6 +117,10 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
     "booking.session.hold_expired": (Send("hold_expired", customer),),
     # Recorded by payments.services.refunds.refund_issue in the refunding transaction.
     "payments.payment.refunded": (Send("payment_refunded", customer, when=refund_is_news),),
+    "booking.session.completed": (Send("completed", customer),),
+    "booking.session.diagnosed": (
+        Send("diagnosis_ready", customer, when=diagnosed_after_completion),
+    ),
     # Later: workshop appointment decisions.
 }
 
@@ -128,6 +142,8 @@ def on_session_event(event: SessionEvent) -> None:
     if event.action == "booking.session.cancelled":
         facts["cancelled_by"] = event.data.get("by", "")
         facts["reason"] = event.data.get("reason", "")
+    if event.action in ("booking.session.completed", "booking.session.diagnosed"):
+        facts["diagnosis"] = diagnosis_facts(session)
     if event.action == "payments.payment.refunded":
         facts["cancellation_reason"] = session.cancellation_reason
         facts["refund"] = {

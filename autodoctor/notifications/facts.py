@@ -10,7 +10,8 @@ Times are UTC ISO 8601 strings.
 from datetime import datetime, timedelta
 from typing import Any
 
-from autodoctor.booking.models import Session
+from autodoctor.booking.diagnosis import labour_words
+from autodoctor.booking.models import Diagnosis, Session
 
 
 def session_facts(session: Session) -> dict[str, Any]:
@@ -30,6 +31,21 @@ def session_facts(session: Session) -> dict[str, Any]:
         "sequence": session.reschedule_count,
         "customer": _person(session.customer),
         "mechanic": _person(mechanic_user) if mechanic_user else None,
+    }
+
+
+def diagnosis_facts(session: Session) -> dict[str, Any] | None:
+    """The mechanic's diagnosis as the completion email tells it; None while unwritten."""
+    diagnosis = Diagnosis.objects.filter(session=session).first()
+    if diagnosis is None:
+        return None
+    return {
+        "findings": diagnosis.findings,
+        "service_type": diagnosis.get_service_type_display(),
+        "labour": labour_words(diagnosis.estimated_labour_minutes),
+        "parts": diagnosis.parts,
+        "urgency": diagnosis.urgency,
+        "urgency_label": diagnosis.get_urgency_display(),
     }
 
 

@@ -17,6 +17,7 @@ def session_links(session_id: int) -> dict[str, str]:
     my_sessions = absolute(reverse("booking:my_sessions"))
     return {
         "join": absolute(reverse("booking:room", args=[session_id])),
+        "session": absolute(reverse("booking:session_detail", args=[session_id])),
         "reschedule": absolute(reverse("booking:session_reschedule", args=[session_id])),
         "cancel": my_sessions,
         "sessions": my_sessions,

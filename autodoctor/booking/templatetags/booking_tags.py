@@ -96,6 +96,7 @@ EVENT_WORDS = {
     "booking.session.completed": "Session completed",
     "booking.session.cancelled": "Cancelled",
     "booking.session.rescheduled": "Rescheduled",
+    "booking.session.diagnosed": "Diagnosis written",
 }
 
 
@@ -162,3 +163,11 @@ def grid_px(minutes: int) -> int:
 @register.simple_tag
 def grid_minutes_per_px() -> float:
     return 1 / GRID_PX_PER_MINUTE
+
+
+@register.filter
+def labour(minutes: int) -> str:
+    """Estimated labour minutes in words: 90 -> "1 h 30 min"."""
+    from autodoctor.booking.diagnosis import labour_words
+
+    return labour_words(int(minutes))
