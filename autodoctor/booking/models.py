@@ -335,21 +335,6 @@ LABOUR_MINUTES_MIN = 15
 LABOUR_MINUTES_MAX = 1440  # one day of workshop time
 
 
-class ServiceType(models.TextChoices):
-    """The recommended work (the workshop visit's service type, issue 11)."""
-
-    DIAGNOSTIC = "diagnostic", "In-person diagnostic"
-    MAINTENANCE = "maintenance", "Maintenance (oil, fluids, filters)"
-    BRAKES = "brakes", "Brakes"
-    ENGINE = "engine", "Engine"
-    ELECTRICAL = "electrical", "Electrical"
-    SUSPENSION = "suspension", "Suspension and steering"
-    TRANSMISSION = "transmission", "Transmission"
-    HVAC = "hvac", "Heating and A/C"
-    TIRES = "tires", "Tires and wheels"
-    OTHER = "other", "Other"
-
-
 class Urgency(models.TextChoices):
     SAFE = "safe", "Safe to drive"
     SOON = "soon", "Repair soon"

@@ -281,3 +281,28 @@ def test_workshop_hours_and_overrides_shape_the_listing(completed_session):
     assert local == ["09:00", "11:00"]
     closed = availability.visit_slots(shop, TUESDAY_10 + 22 * HOUR, TUESDAY_10 + 46 * HOUR, HOUR, now=NOW)
     assert closed == []
+
+
+def test_the_diagnosis_decides_the_work_and_its_length(workshop, completed_session):
+    from autodoctor.booking.models import Diagnosis
+
+    session = completed_session()
+    Diagnosis.objects.create(
+        session=session,
+        findings="Front pads worn to 2 mm, rotor scored",
+        service_type="brakes",
+        estimated_labour_minutes=120,
+        urgency="soon",
+        written_by=session.mechanic,
+    )
+    visit = request(session, workshop)
+    assert (visit.service_type, visit.duration_minutes) == ("brakes", 120)
+    assert visit.ends_at - visit.starts_at == 2 * HOUR
+
+
+def test_workshop_duration_for_the_service_type_when_no_diagnosis(workshop, completed_session):
+    from autodoctor.availability.models import WorkshopVisitSettings
+
+    WorkshopVisitSettings.objects.create(workshop=workshop, durations={"diagnostic": 90})
+    visit = request(completed_session(), workshop)
+    assert visit.duration_minutes == 90

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_accounts_onboarding'),
-        ('booking', '0005_reservation_for_visits'),
+        ('booking', '0006_reservation_for_visits'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

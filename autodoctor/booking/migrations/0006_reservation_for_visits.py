@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0004_session_concern_limit'),
+        ('booking', '0005_diagnosis'),
     ]
 
     operations = [
