@@ -45,6 +45,7 @@ from autodoctor.booking.models import (
 from autodoctor.booking.models import SessionStatus as Status
 from autodoctor.notifications.models import Notification
 from autodoctor.payments.services import checkout, credits
+from autodoctor.workshops.models import Visit
 from tests.booking.conftest import _plans_migration
 from tests.factories import (
     CustomerFactory,
@@ -66,6 +67,8 @@ USER = "user"  # any logged-in person, about themselves only
 CUSTOMER, MECHANIC, WORKSHOP, STAFF = "customer", "mechanic", "workshop", "staff"  # by role
 PAYEE = "payee"  # mechanics and workshops: the people who are paid
 OWN_C, OWN_M, OWN_W = "own_customer", "own_mechanic", "own_workshop"  # one owner's object
+# A workshop visit: both sides see it; some acts are the customer's, others the workshop's.
+OWN_V, OWN_VC, OWN_VW = "own_visit", "own_visit_customer", "own_visit_workshop"
 
 ROLE_OF = {
     CUSTOMER: {"c1", "c2"},
@@ -75,7 +78,15 @@ ROLE_OF = {
     STAFF: set(),
 }
 # Who may reach an owner's object: the owner, and the session's other party.
-OWNERS = {OWN_C: {"c1", "m1"}, OWN_M: {"m1"}, OWN_W: {"w1"}}
+SHOP = frozenset({"w1"})  # c1's visit is at w1's workshop: its staff see the request
+OWNERS = {
+    OWN_C: {"c1", "m1"},
+    OWN_M: {"m1"},
+    OWN_W: {"w1"},
+    OWN_V: {"c1", "w1"},
+    OWN_VC: {"c1"},
+    OWN_VW: {"w1"},
+}
 CALLERS = ["anonymous", "c1", "c2", "m1", "m2", "w1", "w2", "admin"]
 
 
@@ -86,6 +97,7 @@ class Route:
     body: dict | None = None  # API JSON body (values: world keys in "{…}")
     query: dict = field(default_factory=dict)  # page GET parameters
     served: frozenset = frozenset()  # statuses that still mean "let in" (input refused)
+    shared_with: frozenset = frozenset()  # callers besides c1/m1 who rightly see c1's data
 
 
 # Pages by URL name. Path parameters are filled from the world by name unless given.
@@ -295,6 +307,47 @@ API: dict[str, Route] = {
     "GET /api/credits": Route(USER),
     "GET /api/earnings": Route(PAYEE),
     "GET /api/sessions/{session_id}/calendar.ics": Route(OWN_C, {"session_id": "c1_session"}),
+    "GET /api/workshops": Route(USER),
+    "GET /api/workshops/{workshop_id}/available-times": Route(USER, {"workshop_id": "w1_shop"}),
+    "POST /api/workshop/appointments/from-session": Route(CUSTOMER),
+    "GET /api/visits": Route(USER),
+    "GET /api/workshop/appointments": Route(WORKSHOP, shared_with=SHOP),
+    "PUT /api/workshop/appointments/{visit_id}/counter/accept": Route(
+        OWN_VC, {"visit_id": "c1_visit"}
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/counter/decline": Route(
+        OWN_VC, {"visit_id": "c1_visit"}
+    ),
+    "GET /api/workshop/appointments/{visit_id}": Route(
+        OWN_V, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/cancel": Route(
+        OWN_V, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/reschedule": Route(
+        OWN_V, {"visit_id": "c1_visit"}, {"start": "2031-03-07T15:00:00Z"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/confirm": Route(
+        OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/counter": Route(
+        OWN_VW, {"visit_id": "c1_visit"}, {"start": "2031-03-07T15:00:00Z"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/decline": Route(
+        OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/assign": Route(
+        OWN_VW, {"visit_id": "c1_visit"}, {"mechanic_id": None}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/check-in": Route(
+        OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/complete": Route(
+        OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
+    "PUT /api/workshop/appointments/{visit_id}/no-show": Route(
+        OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
 }
 
 LEAK_MARKERS = (
@@ -303,6 +356,7 @@ LEAK_MARKERS = (
     "+14165550199",
     "OWNERVIN",
     "grinding-7f3",
+    "visitnote-9c2",
 )
 
 
@@ -407,6 +461,21 @@ def world(db):
             starts_at=SLOT + timedelta(days=10),
             ends_at=SLOT + timedelta(days=11),
         )
+        visit = Visit.objects.create(  # the customer's request at w1's workshop
+            workshop=shop,
+            customer=c1.user,
+            session=session,
+            vehicle_label="2018 OWNERVIN",
+            concern=concern,
+            service_type="brakes",
+            duration_minutes=60,
+            starts_at=SLOT + timedelta(days=2),
+            ends_at=SLOT + timedelta(days=2, hours=1),
+            bay=1,
+            status="requested",
+            expires_at=NOW + timedelta(hours=24),
+            customer_notes="Please call first visitnote-9c2",
+        )
         invitation = Invitation.objects.create(
             workshop=shop,
             kind=InvitationKind.STAFF,
@@ -452,6 +521,7 @@ def world(db):
             "w1_invitation": invitation.pk,
             "w1_override": w1_override.pk,
             "w1_time_off": w1_time_off.pk,
+            "c1_visit": visit.pk,
             "applicant": applicant.pk,
             "bogus": "not-a-real-token",
         },
@@ -512,6 +582,7 @@ def _check(
     method: str,
     api_call: bool,
     served: frozenset = frozenset(),
+    shared_with: frozenset = frozenset(),
 ) -> list[str]:
     """What is wrong with this answer (nothing: [])."""
     status = response.status_code
@@ -520,7 +591,7 @@ def _check(
     body = b"".join(response) if getattr(response, "streaming", False) else response.content
     text = body.decode(errors="replace")
     problems = []
-    if caller not in {"c1", "m1", "admin"}:
+    if caller not in {"c1", "m1", "admin"} | shared_with:
         leaked = [marker for marker in LEAK_MARKERS if marker in text]
         if leaked:
             problems.append(f"{where} as {caller} leaked {leaked}")
@@ -565,6 +636,7 @@ def test_pages_answer_each_caller_by_the_matrix(world):
                         method=method,
                         api_call=False,
                         served=route.served,
+                        shared_with=route.shared_with,
                     )
                     calls += 1
     assert not problems, "\n".join(problems)
@@ -586,7 +658,7 @@ def test_api_answers_each_caller_by_the_matrix(world):
                 allowed = _allowed(route, caller)
                 if not _methods_for(route, allowed, [method]):
                     continue
-                query = _query_for(pattern)
+                query = _query_for(pattern, world["ids"])
                 if method == "GET":
                     response = client.get(path, query)
                 else:
@@ -600,6 +672,7 @@ def test_api_answers_each_caller_by_the_matrix(world):
                     allowed=allowed,
                     method=method,
                     api_call=True,
+                    shared_with=route.shared_with,
                 )
                 calls += 1
     assert not problems, "\n".join(problems)
@@ -613,7 +686,7 @@ def _json(body: dict) -> str:
     return json.dumps(body)
 
 
-def _query_for(pattern: str) -> dict:
+def _query_for(pattern: str, ids: dict) -> dict:
     """Required query parameters of the slot searches, so the owner's call is served."""
     if pattern.endswith("available-slots"):
         return {"plan": "advice", "from": "2031-03-05", "to": "2031-03-06"}
@@ -621,6 +694,8 @@ def _query_for(pattern: str) -> dict:
         return {"start": "2031-03-05T15:00:00Z", "end": "2031-03-05T16:00:00Z"}
     if pattern.endswith("/slots/earliest"):
         return {"plan": "advice"}
+    if pattern.endswith("/available-times"):
+        return {"duration": 60, "from": "2031-03-05", "to": "2031-03-06"}
     return {}
 
 
@@ -637,6 +712,9 @@ def _assert_world_unchanged(world) -> None:
     assert Invitation.objects.get(pk=ids["w1_invitation"]).status == "pending"
     assert not Notification.objects.get(pk=ids["c1_notification"]).read_at
     assert Diagnosis.objects.get(session_id=ids["c1_session"]).findings.startswith("Confirmed")
+    visit = Visit.objects.get(pk=ids["c1_visit"])
+    assert (visit.status, visit.starts_at) == ("requested", SLOT + timedelta(days=2))
+    assert visit.assigned_mechanic_id is None
 
 
 def test_the_admin_is_for_staff_only(world):

@@ -112,24 +112,31 @@ def _share_lock_workshop(workshop_id: int) -> None:
             cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR SHARE", [workshop_id])
 
 
-def _lock(visit_id: int, user: User, *, as_role: str) -> Visit:
-    """The visit, row-locked, if `user` may act on it as `as_role` ("customer" or
-    "workshop"). NotFound if they cannot see it; NotAllowed if they can but it is not
-    theirs to do (the assigned mechanic asking to confirm)."""
+def _visible(visit_id: int, user: User, *, as_role: str, lock: bool = False) -> Visit:
+    """The visit if `user` may act on it as `as_role`: "customer", "workshop" (its staff,
+    owner, admins) or "any" (either side). NotFound if they cannot see it; NotAllowed if
+    they can but it is not theirs to do (the assigned mechanic asking to confirm)."""
+    qs = Visit.objects.select_for_update(of=("self",)) if lock else Visit.objects
     visit = (
-        Visit.objects.select_for_update(of=("self",))
-        .filter(pk=visit_id, pk__in=visits_visible_to(user).values("pk"))
+        qs.filter(pk=visit_id, pk__in=visits_visible_to(user).values("pk"))
         .select_related("workshop", "customer")
         .first()
     )
     if visit is None:
         raise NotFound("No such visit.")
+    is_staff = user.is_platform_admin or visit.workshop_id in staff_workshop_ids(user)
     if as_role == "customer" and visit.customer_id != user.pk:
         raise NotAllowed("Only the customer who asked for this visit can do that.")
-    if as_role == "workshop" and not (
-        user.is_platform_admin or visit.workshop_id in staff_workshop_ids(user)
-    ):
+    if as_role == "workshop" and not is_staff:
         raise NotAllowed("Only the workshop's staff can do that.")
+    if as_role == "any" and not (is_staff or visit.customer_id == user.pk):
+        raise NotAllowed("Only the customer or the workshop can do that.")
+    return visit
+
+
+def _lock(visit_id: int, user: User, *, as_role: str) -> Visit:
+    """`_visible`, row-locked, with the workshop share-locked, inside the transaction."""
+    visit = _visible(visit_id, user, as_role=as_role, lock=True)
     _share_lock_workshop(visit.workshop_id)
     return visit
 
@@ -494,10 +501,6 @@ def visit_cancel(
     def work() -> Visit:
         visit = _lock(visit_id, user, as_role="any")
         role = "customer" if visit.customer_id == user.pk else "workshop"
-        if role == "workshop" and not (
-            user.is_platform_admin or visit.workshop_id in staff_workshop_ids(user)
-        ):
-            raise NotAllowed("Only the customer or the workshop can cancel this visit.")
         if visit.status == V.CONFIRMED and visit.starts_at <= now:
             raise InvalidTransition(
                 "This visit has started; the workshop marks it checked in or a no-show.",
@@ -527,19 +530,13 @@ def visit_reschedule(
     for the workshop, and the old time is freed."""
     now = now or timezone.now()
     starts_at = _aware(starts_at)
-    visit = visits_visible_to(user).filter(pk=visit_id).first()
-    if visit is None:
-        raise NotFound("No such visit.")
+    visit = _visible(visit_id, user, as_role="any")
     duration = timedelta(minutes=visit.duration_minutes)
     _time_refusal(visit.workshop_id, starts_at, duration, now=now, ignore={visit.pk})
 
     def work() -> Visit:
         visit = _lock(visit_id, user, as_role="any")
         by_customer = visit.customer_id == user.pk
-        if not by_customer and not (
-            user.is_platform_admin or visit.workshop_id in staff_workshop_ids(user)
-        ):
-            raise NotAllowed("Only the customer or the workshop can move this visit.")
         allowed = (V.REQUESTED, V.CONFIRMED) if by_customer else (V.CONFIRMED,)
         if visit.status not in allowed:
             raise _not_now(visit, "move it")
@@ -620,9 +617,7 @@ def visit_counter(
     now = now or timezone.now()
     starts_at = _aware(starts_at)
     reason = _text(reason, field="reason", label="reason", limit=REASON_MAX)
-    visit = visits_visible_to(user).filter(pk=visit_id).first()
-    if visit is None:
-        raise NotFound("No such visit.")
+    visit = _visible(visit_id, user, as_role="workshop")
     duration = timedelta(minutes=visit.duration_minutes)
     _time_refusal(visit.workshop_id, starts_at, duration, now=now, ignore={visit.pk})
 

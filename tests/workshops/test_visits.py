@@ -7,7 +7,14 @@ import pytest
 
 from autodoctor.availability import service as availability
 from autodoctor.booking.models import Reservation, ReservationStatus
-from autodoctor.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, NotFound, SlotUnavailable
+from autodoctor.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    SlotUnavailable,
+)
 from autodoctor.workshops import services
 from autodoctor.workshops.models import Visit, VisitEvent, VisitStatus
 from autodoctor.workshops.services import VisitRequest
@@ -96,7 +103,12 @@ def test_listing_never_offers_a_time_no_single_bay_can_take(workshop, completed_
     Visit.objects.filter(pk=b.pk).update(bay=2)
     c = request(completed_session(), workshop, start=TUESDAY_10 + HOUR)  # bay 1, 11:00-12:00
     assert (a.bay, c.bay) == (1, 1)
-    starts = {s.start for s in availability.visit_slots(workshop, TUESDAY_10, TUESDAY_10 + 3 * HOUR, HOUR, now=NOW)}
+    starts = {
+        s.start
+        for s in availability.visit_slots(
+            workshop, TUESDAY_10, TUESDAY_10 + 3 * HOUR, HOUR, now=NOW
+        )
+    }
     assert TUESDAY_10 + half not in starts and TUESDAY_10 + 2 * HOUR in starts
     with pytest.raises(SlotUnavailable):
         request(completed_session(), workshop, start=TUESDAY_10 + half)
@@ -114,8 +126,14 @@ def test_confirm_with_a_mechanic_blocks_their_remote_time(
 ):
     visit = request(completed_session(), workshop)
     staff = workshop.staff_user
-    visit = services.visit_confirm(user=staff, visit_id=visit.pk, mechanic_id=shop_mechanic.pk, bay=2, now=NOW)
-    assert (visit.status, visit.bay, visit.assigned_mechanic_id) == ("confirmed", 2, shop_mechanic.pk)
+    visit = services.visit_confirm(
+        user=staff, visit_id=visit.pk, mechanic_id=shop_mechanic.pk, bay=2, now=NOW
+    )
+    assert (visit.status, visit.bay, visit.assigned_mechanic_id) == (
+        "confirmed",
+        2,
+        shop_mechanic.pk,
+    )
     pin = Reservation.objects.get(pk=visit.mechanic_reservation_id)
     assert pin.session_id is None and pin.status == ReservationStatus.CONFIRMED
     assert not availability.is_available(shop_mechanic, TUESDAY_10, TUESDAY_10 + HOUR, now=NOW)
@@ -130,7 +148,9 @@ def test_only_the_workshops_own_mechanics_can_be_assigned(workshop, completed_se
     visit = request(completed_session(), workshop)
     outsider = MechanicFactory()
     with pytest.raises(InvalidInput, match="own mechanics"):
-        services.visit_confirm(user=workshop.staff_user, visit_id=visit.pk, mechanic_id=outsider.pk, now=NOW)
+        services.visit_confirm(
+            user=workshop.staff_user, visit_id=visit.pk, mechanic_id=outsider.pk, now=NOW
+        )
 
 
 def test_who_may_act(workshop, completed_session):
@@ -149,19 +169,31 @@ def test_counter_offer_accepted(workshop, completed_session):
     visit = request(completed_session(), workshop)
     later = TUESDAY_10 + 3 * HOUR
     visit = services.visit_counter(
-        user=workshop.staff_user, visit_id=visit.pk, starts_at=later, reason="Fully booked at 10", now=NOW
+        user=workshop.staff_user,
+        visit_id=visit.pk,
+        starts_at=later,
+        reason="Fully booked at 10",
+        now=NOW,
     )
-    assert (visit.status, visit.starts_at, visit.requested_starts_at) == ("countered", later, TUESDAY_10)
+    assert (visit.status, visit.starts_at, visit.requested_starts_at) == (
+        "countered",
+        later,
+        TUESDAY_10,
+    )
     assert visit.sequence == 1
     with pytest.raises(NotAllowed):
         services.visit_counter_accept(customer=workshop.staff_user, visit_id=visit.pk, now=NOW)
-    visit = services.visit_counter_accept(customer=visit.customer, visit_id=visit.pk, now=NOW + HOUR)
+    visit = services.visit_counter_accept(
+        customer=visit.customer, visit_id=visit.pk, now=NOW + HOUR
+    )
     assert visit.status == "confirmed" and visit.expires_at is None
 
 
 def test_counter_offer_lapses_and_cannot_be_accepted_after(workshop, completed_session):
     visit = request(completed_session(), workshop)
-    visit = services.visit_counter(user=workshop.staff_user, visit_id=visit.pk, starts_at=TUESDAY_10 + 2 * HOUR, now=NOW)
+    visit = services.visit_counter(
+        user=workshop.staff_user, visit_id=visit.pk, starts_at=TUESDAY_10 + 2 * HOUR, now=NOW
+    )
     after = visit.expires_at + timedelta(seconds=1)
     with pytest.raises(InvalidTransition, match="lapsed"):
         services.visit_counter_accept(customer=visit.customer, visit_id=visit.pk, now=after)
@@ -172,7 +204,9 @@ def test_counter_offer_lapses_and_cannot_be_accepted_after(workshop, completed_s
 
 def test_counter_declined_frees_the_time(workshop, completed_session):
     visit = request(completed_session(), workshop)
-    services.visit_counter(user=workshop.staff_user, visit_id=visit.pk, starts_at=TUESDAY_10 + HOUR, now=NOW)
+    services.visit_counter(
+        user=workshop.staff_user, visit_id=visit.pk, starts_at=TUESDAY_10 + HOUR, now=NOW
+    )
     visit = services.visit_counter_decline(customer=visit.customer, visit_id=visit.pk, now=NOW)
     assert (visit.status, visit.cancelled_by) == ("cancelled", "customer")
 
@@ -181,7 +215,9 @@ def test_decline_needs_a_reason_and_only_from_requested(workshop, completed_sess
     visit = request(completed_session(), workshop)
     with pytest.raises(InvalidInput, match="why"):
         services.visit_decline(user=workshop.staff_user, visit_id=visit.pk, reason=" ", now=NOW)
-    visit = services.visit_decline(user=workshop.staff_user, visit_id=visit.pk, reason="We do not service EVs", now=NOW)
+    visit = services.visit_decline(
+        user=workshop.staff_user, visit_id=visit.pk, reason="We do not service EVs", now=NOW
+    )
     assert visit.status == "declined"
     with pytest.raises(InvalidTransition, match="declined"):
         services.visit_confirm(user=workshop.staff_user, visit_id=visit.pk, now=NOW)
@@ -215,7 +251,9 @@ def test_lifecycle_check_in_complete_and_no_show(workshop, completed_session):
     with pytest.raises(InvalidTransition, match="day of the visit"):
         services.visit_check_in(user=staff, visit_id=visit.pk, now=NOW)
     services.visit_check_in(user=staff, visit_id=visit.pk, now=TUESDAY_10)
-    visit = services.visit_complete(user=staff, visit_id=visit.pk, notes="Pads and rotors replaced", now=TUESDAY_10 + HOUR)
+    visit = services.visit_complete(
+        user=staff, visit_id=visit.pk, notes="Pads and rotors replaced", now=TUESDAY_10 + HOUR
+    )
     assert (visit.status, visit.workshop_notes) == ("completed", "Pads and rotors replaced")
     with pytest.raises(InvalidTransition):
         services.visit_cancel(user=visit.customer, visit_id=visit.pk, now=TUESDAY_10 + HOUR)
@@ -224,13 +262,20 @@ def test_lifecycle_check_in_complete_and_no_show(workshop, completed_session):
     services.visit_confirm(user=staff, visit_id=other.pk, now=NOW)
     with pytest.raises(InvalidTransition, match="15 minutes"):
         services.visit_no_show(user=staff, visit_id=other.pk, now=TUESDAY_10)
-    assert services.visit_no_show(user=staff, visit_id=other.pk, now=TUESDAY_10 + HOUR).status == "no_show"
+    assert (
+        services.visit_no_show(user=staff, visit_id=other.pk, now=TUESDAY_10 + HOUR).status
+        == "no_show"
+    )
 
 
 def test_customer_cancel_frees_the_bay_and_the_mechanic(workshop, shop_mechanic, completed_session):
     visit = request(completed_session(), workshop)
-    services.visit_confirm(user=workshop.staff_user, visit_id=visit.pk, mechanic_id=shop_mechanic.pk, now=NOW)
-    visit = services.visit_cancel(user=visit.customer, visit_id=visit.pk, reason="Fixed it myself", now=NOW)
+    services.visit_confirm(
+        user=workshop.staff_user, visit_id=visit.pk, mechanic_id=shop_mechanic.pk, now=NOW
+    )
+    visit = services.visit_cancel(
+        user=visit.customer, visit_id=visit.pk, reason="Fixed it myself", now=NOW
+    )
     assert (visit.status, visit.cancelled_by) == ("cancelled", "customer")
     assert Reservation.objects.get(visit__isnull=True, mechanic=shop_mechanic).status == "released"
     assert availability.is_available(shop_mechanic, TUESDAY_10, TUESDAY_10 + HOUR, now=NOW)
@@ -240,17 +285,29 @@ def test_workshop_reschedule_keeps_it_confirmed_and_moves_the_mechanic(
     workshop, shop_mechanic, completed_session
 ):
     visit = request(completed_session(), workshop)
-    services.visit_confirm(user=workshop.staff_user, visit_id=visit.pk, mechanic_id=shop_mechanic.pk, now=NOW)
-    moved = services.visit_reschedule(user=workshop.staff_user, visit_id=visit.pk, starts_at=TUESDAY_10 + 2 * HOUR, now=NOW)
-    assert (moved.status, moved.sequence, moved.assigned_mechanic_id) == ("confirmed", 1, shop_mechanic.pk)
+    services.visit_confirm(
+        user=workshop.staff_user, visit_id=visit.pk, mechanic_id=shop_mechanic.pk, now=NOW
+    )
+    moved = services.visit_reschedule(
+        user=workshop.staff_user, visit_id=visit.pk, starts_at=TUESDAY_10 + 2 * HOUR, now=NOW
+    )
+    assert (moved.status, moved.sequence, moved.assigned_mechanic_id) == (
+        "confirmed",
+        1,
+        shop_mechanic.pk,
+    )
     assert availability.is_available(shop_mechanic, TUESDAY_10, TUESDAY_10 + HOUR, now=NOW)
-    assert not availability.is_available(shop_mechanic, TUESDAY_10 + 2 * HOUR, TUESDAY_10 + 3 * HOUR, now=NOW)
+    assert not availability.is_available(
+        shop_mechanic, TUESDAY_10 + 2 * HOUR, TUESDAY_10 + 3 * HOUR, now=NOW
+    )
 
 
 def test_customer_reschedule_asks_the_workshop_again(workshop, completed_session):
     visit = request(completed_session(), workshop)
     services.visit_confirm(user=workshop.staff_user, visit_id=visit.pk, now=NOW)
-    moved = services.visit_reschedule(user=visit.customer, visit_id=visit.pk, starts_at=TUESDAY_10 + HOUR, now=NOW)
+    moved = services.visit_reschedule(
+        user=visit.customer, visit_id=visit.pk, starts_at=TUESDAY_10 + HOUR, now=NOW
+    )
     assert moved.status == "requested" and moved.expires_at == NOW + timedelta(hours=24)
 
 
@@ -261,12 +318,16 @@ def test_fewer_bays_than_booked_is_refused_naming_the_visits(workshop, completed
     b = request(completed_session(), workshop)
     assert (a.bay, b.bay) == (1, 2)
     with pytest.raises(Conflict, match=f"#{b.pk}"):
-        workshop_update(user=workshop.owner, workshop_id=workshop.pk, changes=WorkshopChanges(bays=1), now=NOW)
+        workshop_update(
+            user=workshop.owner, workshop_id=workshop.pk, changes=WorkshopChanges(bays=1), now=NOW
+        )
     workshop.refresh_from_db()
     assert workshop.max_concurrent_appointments == 2
     # A visit in bay 2 that a lower bay can take is moved instead of refusing.
     services.visit_cancel(user=a.customer, visit_id=a.pk, now=NOW)
-    workshop_update(user=workshop.owner, workshop_id=workshop.pk, changes=WorkshopChanges(bays=1), now=NOW)
+    workshop_update(
+        user=workshop.owner, workshop_id=workshop.pk, changes=WorkshopChanges(bays=1), now=NOW
+    )
     assert Visit.objects.get(pk=b.pk).bay == 1
 
 
@@ -276,10 +337,17 @@ def test_workshop_hours_and_overrides_shape_the_listing(completed_session):
     shop = WorkshopFactory(max_concurrent_appointments=1)
     workshop_hours(shop, days=range(7), open_=9 * 60, close=12 * 60, break_=(10 * 60, 11 * 60))
     DateOverride.objects.create(workshop=shop, day=TUESDAY_10.date() + timedelta(days=1))  # closed
-    day = availability.visit_slots(shop, TUESDAY_10 - 2 * HOUR, TUESDAY_10 + 22 * HOUR, HOUR, now=NOW)
-    local = [s.start.astimezone(__import__("zoneinfo").ZoneInfo("America/Toronto")).strftime("%H:%M") for s in day]
+    day = availability.visit_slots(
+        shop, TUESDAY_10 - 2 * HOUR, TUESDAY_10 + 22 * HOUR, HOUR, now=NOW
+    )
+    local = [
+        s.start.astimezone(__import__("zoneinfo").ZoneInfo("America/Toronto")).strftime("%H:%M")
+        for s in day
+    ]
     assert local == ["09:00", "11:00"]
-    closed = availability.visit_slots(shop, TUESDAY_10 + 22 * HOUR, TUESDAY_10 + 46 * HOUR, HOUR, now=NOW)
+    closed = availability.visit_slots(
+        shop, TUESDAY_10 + 22 * HOUR, TUESDAY_10 + 46 * HOUR, HOUR, now=NOW
+    )
     assert closed == []
 
 
