@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "autodoctor.web.middleware.DomainErrorMiddleware",
     "autodoctor.web.middleware.ViewerTimeZoneMiddleware",
+    "autodoctor.web.middleware.PresenceMiddleware",
     "autodoctor.web.middleware.RateLimitMiddleware",
     "autodoctor.api_middleware.ApiErrorShapeMiddleware",
     # Last: turns an axes lockout flagged during authenticate() into the login page's 429.
