@@ -693,7 +693,7 @@ def _request_expire(offer_id: int, *, now: datetime) -> bool:
     Precondition: inside a booking transaction."""
     _lock_offer_session(offer_id)
     offer = (
-        Offer.objects.select_for_update()
+        Offer.objects.select_for_update(of=("self",))  # the session is locked already
         .select_related("session", "mechanic")
         .filter(pk=offer_id)
         .first()
