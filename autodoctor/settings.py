@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "autodoctor.web.middleware.DomainErrorMiddleware",
     "autodoctor.web.middleware.ViewerTimeZoneMiddleware",
+    "autodoctor.web.middleware.PresenceMiddleware",
     "autodoctor.web.middleware.RateLimitMiddleware",
     "autodoctor.api_middleware.ApiErrorShapeMiddleware",
     # Last: turns an axes lockout flagged during authenticate() into the login page's 429.
@@ -267,6 +268,10 @@ TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
 UNPAID_SESSION_MINUTES = int(os.environ.get("UNPAID_SESSION_MINUTES", "45"))
 # A paid "start now" request nobody accepts within this long is closed and refunded.
 START_NOW_WAIT_MINUTES = int(os.environ.get("START_NOW_WAIT_MINUTES", "30"))
+# A booking request (instant booking off) the mechanic does not answer closes, refunded in
+# full, at the earlier of this long after it was sent and the cut-off before its start.
+BOOKING_REQUEST_RESPONSE_HOURS = int(os.environ.get("BOOKING_REQUEST_RESPONSE_HOURS", "24"))
+BOOKING_REQUEST_CUTOFF_HOURS = int(os.environ.get("BOOKING_REQUEST_CUTOFF_HOURS", "2"))
 # The session room's video/chat link, with {room} (an unguessable room name) and
 # {session_id}; empty = the built-in placeholder room page (booking/room.py).
 SESSION_ROOM_URL_TEMPLATE = os.environ.get("SESSION_ROOM_URL_TEMPLATE", "")

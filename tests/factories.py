@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from autodoctor.accounts.models import (
     AccountType,
@@ -84,6 +85,10 @@ class MechanicFactory(factory.django.DjangoModelFactory):
     years_experience = 5
     payout_account_id = factory.Sequence(lambda n: f"acct_mech_{n}")
     approval_status = ApprovalStatus.APPROVED  # pass PENDING for an applicant
+    is_online = False
+    # Available mechanics are seen "now" (the clock the test froze, or the real one); a
+    # test about presence tiers passes last_seen_at itself.
+    last_seen_at = factory.LazyAttribute(lambda o: timezone.now() if o.is_online else None)
 
     @factory.post_generation
     def settings(obj, create, extracted, **kwargs):

@@ -123,6 +123,8 @@ PAGES: dict[str, Route] = {
     "accounts:delete": Route(USER, served=frozenset({409})),
     "accounts:mechanic_application": Route(MECHANIC),
     "accounts:affiliation_leave": Route(MECHANIC),
+    "accounts:presence_set": Route(MECHANIC),
+    "accounts:presence_heartbeat": Route(MECHANIC),
     "accounts:mechanic_photo": Route(PUBLIC, {"mechanic_id": "m1_profile"}),
     "accounts:workshop_list": Route(USER),
     "accounts:workshop_detail": Route(OWN_W, {"workshop_id": "w1_shop"}),

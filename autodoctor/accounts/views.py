@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from autodoctor.errors import DomainError, InvalidInput, NotFound
+from autodoctor.errors import DomainError, InvalidInput, NotAllowed, NotFound
 
-from . import mechanics, privacy, profiles, registration, workshops
+from . import mechanics, presence, privacy, profiles, registration, workshops
 from .forms import (
     ApplicationForm,
     InvitationForm,
@@ -418,6 +418,37 @@ def mechanic_application(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+@login_required
+def presence_heartbeat(request: HttpRequest) -> HttpResponse:
+    """The mechanic's open pages ping this every 45 s (htmx). It writes nothing itself:
+    PresenceMiddleware already recorded the request; 204 so the page changes nothing."""
+    _presence_owner(request)
+    return HttpResponse(status=204)
+
+
+def _presence_owner(request: HttpRequest) -> User:
+    user = _user(request)
+    if not user.is_mechanic:
+        raise NotAllowed("Presence is for mechanic accounts.", code="not_a_mechanic")
+    return user
+
+
+@login_required
+@require_POST
+def presence_set(request: HttpRequest) -> HttpResponse:
+    """The mechanic's "available for start-now / away" switch (plan §5.3: their choice)."""
+    profile = mechanics.access_own_profile(_presence_owner(request))
+    available = request.POST.get("available") == "1"
+    presence.mechanic_availability_set(mechanic=profile, available=available)
+    messages.success(
+        request,
+        "You are available for start-now requests."
+        if available
+        else "You are away: start-now requests no longer count you as online.",
+    )
+    return redirect(safe_next(request, reverse("home")))
 
 
 @login_required

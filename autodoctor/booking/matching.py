@@ -15,6 +15,7 @@ from functools import lru_cache
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
+from autodoctor.accounts.presence import presence_of
 from autodoctor.availability.service import MAX_BUFFER
 
 STOPWORDS = {
@@ -90,24 +91,18 @@ def _keyword_hits(specialties: list[str], concern: str, words: frozenset[str]) -
 
 
 def match_score(mechanic: MechanicProfile, criteria: MatchCriteria, *, now: datetime) -> Match:
+    """Precondition: `mechanic.user` is loaded (its zone decides "online today")."""
     score = 0
     reasons: list[str] = []
-    seen = mechanic.last_seen_at
-    if mechanic.is_online:
-        score += 50
-        reasons.append("online now")
-    elif seen is not None:
-        ago = now - seen
-        if ago <= timedelta(minutes=30):
-            score, reason = score + 30, "online in the last 30 minutes"
-        elif ago <= timedelta(hours=1):
-            score, reason = score + 20, "online in the last hour"
-        elif seen.date() == now.date():
-            score, reason = score + 10, "online today"
-        else:
-            reason = ""
-        if reason:
-            reasons.append(reason)
+    presence = presence_of(
+        available=mechanic.is_online,
+        last_seen_at=mechanic.last_seen_at,
+        now=now,
+        zone=mechanic.user.zone,
+    )
+    if presence.points:
+        score += presence.points
+        reasons.append(presence.label)
     hits = _keyword_hits(
         mechanic.specialty_keywords or [], criteria.concern, concern_keywords(criteria.concern)
     )
@@ -161,16 +156,21 @@ def mechanics_ranked(
 
     now = now or timezone.now()
     # Only the fields match_score reads: the immediate flow scores every active mechanic.
-    candidates = MechanicProfile.objects.approved().only(
-        "pk",
-        "is_online",
-        "last_seen_at",
-        "specialty_keywords",
-        "brands",
-        "years_experience",
-        "fsa",
-        "city",
-        "rating",
+    candidates = (
+        MechanicProfile.objects.approved()
+        .select_related("user")
+        .only(
+            "pk",
+            "user__time_zone",
+            "is_online",
+            "last_seen_at",
+            "specialty_keywords",
+            "brands",
+            "years_experience",
+            "fsa",
+            "city",
+            "rating",
+        )
     )
     if criteria.scheduled_for is not None:
         end = criteria.scheduled_for + timedelta(minutes=criteria.duration_minutes)

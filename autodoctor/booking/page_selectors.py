@@ -475,15 +475,17 @@ def mechanic_calendar(
 
 def offers_with_earnings(mechanic: MechanicProfile, *, limit: int = 50) -> list:
     """Open offers this mechanic can take, each with `.earning_cents` (the payout split
-    of its plan's price) and `.paid_to` (their workshop, when it is paid the share)."""
+    of its plan's price), `.paid_to` (their workshop, when it is paid the share) and
+    `.answer_by` (a booking request's deadline, else None)."""
     from autodoctor.accounts.mechanic_types import mechanic_type
     from autodoctor.payments.policy import PAYS_THE_WORKSHOP, payout_split
 
-    from .selectors import offers_visible_to
+    from .selectors import offer_deadline, offers_visible_to
 
     kind = mechanic_type(mechanic)
     offers = list(offers_visible_to(mechanic)[:limit])
     for offer in offers:
+        offer.answer_by = offer_deadline(offer)  # booking requests only
         offer.earning_cents = payout_split(offer.session.plan.price_cents, kind).payee_cents
         offer.paid_to = mechanic.workshop if kind in PAYS_THE_WORKSHOP else None
     return offers

@@ -97,6 +97,7 @@ def offers_visible_to(mechanic: MechanicProfile, *, now: datetime | None = None)
     dismissed = OfferDismissal.objects.filter(offer=OuterRef("pk"), mechanic=mechanic)
     return (
         Offer.objects.filter(status=OfferStatus.OFFERED, session__status=SessionStatus.PENDING)
+        .exclude(request_past_deadline(now=now))  # closed even before the sweep runs
         .filter(
             Q(mechanic=mechanic, kind__in=[OfferKind.TARGETED, OfferKind.REQUEST])
             | Q(kind=OfferKind.BROADCAST, offered_at__lte=now - window)
@@ -106,6 +107,49 @@ def offers_visible_to(mechanic: MechanicProfile, *, now: datetime | None = None)
         .select_related("session__plan", "session__customer")
         .order_by("offered_at")
     )
+
+
+# --------------------------------------------------------------------------- booking requests
+
+
+def request_deadline(*, offered_at: datetime, starts_at: datetime) -> datetime:
+    """When a booking request (instant booking off) stops waiting for its mechanic: the
+    earlier of BOOKING_REQUEST_RESPONSE_HOURS after it was sent and
+    BOOKING_REQUEST_CUTOFF_HOURS before its start (plan §13.3: requests never hang).
+    Computed, not stored, so changing the settings moves every open request's deadline."""
+    return min(
+        offered_at + timedelta(hours=settings.BOOKING_REQUEST_RESPONSE_HOURS),
+        starts_at - timedelta(hours=settings.BOOKING_REQUEST_CUTOFF_HOURS),
+    )
+
+
+def offer_deadline(offer: Offer) -> datetime | None:
+    """The answer-by time of a booking request offer (None for start-now offers)."""
+    starts_at = offer.session.scheduled_for
+    if offer.kind != OfferKind.REQUEST or starts_at is None:
+        return None
+    return request_deadline(offered_at=offer.offered_at, starts_at=starts_at)
+
+
+def request_past_deadline(*, now: datetime) -> Q:
+    """Offers that are booking requests whose deadline (`request_deadline`) is reached."""
+    return Q(kind=OfferKind.REQUEST) & (
+        Q(offered_at__lte=now - timedelta(hours=settings.BOOKING_REQUEST_RESPONSE_HOURS))
+        | Q(
+            session__scheduled_for__lte=now + timedelta(hours=settings.BOOKING_REQUEST_CUTOFF_HOURS)
+        )
+    )
+
+
+def session_request_deadline(session: Session) -> datetime | None:
+    """Until when a session waits for its mechanic to confirm the booking request, or
+    None when no request of it is open."""
+    offer = (
+        Offer.objects.filter(session=session, kind=OfferKind.REQUEST, status=OfferStatus.OFFERED)
+        .select_related("session")
+        .first()
+    )
+    return offer_deadline(offer) if offer else None
 
 
 def upcoming_sessions(user: User, *, now: datetime | None = None) -> QuerySet[Session]:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -49,7 +50,7 @@ from .models import (
     SessionStatus,
     SessionType,
 )
-from .selectors import mechanic_buffers
+from .selectors import mechanic_buffers, offer_deadline, request_past_deadline
 from .state import session_transition
 
 log = logging.getLogger("autodoctor.booking")
@@ -103,19 +104,27 @@ def _slot_taken(
     status: int | None = None,
 ) -> SlotUnavailable:
     """SlotUnavailable with the mechanic's next free slots after ``starts_at``."""
-    from autodoctor.availability import service as availability
-
-    after = max(starts_at, now)
-    slots = availability.available_slots(
-        mechanic, after, after + timedelta(days=7), timedelta(minutes=minutes), now=now
-    )
     return SlotUnavailable(
         message,
         code=code,
         status=status,
-        next_free_slots=[s.start.isoformat() for s in slots[:5]],
+        next_free_slots=_next_free_slots(mechanic, starts_at, minutes, now=now),
         mechanic_id=mechanic.pk,
     )
+
+
+def _next_free_slots(
+    mechanic: MechanicProfile, after: datetime, minutes: int, *, now: datetime
+) -> list[str]:
+    """The mechanic's next five free starts (ISO) within a week after ``after``: the other
+    free times a refused or closed booking offers the customer."""
+    from autodoctor.availability import service as availability
+
+    after = max(after, now)
+    slots = availability.available_slots(
+        mechanic, after, after + timedelta(days=7), timedelta(minutes=minutes), now=now
+    )
+    return [s.start.isoformat() for s in slots[:5]]
 
 
 def _slot_refusal(
@@ -662,9 +671,13 @@ def session_cancel_by_system(*, session_id: int, reason: str, now: datetime | No
     return run_booking_transaction(work)
 
 
-def _system_cancel(session: Session, reason: str, *, now: datetime) -> None:
-    """Cancel a pending session on the platform's behalf. Precondition: in a booking
-    transaction holding the session lock."""
+def _system_cancel(
+    session: Session, reason: str, *, now: datetime, data: dict | None = None
+) -> None:
+    """Cancel a pending session on the platform's behalf: offers withdrawn, any held time
+    freed; the payments listener refunds in full (cancelled by the system). Precondition:
+    in a booking transaction holding the session lock."""
+    _release_reservations(session, now=now)
     Offer.objects.filter(session=session, status=OfferStatus.OFFERED).update(
         status=OfferStatus.WITHDRAWN, responded_at=now
     )
@@ -676,8 +689,63 @@ def _system_cancel(session: Session, reason: str, *, now: datetime) -> None:
         SessionStatus.CANCELLED,
         actor=None,
         action="booking.session.cancelled",
-        data={"by": "system", "reason": reason, "hours_before_start": None},
+        data={"by": "system", "reason": reason, "hours_before_start": None, **(data or {})},
     )
+
+
+REQUEST_UNANSWERED = "The mechanic did not answer the booking request in time."
+
+
+def requests_unanswered_expire(*, now: datetime | None = None) -> int:
+    """Close booking requests (instant booking off) whose mechanic did not answer by
+    their deadline (selectors.request_deadline), the way an untaken start-now request
+    closes: cancelled by the system, so the slot is freed, the payment refunded in full
+    and the customer told, here with the mechanic's other free times. Idempotent: a
+    closed request is skipped. Returns how many were closed."""
+    now = now or timezone.now()
+    stale = list(
+        Offer.objects.filter(
+            request_past_deadline(now=now),
+            status=OfferStatus.OFFERED,
+            session__status=SessionStatus.PENDING,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    closed = 0
+    for offer_id in stale:
+        try:
+            closed += run_booking_transaction(partial(_request_expire, offer_id, now=now))
+        except Busy:
+            log.warning("request sweep: offer %s busy, next run retries", offer_id)
+    return closed
+
+
+def _request_expire(offer_id: int, *, now: datetime) -> bool:
+    """Close one unanswered request if it is still open and past its deadline.
+    Precondition: inside a booking transaction."""
+    _lock_offer_session(offer_id)
+    offer = (
+        Offer.objects.select_for_update(of=("self",))  # the session is locked already
+        .select_related("session", "mechanic")
+        .filter(pk=offer_id)
+        .first()
+    )
+    if offer is None or offer.status != OfferStatus.OFFERED or offer.mechanic is None:
+        return False  # answered or closed meanwhile
+    session = offer.session
+    deadline = offer_deadline(offer)
+    if session.status != SessionStatus.PENDING or deadline is None or deadline > now:
+        return False
+    _release_reservations(session, now=now)  # first, so its own time counts as free
+    free = _next_free_slots(offer.mechanic, now, session.duration_minutes, now=now)
+    _system_cancel(
+        session,
+        REQUEST_UNANSWERED,
+        now=now,
+        data={"request_expired": True, "deadline": deadline.isoformat(), "next_free_slots": free},
+    )
+    return True
 
 
 # --------------------------------------------------------------------------- holds
@@ -924,6 +992,11 @@ def offer_accept(
     def work() -> Session:
         _lock_offer_session(offer_id)
         offer = _access_offer(offer_id, mechanic)
+        if offer.kind == OfferKind.REQUEST and offer.status in (
+            OfferStatus.OFFERED,
+            OfferStatus.WITHDRAWN,
+        ):
+            _request_answerable(offer, mechanic, now=now)
         if offer.status != OfferStatus.OFFERED:
             raise (
                 taken
@@ -984,6 +1057,21 @@ def offer_accept(
         return session
 
     return run_booking_transaction(work)
+
+
+def _request_answerable(offer: Offer, mechanic: MechanicProfile, *, now: datetime) -> None:
+    """Refuse (409 request_expired) answering a booking request at or past its deadline,
+    which also covers after its start: the deadline is never later than the start."""
+    from .templatetags.booking_tags import when
+
+    deadline = offer_deadline(offer)
+    if deadline is not None and now >= deadline:
+        raise Conflict(
+            f"The time to answer this booking request ended {when(deadline, mechanic.user)}; "
+            "it is closed.",
+            code="request_expired",
+            deadline=deadline.isoformat(),
+        )
 
 
 def offer_decline(

@@ -23,3 +23,10 @@ def sessions_untaken_expire() -> int:
 def sessions_unpaid_expire() -> int:
     """Periodic tidy-up: cancel "start now" sessions nobody paid for (never offered)."""
     return services.sessions_unpaid_expire()
+
+
+@task
+def requests_unanswered_expire() -> int:
+    """Periodic: close (and so refund) booking requests their mechanic did not answer by
+    the deadline (BOOKING_REQUEST_RESPONSE_HOURS / BOOKING_REQUEST_CUTOFF_HOURS)."""
+    return services.requests_unanswered_expire()

@@ -627,6 +627,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "session": session,
         "diagnosis": Diagnosis.objects.filter(session=session).first(),
         "hold": selectors.current_hold(session),
+        "answer_by": selectors.session_request_deadline(session),
         "history": page_selectors.session_history(session),
         "now": now,
         "next": request.GET.get("next", ""),

@@ -62,6 +62,7 @@ KINDS: dict[str, MessageKind] = {
         MessageKind("offer_closed", "Offer taken by another mechanic", (), link="offers"),
         MessageKind("request_received", "Booking request sent", (EMAIL,), while_status=(PENDING,)),
         MessageKind("request_declined", "Booking request declined", (EMAIL,), link="book"),
+        MessageKind("request_expired", "Booking request not answered", (EMAIL,), link="book"),
         MessageKind(
             "hold_expired", "Slot hold expired", (EMAIL,), while_status=(PENDING,), link="book"
         ),

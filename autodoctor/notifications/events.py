@@ -78,6 +78,11 @@ def is_scheduled_request(event: SessionEvent) -> bool:
     return event.data.get("mode") == "scheduled_request"
 
 
+def is_expired_request(event: SessionEvent) -> bool:
+    """A booking request closed because its mechanic did not answer by the deadline."""
+    return bool(event.data.get("request_expired"))
+
+
 def refund_is_news(event: SessionEvent) -> bool:
     """Money went back, or a trial can be used again (a free session's $0 is not news)."""
     return bool(event.data.get("amount_cents")) or bool(event.data.get("trial_restored"))
@@ -108,7 +113,10 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
         Send("offer_closed", outrun_mechanics, when=is_not_request),
     ),
     "booking.session.rescheduled": (Send("rescheduled", both_parties),),
-    "booking.session.cancelled": (Send("cancelled", both_parties, when=was_booked),),
+    "booking.session.cancelled": (
+        Send("cancelled", both_parties, when=was_booked),
+        Send("request_expired", customer, when=is_expired_request),
+    ),
     "booking.session.requested": (
         Send("offer_made", offered_mechanics),
         Send("request_received", customer, when=is_scheduled_request),
@@ -142,6 +150,7 @@ def on_session_event(event: SessionEvent) -> None:
     if event.action == "booking.session.cancelled":
         facts["cancelled_by"] = event.data.get("by", "")
         facts["reason"] = event.data.get("reason", "")
+        facts["next_free_slots"] = event.data.get("next_free_slots") or []
     if event.action in ("booking.session.completed", "booking.session.diagnosed"):
         facts["diagnosis"] = diagnosis_facts(session)
     if event.action == "payments.payment.refunded":

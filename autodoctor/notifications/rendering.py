@@ -63,14 +63,15 @@ def message_context(notification: Notification) -> dict[str, Any]:
         for key in ("changed_at", "expires_at", "ended_at"):  # accounts' moments
             if moment := parse_time(facts.get(key)):
                 context[f"when_{key.removesuffix('_at')}"] = when_label(moment, zone)
+    # Other free times with the same mechanic: a refunded late payment's, or a closed request's.
+    free = facts.get("next_free_slots") or []
     if refund := facts.get("refund"):
         cents = int(refund.get("amount_cents") or 0)
         context["refund_amount"] = f"${cents / 100:,.2f} {refund.get('currency') or 'CAD'}"
-        context["alternatives"] = [
-            when_label(moment, zone)
-            for value in refund.get("next_free_slots") or []
-            if (moment := parse_time(value))
-        ]
+        free = refund.get("next_free_slots") or free
+    context["alternatives"] = [
+        when_label(moment, zone) for value in free if (moment := parse_time(value))
+    ]
     return context
 
 

@@ -17,12 +17,14 @@ def home_context(user: User) -> dict:
         context["vehicles"] = list(user.customer_profile.vehicles.all())
     if user.is_mechanic and hasattr(user, "mechanic_profile"):
         from autodoctor.accounts.mechanic_types import mechanic_type
+        from autodoctor.accounts.presence import mechanic_presence
         from autodoctor.booking.page_selectors import mechanic_home
 
         profile = user.mechanic_profile
         context["mechanic"] = profile
         context["mechanic_type"] = mechanic_type(profile).label
         context["mechanic_home"] = mechanic_home(profile, zone=user.zone)
+        context["presence"] = mechanic_presence(profile)
     if user.is_workshop_staff:
         from autodoctor.accounts.selectors import workshops_for_staff
 

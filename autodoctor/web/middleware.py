@@ -125,3 +125,24 @@ class ViewerTimeZoneMiddleware:
             return self.get_response(request)
         with timezone.override(zone):
             return self.get_response(request)
+
+
+class PresenceMiddleware:
+    """Every signed-in request of a mechanic records that they are here (accounts.presence:
+    one conditional UPDATE, written at most once a minute). Presence is a ranking hint, so
+    a database too busy to take the write never fails the page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and getattr(user, "is_mechanic", False):
+            from autodoctor.accounts.presence import mechanic_seen
+
+            try:
+                mechanic_seen(user_id=user.pk)
+            except OperationalError as exc:
+                if not database_busy(exc):
+                    raise
+        return self.get_response(request)

@@ -207,7 +207,9 @@ def test_mechanic_who_reviews_requests_gets_a_request_not_a_booking(
     session.refresh_from_db()
     assert session.status == SessionStatus.PENDING
     request = Offer.objects.get(session=session, kind=OfferKind.REQUEST)
-    services.offer_accept(offer_id=request.pk, mechanic=available_mechanic)
+    # An injected now: with the real clock past SLOT, the request has expired.
+    Offer.objects.filter(pk=request.pk).update(offered_at=later(1))
+    services.offer_accept(offer_id=request.pk, mechanic=available_mechanic, now=later(2))
     session.refresh_from_db()
     assert session.status == SessionStatus.SCHEDULED
 
