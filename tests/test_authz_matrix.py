@@ -186,6 +186,7 @@ PAGES: dict[str, Route] = {
     "notifications:feed_regenerate": Route(USER),
     "notifications:feed_revoke": Route(USER),
     "notifications:feed": Route(PUBLIC, {"token": "bogus"}),
+    "analytics:rating_save": Route(OWN_C, {"session_id": "c1_session"}),
 }
 
 # API operations by "METHOD /api/path".
@@ -276,6 +277,9 @@ API: dict[str, Route] = {
     "GET /api/credits": Route(USER),
     "GET /api/earnings": Route(PAYEE),
     "GET /api/sessions/{session_id}/calendar.ics": Route(OWN_C, {"session_id": "c1_session"}),
+    "PUT /api/sessions/{session_id}/rating": Route(
+        OWN_C, {"session_id": "c1_session"}, {"score": 5}
+    ),
 }
 
 LEAK_MARKERS = (

@@ -1,6 +1,10 @@
 """Pages of the analytics app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "analytics"
-urlpatterns: list = []
+urlpatterns = [
+    path("sessions/<int:session_id>/rating/", views.rating_save, name="rating_save"),
+]
