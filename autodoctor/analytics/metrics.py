@@ -214,15 +214,18 @@ def lead_time(period: Period, scope: Scope) -> dict:
     base = base.annotate(lead=_duration("scheduled_for", "created_at"))
     ranks = percentiles(base, "lead")
     buckets = {}
-    for label, low, high in LEAD_BUCKETS:
+    for i, (_label, low, high) in enumerate(LEAD_BUCKETS):
         condition = Q(lead__gte=low) & (Q(lead__lt=high) if high is not None else Q())
-        buckets[label] = Count("pk", filter=condition)
+        buckets[f"bucket_{i}"] = Count("pk", filter=condition)
     counted = base.aggregate(count=Count("pk"), **buckets)
     return {
-        "count": counted.pop("count"),
+        "count": counted["count"],
         "median_minutes": _minutes(ranks["p50"]),
         "p90_minutes": _minutes(ranks["p90"]),
-        "histogram": [{"label": label, "count": counted[label]} for label, *_ in LEAD_BUCKETS],
+        "histogram": [
+            {"label": label, "count": counted[f"bucket_{i}"]}
+            for i, (label, *_) in enumerate(LEAD_BUCKETS)
+        ],
     }
 
 
@@ -329,13 +332,13 @@ def reliability(period: Period, scope: Scope) -> dict:
     fields["customer_no_show"] = Count(
         "pk", filter=no_show & Q(cancelled_by="mechanic"), distinct=True
     )
-    for label, low, high in LATENESS_BUCKETS:
+    for i, (_label, low, high) in enumerate(LATENESS_BUCKETS):
         condition = cancelled & cancel_event
         if low is not None:
             condition &= Q(**{f"{event}hours_before_start__gte": low})
         if high is not None:
             condition &= Q(**{f"{event}hours_before_start__lt": high})
-        fields[label] = Count("pk", filter=condition, distinct=True)
+        fields[f"late_{i}"] = Count("pk", filter=condition, distinct=True)
     row = base.aggregate(**fields)
     n = row["bookings"]
     return {
@@ -343,7 +346,10 @@ def reliability(period: Period, scope: Scope) -> dict:
         "cancelled": row["cancelled"],
         "cancellation_rate": _share(row["cancelled"], n),
         "cancelled_by": {w: row[f"by_{w}"] for w in ("customer", "mechanic", "admin", "system")},
-        "cancelled_how_late": [{"label": lb, "count": row[lb]} for lb, *_ in LATENESS_BUCKETS],
+        "cancelled_how_late": [
+            {"label": label, "count": row[f"late_{i}"]}
+            for i, (label, *_) in enumerate(LATENESS_BUCKETS)
+        ],
         "mechanic_no_show": row["mechanic_no_show"],
         "customer_no_show": row["customer_no_show"],
         "no_show_rate": _share(row["mechanic_no_show"] + row["customer_no_show"], n),
@@ -392,17 +398,17 @@ def revenue(period: Period, scope: Scope) -> dict:
     gross = Σ gross_cents, payee = Σ payee_cents (the mechanic's or, for affiliated
     mechanics, the workshop's share), platform fee = Σ platform_cents; reversal rows are
     negative, so refunds are netted. Scope: the mechanic who ran the session, or the
-    workshop that was paid. Totals, by UTC week and by payee. 3 queries."""
+    workshop that was paid. Totals (cents), by UTC week and by payee. 3 queries."""
     rows = PayoutEntry.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
     if scope.kind == MECHANIC:
         rows = rows.filter(mechanic_id=scope.id)
     elif scope.kind == WORKSHOP:
         rows = rows.filter(payee_workshop_id=scope.id)
     sums = {
-        "gross_cents": Sum("gross_cents", default=0),
-        "payee_cents": Sum("payee_cents", default=0),
-        "platform_cents": Sum("platform_cents", default=0),
-        "refunded_cents": Sum("gross_cents", filter=Q(kind="reversal"), default=0),
+        "gross": Sum("gross_cents", default=0),
+        "payee": Sum("payee_cents", default=0),
+        "platform": Sum("platform_cents", default=0),
+        "refunded": Sum("gross_cents", filter=Q(kind="reversal"), default=0),
     }
     by_week = list(
         rows.annotate(week=TruncWeek("created_at", tzinfo=UTC))

@@ -40,3 +40,49 @@ def completed_session(db):
         )
 
     return _make
+
+
+def booking(
+    mechanic,
+    *,
+    created,
+    scheduled_for=None,
+    offered_at=None,
+    minutes=30,
+    status=SessionStatus.SCHEDULED,
+    confirmed=True,
+    reservation_status="confirmed",
+    cancelled_by="",
+    reschedule_count=0,
+    customer=None,
+):
+    """A hand-built session: advance when `scheduled_for` is given (with a reservation
+    confirmed at `created` unless `confirmed=False`), start-now otherwise."""
+    from autodoctor.booking.models import Reservation
+
+    customer = customer or CustomerFactory().user
+    session = Session.objects.create(
+        customer=customer,
+        mechanic=mechanic,
+        plan=Plan.objects.get(code="advice"),
+        status=status,
+        concern="Grinding noise when braking",
+        duration_minutes=minutes,
+        scheduled_for=scheduled_for,
+        offered_at=offered_at,
+        cancelled_by=cancelled_by,
+        reschedule_count=reschedule_count,
+    )
+    Session.objects.filter(pk=session.pk).update(created_at=created)
+    if scheduled_for is not None and mechanic is not None:
+        Reservation.objects.create(
+            mechanic=mechanic,
+            session=session,
+            starts_at=scheduled_for,
+            ends_at=scheduled_for + timedelta(minutes=minutes),
+            blocked_until=scheduled_for + timedelta(minutes=minutes),
+            status=reservation_status if confirmed else "expired",
+            confirmed_at=created if confirmed else None,
+        )
+    session.refresh_from_db()
+    return session
