@@ -187,6 +187,10 @@ PAGES: dict[str, Route] = {
     "notifications:feed_revoke": Route(USER),
     "notifications:feed": Route(PUBLIC, {"token": "bogus"}),
     "analytics:rating_save": Route(OWN_C, {"session_id": "c1_session"}),
+    "analytics:platform": Route(STAFF),
+    "analytics:mine": Route(MECHANIC),
+    "analytics:workshop_default": Route(WORKSHOP),
+    "analytics:workshop": Route(OWN_W, {"workshop_id": "w1_shop"}),
 }
 
 # API operations by "METHOD /api/path".
@@ -277,6 +281,9 @@ API: dict[str, Route] = {
     "GET /api/credits": Route(USER),
     "GET /api/earnings": Route(PAYEE),
     "GET /api/sessions/{session_id}/calendar.ics": Route(OWN_C, {"session_id": "c1_session"}),
+    "GET /api/analytics/platform": Route(STAFF),
+    "GET /api/analytics/mine": Route(MECHANIC),
+    "GET /api/analytics/workshops/{workshop_id}": Route(OWN_W, {"workshop_id": "w1_shop"}),
     "PUT /api/sessions/{session_id}/rating": Route(
         OWN_C, {"session_id": "c1_session"}, {"score": 5}
     ),

@@ -31,3 +31,22 @@ def session_rating(session: Session, user: object, now: datetime) -> dict:
         "form": form,
         "user": user,
     }
+
+
+@register.filter
+def percent(ratio: float | None) -> str:
+    """0.1234 → "12.3 %"; None (nothing to divide by) → "—"."""
+    return "—" if ratio is None else f"{ratio * 100:.1f} %"
+
+
+@register.filter
+def bar(value: float | int | None, top: float | int = 1) -> float:
+    """Width in percent of a bar for `value` against `top` (0–100)."""
+    if not value or not top:
+        return 0
+    return round(min(value / top, 1) * 100, 1)
+
+
+@register.filter
+def money(cents: int | None) -> str:
+    return f"${(cents or 0) / 100:,.2f}"
