@@ -208,6 +208,11 @@ PAGES: dict[str, Route] = {
     "notifications:feed_regenerate": Route(USER),
     "notifications:feed_revoke": Route(USER),
     "notifications:feed": Route(PUBLIC, {"token": "bogus"}),
+    "analytics:rating_save": Route(OWN_C, {"session_id": "c1_session"}),
+    "analytics:platform": Route(STAFF),
+    "analytics:mine": Route(MECHANIC),
+    "analytics:workshop_default": Route(WORKSHOP),
+    "analytics:workshop": Route(OWN_W, {"workshop_id": "w1_shop"}),
 }
 
 # API operations by "METHOD /api/path".
@@ -315,10 +320,10 @@ API: dict[str, Route] = {
     "GET /api/visits": Route(USER),
     "GET /api/workshop/appointments": Route(WORKSHOP, shared_with=SHOP),
     "PUT /api/workshop/appointments/{visit_id}/counter/accept": Route(
-        OWN_VC, {"visit_id": "c1_visit"}
+        OWN_VC, {"visit_id": "c1_visit"}, shared_with=SHOP
     ),
     "PUT /api/workshop/appointments/{visit_id}/counter/decline": Route(
-        OWN_VC, {"visit_id": "c1_visit"}
+        OWN_VC, {"visit_id": "c1_visit"}, shared_with=SHOP
     ),
     "GET /api/workshop/appointments/{visit_id}": Route(
         OWN_V, {"visit_id": "c1_visit"}, shared_with=SHOP
@@ -349,6 +354,12 @@ API: dict[str, Route] = {
     ),
     "PUT /api/workshop/appointments/{visit_id}/no-show": Route(
         OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP
+    ),
+    "GET /api/analytics/platform": Route(STAFF),
+    "GET /api/analytics/mine": Route(MECHANIC),
+    "GET /api/analytics/workshops/{workshop_id}": Route(OWN_W, {"workshop_id": "w1_shop"}),
+    "PUT /api/sessions/{session_id}/rating": Route(
+        OWN_C, {"session_id": "c1_session"}, {"score": 5}
     ),
 }
 

@@ -1,6 +1,14 @@
 """Pages of the analytics app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "analytics"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.platform, name="platform"),
+    path("mine/", views.mine, name="mine"),
+    path("workshop/", views.workshop_default, name="workshop_default"),
+    path("workshops/<int:workshop_id>/", views.workshop, name="workshop"),
+    path("sessions/<int:session_id>/rating/", views.rating_save, name="rating_save"),
+]

@@ -13,7 +13,7 @@ This module owns:
 * the booking rules (buffer, minimum notice, maximum advance, slot step, instant booking)
   and their defaults for a mechanic without a settings row (``booking_rules``);
 * the reads every caller uses: ``available_slots``, ``daily_slot_counts``, ``is_available``,
-  ``free_intervals``, ``mechanics_free_between`` and ``earliest_slot``;
+  ``free_intervals``, ``offered_minutes``, ``mechanics_free_between`` and ``earliest_slot``;
 * workshop visit times (``visit_slots``, ``visit_daily_counts``, ``visit_bookable``): a
   workshop's opening hours, its visit rules (``VisitRules``) and its bays, whose load the
   workshops app provides through ``register_bay_load_source``.
@@ -654,6 +654,28 @@ def free_intervals(
     blocked = [*inputs.time_off, *(busy.widened(buffer) for busy in inputs.busy)]
     free = engine.difference(inputs.pieces(window), blocked)
     return engine.intersection(free, [window])
+
+
+def offered_minutes(
+    mechanic_ids: Collection[int], start: datetime, end: datetime, *, now: datetime | None = None
+) -> dict[int, int]:
+    """Minutes each mechanic offered in ``[start, end)``: source hours by type (plan §2.3)
+    with date overrides, minus blocking time off. Booked time counts as offered (it is
+    the denominator of utilization, analytics.metrics); no buffer, notice or advance
+    rule applies. One load for all mechanics (a fixed number of queries); unknown ids
+    are left out, a mechanic with no hours offers 0."""
+    now = _now(now)
+    window = Interval(start, end)
+    loaded = _load(list(mechanic_ids), _context(window, timedelta(0)), now=now)
+    out: dict[int, int] = {}
+    for mid, inputs in loaded.items():
+        offered = engine.intersection(
+            engine.difference(inputs.pieces(window), inputs.time_off), [window]
+        )
+        out[mid] = int(
+            sum((piece.duration for piece in offered), timedelta(0)).total_seconds() // 60
+        )
+    return out
 
 
 # ======================================================================================

@@ -24,6 +24,9 @@ NAV = [
     ("Schedule", "booking:admin_schedule", "admin"),
     ("Mechanic approvals", "accounts:review_queue", "admin"),
     ("Admin", "admin:index", "admin"),
+    ("Analytics", "analytics:platform", "admin"),
+    ("My numbers", "analytics:mine", "mechanic"),
+    ("Workshop analytics", "analytics:workshop_default", "workshop_staff,workshop_owner"),
 ]
 
 FORM_ERROR_KEY = "form_error"

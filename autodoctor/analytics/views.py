@@ -1,0 +1,120 @@
+"""Pages of the analytics app: the rating form's post, the dashboards.
+
+Views parse input, call one service or metric and render. DomainErrors are rendered by
+web.middleware (POST: flash + redirect back)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from autodoctor.errors import InvalidInput, NotAllowed, NotFound
+
+from . import metrics, selectors, services
+from .forms import RatingForm
+
+PERIOD_CHOICES = (7, 30, 90)
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@login_required
+@require_POST
+def rating_save(request: HttpRequest, session_id: int) -> HttpResponse:
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        raise InvalidInput(f"{field}: {errors[0]}", field=field)
+    services.rating_save(
+        session_id=session_id,
+        user=request.user,  # type: ignore[arg-type]
+        score=form.cleaned_data["score"],
+        comment=form.cleaned_data["comment"],
+    )
+    messages.success(request, "Thank you: your rating is saved.")
+    return redirect("booking:session_detail", session_id)
+
+
+def period_from(raw: str | None, *, now) -> metrics.Period:
+    """?days=7|30|90 (default 30): the last N days up to now."""
+    days = int(raw) if raw in {str(d) for d in PERIOD_CHOICES} else 30
+    return metrics.Period.last_days(days, now=now)
+
+
+def _heat(grid: list[list[int]]) -> list[dict]:
+    """Rows of a weekday × hour table with each cell's shade (0–1 of the busiest)."""
+    top = max((n for row in grid for n in row), default=0) or 1
+    return [
+        {"day": WEEKDAYS[d], "cells": [{"n": n, "shade": round(n / top, 2)} for n in row]}
+        for d, row in enumerate(grid)
+    ]
+
+
+def _render(request: HttpRequest, scope: metrics.Scope, title: str, **extra) -> HttpResponse:
+    now = timezone.now()
+    period = period_from(request.GET.get("days"), now=now)
+    zone = request.user.time_zone  # type: ignore[union-attr]
+    board = metrics.dashboard(period, scope, now=now, zone=zone)
+    peaks = board["peak_times"]
+    context = {
+        "title": title,
+        "board": board,
+        "period": period,
+        "days": round((period.end - period.start).days),
+        "period_choices": PERIOD_CHOICES,
+        "zone": zone,
+        "heat_sessions": _heat(peaks["sessions"]),
+        "heat_bookings": _heat(peaks["bookings"]),
+        "hours": range(24),
+        "lead_top": max((b["count"] for b in board["lead_time"]["histogram"]), default=0) or 1,
+        **extra,
+    }
+    return render(request, "analytics/dashboard.html", context)
+
+
+@login_required
+def platform(request: HttpRequest) -> HttpResponse:
+    """Admins: every metric, platform-wide."""
+    if not request.user.is_platform_admin:  # type: ignore[union-attr]
+        raise NotFound("No such page.")
+    return _render(request, metrics.Scope(), "Platform analytics", audience="admin")
+
+
+@login_required
+def mine(request: HttpRequest) -> HttpResponse:
+    """A mechanic's own numbers only (plan §13.3: informational; §5.3: no acceptance or
+    decline figures)."""
+    mechanic = getattr(request.user, "mechanic_profile", None)
+    if mechanic is None:
+        raise NotAllowed("This page is for mechanics.")
+    return _render(
+        request,
+        metrics.Scope(metrics.MECHANIC, mechanic.pk),
+        "My numbers",
+        audience="mechanic",
+        ratings=selectors.ratings_for_mechanic(mechanic),
+    )
+
+
+@login_required
+def workshop(request: HttpRequest, workshop_id: int) -> HttpResponse:
+    """Workshop staff: their workshop's mechanics."""
+    shop = selectors.dashboard_scope_workshop(request.user, workshop_id)
+    return _render(
+        request,
+        metrics.Scope(metrics.WORKSHOP, shop.pk),
+        f"{shop.name}: analytics",
+        audience="workshop",
+    )
+
+
+@login_required
+def workshop_default(request: HttpRequest) -> HttpResponse:
+    """The NAV link for workshop staff: their (first) workshop's page."""
+    from autodoctor.accounts.selectors import workshops_for_staff
+
+    shop = workshops_for_staff(request.user).order_by("pk").first()  # type: ignore[arg-type]
+    if shop is None:
+        raise NotAllowed("This page is for workshop staff.")
+    return redirect("analytics:workshop", shop.pk)

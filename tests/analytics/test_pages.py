@@ -1,0 +1,108 @@
+"""The analytics pages as each role sees them, and the admin page's query count."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from autodoctor.accounts.models import Role
+from autodoctor.analytics.services import rating_save
+from tests.factories import MechanicFactory, UserFactory, WorkshopFactory, weekly_hours
+
+from .conftest import NOW, booking
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(completed_session):
+    ada = MechanicFactory(user__full_name="Ada Visible")
+    bo = MechanicFactory(user__full_name="Bo Elsewhere")
+    for mechanic in (ada, bo):
+        weekly_hours(mechanic, days=range(7), start=9 * 60, end=17 * 60)
+        booking(mechanic, created=NOW - timedelta(days=3), scheduled_for=NOW - timedelta(days=2))
+    session = completed_session(mechanic=ada)
+    rating_save(session_id=session.pk, user=session.customer, score=4, comment="Clear-7q", now=NOW)
+    return {"ada": ada, "bo": bo}
+
+
+def test_the_admin_dashboard_shows_every_metric_with_its_zone(history, admin_user, login):
+    with time_machine.travel(NOW, tick=False):
+        page = login(admin_user).get("/analytics/?days=7").content.decode()
+    for section in (
+        "Utilization",
+        "Booked in advance",
+        "Booking lead time",
+        "Peak times",
+        "No-shows",
+        "Start-now requests",
+        "Revenue",
+        "Satisfaction",
+    ):
+        assert section in page, section
+    assert "Ada Visible" in page and "Bo Elsewhere" in page
+    assert "America/Toronto" in page  # the viewer's zone, labelled
+
+
+def test_a_mechanic_sees_only_their_own_numbers(history, login):
+    with time_machine.travel(NOW, tick=False):
+        page = login(history["ada"].user).get("/analytics/mine/").content.decode()
+    assert "My numbers" in page and "Clear-7q" in page
+    assert "Bo Elsewhere" not in page
+    # plan §5.3: nothing about offers accepted or declined, no start-now wait.
+    for word in ("acceptance", "declin", "Start-now requests"):
+        assert word.lower() not in page.lower(), word
+
+
+def test_workshop_staff_see_their_workshops_mechanics_only(history, login):
+    shop = WorkshopFactory()
+    MechanicFactory(workshop=shop, account_type="workshop_mechanic", user__full_name="Cy Shop")
+    with time_machine.travel(NOW, tick=False):
+        client = login(shop.owner)
+        assert client.get("/analytics/workshop/")["Location"] == f"/analytics/workshops/{shop.pk}/"
+        page = client.get(f"/analytics/workshops/{shop.pk}/").content.decode()
+        assert "Cy Shop" in page and "Ada Visible" not in page
+        other = WorkshopFactory()
+        assert client.get(f"/analytics/workshops/{other.pk}/").status_code == 404
+
+
+def test_the_dashboard_is_refused_to_everyone_but_admins(history, login):
+    for user in (history["ada"].user, UserFactory(role=Role.CUSTOMER)):
+        assert login(user).get("/analytics/").status_code == 404
+
+
+def test_the_api_answers_each_scope(history, admin_user, login):
+    with time_machine.travel(NOW, tick=False):
+        body = login(admin_user).get("/api/analytics/platform?days=7").json()
+        assert body["start_now"] is not None and body["zone"] == "America/Toronto"
+        mine = login(history["ada"].user).get("/api/analytics/mine").json()
+    assert mine["start_now"] is None
+    assert [m["name"] for m in mine["utilization"]["mechanics"]] == ["Ada Visible"]
+
+
+def test_the_admin_dashboard_runs_a_fixed_number_of_queries(history, admin_user, login):
+    """More mechanics and sessions must not add queries (no per-row reads)."""
+
+    def count() -> int:
+        with time_machine.travel(NOW, tick=False):
+            client = login(admin_user)
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get("/analytics/?days=30").status_code == 200
+        return len(ctx.captured_queries)
+
+    before = count()
+    for _ in range(5):
+        mechanic = MechanicFactory()
+        weekly_hours(mechanic, days=range(5))
+        booking(mechanic, created=NOW - timedelta(days=5), scheduled_for=NOW - timedelta(days=4))
+        booking(
+            mechanic,
+            created=NOW - timedelta(days=2),
+            offered_at=NOW - timedelta(days=2),
+            status="completed",
+        )
+    after = count()
+    assert after == before
+    assert after <= 40, after
