@@ -154,7 +154,7 @@ def _visit(visit: Visit) -> Visit:
 
 @router.get(
     "/workshops",
-    response={200: list[WorkshopOut], 401: ErrorOut, 422: ErrorOut},
+    response={200: list[WorkshopOut], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Workshops, nearest first",
     description="`near`: a postal code (default: yours); `city` breaks ties. Nearness is "
     "the same forward sortation area (first 3 characters), then city, then province. "
