@@ -34,3 +34,16 @@ def test_seed_demo_generates_bench_mechanics_once():
     call_command("seed_demo", mechanics=50, quiet=True)
     assert MechanicProfile.objects.count() == total
     assert User.objects.filter(email__startswith="bench-mechanic-").count() == 50
+
+
+def test_seed_demo_gives_the_workshop_visits_in_each_tab_once():
+    from autodoctor.workshops.models import Visit
+    from autodoctor.workshops.selectors import workshop_tab_counts
+
+    call_command("seed_demo", quiet=True)
+    call_command("seed_demo", quiet=True)
+    shop = Workshop.objects.get(name="Queen Street Auto")
+    tabs = workshop_tab_counts(shop.pk)
+    assert (tabs["pending"], tabs["confirmed"], tabs["completed"]) == (1, 1, 1)
+    confirmed = Visit.objects.get(workshop=shop, status="confirmed")
+    assert confirmed.assigned_mechanic.user.email.startswith("mechanic.affiliated@")

@@ -145,6 +145,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             logins = self.seed_core()
         self.seed_credits()
+        self.seed_visits()
         if mechanics:
             started = time.perf_counter()
             created = self.seed_bench_mechanics(mechanics)
@@ -396,6 +397,98 @@ class Command(BaseCommand):
             credits_grant(
                 customer=customer, amount_cents=5000, note="Demo credits", granted_by=admin
             )
+
+    def seed_visits(self) -> None:
+        """Workshop visits at Queen Street Auto so its Appointments page shows something
+        on first start: a pending request, a confirmed visit with Ana Affiliated assigned,
+        and a completed one, each following a completed remote session (with a
+        diagnosis) of a demo customer. Once: skipped when the workshop has visits."""
+        from datetime import timedelta
+
+        from autodoctor.availability.service import visit_slots
+        from autodoctor.booking.models import Diagnosis, Plan, Session, SessionStatus
+        from autodoctor.workshops import services as visits
+        from autodoctor.workshops.models import Visit, VisitStatus
+
+        shop = Workshop.objects.filter(name=WORKSHOPS[0][0]).first()
+        if shop is None or Visit.objects.filter(workshop=shop).exists():
+            return
+        virtual = MechanicProfile.objects.get(user__email=demo_email("mechanic.virtual"))
+        affiliated = MechanicProfile.objects.get(user__email=demo_email("mechanic.affiliated"))
+        plan = Plan.objects.get(code="advice")
+        work = [
+            ("customer", "brakes", 90, "soon", "Front pads at 2 mm; rotors scored."),
+            ("customer1", "suspension", 60, "safe", "Worn sway-bar links: clunk over bumps."),
+            ("customer2", "electrical", 120, "stop", "Alternator not charging (12.1 V running)."),
+        ]
+        sessions = []
+        for n, (local, service_type, minutes, urgency, findings) in enumerate(work):
+            customer = User.objects.get(email=demo_email(local))
+            ended = self.now - timedelta(days=3 + n)
+            session = Session.objects.create(
+                customer=customer,
+                mechanic=virtual,
+                status=SessionStatus.COMPLETED,
+                plan=plan,
+                concern="Noise and a warning light since last week",
+                vehicle_label="2018 Honda Civic",
+                duration_minutes=30,
+                scheduled_for=ended - timedelta(minutes=30),
+                started_at=ended - timedelta(minutes=30),
+                ended_at=ended,
+            )
+            Diagnosis.objects.create(
+                session=session,
+                findings=findings,
+                service_type=service_type,
+                estimated_labour_minutes=minutes,
+                urgency=urgency,
+                written_by=virtual,
+            )
+            sessions.append(session)
+
+        def free_time(session: Session, index: int):
+            minutes = timedelta(minutes=session.diagnosis.estimated_labour_minutes)
+            window = (self.now + timedelta(days=1), self.now + timedelta(days=8))
+            return visit_slots(shop, *window, minutes, now=self.now)[index].start
+
+        visits.visit_request_from_session(  # waiting for the workshop's answer
+            customer=sessions[1].customer,
+            session_id=sessions[1].pk,
+            request=visits.VisitRequest(workshop_id=shop.pk, starts_at=free_time(sessions[1], 0)),
+            now=self.now,
+        )
+        confirmed = visits.visit_request_from_session(
+            customer=sessions[0].customer,
+            session_id=sessions[0].pk,
+            request=visits.VisitRequest(
+                workshop_id=shop.pk,
+                starts_at=free_time(sessions[0], 4),
+                mode="wait",
+                notes="I'll wait in the lounge.",
+            ),
+            now=self.now,
+        )
+        visits.visit_confirm(
+            user=shop.owner, visit_id=confirmed.pk, mechanic_id=affiliated.pk, now=self.now
+        )
+        done_at = self.now - timedelta(days=1)
+        Visit.objects.create(
+            workshop=shop,
+            customer=sessions[2].customer,
+            session=sessions[2],
+            vehicle_label=sessions[2].vehicle_label,
+            concern=sessions[2].concern,
+            service_type="electrical",
+            duration_minutes=120,
+            starts_at=done_at - timedelta(hours=2),
+            ends_at=done_at,
+            bay=1,
+            status=VisitStatus.COMPLETED,
+            workshop_notes="Replaced the alternator and the serpentine belt.",
+            confirmed_at=done_at - timedelta(days=1),
+            completed_at=done_at,
+        )
 
     # ---- benchmark population --------------------------------------------------
     def seed_bench_mechanics(self, count: int) -> int:
