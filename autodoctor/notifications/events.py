@@ -302,6 +302,7 @@ def visit_event_facts(event: VisitEvent, *, now) -> dict:
     if from_time := event.data.get("from_time"):
         facts["previous_starts_at"] = from_time
     facts["was_confirmed"] = event.data.get("from") == VisitStatus.CONFIRMED
+    facts["was"] = event.data.get("was", "")  # an expiry: "requested" or "countered"
     return facts
 
 
