@@ -4,18 +4,27 @@ A kind names its template (`templates/notifications/messages/<code>.txt`, with t
 partials `subject`, `body` and, for SMS-capable kinds, `sms`), the channels that may
 carry it (the recipient's preferences narrow this further), the iTIP method of the
 calendar file an email of this kind carries, and for reminders when they are due.
-Which booking event produces which kind is the table in events.py.
+Which booking event produces which kind is the table in events.py. Kinds about an
+in-person workshop visit (`about="visit"`, codes `visit_*`) come from workshop events
+(events.VISIT_ACTIONS); their `while_status` names visit statuses and their `link` a key
+of links.visit_links.
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
 
 from autodoctor.booking.models import SessionStatus
+from autodoctor.workshops.models import VisitStatus
 
 from .models import Channel
 
 EMAIL, SMS = Channel.EMAIL.value, Channel.SMS.value
 PENDING, SCHEDULED = SessionStatus.PENDING.value, SessionStatus.SCHEDULED.value
+V_REQUESTED, V_COUNTERED, V_CONFIRMED = (
+    VisitStatus.REQUESTED.value,
+    VisitStatus.COUNTERED.value,
+    VisitStatus.CONFIRMED.value,
+)
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,54 @@ class MessageKind:
     # Account and security mail (verification, password reset, invitations, approval):
     # emailed whatever the preferences say, since turning them off would lock people out.
     essential: bool = False
+    about: str = "session"  # or "visit": the facts are facts.visit_facts
 
     @property
     def template(self) -> str:
         return f"notifications/messages/{self.code}.txt"
+
+
+def _visit_kinds() -> list[MessageKind]:
+    def visit(code: str, label: str, channels: tuple[str, ...], **extra) -> MessageKind:
+        return MessageKind(code, label, channels, about="visit", link="visit", **extra)
+
+    return [
+        visit("visit_requested", "Visit request sent", (EMAIL,), while_status=(V_REQUESTED,)),
+        visit("visit_confirmed", "Visit confirmed", (EMAIL, SMS), calendar="REQUEST"),
+        visit(
+            "visit_countered",
+            "The workshop offered another time",
+            (EMAIL, SMS),
+            while_status=(V_COUNTERED,),
+        ),
+        visit("visit_declined", "Visit request declined", (EMAIL,)),
+        visit("visit_expired", "Visit request lapsed", (EMAIL,)),
+        visit("visit_cancelled", "Visit cancelled", (EMAIL, SMS), calendar="CANCEL"),
+        visit("visit_rescheduled", "Visit moved", (EMAIL, SMS), calendar="REQUEST"),
+        visit("visit_assigned", "Visit assigned to you", (EMAIL,), calendar="REQUEST"),
+        visit("visit_unassigned", "Visit no longer yours", (EMAIL,), calendar="CANCEL"),
+        visit("visit_completed", "Visit completed", (EMAIL,)),
+        visit("visit_no_show", "Visit missed", (EMAIL,)),
+        visit(
+            "visit_reminder_24h",
+            "Reminder: workshop visit tomorrow",
+            (EMAIL, SMS),
+            reminder=Reminder(timedelta(hours=24), timedelta(hours=2), "remind_24h"),
+            while_status=(V_CONFIRMED,),
+        ),
+        visit(
+            "visit_reminder_1h",
+            "Reminder: workshop visit in 1 hour",
+            (EMAIL, SMS),
+            reminder=Reminder(timedelta(hours=1), timedelta(minutes=20), "remind_1h"),
+            while_status=(V_CONFIRMED,),
+        ),
+        # To the workshop's owner and staff (no calendar file: their board is the agenda).
+        visit("visit_new_request", "New visit request", (EMAIL,), while_status=(V_REQUESTED,)),
+        visit("visit_answered", "The customer answered your offered time", (EMAIL,)),
+        visit("visit_customer_cancelled", "A customer cancelled a visit", (EMAIL,)),
+        visit("visit_lapsed", "A visit request lapsed", (EMAIL,)),
+    ]
 
 
 KINDS: dict[str, MessageKind] = {
@@ -104,7 +157,14 @@ KINDS: dict[str, MessageKind] = {
         MessageKind("invitation_answered", "Invitation answered", (EMAIL,)),
         MessageKind("mechanic_reviewed", "Mechanic application reviewed", (EMAIL,), essential=True),
         MessageKind("affiliation_ended", "A mechanic left the workshop", (EMAIL,)),
+        # Workshop visits (issue 11). To the customer (and the assigned mechanic):
+        *_visit_kinds(),
     ]
 }
 
-REMINDER_KINDS: tuple[MessageKind, ...] = tuple(k for k in KINDS.values() if k.reminder)
+REMINDER_KINDS: tuple[MessageKind, ...] = tuple(
+    k for k in KINDS.values() if k.reminder and k.about == "session"
+)
+VISIT_REMINDER_KINDS: tuple[MessageKind, ...] = tuple(
+    k for k in KINDS.values() if k.reminder and k.about == "visit"
+)

@@ -8,6 +8,10 @@ worker, so nothing here can fail a booking for a template's sake.
 
 To notify on a new event (payments, workshop decisions) add one line to ACTIONS and, if
 it is a new kind of message, one to catalog.KINDS plus its template.
+
+Workshop visits work the same way: `on_visit_event` is registered with
+workshops.events and reads the VISIT_ACTIONS table (who gets which `visit_*` kind, as
+which role). Their Notification has no session; the visit id is in the facts.
 """
 
 from collections.abc import Callable
@@ -15,10 +19,11 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from autodoctor.accounts.models import User
+from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.booking.models import Offer, OfferKind, OfferStatus, SessionEvent, SessionStatus
+from autodoctor.workshops.models import VisitEvent, VisitStatus
 
-from .facts import diagnosis_facts, role_of, session_facts
+from .facts import diagnosis_facts, role_of, session_facts, visit_facts
 from .services import notification_create
 
 Audience = Callable[[SessionEvent], list[User]]
@@ -174,5 +179,176 @@ def on_session_event(event: SessionEvent) -> None:
                 session=session,
                 context={**facts, "role": role_of(session, recipient.pk)},
                 dedupe_key=f"{send.kind}:{session.pk}:{recipient.pk}:e{event.pk}",
+                now=now,
+            )
+
+
+# --------------------------------------------------------------------------- visits
+
+BOOKED_VISIT = (VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN)
+VisitAudience = Callable[[VisitEvent], list[User]]
+VisitCondition = Callable[[VisitEvent], bool]
+
+
+def visit_customer(event: VisitEvent) -> list[User]:
+    return [event.visit.customer]
+
+
+def visit_mechanic(event: VisitEvent) -> list[User]:
+    """The mechanic assigned to the visit now."""
+    mechanic = event.visit.assigned_mechanic
+    return [mechanic.user] if mechanic else []
+
+
+def workshop_people(event: VisitEvent) -> list[User]:
+    """The workshop's owner and staff, each once."""
+    workshop = event.visit.workshop
+    people = {workshop.owner_id: workshop.owner}
+    people.update((user.pk, user) for user in workshop.staff.filter(is_active=True))
+    return [user for user in people.values() if user.is_active]
+
+
+def dropped_mechanic(event: VisitEvent) -> list[User]:
+    """A mechanic this event took the visit away from: the one replaced by an
+    assignment, or the one the visit had when the customer moved it (the move makes it
+    a request again, unassigned). They get a CANCEL for their calendar."""
+    if event.action == "workshops.visit.assigned":
+        if event.visit.status not in BOOKED_VISIT:
+            return []  # a request's assignee never got a calendar entry
+        previous = event.data.get("previous_mechanic_id")
+        mechanic_id = previous if previous != event.data.get("mechanic_id") else None
+    else:
+        last = (
+            VisitEvent.objects.filter(
+                visit=event.visit,
+                pk__lt=event.pk,
+                action__in=["workshops.visit.confirmed", "workshops.visit.assigned"],
+            )
+            .order_by("-pk")
+            .values_list("data", flat=True)
+            .first()
+        )
+        mechanic_id = (last or {}).get("mechanic_id")
+    if not mechanic_id or mechanic_id == event.visit.assigned_mechanic_id:
+        return []
+    profile = MechanicProfile.objects.filter(pk=mechanic_id).select_related("user").first()
+    return [profile.user] if profile else []
+
+
+def newly_assigned(event: VisitEvent) -> list[User]:
+    """The mechanic an assignment gave a booked visit to (a request's assignee hears of
+    it when the workshop confirms)."""
+    if event.data.get("mechanic_id") == event.data.get("previous_mechanic_id"):
+        return []
+    if event.visit.status not in BOOKED_VISIT:
+        return []
+    return visit_mechanic(event)
+
+
+def by_customer(event: VisitEvent) -> bool:
+    return event.data.get("by") == "customer"
+
+
+def by_workshop(event: VisitEvent) -> bool:
+    return event.data.get("by") != "customer"
+
+
+def was_booked_visit(event: VisitEvent) -> bool:
+    """The visit was confirmed before this event (so it was in calendars: a request or
+    an offered time never is)."""
+    return event.data.get("from") in BOOKED_VISIT
+
+
+def customer_moved_booked(event: VisitEvent) -> bool:
+    return by_customer(event) and was_booked_visit(event)
+
+
+@dataclass(frozen=True)
+class VisitSend:
+    kind: str
+    to: VisitAudience
+    role: str  # "customer", "workshop" or "mechanic": how the message is worded
+    when: VisitCondition | None = None
+
+
+VISIT_ACTIONS: dict[str, tuple[VisitSend, ...]] = {
+    "workshops.visit.requested": (
+        VisitSend("visit_new_request", workshop_people, "workshop"),
+        VisitSend("visit_requested", visit_customer, "customer"),
+    ),
+    "workshops.visit.confirmed": (
+        VisitSend("visit_confirmed", visit_customer, "customer"),
+        VisitSend("visit_confirmed", visit_mechanic, "mechanic"),
+    ),
+    "workshops.visit.countered": (VisitSend("visit_countered", visit_customer, "customer"),),
+    "workshops.visit.counter_accepted": (
+        VisitSend("visit_confirmed", visit_customer, "customer"),
+        VisitSend("visit_confirmed", visit_mechanic, "mechanic"),
+        VisitSend("visit_answered", workshop_people, "workshop"),
+    ),
+    "workshops.visit.counter_declined": (VisitSend("visit_answered", workshop_people, "workshop"),),
+    "workshops.visit.declined": (VisitSend("visit_declined", visit_customer, "customer"),),
+    "workshops.visit.expired": (
+        VisitSend("visit_expired", visit_customer, "customer"),
+        VisitSend("visit_lapsed", workshop_people, "workshop"),
+    ),
+    "workshops.visit.cancelled": (
+        VisitSend("visit_cancelled", visit_customer, "customer", when=by_workshop),
+        VisitSend("visit_customer_cancelled", workshop_people, "workshop", when=by_customer),
+        VisitSend("visit_unassigned", visit_mechanic, "mechanic", when=was_booked_visit),
+    ),
+    "workshops.visit.rescheduled": (
+        # The workshop moved a confirmed visit: it stays confirmed at the new time.
+        VisitSend("visit_rescheduled", visit_customer, "customer", when=by_workshop),
+        VisitSend("visit_rescheduled", visit_mechanic, "mechanic", when=by_workshop),
+        # The customer asked for another time: a request again, for the workshop to answer.
+        VisitSend("visit_new_request", workshop_people, "workshop", when=by_customer),
+        VisitSend("visit_requested", visit_customer, "customer", when=by_customer),
+        VisitSend("visit_unassigned", dropped_mechanic, "mechanic", when=customer_moved_booked),
+    ),
+    "workshops.visit.assigned": (
+        VisitSend("visit_assigned", newly_assigned, "mechanic"),
+        VisitSend("visit_unassigned", dropped_mechanic, "mechanic"),
+    ),
+    "workshops.visit.completed": (VisitSend("visit_completed", visit_customer, "customer"),),
+    "workshops.visit.no_show": (VisitSend("visit_no_show", visit_customer, "customer"),),
+    # checked_in: nobody needs a message (the customer is at the counter).
+}
+
+
+def visit_event_facts(event: VisitEvent, *, now) -> dict:
+    """The visit's facts plus what this event says (who acted, why, the earlier time)."""
+    facts = visit_facts(event.visit)
+    facts["stamp"] = (event.created_at or now).isoformat()
+    facts["event"] = event.action.removeprefix("workshops.visit.")
+    facts["by"] = event.data.get("by", "")
+    if "reason" in event.data:
+        facts["reason"] = event.data["reason"]
+    if from_time := event.data.get("from_time"):
+        facts["previous_starts_at"] = from_time
+    facts["was_confirmed"] = event.data.get("from") == VisitStatus.CONFIRMED
+    facts["was"] = event.data.get("was", "")  # an expiry: "requested" or "countered"
+    return facts
+
+
+def on_visit_event(event: VisitEvent) -> None:
+    sends = [
+        send
+        for send in VISIT_ACTIONS.get(event.action, ())
+        if send.when is None or send.when(event)
+    ]
+    if not sends:
+        return
+    visit = event.visit
+    now = timezone.now()
+    facts = visit_event_facts(event, now=now)
+    for send in sends:
+        for recipient in send.to(event):
+            notification_create(
+                recipient=recipient,
+                kind=send.kind,
+                session=None,
+                context={**facts, "role": send.role},
+                dedupe_key=f"{send.kind}:v{visit.pk}:{recipient.pk}:e{event.pk}",
                 now=now,
             )

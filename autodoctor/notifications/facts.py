@@ -4,14 +4,17 @@ Taken inside the booking transaction when the event happens (so a message descri
 the session as it was then, e.g. the SEQUENCE of its calendar file), stored on the
 Notification, and read back by rendering and ics. The same function describes a live
 session for the calendar API and the feeds, so every calendar file has one source.
-Times are UTC ISO 8601 strings.
+Times are UTC ISO 8601 strings. `visit_facts` does the same for an in-person workshop
+visit (workshops.Visit): its times are shown in the WORKSHOP's zone (`workshop.zone`),
+since that is where the customer has to be.
 """
 
 from datetime import datetime, timedelta
 from typing import Any
 
 from autodoctor.booking.diagnosis import labour_words
-from autodoctor.booking.models import Diagnosis, Session
+from autodoctor.booking.models import Diagnosis, ServiceType, Session
+from autodoctor.workshops.models import Visit
 
 
 def session_facts(session: Session) -> dict[str, Any]:
@@ -47,6 +50,49 @@ def diagnosis_facts(session: Session) -> dict[str, Any] | None:
         "urgency": diagnosis.urgency,
         "urgency_label": diagnosis.get_urgency_display(),
     }
+
+
+def visit_facts(visit: Visit) -> dict[str, Any]:
+    """A visit as the messages about it describe it. `role` is added per recipient:
+    "customer", "workshop" (owner or staff) or "mechanic" (the assigned one)."""
+    workshop = visit.workshop
+    mechanic = visit.assigned_mechanic
+    return {
+        "visit_id": visit.pk,
+        "workshop": {
+            "id": workshop.pk,
+            "name": workshop.name,
+            "address": workshop.address,
+            "city": workshop.city,
+            "postal_code": workshop.postal_code,
+            "zone": workshop.time_zone,
+        },
+        "service": ServiceType(visit.service_type).label,
+        "vehicle": visit.vehicle_label,
+        "concern": visit.concern[:300],
+        "mode": visit.get_mode_display(),
+        "status": visit.status,
+        "starts_at": _iso(visit.starts_at),
+        "ends_at": _iso(visit.ends_at),
+        "duration_minutes": visit.duration_minutes,
+        "expires_at": _iso(visit.expires_at),
+        "requested_starts_at": _iso(visit.requested_starts_at),
+        "reason": visit.decline_reason or visit.counter_reason,
+        "workshop_notes": visit.workshop_notes,
+        "sequence": visit.sequence,
+        "customer": _person(visit.customer),
+        "mechanic": _person(mechanic.user) if mechanic else None,
+    }
+
+
+def workshop_location(facts: dict[str, Any]) -> str:
+    """'12 King St W, Toronto, M5H 1A1': where the visit happens (blank parts left out)."""
+    shop = facts["workshop"]
+    return ", ".join(
+        " ".join(str(shop.get(key) or "").split())
+        for key in ("address", "city", "postal_code")
+        if (shop.get(key) or "").strip()
+    )
 
 
 def role_of(session: Session, user_id: int) -> str:

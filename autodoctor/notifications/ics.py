@@ -7,7 +7,13 @@ life, so calendars update or remove the event instead of duplicating it:
 - a cancellation sends METHOD:CANCEL, STATUS:CANCELLED, SEQUENCE one above the last.
 The download (`/api/sessions/<id>/calendar.ics`) is METHOD:PUBLISH and the private
 feeds carry no METHOD (they are subscriptions, not invitations).
-DTSTART/DTEND are always written in UTC; calendars show them in the viewer's zone.
+DTSTART/DTEND of a session are written in UTC; calendars show them in the viewer's zone.
+
+An in-person workshop visit is the same kind of VEVENT (`visit-<id>@autodoctor`, SEQUENCE
+from Visit.sequence, which each move raises, +1 on CANCEL) with two differences: its
+LOCATION is the workshop's street address, and its times are written in the WORKSHOP's
+zone (TZID=America/Toronto...) with the matching VTIMEZONE, since the appointment is
+fixed to that place (`calendar.add_missing_timezones()`).
 """
 
 from collections.abc import Iterable
@@ -15,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from icalendar import Alarm, Calendar, Event, vCalAddress
 
-from .facts import parse_time
-from .links import session_links
+from .facts import parse_time, workshop_location
+from .links import session_links, visit_links
 
 PRODID = "-//Auto Doctor//Scheduling//EN"
 UID_DOMAIN = "autodoctor"
@@ -47,10 +54,17 @@ class CalendarEntry:
     organizer: Person | None = None
     attendees: tuple[Person, ...] = field(default=())
     alarm: bool = True
+    alarm_before: timedelta = ALARM_BEFORE
+    location: str | None = None  # default: the url (a session happens at its room)
+    zone: str | None = None  # write the times in this zone (with VTIMEZONE); None: UTC
 
 
 def session_uid(session_id: int) -> str:
     return f"session-{session_id}@{UID_DOMAIN}"
+
+
+def visit_uid(visit_id: int) -> str:
+    return f"visit-{visit_id}@{UID_DOMAIN}"
 
 
 def organizer() -> Person:
@@ -107,6 +121,59 @@ def session_entry(
     )
 
 
+def visit_entry(
+    facts: dict[str, Any],
+    *,
+    role: str,
+    stamp: datetime,
+    cancelled: bool = False,
+) -> CalendarEntry:
+    """The VEVENT of a workshop visit described by `facts` (facts.visit_facts), worded
+    for `role` ("customer" or "mechanic"): at the workshop's address, in its zone."""
+    start, end = parse_time(facts["starts_at"]), parse_time(facts["ends_at"])
+    if start is None or end is None:
+        raise ValueError("only a visit with a time has a calendar entry")
+    shop = facts["workshop"]
+    link = visit_links(facts["visit_id"])["visit"]
+    customer, mechanic = facts["customer"], facts.get("mechanic")
+    location = workshop_location(facts)
+    if role == "mechanic":
+        summary = f"Workshop visit: {facts['service']} for {customer['name']}"
+        if facts["vehicle"]:
+            summary += f" ({facts['vehicle']})"
+    else:
+        summary = f"Auto Doctor visit at {shop['name']}: {facts['service']}"
+    description = "\n".join(
+        line
+        for line in [
+            f"{facts['service']} · {facts['duration_minutes']} minutes · {facts['mode']}",
+            f"Workshop: {shop['name']}",
+            f"Address: {location}" if location else "",
+            f"Vehicle: {facts['vehicle']}" if facts["vehicle"] else "",
+            f"Concern: {facts['concern']}" if facts["concern"] else "",
+            f"Details, reschedule or cancel: {link}",
+        ]
+        if line
+    )
+    return CalendarEntry(
+        uid=visit_uid(facts["visit_id"]),
+        start=start,
+        end=end,
+        summary=summary,
+        stamp=stamp,
+        description=description,
+        url=link,
+        sequence=facts["sequence"] + (1 if cancelled else 0),
+        cancelled=cancelled,
+        organizer=organizer(),
+        attendees=tuple(Person(p["name"], p["email"]) for p in (customer, mechanic) if p),
+        alarm=not cancelled,
+        alarm_before=timedelta(hours=1),  # time to drive there
+        location=location or shop["name"],
+        zone=shop["zone"],
+    )
+
+
 def calendar_bytes(
     entries: Iterable[CalendarEntry], *, method: str | None, name: str | None = None
 ) -> bytes:
@@ -119,22 +186,29 @@ def calendar_bytes(
     if name:
         calendar.calendar_name = name  # NAME and X-WR-CALNAME
         calendar.refresh_interval = timedelta(hours=1)
+    zoned = []
     for entry in entries:
         calendar.add_component(_event(entry))
+        if entry.zone and isinstance(entry.start, datetime):
+            zoned.append(entry.start.date())
+    if zoned:  # a VTIMEZONE per TZID used (RFC 5545 3.2.19), covering the events' years
+        calendar.add_missing_timezones(
+            first_date=min(zoned) - timedelta(days=366), last_date=max(zoned) + timedelta(days=731)
+        )
     return calendar.to_ical()
 
 
 def _event(entry: CalendarEntry) -> Event:
     event = Event.new(
         uid=entry.uid,
-        start=_utc(entry.start),
-        end=_utc(entry.end),
+        start=_in_zone(entry.start, entry.zone),
+        end=_in_zone(entry.end, entry.zone),
         stamp=_utc(entry.stamp),
         summary=entry.summary,
         description=entry.description or None,
         sequence=entry.sequence,
         status="CANCELLED" if entry.cancelled else "CONFIRMED",
-        location=entry.url,
+        location=entry.location or entry.url,
         url=entry.url,
         organizer=(
             vCalAddress.new(entry.organizer.email, cn=entry.organizer.name)
@@ -156,9 +230,26 @@ def _event(entry: CalendarEntry) -> Event:
     )
     if entry.alarm:
         event.add_component(
-            Alarm.new_display(description=f"In 15 minutes: {entry.summary}", trigger=-ALARM_BEFORE)
+            Alarm.new_display(
+                description=f"In {_duration_words(entry.alarm_before)}: {entry.summary}",
+                trigger=-entry.alarm_before,
+            )
         )
     return event
+
+
+def _in_zone[T: (datetime, date)](value: T, zone: str | None) -> T:
+    if zone and isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(zone))
+    return _utc(value)
+
+
+def _duration_words(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minutes"
 
 
 def _utc[T: (datetime, date)](value: T) -> T:

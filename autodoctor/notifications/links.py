@@ -2,7 +2,9 @@
 
 The paths are the booking pages' (by route name): the session room (join), its
 reschedule page, and "My sessions" (cancel, history); plus the offers inbox, the
-booking wizard, the payments page and the notification preferences.
+booking wizard, the payments page and the notification preferences. A workshop visit's
+links all lead to its page (`/workshops/visits/<id>/`, where the customer accepts or
+declines another time, cancels or asks to move it, and the staff answer a request).
 """
 
 from django.conf import settings
@@ -24,5 +26,22 @@ def session_links(session_id: int) -> dict[str, str]:
         "offers": absolute(reverse("booking:offers")),
         "book": absolute(reverse("booking:wizard")),
         "payments": absolute(reverse("payments:mine")),
+        "preferences": absolute(reverse("notifications:preferences")),
+    }
+
+
+VISIT_PAGE = "/workshops/visits/{}/"
+VISITS_PAGE = "/workshops/visits/"
+
+
+def visit_links(visit_id: int) -> dict[str, str]:
+    page = absolute(VISIT_PAGE.format(visit_id))
+    return {
+        "visit": page,
+        "accept": f"{page}?answer=accept#answer",
+        "decline": f"{page}?answer=decline#answer",
+        "reschedule": f"{page}#reschedule",
+        "cancel": f"{page}#cancel",
+        "visits": absolute(VISITS_PAGE),
         "preferences": absolute(reverse("notifications:preferences")),
     }

@@ -187,6 +187,8 @@ def _skip_reason(message: OutboxMessage, kind: MessageKind, now: datetime) -> st
     refusal = channel_refusal(user, kind, message.channel, preference_for(user) if user else None)
     if refusal:
         return refusal
+    if kind.about == "visit":
+        return _visit_skip_reason(notification, kind, now)
     session = notification.session
     if kind.while_status and (session is None or session.status not in kind.while_status):
         return f"no longer relevant: the session is {session.status if session else 'gone'}"
@@ -194,9 +196,30 @@ def _skip_reason(message: OutboxMessage, kind: MessageKind, now: datetime) -> st
         start = parse_time(notification.context.get("starts_at"))
         if start is None or session.scheduled_for != start:
             return "no longer relevant: the session was moved"
-        due = start - kind.reminder.lead
-        if now > due + kind.reminder.grace or now >= start:
-            return f"reminder window passed (due {due.isoformat()}, window {kind.reminder.grace})"
+        return _reminder_late(kind, start, now)
+    return None
+
+
+def _visit_skip_reason(notification, kind: MessageKind, now: datetime) -> str | None:
+    """The same rules for a message about a workshop visit (looked up by its id)."""
+    from autodoctor.workshops.models import Visit
+
+    visit = Visit.objects.filter(pk=notification.context.get("visit_id")).first()
+    if kind.while_status and (visit is None or visit.status not in kind.while_status):
+        return f"no longer relevant: the visit is {visit.status if visit else 'gone'}"
+    if kind.reminder and visit is not None:
+        start = parse_time(notification.context.get("starts_at"))
+        if start is None or visit.starts_at != start:
+            return "no longer relevant: the visit was moved"
+        return _reminder_late(kind, start, now)
+    return None
+
+
+def _reminder_late(kind: MessageKind, start: datetime, now: datetime) -> str | None:
+    assert kind.reminder is not None
+    due = start - kind.reminder.lead
+    if now > due + kind.reminder.grace or now >= start:
+        return f"reminder window passed (due {due.isoformat()}, window {kind.reminder.grace})"
     return None
 
 

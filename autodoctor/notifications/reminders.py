@@ -13,6 +13,11 @@ whose dedupe key is (kind, session, recipient, start time, reschedule count), so
   the window the reminder is skipped, never sent late;
 - a reminder whose moment passed before the session was booked or moved is not sent
   (booked 5 hours ahead: the confirmation says it all, no "24 hours" reminder).
+
+Confirmed workshop visits get the same 24 h and 1 h reminders (`visit_reminder_*`, same
+preferences, windows and rules), to the customer and the assigned mechanic; the key is
+(kind, visit, recipient, start, sequence), and the arming events are the visit's
+confirmation, accepted offered time and move.
 """
 
 from datetime import datetime
@@ -22,9 +27,10 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from autodoctor.booking.models import Session, SessionEvent, SessionStatus
+from autodoctor.workshops.models import Visit, VisitEvent, VisitStatus
 
-from .catalog import REMINDER_KINDS
-from .facts import role_of, session_facts
+from .catalog import REMINDER_KINDS, VISIT_REMINDER_KINDS, MessageKind
+from .facts import role_of, session_facts, visit_facts
 from .selectors import preference_for
 from .services import notification_create
 
@@ -33,6 +39,11 @@ ARMING_ACTIONS = (
     "booking.session.confirmed",
     "booking.offer.accepted",
     "booking.session.rescheduled",
+)
+VISIT_ARMING_ACTIONS = (
+    "workshops.visit.confirmed",
+    "workshops.visit.counter_accepted",
+    "workshops.visit.rescheduled",
 )
 
 
@@ -87,4 +98,52 @@ def reminders_enqueue(*, now: datetime | None = None) -> int:
                         now=now,
                     )
                     written += created is not None
+        for kind in VISIT_REMINDER_KINDS:
+            written += _visit_reminders(kind, now=now)
+    return written
+
+
+def visit_reminder_key(kind: str, visit: Visit, recipient_id: int) -> str:
+    start = visit.starts_at.strftime("%Y%m%dT%H%M%SZ")
+    return f"{kind}:v{visit.pk}:{recipient_id}:{start}:s{visit.sequence}"
+
+
+def _visit_reminders(kind: MessageKind, *, now: datetime) -> int:
+    rule = kind.reminder
+    assert rule is not None
+    armed_at = Subquery(
+        VisitEvent.objects.filter(visit=OuterRef("pk"), action__in=VISIT_ARMING_ACTIONS)
+        .order_by("-created_at", "-pk")
+        .values("created_at")[:1]
+    )
+    visits = (
+        Visit.objects.filter(
+            status=VisitStatus.CONFIRMED,
+            starts_at__gt=now,
+            starts_at__lte=now + rule.lead,
+            starts_at__gte=now + rule.lead - rule.grace,
+        )
+        .select_related("workshop", "customer", "assigned_mechanic__user")
+        .annotate(armed_at=armed_at)
+    )
+    written = 0
+    for visit in visits:
+        if visit.armed_at is not None and visit.armed_at > visit.starts_at - rule.lead:
+            continue
+        facts = {**visit_facts(visit), "stamp": now.isoformat(), "event": "reminder"}
+        recipients = [(visit.customer, "customer")]
+        if visit.assigned_mechanic:
+            recipients.append((visit.assigned_mechanic.user, "mechanic"))
+        for recipient, role in recipients:
+            if not getattr(preference_for(recipient), rule.preference):
+                continue
+            created = notification_create(
+                recipient=recipient,
+                kind=kind.code,
+                session=None,
+                context={**facts, "role": role},
+                dedupe_key=visit_reminder_key(kind.code, visit, recipient.pk),
+                now=now,
+            )
+            written += created is not None
     return written

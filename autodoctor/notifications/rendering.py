@@ -4,6 +4,10 @@ Rendered when sent (and when shown in the notification centre), for the recipien
 they are now: every time in *their* zone with the zone's name. Message templates are
 plain text, so they render with autoescape off (an apostrophe in a name must not become
 `&#x27;` in an email or SMS).
+
+A message about a workshop visit (facts with "visit_id") is the exception: its times
+are shown in the WORKSHOP's zone, named, since the customer has to be there then; its
+links lead to the visit page and its calendar file is ics.visit_entry.
 """
 
 import re
@@ -19,8 +23,8 @@ from autodoctor.booking.templatetags.booking_tags import when
 
 from . import ics
 from .catalog import KINDS, SMS
-from .facts import parse_time
-from .links import session_links
+from .facts import parse_time, workshop_location
+from .links import session_links, visit_links
 from .models import Notification
 
 
@@ -40,6 +44,8 @@ def when_label(moment: datetime, zone_name: str) -> str:
 
 def message_context(notification: Notification) -> dict[str, Any]:
     facts = notification.context
+    if "visit_id" in facts:
+        return visit_message_context(notification)
     user = notification.recipient
     zone = user.time_zone if user else settings.DEFAULT_DISPLAY_ZONE
     role = facts.get("role", "customer")
@@ -75,6 +81,42 @@ def message_context(notification: Notification) -> dict[str, Any]:
     return context
 
 
+# The times a visit message names, as the templates call them.
+VISIT_MOMENTS = {
+    "starts_at": "when",
+    "previous_starts_at": "previous_when",  # before a move
+    "requested_starts_at": "requested_when",  # the customer's time, before another was offered
+    "expires_at": "answer_by",  # a request or an offered time lapses then
+}
+
+
+def visit_message_context(notification: Notification) -> dict[str, Any]:
+    facts = notification.context
+    user = notification.recipient
+    shop = facts["workshop"]
+    zone = shop["zone"]
+    role = facts.get("role", "customer")
+    customer = facts.get("customer") or {}
+    mechanic = facts.get("mechanic") or {}
+    context: dict[str, Any] = {
+        **facts,
+        "recipient_name": (user.full_name or user.email) if user else notification.address,
+        "zone": zone,
+        "is_customer": role == "customer",
+        "is_mechanic": role == "mechanic",
+        "is_workshop": role == "workshop",
+        "workshop_name": shop["name"],
+        "location": workshop_location(facts),
+        "customer_name": customer.get("name", ""),
+        "mechanic_name": mechanic.get("name", ""),
+        "links": visit_links(facts["visit_id"]),
+    }
+    for key, name in VISIT_MOMENTS.items():
+        moment = parse_time(facts.get(key))
+        context[name] = when_label(moment, zone) if moment else ""
+    return context
+
+
 def message_render(notification: Notification, *, with_calendar: bool = True) -> Rendered:
     kind = KINDS[notification.kind]
     context = Context(message_context(notification), autoescape=False)
@@ -84,7 +126,8 @@ def message_render(notification: Notification, *, with_calendar: bool = True) ->
 
     calendar = None
     if with_calendar and kind.calendar and notification.context.get("starts_at"):
-        entry = ics.session_entry(
+        build = ics.visit_entry if "visit_id" in notification.context else ics.session_entry
+        entry = build(
             notification.context,
             role=notification.context.get("role", "customer"),
             stamp=parse_time(notification.context["stamp"]) or notification.created_at,

@@ -89,7 +89,7 @@ def centre_entries(user: User, *, limit: int = 50) -> list[CentreEntry]:
 
 
 def centre_entry(notification: Notification) -> CentreEntry:
-    from .links import session_links
+    from .links import session_links, visit_links
     from .rendering import message_render
 
     try:
@@ -99,11 +99,11 @@ def centre_entry(notification: Notification) -> CentreEntry:
         log.exception("cannot render notification #%s", notification.pk)
         subject, body = (KINDS[notification.kind].label if notification.kind in KINDS else ""), ""
     kind = KINDS.get(notification.kind)
-    link = (
-        session_links(notification.session_id)[kind.link]
-        if kind and notification.session_id
-        else None
-    )
+    link = None
+    if kind and kind.about == "visit" and (visit_id := notification.context.get("visit_id")):
+        link = visit_links(visit_id)[kind.link]
+    elif kind and notification.session_id:
+        link = session_links(notification.session_id)[kind.link]
     return CentreEntry(notification, subject, body, link)
 
 

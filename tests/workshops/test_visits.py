@@ -115,7 +115,7 @@ def test_listing_never_offers_a_time_no_single_bay_can_take(workshop, completed_
 
 
 def test_closed_days_and_hours_are_not_offered(workshop, completed_session):
-    with pytest.raises(SlotUnavailable, match="no free bay|closed"):
+    with pytest.raises(SlotUnavailable, match=r"no free bay|closed"):
         request(completed_session(), workshop, start=TUESDAY_10 + 7 * HOUR)  # 17:00 closes
     with pytest.raises(SlotUnavailable, match="notice"):
         request(completed_session(), workshop, now=TUESDAY_10 - HOUR)
@@ -139,7 +139,7 @@ def test_confirm_with_a_mechanic_blocks_their_remote_time(
     assert not availability.is_available(shop_mechanic, TUESDAY_10, TUESDAY_10 + HOUR, now=NOW)
     # Another visit at the same time cannot take the same mechanic.
     other = request(completed_session(), workshop)
-    with pytest.raises(SlotUnavailable, match="not free|already has"):
+    with pytest.raises(SlotUnavailable, match=r"not free|already has"):
         services.visit_confirm(user=staff, visit_id=other.pk, mechanic_id=shop_mechanic.pk, now=NOW)
     assert Visit.objects.get(pk=other.pk).status == "requested"
 
