@@ -38,6 +38,8 @@ from autodoctor.booking.models import Offer, OfferKind, Reservation, Reservation
 from autodoctor.booking.models import SessionStatus as Status
 from autodoctor.notifications.models import Notification
 from autodoctor.payments.services import checkout, credits
+from autodoctor.workshops import services as workshops
+from autodoctor.workshops.models import Visit, VisitStatus
 from tests.booking.conftest import _plans_migration
 from tests.factories import (
     CustomerFactory,
@@ -46,6 +48,7 @@ from tests.factories import (
     VehicleFactory,
     WorkshopFactory,
     weekly_hours,
+    workshop_hours,
 )
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +62,7 @@ USER = "user"  # any logged-in person, about themselves only
 CUSTOMER, MECHANIC, WORKSHOP, STAFF = "customer", "mechanic", "workshop", "staff"  # by role
 PAYEE = "payee"  # mechanics and workshops: the people who are paid
 OWN_C, OWN_M, OWN_W = "own_customer", "own_mechanic", "own_workshop"  # one owner's object
+OWN_V = "own_visit"  # C1's visit at W1's workshop: both parties reach it
 
 ROLE_OF = {
     CUSTOMER: {"c1", "c2"},
@@ -68,7 +72,9 @@ ROLE_OF = {
     STAFF: set(),
 }
 # Who may reach an owner's object: the owner, and the session's other party.
-OWNERS = {OWN_C: {"c1", "m1"}, OWN_M: {"m1"}, OWN_W: {"w1"}}
+OWNERS = {OWN_C: {"c1", "m1"}, OWN_M: {"m1"}, OWN_W: {"w1"}, OWN_V: {"c1", "w1"}}
+# The workshop C1 booked a visit with sees C1's name, vehicle and concern there.
+VISIT_PARTIES = frozenset({"w1"})
 CALLERS = ["anonymous", "c1", "c2", "m1", "m2", "w1", "w2", "admin"]
 
 
@@ -79,6 +85,7 @@ class Route:
     body: dict | None = None  # API JSON body (values: world keys in "{…}")
     query: dict = field(default_factory=dict)  # page GET parameters
     served: frozenset = frozenset()  # statuses that still mean "let in" (input refused)
+    sees_owner: frozenset = frozenset()  # callers entitled to C1's data on this route
 
 
 # Pages by URL name. Path parameters are filled from the world by name unless given.
@@ -186,6 +193,25 @@ PAGES: dict[str, Route] = {
     "notifications:feed_regenerate": Route(USER),
     "notifications:feed_revoke": Route(USER),
     "notifications:feed": Route(PUBLIC, {"token": "bogus"}),
+    "workshops:my_visits": Route(USER),
+    "workshops:visit_new": Route(OWN_C, {"session_id": "c1_done_session"}),
+    "workshops:visit_new_at": Route(
+        OWN_C, {"session_id": "c1_done_session", "workshop_id": "w1_shop"}
+    ),
+    "workshops:visit_detail": Route(OWN_V, {"visit_id": "c1_visit"}, sees_owner=VISIT_PARTIES),
+    "workshops:visit_accept_offer": Route(OWN_C, {"visit_id": "c1_visit"}),
+    "workshops:visit_decline_offer": Route(OWN_C, {"visit_id": "c1_visit"}),
+    "workshops:visit_cancel": Route(OWN_V, {"visit_id": "c1_visit"}),
+    "workshops:visit_move": Route(OWN_V, {"visit_id": "c1_visit"}, sees_owner=VISIT_PARTIES),
+    "workshops:visit_confirm": Route(OWN_W, {"visit_id": "c1_visit"}),
+    "workshops:visit_counter": Route(OWN_W, {"visit_id": "c1_visit"}, sees_owner=VISIT_PARTIES),
+    "workshops:visit_decline": Route(OWN_W, {"visit_id": "c1_visit"}),
+    "workshops:visit_assign": Route(OWN_W, {"visit_id": "c1_visit"}),
+    "workshops:visit_check_in": Route(OWN_W, {"visit_id": "c1_visit"}),
+    "workshops:visit_complete": Route(OWN_W, {"visit_id": "c1_visit"}),
+    "workshops:visit_no_show": Route(OWN_W, {"visit_id": "c1_visit"}),
+    "workshops:appointments": Route(WORKSHOP, sees_owner=VISIT_PARTIES),
+    "workshops:appointments_board": Route(WORKSHOP, sees_owner=VISIT_PARTIES),
 }
 
 # API operations by "METHOD /api/path".
@@ -388,6 +414,27 @@ def world(db):
             created_at=NOW,
             expires_at=NOW + timedelta(days=7),
         )
+        # A completed session of C1's, followed up by a visit request at W1's workshop.
+        workshop_hours(shop, days=range(7), open_=6 * 60, close=22 * 60)
+        done_session = Session.objects.create(
+            customer=c1.user,
+            mechanic=m1,
+            status=Status.COMPLETED,
+            plan=session.plan,
+            concern=concern,
+            vehicle=vehicle,
+            vehicle_label="2019 Honda OWNERVIN",
+            duration_minutes=30,
+            scheduled_for=NOW - timedelta(days=1),
+            started_at=NOW - timedelta(days=1),
+            ended_at=NOW - timedelta(days=1) + timedelta(minutes=30),
+        )
+        visit = workshops.visit_request_from_session(
+            customer=c1.user,
+            session_id=done_session.pk,
+            request=workshops.VisitRequest(workshop_id=shop.pk, starts_at=SLOT),
+            now=NOW,
+        )
     notification = Notification.objects.filter(recipient=c1.user).first()
     assert notification is not None, "the booking should have notified its customer"
     users = {
@@ -415,6 +462,8 @@ def world(db):
             "c1_now": now_session.pk,
             "c1_payment": payment.pk,
             "c1_notification": notification.pk,
+            "c1_done_session": done_session.pk,
+            "c1_visit": visit.pk,
             "m1_profile": m1.pk,
             "m1_block": block.pk,
             "m1_override": m1_override.pk,
@@ -485,6 +534,7 @@ def _check(
     method: str,
     api_call: bool,
     served: frozenset = frozenset(),
+    sees_owner: frozenset = frozenset(),
 ) -> list[str]:
     """What is wrong with this answer (nothing: [])."""
     status = response.status_code
@@ -493,7 +543,7 @@ def _check(
     body = b"".join(response) if getattr(response, "streaming", False) else response.content
     text = body.decode(errors="replace")
     problems = []
-    if caller not in {"c1", "m1", "admin"}:
+    if caller not in {"c1", "m1", "admin"} | sees_owner:
         leaked = [marker for marker in LEAK_MARKERS if marker in text]
         if leaked:
             problems.append(f"{where} as {caller} leaked {leaked}")
@@ -538,6 +588,7 @@ def test_pages_answer_each_caller_by_the_matrix(world):
                         method=method,
                         api_call=False,
                         served=route.served,
+                        sees_owner=route.sees_owner,
                     )
                     calls += 1
     assert not problems, "\n".join(problems)
@@ -609,6 +660,8 @@ def _assert_world_unchanged(world) -> None:
     assert Offer.objects.get(pk=ids["m1_offer"]).status == "offered"
     assert Invitation.objects.get(pk=ids["w1_invitation"]).status == "pending"
     assert not Notification.objects.get(pk=ids["c1_notification"]).read_at
+    visit = Visit.objects.get(pk=ids["c1_visit"])
+    assert (visit.status, visit.starts_at) == (VisitStatus.REQUESTED, SLOT)
 
 
 def test_the_admin_is_for_staff_only(world):

@@ -90,9 +90,7 @@ def test_only_the_sessions_customer_books_from_it(login, session, workshop):
     assert login(workshop.staff_user).get(url).status_code == 403
 
 
-def test_the_time_step_shows_the_workshops_times_labelled_with_its_zone(
-    login, session, workshop
-):
+def test_the_time_step_shows_the_workshops_times_labelled_with_its_zone(login, session, workshop):
     session.customer.time_zone = "America/Vancouver"
     session.customer.save()
     client = login(session.customer)
@@ -120,7 +118,11 @@ def test_sending_the_request_holds_the_time_and_opens_the_visit_page(login, sess
     )
     visit = Visit.objects.get(session=session)
     assert response["Location"] == visit_url(visit)
-    assert (visit.status, visit.mode, visit.customer_notes) == ("requested", "wait", "Check the pads")
+    assert (visit.status, visit.mode, visit.customer_notes) == (
+        "requested",
+        "wait",
+        "Check the pads",
+    )
     page = body(client.get(visit_url(visit)))
     assert "Tue 1 Dec 2026, 10:00 EST" in page and "12 King St W" in page
     assert "Waiting for the workshop until Tue 1 Dec 2026, 07:00 EST" in page
@@ -167,7 +169,11 @@ def test_staff_confirm_with_a_mechanic_and_a_bay(login, visit, workshop, shop_me
     response = client.post(visit_url(visit, "confirm"), {"mechanic": shop_mechanic.pk, "bay": 2})
     assert response["Location"] == visit_url(visit)
     visit.refresh_from_db()
-    assert (visit.status, visit.bay, visit.assigned_mechanic_id) == ("confirmed", 2, shop_mechanic.pk)
+    assert (visit.status, visit.bay, visit.assigned_mechanic_id) == (
+        "confirmed",
+        2,
+        shop_mechanic.pk,
+    )
     page = body(client.get(visit_url(visit)))
     assert "Confirmed." in page and str(shop_mechanic) in page and "Check in" in page
 
@@ -190,7 +196,11 @@ def test_the_workshop_offers_another_time_and_the_customer_accepts(login, visit,
     assert visit.status == VisitStatus.COUNTERED and visit.starts_at == later
     customer = login(visit.customer)
     page = body(customer.get(visit_url(visit)))
-    assert "Answer by" in page and "Busy morning" in page and "Accept Tue 1 Dec 2026, 14:00 EST" in page
+    assert (
+        "Answer by" in page
+        and "Busy morning" in page
+        and "Accept Tue 1 Dec 2026, 14:00 EST" in page
+    )
     customer.post(visit_url(visit, "accept"))
     visit.refresh_from_db()
     assert visit.status == VisitStatus.CONFIRMED
@@ -301,8 +311,10 @@ def test_my_visits_lists_upcoming_first_and_past_below(login, visit, workshop, c
     )
     services.visit_cancel(user=visit.customer, visit_id=past.pk, now=NOW)
     page = body(login(visit.customer).get("/workshops/visits/"))
-    assert page.index(f'id="visit-{visit.pk}"') < page.index("Past") < page.index(
-        f'id="visit-{past.pk}"'
+    assert (
+        page.index(f'id="visit-{visit.pk}"')
+        < page.index("Past")
+        < page.index(f'id="visit-{past.pk}"')
     )
     assert "Waiting for the workshop until" in page and "Tue 1 Dec 2026, 10:00 EST" in page
     assert "Workshop visits" not in page
@@ -321,7 +333,9 @@ def test_an_assigned_mechanic_sees_their_workshop_visits(login, confirmed, works
     )
 
 
-def test_appointments_tabs_show_counts_and_the_tabs_visits(login, visit, workshop, completed_session):
+def test_appointments_tabs_show_counts_and_the_tabs_visits(
+    login, visit, workshop, completed_session
+):
     other = completed_session()
     second = services.visit_request_from_session(
         customer=other.customer,
@@ -338,7 +352,9 @@ def test_appointments_tabs_show_counts_and_the_tabs_visits(login, visit, worksho
     assert f'id="visit-{visit.pk}"' in page and f'id="visit-{second.pk}"' not in page
     assert "Answer by Tue 1 Dec 2026, 07:00 EST" in page
     confirmed_tab = body(client.get("/workshops/appointments/?tab=confirmed"))
-    assert f'id="visit-{second.pk}"' in confirmed_tab and f'id="visit-{visit.pk}"' not in confirmed_tab
+    assert (
+        f'id="visit-{second.pk}"' in confirmed_tab and f'id="visit-{visit.pk}"' not in confirmed_tab
+    )
 
 
 def test_staff_of_two_workshops_pick_one_and_nobody_else_gets_in(login, visit, workshop):
