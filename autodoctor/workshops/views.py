@@ -15,6 +15,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -52,7 +53,7 @@ def _start(request: HttpRequest) -> datetime:
         raise InvalidInput("Pick one of the free times.", field="start")
     try:
         return parse_start(raw)
-    except Exception:  # forms.ValidationError: not an offered time
+    except ValidationError:  # not an offered time
         raise InvalidInput(
             "That is not a time we offered; pick one again.", field="start"
         ) from None
