@@ -54,6 +54,7 @@ from tests.factories import (
     VehicleFactory,
     WorkshopFactory,
     weekly_hours,
+    workshop_hours,
 )
 
 pytestmark = pytest.mark.django_db
@@ -213,6 +214,25 @@ PAGES: dict[str, Route] = {
     "analytics:mine": Route(MECHANIC),
     "analytics:workshop_default": Route(WORKSHOP),
     "analytics:workshop": Route(OWN_W, {"workshop_id": "w1_shop"}),
+    "workshops:my_visits": Route(USER),
+    "workshops:visit_new": Route(OWN_C, {"session_id": "c1_done_session"}),
+    "workshops:visit_new_at": Route(
+        OWN_C, {"session_id": "c1_done_session", "workshop_id": "w1_shop"}
+    ),
+    "workshops:visit_detail": Route(OWN_V, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_accept_offer": Route(OWN_VC, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_decline_offer": Route(OWN_VC, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_cancel": Route(OWN_V, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_move": Route(OWN_V, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_confirm": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_counter": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_decline": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_assign": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_check_in": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_complete": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:visit_no_show": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
+    "workshops:appointments": Route(WORKSHOP, shared_with=SHOP),
+    "workshops:appointments_board": Route(WORKSHOP, shared_with=SHOP),
 }
 
 # API operations by "METHOD /api/path".
@@ -474,6 +494,21 @@ def world(db):
             starts_at=SLOT + timedelta(days=10),
             ends_at=SLOT + timedelta(days=11),
         )
+        # A completed session of C1's, which a visit can follow up, and W1's hours.
+        workshop_hours(shop, days=range(7), open_=6 * 60, close=22 * 60)
+        done_session = Session.objects.create(
+            customer=c1.user,
+            mechanic=m1,
+            status=Status.COMPLETED,
+            plan=session.plan,
+            concern=concern,
+            vehicle=vehicle,
+            vehicle_label="2019 Honda OWNERVIN",
+            duration_minutes=30,
+            scheduled_for=NOW - timedelta(days=1),
+            started_at=NOW - timedelta(days=1),
+            ended_at=NOW - timedelta(days=1) + timedelta(minutes=30),
+        )
         visit = Visit.objects.create(  # the customer's request at w1's workshop
             workshop=shop,
             customer=c1.user,
@@ -535,6 +570,7 @@ def world(db):
             "w1_override": w1_override.pk,
             "w1_time_off": w1_time_off.pk,
             "c1_visit": visit.pk,
+            "c1_done_session": done_session.pk,
             "applicant": applicant.pk,
             "bogus": "not-a-real-token",
         },

@@ -93,17 +93,25 @@ def month_of_slots(
     """Free slots per local day of `month` in `zone`, pooled over the mechanics (a time
     counts once however many of them are free then). One availability call per mechanic."""
     now = now or timezone.now()
+    first, last = month_bounds(month, zone)
+    starts = _pooled_starts(mechanic_ids, first, last, duration, now=now, ignore_busy=ignore_busy)
+    return month_of_starts(starts, month=month, zone=zone, now=now)
+
+
+def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants the month grid of `month` spans (whole Sunday-first weeks) in `zone`."""
+    weeks = calendar.Calendar(FIRST_WEEKDAY).monthdatescalendar(month.year, month.month)
+    return local_midnight(weeks[0][0], zone), local_midnight(
+        weeks[-1][-1] + timedelta(days=1), zone
+    )
+
+
+def month_of_starts(
+    starts: Iterable[datetime], *, month: date, zone: ZoneInfo, now: datetime
+) -> MonthOfSlots:
+    """The month grid of `month` with `starts` (free times, UTC) counted per local day."""
     month = month.replace(day=1)
     weeks = calendar.Calendar(FIRST_WEEKDAY).monthdatescalendar(month.year, month.month)
-    first, last = weeks[0][0], weeks[-1][-1]
-    starts = _pooled_starts(
-        mechanic_ids,
-        local_midnight(first, zone),
-        local_midnight(last + timedelta(days=1), zone),
-        duration,
-        now=now,
-        ignore_busy=ignore_busy,
-    )
     by_day: dict[date, list[datetime]] = {}
     for start in starts:
         by_day.setdefault(start.astimezone(zone).date(), []).append(start)

@@ -145,6 +145,36 @@ def _picker_context(
     zone = _zone(request)
     now = timezone.now()
     duration = timedelta(minutes=minutes)
+    ignore_busy = {("reservation", ignore.pk)} if ignore else set()
+    return slot_picker_context(
+        request,
+        lambda month: page_selectors.month_of_slots(
+            mechanic_ids,
+            month=month,
+            duration=duration,
+            zone=zone,
+            now=now,
+            ignore_busy=ignore_busy,
+        ),
+        zone=zone,
+        url=url,
+        chosen=chosen,
+        now=now,
+    )
+
+
+def slot_picker_context(
+    request: HttpRequest,
+    grid_of: Callable[[date], page_selectors.MonthOfSlots],
+    *,
+    zone: ZoneInfo,
+    url: str,
+    now: datetime,
+    chosen: datetime | None = None,
+) -> dict:
+    """The context of booking/_slot_picker.html#picker: the month (?month=YYYY-MM) and
+    day (?day=YYYY-MM-DD) asked for, or the chosen time's, or the first with free times;
+    `grid_of(first of month)` gives that month's free times in `zone`."""
     day = _parse_day(request.GET.get("day"), field="day") or (
         chosen.astimezone(zone).date() if chosen else None
     )
@@ -154,10 +184,7 @@ def _picker_context(
         else None
     )
     month = month or (day or page_selectors.local_today(zone, now=now)).replace(day=1)
-    ignore_busy = {("reservation", ignore.pk)} if ignore else set()
-    grid = page_selectors.month_of_slots(
-        mechanic_ids, month=month, duration=duration, zone=zone, now=now, ignore_busy=ignore_busy
-    )
+    grid = grid_of(month)
     if day is None or (day.year, day.month) != (month.year, month.month):
         day = grid.first_day_with_slots
     slots = grid.slots_on(day) if day else []
