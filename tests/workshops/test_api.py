@@ -149,3 +149,39 @@ def test_the_listing_costs_a_fixed_number_of_queries(
     with django_assert_num_queries(4):
         availability.visit_slots(workshop, NOW, NOW + timedelta(days=2), HOUR, now=NOW)
     assert len(month) > 400
+
+
+@pytest.mark.parametrize("view", ["day", "week"])
+def test_the_bay_board_and_the_tabs_cost_the_same_queries_for_2_or_12_visits(
+    workshop, completed_session, view
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    staff = client_for(workshop.staff_user)
+
+    def add(n: int, first: int = 0) -> None:
+        for i in range(first, first + n):
+            session = completed_session()
+            Visit.objects.create(
+                workshop=workshop,
+                customer=session.customer,
+                service_type="brakes",
+                duration_minutes=60,
+                starts_at=TUESDAY_10 + timedelta(hours=i // 2),
+                ends_at=TUESDAY_10 + timedelta(hours=i // 2) + HOUR,
+                bay=1 + i % 2,
+                status="confirmed",
+            )
+
+    def cost(path: str, query: dict) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert staff.get(path, query).status_code == 200
+        return len(queries.captured_queries)
+
+    board = ("/workshops/appointments/board/", {"view": view, "date": "2026-12-01"})
+    tabs = ("/workshops/appointments/", {"tab": "confirmed"})
+    add(2)
+    few = cost(*board), cost(*tabs)
+    add(10, first=2)
+    assert (cost(*board), cost(*tabs)) == few
