@@ -496,6 +496,37 @@ def bookable_slots(
     piece for a given date is the same whatever window it was expanded for.
     Runs in O((P + F) log F + S) for P pieces, F free intervals and S candidates.
     """
+    return tuple(
+        _iv(c, c + duration)
+        for c in _bookable_starts(
+            pieces=pieces,
+            window=window,
+            duration=duration,
+            step=step,
+            busy=busy,
+            buffer=buffer,
+            time_off=time_off,
+            now=now,
+            min_notice=min_notice,
+            max_advance=max_advance,
+        )
+    )
+
+
+def _bookable_starts(
+    *,
+    pieces: Sequence[Interval],
+    window: Interval,
+    duration: timedelta,
+    step: timedelta,
+    busy: Sequence[Interval] = (),
+    buffer: timedelta = _ZERO,
+    time_off: Sequence[Interval] = (),
+    now: datetime,
+    min_notice: timedelta = _ZERO,
+    max_advance: timedelta | None = None,
+) -> list[datetime]:
+    """The sorted, distinct starts of ``bookable_slots`` (no Interval built per slot)."""
     if duration <= _ZERO:
         raise ValueError("duration must be positive")
     if step <= _ZERO:
@@ -504,7 +535,7 @@ def bookable_slots(
 
     free = _free(pieces, busy, buffer, time_off)
     if not free:
-        return ()
+        return []
     free_starts = [iv.start for iv in free]
     free_ends = [iv.end for iv in free]
     n_free = len(free)
@@ -560,7 +591,7 @@ def bookable_slots(
 
     if not ordered:
         starts = sorted(set(starts))
-    return tuple(_iv(c, c + duration) for c in starts)
+    return starts
 
 
 def is_bookable(
@@ -612,8 +643,7 @@ def capacity_slots(
     starts: set[datetime] = set()
     for busy in busy_by_unit:
         starts.update(
-            slot.start
-            for slot in bookable_slots(
+            _bookable_starts(
                 pieces=pieces,
                 window=window,
                 duration=duration,
