@@ -405,11 +405,13 @@ def _load(
     *,
     now: datetime,
     ignore_busy: Collection[Hashable] = (),
+    with_busy: bool = True,
 ) -> dict[int, _Inputs]:
     """Engine inputs for each mechanic, for rows touching ``context``.
 
     Queries: profiles (1), weekly blocks (1), workshop hours (1), date overrides (1),
-    time off (1), plus one per busy source -- whatever the number of mechanics. Plain
+    time off (1), plus one per busy source -- whatever the number of mechanics (none
+    with ``with_busy=False``: callers that only read hours, e.g. offered minutes). Plain
     parameterised SQL: this runs on every slot listing and booking, and building ORM
     queries costs more than running them here.
     """
@@ -494,7 +496,9 @@ def _load(
     ):
         time_off[mid].append(Interval(_as_datetime(starts_at), _as_datetime(ends_at)))
 
-    busy = busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy)
+    busy = (
+        busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy) if with_busy else {}
+    )
 
     out: dict[int, _Inputs] = {}
     for row in rows:
@@ -666,7 +670,9 @@ def offered_minutes(
     are left out, a mechanic with no hours offers 0."""
     now = _now(now)
     window = Interval(start, end)
-    loaded = _load(list(mechanic_ids), _context(window, timedelta(0)), now=now)
+    # Booked time is not subtracted, so the busy sources (a year of reservations for the
+    # analytics pages) are not loaded at all.
+    loaded = _load(list(mechanic_ids), _context(window, timedelta(0)), now=now, with_busy=False)
     out: dict[int, int] = {}
     for mid, inputs in loaded.items():
         offered = engine.intersection(
