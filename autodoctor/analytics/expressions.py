@@ -110,4 +110,3 @@ def local_weekday_hour(
     weekday = _int((local + Value(_MONDAY_SHIFT)) / Value(DAY_SECONDS) % Value(7))
     hour = _int(local % Value(DAY_SECONDS) / Value(3600))
     return weekday, hour
-

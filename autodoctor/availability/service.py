@@ -496,9 +496,7 @@ def _load(
     ):
         time_off[mid].append(Interval(_as_datetime(starts_at), _as_datetime(ends_at)))
 
-    busy = (
-        busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy) if with_busy else {}
-    )
+    busy = busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy) if with_busy else {}
 
     out: dict[int, _Inputs] = {}
     for row in rows:
