@@ -92,9 +92,7 @@ def print_table(results: list[dict]) -> None:
         return f"{value * 1000:8.2f}"
 
     print()
-    print(
-        f"Workshop visits benchmark — {BAYS} bays, {VISITS} booked visits, now = {NOW:%Y-%m-%d %H:%M} UTC"
-    )
+    print(f"Workshop visits benchmark — {BAYS} bays, {VISITS} booked visits, now = {NOW:%Y-%m-%d %H:%M} UTC")
     header = f"{'database':<10} {'measurement':<44} {'median ms':>9} {'p95 ms':>8}  target"
     print(header)
     print("-" * (len(header) + 20))
@@ -185,15 +183,9 @@ def _world(racers: int):
     from autodoctor.booking.models import Plan, Session
     from autodoctor.workshops.models import Visit
 
-    owner = User.objects.create_user(
-        email="bench-owner@example.test", password=None, role=Role.WORKSHOP_STAFF
-    )
+    owner = User.objects.create_user(email="bench-owner@example.test", password=None, role=Role.WORKSHOP_STAFF)
     workshop = Workshop.objects.create(
-        name="Bench Garage",
-        city="Toronto",
-        postal_code="M5V 2T6",
-        owner=owner,
-        max_concurrent_appointments=BAYS,
+        name="Bench Garage", city="Toronto", postal_code="M5V 2T6", owner=owner, max_concurrent_appointments=BAYS
     )
     WorkshopHours.objects.bulk_create(
         WorkshopHours(workshop=workshop, day_of_week=d, open_minute=8 * 60, close_minute=18 * 60)
@@ -207,9 +199,7 @@ def _world(racers: int):
         day = NOW + timedelta(days=rng.randrange(1, 30))
         if day.weekday() == 6:  # Sunday: closed
             continue
-        start = day.replace(hour=13) + timedelta(
-            minutes=30 * rng.randrange(0, 16)
-        )  # 09:00–16:30 local
+        start = day.replace(hour=13) + timedelta(minutes=30 * rng.randrange(0, 16))  # 09:00–16:30 local
         length = rng.choice([60, 90, 120])
         bay = rng.randrange(1, BAYS + 1)
         halves = {(bay, start + timedelta(minutes=30 * k)) for k in range(length // 30)}
@@ -229,9 +219,7 @@ def _world(racers: int):
             )
         )
     Visit.objects.bulk_create(visits)
-    mechanic_user = User.objects.create_user(
-        email="bench-mech@example.test", password=None, role=Role.MECHANIC
-    )
+    mechanic_user = User.objects.create_user(email="bench-mech@example.test", password=None, role=Role.MECHANIC)
     mechanic = MechanicProfile.objects.create(user=mechanic_user, approval_status="approved")
     plan = Plan.objects.get(code="advice")
     sessions = []
@@ -265,9 +253,7 @@ def naive_times(workshop, start: datetime, end: datetime, duration: timedelta) -
         local_end = candidate + duration
         dow = (candidate.weekday() + 1) % 7  # 0 = Sunday, as the model counts
         minute = candidate.hour * 60 + candidate.minute
-        hours = WorkshopHours.objects.filter(
-            workshop=workshop, day_of_week=dow, is_open=True
-        ).first()
+        hours = WorkshopHours.objects.filter(workshop=workshop, day_of_week=dow, is_open=True).first()
         notice_ok = candidate >= NOW + timedelta(hours=2)
         if (
             candidate >= start
@@ -301,9 +287,7 @@ def _race(workshop, sessions) -> dict:
 
     slot = service.visit_slots(workshop, NOW, NOW + timedelta(days=30), DURATION, now=NOW)[0]
     free = {b for b in range(1, BAYS + 1)} - set(
-        Visit.objects.filter(
-            workshop=workshop, starts_at__lt=slot.end, ends_at__gt=slot.start
-        ).values_list("bay", flat=True)
+        Visit.objects.filter(workshop=workshop, starts_at__lt=slot.end, ends_at__gt=slot.start).values_list("bay", flat=True)
     )
     for bay in sorted(free)[1:]:  # leave exactly one bay
         Visit.objects.create(
@@ -358,12 +342,7 @@ def _race(workshop, sessions) -> dict:
         ends_at__gt=slot.start,
         status__in=["requested", "confirmed"],
     ).count()
-    return {
-        "outcomes": dict(outcomes),
-        "held": held,
-        "with_next_times": with_next,
-        "seconds": seconds,
-    }
+    return {"outcomes": dict(outcomes), "held": held, "with_next_times": with_next, "seconds": seconds}
 
 
 if __name__ == "__main__":
