@@ -133,7 +133,7 @@ def _minutes(seconds: int | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
 
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
@@ -238,7 +238,7 @@ def booking_mix(period: Period, scope: Scope) -> dict:
     return {
         **total,
         "total": total["advance"] + total["immediate"],
-        "share_advance": _share(total["advance"], total["advance"] + total["immediate"]),
+        "share_advance": share(total["advance"], total["advance"] + total["immediate"]),
         "by_week": [weeks[n] for n in sorted(weeks)],
         "by_plan": sorted(plans.values(), key=lambda p: (p["plan__name"], p["plan__code"])),
     }
@@ -312,7 +312,7 @@ def utilization(period: Period, scope: Scope, *, now: datetime) -> dict:
                 "name": name,
                 "booked_minutes": booked_minutes,
                 "available_minutes": available,
-                "ratio": _share(booked_minutes, available),
+                "ratio": share(booked_minutes, available),
             }
         )
     total_booked = sum(r["booked_minutes"] for r in rows)
@@ -320,7 +320,7 @@ def utilization(period: Period, scope: Scope, *, now: datetime) -> dict:
     return {
         "booked_minutes": total_booked,
         "available_minutes": total_available,
-        "ratio": _share(total_booked, total_available),
+        "ratio": share(total_booked, total_available),
         "mechanics": rows,
     }
 
@@ -391,7 +391,7 @@ def reliability(period: Period, scope: Scope) -> dict:
     return {
         "bookings": n,
         "cancelled": row["cancelled"],
-        "cancellation_rate": _share(row["cancelled"], n),
+        "cancellation_rate": share(row["cancelled"], n),
         "cancelled_by": {w: row[f"by_{w}"] for w in ("customer", "mechanic", "admin", "system")},
         "cancelled_how_late": [
             {"label": label, "count": row[f"late_{i}"]}
@@ -399,9 +399,9 @@ def reliability(period: Period, scope: Scope) -> dict:
         ],
         "mechanic_no_show": row["mechanic_no_show"],
         "customer_no_show": row["customer_no_show"],
-        "no_show_rate": _share(row["mechanic_no_show"] + row["customer_no_show"], n),
+        "no_show_rate": share(row["mechanic_no_show"] + row["customer_no_show"], n),
         "rescheduled": row["rescheduled"],
-        "reschedule_rate": _share(row["rescheduled"], n),
+        "reschedule_rate": share(row["rescheduled"], n),
     }
 
 
@@ -433,7 +433,7 @@ def start_now(period: Period) -> dict:
     )
     return {
         **counted,
-        "untaken_share": _share(counted["untaken"], counted["sent"]),
+        "untaken_share": share(counted["untaken"], counted["sent"]),
         "wait_median_minutes": _minutes(ranks["p50"]),
         "wait_p90_minutes": _minutes(ranks["p90"]),
     }
@@ -488,7 +488,8 @@ def satisfaction(period: Period, scope: Scope) -> dict:
 
 def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict:
     """Every metric for one scope (what the pages and the API show). The start-now
-    wait is added for the platform only (plan §5.3)."""
+    wait is added for the platform only (plan §5.3); bay utilization and visit outcomes
+    (visits.py) for the platform and a workshop."""
     out = {
         "booking_mix": booking_mix(period, scope),
         "lead_time": lead_time(period, scope),
@@ -500,4 +501,9 @@ def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict
     }
     if scope.kind == PLATFORM:
         out["start_now"] = start_now(period)
+    if scope.kind != MECHANIC:
+        from . import visits
+
+        out["bays"] = visits.bay_utilization(period, scope)
+        out["visits"] = visits.visit_outcomes(period, scope)
     return out

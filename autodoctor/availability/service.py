@@ -1423,6 +1423,47 @@ def _load_shop(
     )
 
 
+def workshop_open_minutes(
+    workshop_ids: Collection[int], start: datetime, end: datetime
+) -> dict[int, int]:
+    """Minutes each workshop is open in ``[start, end)``: the schedule ``visit_slots``
+    reads (_load_shop: weekly hours with breaks excluded, date overrides and closures, in
+    the workshop's zone), not multiplied by bays. The denominator of bay utilization
+    (analytics.metrics). Queries: workshops (1), hours (1), date overrides (1), whatever
+    the number of workshops; unknown ids are left out."""
+    ids = list(workshop_ids)
+    if not ids:
+        return {}
+    window = Interval(start, end)
+    zones = dict(Workshop.objects.filter(pk__in=ids).values_list("pk", "time_zone"))
+    blocks: dict[int, list[engine.WeeklyBlock]] = defaultdict(list)
+    for hours in WorkshopHours.objects.filter(workshop_id__in=zones, is_open=True):
+        blocks[hours.workshop_id].extend(
+            _workshop_blocks(
+                hours.day_of_week,
+                hours.open_minute,
+                hours.close_minute,
+                hours.break_start_minute,
+                hours.break_end_minute,
+            )
+        )
+    overrides: dict[int, list[tuple[date, int | None, int | None]]] = defaultdict(list)
+    for wid, day, lo, hi in DateOverride.objects.filter(
+        workshop_id__in=zones,
+        day__gte=(start - _MAX_OFFSET).date() - _DAY,
+        day__lte=(end + _MAX_OFFSET).date() + _DAY,
+    ).values_list("workshop_id", "day", "start_minute", "end_minute"):
+        overrides[wid].append((day, lo, hi))
+    out: dict[int, int] = {}
+    for wid, zone in zones.items():
+        schedule = engine.LocalSchedule(
+            zone, tuple(blocks[wid]), tuple(_day_overrides(overrides[wid]))
+        )
+        pieces = engine.intersection(engine.expand(schedule, window), [window])
+        out[wid] = int(sum((p.duration for p in pieces), timedelta(0)).total_seconds() // 60)
+    return out
+
+
 def visit_rules(workshop: Workshop | int) -> VisitRules:
     """The visit rules of one workshop (one query)."""
     workshop_id = workshop if isinstance(workshop, int) else workshop.pk

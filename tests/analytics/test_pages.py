@@ -106,3 +106,33 @@ def test_the_admin_dashboard_runs_a_fixed_number_of_queries(history, admin_user,
     after = count()
     assert after == before
     assert after <= 40, after
+
+
+def test_bay_utilization_shows_on_the_workshop_and_admin_pages(history, admin_user, login):
+    from autodoctor.workshops.models import Visit
+    from tests.factories import CustomerFactory, workshop_hours
+
+    shop = WorkshopFactory(name="Gamma Garage", max_concurrent_appointments=2)
+    workshop_hours(shop, days=range(7), open_=8 * 60, close=18 * 60)  # 600 min a day
+    start = NOW - timedelta(days=2)
+    Visit.objects.create(
+        workshop=shop,
+        customer=CustomerFactory().user,
+        service_type="brakes",
+        duration_minutes=120,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=120),
+        bay=1,
+        status="completed",
+        confirmed_at=start - timedelta(days=1),
+    )
+    with time_machine.travel(NOW, tick=False):
+        page = login(shop.owner).get(f"/analytics/workshops/{shop.pk}/?days=7").content.decode()
+        admin_page = login(admin_user).get("/analytics/?days=7").content.decode()
+    # 7 days × 600 open min × 2 bays = 8400 bay-minutes; 120 booked = 1.4 %.
+    assert "Workshop bays" in page and "120 booked of 8400 bay-minutes" in page
+    assert "1.4 %" in page
+    assert "Completed</th><td>1</td>" in page
+    assert f'href="/analytics/workshops/{shop.pk}/">Gamma Garage</a>' in admin_page
+    mine = login(history["ada"].user).get("/analytics/mine/").content.decode()
+    assert "Workshop bays" not in mine
