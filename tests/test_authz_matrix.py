@@ -212,6 +212,7 @@ PAGES: dict[str, Route] = {
     "analytics:rating_save": Route(OWN_C, {"session_id": "c1_session"}),
     "analytics:platform": Route(STAFF),
     "analytics:mine": Route(MECHANIC),
+    "analytics:mechanic": Route(STAFF, {"mechanic_id": "m1_profile"}),
     "analytics:workshop_default": Route(WORKSHOP),
     "analytics:workshop": Route(OWN_W, {"workshop_id": "w1_shop"}),
     "workshops:my_visits": Route(USER),

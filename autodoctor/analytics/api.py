@@ -65,6 +65,8 @@ class DashboardOut(Schema):
     revenue: dict
     satisfaction: dict
     start_now: dict | None = Field(None, description="Platform only (plan §5.3)")
+    bays: dict | None = Field(None, description="Workshop bay utilization (not for a mechanic)")
+    visits: dict | None = Field(None, description="Workshop visit outcomes (not for a mechanic)")
 
 
 def _dashboard(request: HttpRequest, scope: metrics.Scope, days: int) -> dict:

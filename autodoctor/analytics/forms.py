@@ -18,3 +18,40 @@ class RatingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         label="Comment (optional)",
     )
+
+
+PERIOD_CHOICES = (7, 30, 90)
+MAX_PERIOD_DAYS = 400
+
+
+class PeriodForm(forms.Form):
+    """The dashboards' period: the last 7/30/90 days (`days`), or a custom range of local
+    dates `from`–`to` (both included, at most MAX_PERIOD_DAYS days) in the viewer's zone."""
+
+    days = forms.TypedChoiceField(
+        coerce=int, choices=[(d, f"Last {d} days") for d in PERIOD_CHOICES], required=False
+    )
+    start = forms.DateField(label="From", required=False)
+    end = forms.DateField(label="To", required=False)
+
+    def __init__(self, data, **kwargs) -> None:
+        # `from` / `to` in the query string: `from` is a Python keyword, hence the mapping.
+        data = {"days": data.get("days"), "start": data.get("from"), "end": data.get("to")}
+        super().__init__(data, **kwargs)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if self.errors:
+            return cleaned
+        if (start is None) != (end is None):
+            raise forms.ValidationError("Give both dates of a custom range, or neither.")
+        if start is not None and end is not None:
+            if end < start:
+                raise forms.ValidationError("The range must end on or after its first day.")
+            if (end - start).days + 1 > MAX_PERIOD_DAYS:
+                raise forms.ValidationError(
+                    f"A custom range is at most {MAX_PERIOD_DAYS} days; this one has "
+                    f"{(end - start).days + 1}."
+                )
+        return cleaned

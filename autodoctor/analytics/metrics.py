@@ -2,8 +2,10 @@
 
 Every metric takes a `Period` (a half-open UTC range `[start, end)`), a `Scope`
 (platform, one mechanic or one workshop's mechanics) and, where time matters, `now`.
-Aggregates run in SQL (a handful of queries per metric, none per row); percentiles are
-nearest-rank values read with ORDER BY … OFFSET. The formula of each metric is in its
+Aggregates run in SQL (a handful of queries per metric, none per row), on integer
+seconds since the epoch (expressions.py: native on SQLite, where Django's datetime
+functions call Python once per row); percentiles are nearest-rank values numbered by a
+ROW_NUMBER window in the database, which returns only the wanted rows. The formula of each metric is in its
 docstring and in docs/analytics.md.
 
 Words used below:
@@ -21,24 +23,28 @@ platform figure only (`start_now`), never per mechanic; utilization is informati
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Avg,
+    Case,
     Count,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
+    FilteredRelation,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Sum,
+    Value,
+    When,
+    Window,
 )
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncWeek
+from django.db.models.expressions import Combinable
+from django.db.models.functions import RowNumber
 
 from autodoctor.accounts.models import MechanicProfile
 from autodoctor.booking.models import (
@@ -52,6 +58,7 @@ from autodoctor.booking.models import (
 from autodoctor.errors import InvalidInput
 from autodoctor.payments.models import PayoutEntry
 
+from .expressions import local_weekday_hour, seconds_between, utc_week, week_start
 from .models import SessionRating
 
 PLATFORM, MECHANIC, WORKSHOP = "platform", "mechanic", "workshop"
@@ -122,33 +129,52 @@ class Scope:
         return mechanics.values_list("pk", flat=True)
 
 
-def _duration(later: str, earlier: str) -> ExpressionWrapper:
-    return ExpressionWrapper(F(later) - F(earlier), output_field=DurationField())
+def _minutes(seconds: int | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 1)
 
 
-def _minutes(value: timedelta | None) -> float | None:
-    return None if value is None else round(value.total_seconds() / 60, 1)
-
-
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-def percentiles(queryset: QuerySet, field: str, ranks: tuple[float, ...] = (0.5, 0.9)) -> dict:
-    """Nearest-rank percentiles of `field` over `queryset`: the value at position
-    ⌈p·n⌉ in ascending order (p50 of 1, 2, 3, 4 is 2). One COUNT plus one ORDER BY …
-    OFFSET 1 query per rank; None when there are no rows."""
-    values = queryset.exclude(**{f"{field}__isnull": True})
-    n = values.count()
-    out = {}
-    for p in ranks:
-        key = f"p{round(p * 100)}"
-        if n == 0:
-            out[key] = None
-            continue
-        index = max(math.ceil(p * n), 1) - 1
-        out[key] = values.order_by(field).values_list(field, flat=True)[index]
-    return out
+def percentiles(
+    queryset: QuerySet,
+    value: Combinable,
+    ranks: tuple[int, ...] = (50, 90),
+    *,
+    count: int | None = None,
+) -> dict:
+    """Nearest-rank percentiles of the integer expression `value` over `queryset`: the
+    value at position ⌈p·n/100⌉ in ascending order (p50 of 1, 2, 3, 4 is 2); None when
+    there are no rows.
+
+    One COUNT (none when the caller passes `count`, the number of rows with a value) and
+    one query that numbers the sorted values with ROW_NUMBER() in the database and
+    returns only the rows at those positions. (Counting with COUNT(*) OVER () in the same
+    query is slower on SQLite than the separate aggregate.) Integer arithmetic: in floats
+    0.9 × 70 is 63.000…01."""
+    values = queryset.annotate(value=value).exclude(value__isnull=True).order_by()
+    n = values.count() if count is None else count
+    positions = {f"p{p}": max(-(-p * n // 100), 1) for p in ranks}
+    if n == 0:
+        return dict.fromkeys(positions)
+    found = dict(
+        values.annotate(position=Window(RowNumber(), order_by=F("value").asc()))
+        .filter(position__in=set(positions.values()))
+        .values_list("position", "value")
+    )
+    return {key: found.get(position) for key, position in positions.items()}
+
+
+def _by_week(queryset: QuerySet, field: str, **aggregates) -> list[dict]:
+    """`aggregates` per UTC week (Monday 00:00 UTC) of `field`, oldest first."""
+    rows = (
+        queryset.annotate(week_number=utc_week(field))
+        .values("week_number")
+        .annotate(**aggregates)
+        .order_by("week_number")
+    )
+    return [{"week": week_start(row.pop("week_number")), **row} for row in rows]
 
 
 def bookings(period: Period, scope: Scope) -> QuerySet:
@@ -181,26 +207,40 @@ def booking_mix(period: Period, scope: Scope) -> dict:
 
     share_advance = advance bookings ÷ all bookings made in the period, where an advance
     booking has `scheduled_for` set and a start-now one does not. Also by UTC week
-    (Monday 00:00 UTC) and by plan. 3 queries."""
-    counts = {"advance": Count("pk", filter=Q(scheduled_for__isnull=False))}
-    counts["immediate"] = Count("pk", filter=Q(scheduled_for__isnull=True))
-    base = bookings(period, scope)
-    total = base.aggregate(**counts)
-    by_week = list(
-        base.annotate(week=TruncWeek("created_at", tzinfo=UTC))
-        .values("week")
-        .annotate(**counts)
-        .order_by("week")
+    (Monday 00:00 UTC) and by plan. 1 query grouped by week × plan (at most a few
+    hundred rows), added up here into the totals and both tables."""
+    cells = (
+        bookings(period, scope)
+        .annotate(week_number=utc_week("created_at"))
+        .values("week_number", "plan__code", "plan__name")
+        .annotate(
+            advance=Count("pk", filter=Q(scheduled_for__isnull=False)),
+            immediate=Count("pk", filter=Q(scheduled_for__isnull=True)),
+        )
+        .order_by()
     )
-    by_plan = list(
-        base.values("plan__code", "plan__name").annotate(**counts).order_by("plan__name")
-    )
+    weeks: dict[int, dict] = {}
+    plans: dict[str, dict] = {}
+    total = {"advance": 0, "immediate": 0}
+    for cell in cells:
+        week = weeks.setdefault(
+            cell["week_number"],
+            {"week": week_start(cell["week_number"]), "advance": 0, "immediate": 0},
+        )
+        plan = plans.setdefault(
+            cell["plan__code"],
+            {"plan__code": cell["plan__code"], "plan__name": cell["plan__name"]}
+            | {"advance": 0, "immediate": 0},
+        )
+        for key in ("advance", "immediate"):
+            for row in (week, plan, total):
+                row[key] += cell[key]
     return {
         **total,
         "total": total["advance"] + total["immediate"],
-        "share_advance": _share(total["advance"], total["advance"] + total["immediate"]),
-        "by_week": by_week,
-        "by_plan": by_plan,
+        "share_advance": share(total["advance"], total["advance"] + total["immediate"]),
+        "by_week": [weeks[n] for n in sorted(weeks)],
+        "by_plan": sorted(plans.values(), key=lambda p: (p["plan__name"], p["plan__code"])),
     }
 
 
@@ -209,21 +249,31 @@ def lead_time(period: Period, scope: Scope) -> dict:
 
     lead = scheduled_for − created_at (when the customer placed the hold; payment
     follows within the 15-minute hold). Median (p50) and p90 by nearest rank, in
-    minutes, and a histogram over LEAD_BUCKETS. 4 queries."""
+    minutes, and a histogram over LEAD_BUCKETS. 2 queries."""
     base = bookings(period, scope).filter(scheduled_for__isnull=False)
-    base = base.annotate(lead=_duration("scheduled_for", "created_at"))
-    ranks = percentiles(base, "lead")
-    buckets = {}
-    for i, (_label, low, high) in enumerate(LEAD_BUCKETS):
-        condition = Q(lead__gte=low) & (Q(lead__lt=high) if high is not None else Q())
-        buckets[f"bucket_{i}"] = Count("pk", filter=condition)
-    counted = base.aggregate(count=Count("pk"), **buckets)
+    lead = seconds_between("scheduled_for", "created_at")
+    # One CASE (evaluated lazily, so about two comparisons a row) grouped in SQL.
+    whens = [
+        When(lead__lt=high.total_seconds(), then=Value(i))
+        for i, (_label, _low, high) in enumerate(LEAD_BUCKETS)
+        if high is not None
+    ]
+    bucket = Case(*whens, default=Value(len(LEAD_BUCKETS) - 1), output_field=IntegerField())
+    counted = dict(
+        base.annotate(lead=lead, bucket=bucket)
+        .values("bucket")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("bucket", "n")
+    )
+    count = sum(counted.values())
+    ranks = percentiles(base, lead, count=count)
     return {
-        "count": counted["count"],
+        "count": count,
         "median_minutes": _minutes(ranks["p50"]),
         "p90_minutes": _minutes(ranks["p90"]),
         "histogram": [
-            {"label": label, "count": counted[f"bucket_{i}"]}
+            {"label": label, "count": counted.get(i, 0)}
             for i, (label, *_) in enumerate(LEAD_BUCKETS)
         ],
     }
@@ -243,7 +293,7 @@ def utilization(period: Period, scope: Scope, *, now: datetime) -> dict:
     booked_rows = (
         _booked_time(period, scope)
         .values("mechanic_id")
-        .annotate(booked=Sum(_duration("ends_at", "starts_at")))
+        .annotate(booked=Sum(seconds_between("ends_at", "starts_at")))
     )
     booked = {row["mechanic_id"]: row["booked"] for row in booked_rows}
     names = dict(
@@ -254,7 +304,7 @@ def utilization(period: Period, scope: Scope, *, now: datetime) -> dict:
     offered = offered_minutes(list(names), period.start, period.end, now=now)
     rows = []
     for mid, name in sorted(names.items(), key=lambda item: (item[1], item[0])):
-        booked_minutes = int(booked.get(mid, timedelta(0)).total_seconds() // 60)
+        booked_minutes = booked.get(mid, 0) // 60
         available = offered.get(mid, 0)
         rows.append(
             {
@@ -262,7 +312,7 @@ def utilization(period: Period, scope: Scope, *, now: datetime) -> dict:
                 "name": name,
                 "booked_minutes": booked_minutes,
                 "available_minutes": available,
-                "ratio": _share(booked_minutes, available),
+                "ratio": share(booked_minutes, available),
             }
         )
     total_booked = sum(r["booked_minutes"] for r in rows)
@@ -270,7 +320,7 @@ def utilization(period: Period, scope: Scope, *, now: datetime) -> dict:
     return {
         "booked_minutes": total_booked,
         "available_minutes": total_available,
-        "ratio": _share(total_booked, total_available),
+        "ratio": share(total_booked, total_available),
         "mechanics": rows,
     }
 
@@ -281,20 +331,19 @@ def peak_times(period: Period, scope: Scope, *, zone: str) -> dict:
     sessions[d][h] = confirmed reservations starting in the period whose local start is
     ISO weekday d+1 (Monday = row 0), hour h; bookings[d][h] = bookings made in the period
     by their local creation time. 2 queries (grouped in SQL)."""
-    tz = ZoneInfo(zone)
+    ZoneInfo(zone)  # an unknown zone fails here, before any query
 
     def grid(queryset: QuerySet, field: str) -> list[list[int]]:
         cells = [[0] * 24 for _ in range(7)]
+        weekday, hour = local_weekday_hour(field, zone, period.start, period.end)
         rows = (
-            queryset.annotate(
-                dow=ExtractIsoWeekDay(field, tzinfo=tz), hour=ExtractHour(field, tzinfo=tz)
-            )
-            .values("dow", "hour")
+            queryset.annotate(weekday=weekday, hour=hour)
+            .values("weekday", "hour")
             .annotate(n=Count("pk"))
             .order_by()
         )
         for row in rows:
-            cells[row["dow"] - 1][row["hour"]] = row["n"]
+            cells[row["weekday"]][row["hour"]] = row["n"]
         return cells
 
     return {
@@ -313,38 +362,36 @@ def reliability(period: Period, scope: Scope) -> dict:
     start plus the 15-minute grace with the session never started
     (`mechanic_no_show` in its history): cancelled by the customer, the mechanic did not
     show; by the mechanic, the customer did not. no_show_rate = those ÷ bookings.
-    reschedule_rate = bookings moved at least once ÷ bookings. 1 query."""
-    base = bookings(period, scope)
+    reschedule_rate = bookings moved at least once ÷ bookings. 1 query, joined to the
+    session's one cancellation event only (a cancellation is final, so at most one row a
+    session: plain COUNTs, no DISTINCT)."""
+    base = bookings(period, scope).annotate(
+        cancel=FilteredRelation("events", condition=Q(events__action="booking.session.cancelled"))
+    )
     cancelled = Q(status=SessionStatus.CANCELLED)
-    event = "events__data__"
-    cancel_event = Q(events__action="booking.session.cancelled")
     fields = {
-        "bookings": Count("pk", distinct=True),
-        "cancelled": Count("pk", filter=cancelled, distinct=True),
-        "rescheduled": Count("pk", filter=Q(reschedule_count__gt=0), distinct=True),
+        "bookings": Count("pk"),
+        "cancelled": Count("pk", filter=cancelled),
+        "rescheduled": Count("pk", filter=Q(reschedule_count__gt=0)),
     }
     for who in ("customer", "mechanic", "admin", "system"):
-        fields[f"by_{who}"] = Count("pk", filter=cancelled & Q(cancelled_by=who), distinct=True)
-    no_show = cancelled & cancel_event & Q(**{f"{event}mechanic_no_show": True})
-    fields["mechanic_no_show"] = Count(
-        "pk", filter=no_show & Q(cancelled_by="customer"), distinct=True
-    )
-    fields["customer_no_show"] = Count(
-        "pk", filter=no_show & Q(cancelled_by="mechanic"), distinct=True
-    )
+        fields[f"by_{who}"] = Count("pk", filter=cancelled & Q(cancelled_by=who))
+    no_show = cancelled & Q(cancel__data__mechanic_no_show=True)
+    fields["mechanic_no_show"] = Count("pk", filter=no_show & Q(cancelled_by="customer"))
+    fields["customer_no_show"] = Count("pk", filter=no_show & Q(cancelled_by="mechanic"))
     for i, (_label, low, high) in enumerate(LATENESS_BUCKETS):
-        condition = cancelled & cancel_event
+        condition = cancelled & Q(cancel__isnull=False)
         if low is not None:
-            condition &= Q(**{f"{event}hours_before_start__gte": low})
+            condition &= Q(cancel__data__hours_before_start__gte=low)
         if high is not None:
-            condition &= Q(**{f"{event}hours_before_start__lt": high})
-        fields[f"late_{i}"] = Count("pk", filter=condition, distinct=True)
+            condition &= Q(cancel__data__hours_before_start__lt=high)
+        fields[f"late_{i}"] = Count("pk", filter=condition)
     row = base.aggregate(**fields)
     n = row["bookings"]
     return {
         "bookings": n,
         "cancelled": row["cancelled"],
-        "cancellation_rate": _share(row["cancelled"], n),
+        "cancellation_rate": share(row["cancelled"], n),
         "cancelled_by": {w: row[f"by_{w}"] for w in ("customer", "mechanic", "admin", "system")},
         "cancelled_how_late": [
             {"label": label, "count": row[f"late_{i}"]}
@@ -352,9 +399,9 @@ def reliability(period: Period, scope: Scope) -> dict:
         ],
         "mechanic_no_show": row["mechanic_no_show"],
         "customer_no_show": row["customer_no_show"],
-        "no_show_rate": _share(row["mechanic_no_show"] + row["customer_no_show"], n),
+        "no_show_rate": share(row["mechanic_no_show"] + row["customer_no_show"], n),
         "rescheduled": row["rescheduled"],
-        "reschedule_rate": _share(row["rescheduled"], n),
+        "reschedule_rate": share(row["rescheduled"], n),
     }
 
 
@@ -375,8 +422,8 @@ def start_now(period: Period) -> dict:
         session__scheduled_for__isnull=True,
         session__offered_at__gte=period.start,
         session__offered_at__lt=period.end,
-    ).annotate(wait=_duration("responded_at", "session__offered_at"))
-    ranks = percentiles(accepted, "wait")
+    )
+    ranks = percentiles(accepted, seconds_between("responded_at", "session__offered_at"))
     counted = sent.aggregate(
         sent=Count("pk"),
         untaken=Count(
@@ -386,7 +433,7 @@ def start_now(period: Period) -> dict:
     )
     return {
         **counted,
-        "untaken_share": _share(counted["untaken"], counted["sent"]),
+        "untaken_share": share(counted["untaken"], counted["sent"]),
         "wait_median_minutes": _minutes(ranks["p50"]),
         "wait_p90_minutes": _minutes(ranks["p90"]),
     }
@@ -410,12 +457,7 @@ def revenue(period: Period, scope: Scope) -> dict:
         "platform": Sum("platform_cents", default=0),
         "refunded": Sum("gross_cents", filter=Q(kind="reversal"), default=0),
     }
-    by_week = list(
-        rows.annotate(week=TruncWeek("created_at", tzinfo=UTC))
-        .values("week")
-        .annotate(**sums)
-        .order_by("week")
-    )
+    by_week = _by_week(rows, "created_at", **sums)
     by_payee = list(
         rows.values("payee_kind", "payee_mechanic__user__full_name", "payee_workshop__name")
         .annotate(**sums)
@@ -446,7 +488,8 @@ def satisfaction(period: Period, scope: Scope) -> dict:
 
 def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict:
     """Every metric for one scope (what the pages and the API show). The start-now
-    wait is added for the platform only (plan §5.3)."""
+    wait is added for the platform only (plan §5.3); bay utilization and visit outcomes
+    (visits.py) for the platform and a workshop."""
     out = {
         "booking_mix": booking_mix(period, scope),
         "lead_time": lead_time(period, scope),
@@ -458,4 +501,9 @@ def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict
     }
     if scope.kind == PLATFORM:
         out["start_now"] = start_now(period)
+    if scope.kind != MECHANIC:
+        from . import visits
+
+        out["bays"] = visits.bay_utilization(period, scope)
+        out["visits"] = visits.visit_outcomes(period, scope)
     return out

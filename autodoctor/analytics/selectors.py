@@ -31,3 +31,13 @@ def dashboard_scope_workshop(user, workshop_id: int):
     if workshop is None:
         raise NotFound("No such workshop.")
     return workshop
+
+
+def mechanic_for_admin(mechanic_id: int) -> MechanicProfile:
+    """One mechanic for an admin's drill-down (the caller checked the admin); NotFound."""
+    from autodoctor.errors import NotFound
+
+    profile = MechanicProfile.objects.select_related("user").filter(pk=mechanic_id).first()
+    if profile is None:
+        raise NotFound("No such mechanic.")
+    return profile

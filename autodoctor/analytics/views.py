@@ -3,20 +3,21 @@
 Views parse input, call one service or metric and render. DomainErrors are rendered by
 web.middleware (POST: flash + redirect back)."""
 
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from autodoctor.errors import InvalidInput, NotAllowed, NotFound
 
-from . import metrics, selectors, services
-from .forms import RatingForm
-
-PERIOD_CHOICES = (7, 30, 90)
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+from . import metrics, selectors, services, tables
+from .forms import PERIOD_CHOICES, PeriodForm, RatingForm
+from .tables import WEEKDAYS
 
 
 @login_required
@@ -36,10 +37,17 @@ def rating_save(request: HttpRequest, session_id: int) -> HttpResponse:
     return redirect("booking:session_detail", session_id)
 
 
-def period_from(raw: str | None, *, now) -> metrics.Period:
-    """?days=7|30|90 (default 30): the last N days up to now."""
-    days = int(raw) if raw in {str(d) for d in PERIOD_CHOICES} else 30
-    return metrics.Period.last_days(days, now=now)
+def period_from(form: PeriodForm, *, now: datetime, zone: str) -> metrics.Period:
+    """A valid form's period: the custom range from local midnight of its first day to
+    local midnight after its last day in `zone`, or the last N days up to now (default
+    30; also when the form has errors, which the page shows)."""
+    data = form.cleaned_data if form.is_valid() else {}
+    if data.get("start") and data.get("end"):
+        tz = ZoneInfo(zone)
+        first = datetime.combine(data["start"], time(0), tz)
+        after = datetime.combine(data["end"] + timedelta(days=1), time(0), tz)
+        return metrics.Period(first.astimezone(UTC), after.astimezone(UTC))
+    return metrics.Period.last_days(data.get("days") or 30, now=now)
 
 
 def _heat(grid: list[list[int]]) -> list[dict]:
@@ -51,19 +59,44 @@ def _heat(grid: list[list[int]]) -> list[dict]:
     ]
 
 
+def _csv_link(query: QueryDict, name: str) -> str:
+    """This page's query string (its period) asking for table `name` as CSV."""
+    query = query.copy()
+    query["format"], query["table"] = "csv", name
+    return f"?{query.urlencode()}"
+
+
 def _render(request: HttpRequest, scope: metrics.Scope, title: str, **extra) -> HttpResponse:
+    """The dashboard page of `scope`, or one of its tables as CSV (`?format=csv&table=…`,
+    same authorization: the caller checked it before calling)."""
     now = timezone.now()
-    period = period_from(request.GET.get("days"), now=now)
     zone = request.user.time_zone  # type: ignore[union-attr]
+    form = PeriodForm(request.GET)
+    period = period_from(form, now=now, zone=zone)
     board = metrics.dashboard(period, scope, now=now, zone=zone)
+    with_mechanics = extra.get("audience") != "mechanic"
+    names = tables.table_names(board, with_mechanics=with_mechanics)
+    if request.GET.get("format") == "csv":
+        name = request.GET.get("table", "")
+        if name not in names:
+            raise NotFound("No such table.")
+        response = HttpResponse(tables.as_csv(board, name), content_type="text/csv; charset=utf-8")
+        filename = f"analytics-{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
     peaks = board["peak_times"]
+    query = request.GET.copy()
+    query.pop("format", None)
     context = {
         "title": title,
         "board": board,
         "period": period,
+        "form": form,
+        "custom": bool(form.is_valid() and form.cleaned_data.get("start")),
         "days": round((period.end - period.start).days),
         "period_choices": PERIOD_CHOICES,
         "zone": zone,
+        "csv": {name.replace("-", "_"): _csv_link(query, name) for name in names},
         "heat_sessions": _heat(peaks["sessions"]),
         "heat_bookings": _heat(peaks["bookings"]),
         "hours": range(24),
@@ -79,6 +112,22 @@ def platform(request: HttpRequest) -> HttpResponse:
     if not request.user.is_platform_admin:  # type: ignore[union-attr]
         raise NotFound("No such page.")
     return _render(request, metrics.Scope(), "Platform analytics", audience="admin")
+
+
+@login_required
+def mechanic(request: HttpRequest, mechanic_id: int) -> HttpResponse:
+    """Admins: drill-down to one mechanic's numbers (what the mechanic sees, plus the
+    ratings' comments). Nobody else: a mechanic's figures are theirs (plan §5.3)."""
+    if not request.user.is_platform_admin:  # type: ignore[union-attr]
+        raise NotFound("No such page.")
+    profile = selectors.mechanic_for_admin(mechanic_id)
+    return _render(
+        request,
+        metrics.Scope(metrics.MECHANIC, profile.pk),
+        f"{profile.user.full_name}: analytics",
+        audience="admin-mechanic",
+        ratings=selectors.ratings_for_mechanic(profile),
+    )
 
 
 @login_required

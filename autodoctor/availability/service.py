@@ -405,11 +405,13 @@ def _load(
     *,
     now: datetime,
     ignore_busy: Collection[Hashable] = (),
+    with_busy: bool = True,
 ) -> dict[int, _Inputs]:
     """Engine inputs for each mechanic, for rows touching ``context``.
 
     Queries: profiles (1), weekly blocks (1), workshop hours (1), date overrides (1),
-    time off (1), plus one per busy source -- whatever the number of mechanics. Plain
+    time off (1), plus one per busy source -- whatever the number of mechanics (none
+    with ``with_busy=False``: callers that only read hours, e.g. offered minutes). Plain
     parameterised SQL: this runs on every slot listing and booking, and building ORM
     queries costs more than running them here.
     """
@@ -494,7 +496,7 @@ def _load(
     ):
         time_off[mid].append(Interval(_as_datetime(starts_at), _as_datetime(ends_at)))
 
-    busy = busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy)
+    busy = busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy) if with_busy else {}
 
     out: dict[int, _Inputs] = {}
     for row in rows:
@@ -666,7 +668,9 @@ def offered_minutes(
     are left out, a mechanic with no hours offers 0."""
     now = _now(now)
     window = Interval(start, end)
-    loaded = _load(list(mechanic_ids), _context(window, timedelta(0)), now=now)
+    # Booked time is not subtracted, so the busy sources (a year of reservations for the
+    # analytics pages) are not loaded at all.
+    loaded = _load(list(mechanic_ids), _context(window, timedelta(0)), now=now, with_busy=False)
     out: dict[int, int] = {}
     for mid, inputs in loaded.items():
         offered = engine.intersection(
@@ -1417,6 +1421,47 @@ def _load_shop(
         rules=VisitRules.of(row),
         load=tuple(tuple(by_bay.get(bay, ())) for bay in range(1, bays + 1)),
     )
+
+
+def workshop_open_minutes(
+    workshop_ids: Collection[int], start: datetime, end: datetime
+) -> dict[int, int]:
+    """Minutes each workshop is open in ``[start, end)``: the schedule ``visit_slots``
+    reads (_load_shop: weekly hours with breaks excluded, date overrides and closures, in
+    the workshop's zone), not multiplied by bays. The denominator of bay utilization
+    (analytics.metrics). Queries: workshops (1), hours (1), date overrides (1), whatever
+    the number of workshops; unknown ids are left out."""
+    ids = list(workshop_ids)
+    if not ids:
+        return {}
+    window = Interval(start, end)
+    zones = dict(Workshop.objects.filter(pk__in=ids).values_list("pk", "time_zone"))
+    blocks: dict[int, list[engine.WeeklyBlock]] = defaultdict(list)
+    for hours in WorkshopHours.objects.filter(workshop_id__in=zones, is_open=True):
+        blocks[hours.workshop_id].extend(
+            _workshop_blocks(
+                hours.day_of_week,
+                hours.open_minute,
+                hours.close_minute,
+                hours.break_start_minute,
+                hours.break_end_minute,
+            )
+        )
+    overrides: dict[int, list[tuple[date, int | None, int | None]]] = defaultdict(list)
+    for wid, day, lo, hi in DateOverride.objects.filter(
+        workshop_id__in=zones,
+        day__gte=(start - _MAX_OFFSET).date() - _DAY,
+        day__lte=(end + _MAX_OFFSET).date() + _DAY,
+    ).values_list("workshop_id", "day", "start_minute", "end_minute"):
+        overrides[wid].append((day, lo, hi))
+    out: dict[int, int] = {}
+    for wid, zone in zones.items():
+        schedule = engine.LocalSchedule(
+            zone, tuple(blocks[wid]), tuple(_day_overrides(overrides[wid]))
+        )
+        pieces = engine.intersection(engine.expand(schedule, window), [window])
+        out[wid] = int(sum((p.duration for p in pieces), timedelta(0)).total_seconds() // 60)
+    return out
 
 
 def visit_rules(workshop: Workshop | int) -> VisitRules:

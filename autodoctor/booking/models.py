@@ -125,6 +125,11 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["status", "scheduled_for"]),
             models.Index(fields=["mechanic", "status"]),
+            # analytics.metrics: bookings by the period they were made in, platform-wide
+            # and per mechanic; start-now requests by when they went out.
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["mechanic", "created_at"]),
+            models.Index(fields=["offered_at"]),
         ]
         constraints = [
             models.CheckConstraint(
@@ -203,6 +208,8 @@ class Reservation(models.Model):
         indexes = [
             models.Index(fields=["mechanic", "status", "starts_at"]),
             models.Index(fields=["status", "expires_at"]),
+            # analytics.metrics: booked time platform-wide by start (no mechanic given).
+            models.Index(fields=["status", "starts_at"]),
         ]
         constraints = [
             models.CheckConstraint(
