@@ -87,7 +87,7 @@ def pick_first_time(page, nth: int = 0) -> str:
 
 @pytest.mark.parametrize(("size", "viewport"), VIEWPORTS, ids=[v[0] for v in VIEWPORTS])
 def test_from_diagnosis_to_a_completed_visit(open_page, people, size, viewport):
-    customer, vera, shop, ana, session = people
+    customer, vera, shop, _ana, session = people
 
     # The mechanic writes the diagnosis in the room and completes the session.
     mechanic_page = open_page(vera.user, viewport=viewport)
