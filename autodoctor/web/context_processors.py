@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch, reverse
 NAV = [
     ("Home", "home", "*"),
     ("Book a mechanic", "booking:wizard", "customer"),
+    ("Find a mechanic", "directory:search", "customer"),
     ("My sessions", "booking:my_sessions", "customer"),
     ("Payments", "payments:mine", "customer"),
     ("My schedule", "booking:calendar", "mechanic"),
