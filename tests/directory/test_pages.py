@@ -30,7 +30,7 @@ def shopper(login):
 def test_search_page_shows_matching_mechanics_as_cards_with_their_next_free_time(
     shopper, mechanic_with_hours
 ):
-    user, client = shopper
+    _user, client = shopper
     honda = mechanic_with_hours(brands=["Honda"], user__full_name="Hana Honda")
     MechanicFactory(brands=["Ford"], user__full_name="Fred Ford")
     page = client.get("/mechanics/", {"brand": "honda"})
