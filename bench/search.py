@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from availability import _postgres_database  # noqa: E402  (same folder)
+from availability import _postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 8, 14, 0, tzinfo=UTC)  # a Monday, 10:00 in Toronto
@@ -82,8 +82,16 @@ def run_in_child(db: str, args: argparse.Namespace) -> dict:
             _postgres_database(args.postgres_url, create=True)
         try:
             out = subprocess.run(
-                [sys.executable, __file__, "--child", db]
-                + ["--mechanics", str(args.mechanics), "--runs", str(args.runs)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    db,
+                    "--mechanics",
+                    str(args.mechanics),
+                    "--runs",
+                    str(args.runs),
+                ],
                 env=env,
                 cwd=ROOT,
                 check=True,

@@ -147,12 +147,22 @@ def _rating_counts(ids: list[int]) -> dict[int, int]:
 def _next_free(
     ids: list[int], *, minutes: int, now: datetime, count: int = 1
 ) -> dict[int, list[datetime]]:
-    """Up to ``count`` next free start times per mechanic within NEXT_FREE_DAYS: one
-    availability load for all of ``ids``."""
-    slots = service.available_slots_by_mechanic(
-        ids, now, now + timedelta(days=NEXT_FREE_DAYS), timedelta(minutes=minutes), now=now
-    )
-    return {mid: [slot.start for slot in found[:count]] for mid, found in slots.items()}
+    """Up to ``count`` next free start times per mechanic within NEXT_FREE_DAYS. Most
+    mechanics have one within a day, so the first load looks one day ahead and only
+    the mechanics still short look further: two availability loads at most for all of
+    ``ids``, and the engine expands a week only for the few who need it."""
+    found: dict[int, list[datetime]] = {mid: [] for mid in ids}
+    duration = timedelta(minutes=minutes)
+    start = now
+    for end in (now + timedelta(days=1), now + timedelta(days=NEXT_FREE_DAYS)):
+        short = [mid for mid, starts in found.items() if len(starts) < count]
+        if not short:
+            break
+        slots = service.available_slots_by_mechanic(short, start, end, duration, now=now)
+        for mid, more in slots.items():
+            found[mid].extend(slot.start for slot in more[: count - len(found[mid])])
+        start = end
+    return found
 
 
 def _card(row: dict, ratings: dict[int, int], free: dict[int, list[datetime]]) -> MechanicCard:
