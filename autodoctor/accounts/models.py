@@ -255,7 +255,9 @@ class MechanicProfile(models.Model):
         # The mechanic search's filters (autodoctor/directory/selectors.py); brands,
         # specialties and languages are searched through MechanicSearchTerm.
         indexes = [
-            models.Index(fields=["approval_status", "rating"], name="mechanic_approved_rating"),
+            # Not led by approval_status: nearly everyone is approved, and without statistics
+            # SQLite would scan that index instead of starting from a selective filter.
+            models.Index(fields=["rating"], name="mechanic_rating"),
             models.Index(fields=["fsa"], name="mechanic_fsa"),
             models.Index(Lower("city"), name="mechanic_city_lower"),
         ]

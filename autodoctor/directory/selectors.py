@@ -3,7 +3,7 @@
 Only approved mechanics are found (``MechanicProfile.objects.approved()``, the one rule).
 Every filter is answered by an index: brands, specialties and languages through the
 ``MechanicSearchTerm`` table (unique index kind, term, mechanic), the place through the
-profile's ``fsa`` or ``lower(city)`` index, the rating through (approval_status, rating).
+profile's ``fsa`` or ``lower(city)`` index, the rating (and the sort) through ``rating``.
 "Free at" asks the availability service once for the whole filtered set
 (``mechanics_free_between``), and the next free times on a page come from one
 ``available_slots_by_mechanic`` load for that page: never a query per mechanic.

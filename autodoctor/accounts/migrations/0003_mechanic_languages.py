@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='mechanicprofile',
-            index=models.Index(fields=['approval_status', 'rating'], name='mechanic_approved_rating'),
+            index=models.Index(fields=['rating'], name='mechanic_rating'),
         ),
         migrations.AddIndex(
             model_name='mechanicprofile',
