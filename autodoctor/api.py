@@ -23,6 +23,7 @@ from autodoctor.analytics.api import router as analytics_router
 from autodoctor.api_input import TextCheckingParser
 from autodoctor.availability.api import router as availability_router
 from autodoctor.booking.api import router as booking_router
+from autodoctor.directory.api import router as directory_router
 from autodoctor.errors import DomainError, database_busy
 from autodoctor.notifications.api import router as notifications_router
 from autodoctor.payments.api import router as payments_router
@@ -177,6 +178,7 @@ api.add_router("/", payments_router)
 api.add_router("/", notifications_router)
 api.add_router("/", workshops_router)
 api.add_router("/", analytics_router)
+api.add_router("/", directory_router)
 
 
 def _declare_error_responses() -> None:

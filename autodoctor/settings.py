@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "autodoctor.notifications",
     "autodoctor.workshops",
     "autodoctor.analytics",
+    "autodoctor.directory",
     "autodoctor.web",
 ]
 

@@ -16,6 +16,7 @@ from autodoctor.accounts.models import (
     Vehicle,
     Workshop,
 )
+from autodoctor.accounts.search_terms import mechanic_search_terms_sync
 from autodoctor.availability.models import MechanicSettings, WeeklyBlock, WorkshopHours
 
 PASSWORD = "correct horse battery staple"
@@ -94,6 +95,7 @@ class MechanicFactory(factory.django.DjangoModelFactory):
     def settings(obj, create, extracted, **kwargs):
         if create:
             MechanicSettings.objects.create(mechanic=obj, **kwargs)
+            mechanic_search_terms_sync(profiles=[obj])
 
     class Params:
         affiliated = factory.Trait(

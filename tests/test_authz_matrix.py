@@ -213,6 +213,8 @@ PAGES: dict[str, Route] = {
     "analytics:platform": Route(STAFF),
     "analytics:mine": Route(MECHANIC),
     "analytics:mechanic": Route(STAFF, {"mechanic_id": "m1_profile"}),
+    "directory:search": Route(USER, query={"brand": "Honda"}),
+    "directory:profile": Route(USER, {"mechanic_id": "m1_profile"}),
     "analytics:workshop_default": Route(WORKSHOP),
     "analytics:workshop": Route(OWN_W, {"workshop_id": "w1_shop"}),
     "workshops:my_visits": Route(USER),
@@ -378,6 +380,8 @@ API: dict[str, Route] = {
     ),
     "GET /api/analytics/platform": Route(STAFF),
     "GET /api/analytics/mine": Route(MECHANIC),
+    "GET /api/mechanics/search": Route(USER),
+    "GET /api/mechanics/{mechanic_id}/profile": Route(USER, {"mechanic_id": "m1_profile"}),
     "GET /api/analytics/workshops/{workshop_id}": Route(OWN_W, {"workshop_id": "w1_shop"}),
     "PUT /api/sessions/{session_id}/rating": Route(
         OWN_C, {"session_id": "c1_session"}, {"score": 5}

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -14,6 +15,7 @@ from .models import (
     Vehicle,
     Workshop,
 )
+from .search_terms import mechanic_search_terms_sync
 from .services import api_token_revoke
 
 
@@ -84,6 +86,13 @@ class MechanicProfileAdmin(admin.ModelAdmin):
     # action below or the review page (/accounts/review/), never by editing the field.
     readonly_fields = ["approval_status", "applied_at", "reviewed_at", "reviewed_by", "review_note"]
     actions = ["approve"]
+
+    def save_model(
+        self, request: HttpRequest, obj: MechanicProfile, form: object, change: bool
+    ) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            mechanic_search_terms_sync(profiles=[obj])
 
     @admin.display(description="Mechanic type")
     def type_label(self, obj: MechanicProfile) -> str:

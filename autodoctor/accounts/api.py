@@ -315,6 +315,9 @@ class ApplicationIn(Schema):
         default_factory=list, max_length=20
     )
     bio: str = Field("", max_length=2000)
+    languages: list[Annotated[str, Field(max_length=50)]] = Field(
+        default_factory=list, max_length=20
+    )
     shop_name: str = Field("", max_length=200)
     shop_address: str = Field("", max_length=255)
     shop_city: str = Field("", max_length=100)
@@ -330,6 +333,7 @@ class ApplicationOut(Schema):
     years_experience: int
     brands: list[str]
     specialties: list[str]
+    languages: list[str]
     bio: str
     city: str
     postal_code: str
@@ -348,6 +352,7 @@ def _application_out(profile: MechanicProfile) -> dict:
         "years_experience": profile.years_experience,
         "brands": profile.brands or [],
         "specialties": profile.specialty_keywords or [],
+        "languages": profile.languages or [],
         "bio": profile.bio,
         "city": profile.city,
         "postal_code": profile.postal_code,
@@ -383,6 +388,7 @@ def application_put(request: HttpRequest, payload: ApplicationIn) -> dict:
             years_experience=payload.years_experience,
             brands=payload.brands,
             specialties=payload.specialties,
+            languages=payload.languages,
             bio=payload.bio,
             city=payload.city,
             postal_code=payload.postal_code,

@@ -95,6 +95,11 @@ class ApplicationForm(forms.Form):
     specialties = forms.CharField(
         max_length=1000, required=False, help_text="Comma separated, e.g. brakes, electrical"
     )
+    languages = forms.CharField(
+        max_length=1000,
+        required=False,
+        help_text="Languages you speak with customers, comma separated, e.g. English, French",
+    )
     bio = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 4}))
     photo = forms.FileField(
         required=False, help_text="JPEG, PNG or WebP, up to 5 MB; we resize it to 512 pixels."

@@ -31,6 +31,7 @@ from .models import (
     Workshop,
 )
 from .registration import check_zone
+from .search_terms import mechanic_search_terms_sync
 from .validators import normal_postal_code, photo_normalised
 
 log = logging.getLogger("autodoctor.accounts")
@@ -57,6 +58,7 @@ class Application:
     brands: list[str] = field(default_factory=list)
     specialties: list[str] = field(default_factory=list)
     bio: str = ""
+    languages: list[str] = field(default_factory=list)
     shop: ShopFacts = ShopFacts()  # independent owners: the workshop they run
     invitation_token: str = ""  # affiliated: the workshop's invitation (unless accepted)
 
@@ -89,6 +91,7 @@ class _Checked:
     years: int
     brands: list[str]
     specialties: list[str]
+    languages: list[str]
     bio: str
     city: str
     postal_code: str
@@ -130,6 +133,7 @@ def _checked(app: Application) -> _Checked:
         years=app.years_experience,
         brands=_tags(app.brands, field="brands", label="brand"),
         specialties=_tags(app.specialties, field="specialties", label="specialty"),
+        languages=_tags(app.languages, field="languages", label="language"),
         bio=_text(app.bio, field="bio", label="bio", limit=2000),
         city=_text(app.city, field="city", label="city", limit=100, required=True),
         postal_code=normal_postal_code(app.postal_code) or _missing_postal(),
@@ -199,6 +203,7 @@ def mechanic_application_submit(
         profile.years_experience = checked.years
         profile.brands = checked.brands
         profile.specialty_keywords = checked.specialties
+        profile.languages = checked.languages
         profile.bio = checked.bio
         profile.city = checked.city
         profile.postal_code = checked.postal_code
@@ -208,6 +213,7 @@ def mechanic_application_submit(
             profile.review_note = ""
         photo_file.apply(profile)
         profile.save()
+        mechanic_search_terms_sync(profiles=[profile])
     log.info("accounts.mechanic.applied mechanic=%s mode=%s", profile.pk, checked.mode)
     return profile
 

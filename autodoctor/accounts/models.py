@@ -207,6 +207,9 @@ class MechanicProfile(models.Model):
     )
     brands = models.JSONField(default=list, blank=True, help_text="Brand specialties, e.g. Honda")
     specialty_keywords = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(
+        default=list, blank=True, help_text="Languages the mechanic speaks with customers"
+    )
     years_experience = models.PositiveSmallIntegerField(default=0)
     rating = models.DecimalField(max_digits=2, decimal_places=1, null=True, blank=True)
     is_online = models.BooleanField(default=False)
@@ -249,6 +252,15 @@ class MechanicProfile(models.Model):
                 name="mechanic_years_experience_plausible",
             ),
         ]
+        # The mechanic search's filters (autodoctor/directory/selectors.py); brands,
+        # specialties and languages are searched through MechanicSearchTerm.
+        indexes = [
+            # Not led by approval_status: nearly everyone is approved, and without statistics
+            # SQLite would scan that index instead of starting from a selective filter.
+            models.Index(fields=["rating"], name="mechanic_rating"),
+            models.Index(fields=["fsa"], name="mechanic_fsa"),
+            models.Index(Lower("city"), name="mechanic_city_lower"),
+        ]
 
     def __str__(self) -> str:
         return str(self.user)
@@ -260,6 +272,39 @@ class MechanicProfile(models.Model):
     @property
     def time_zone(self) -> str:
         return self.user.time_zone
+
+
+class SearchTermKind(models.TextChoices):
+    BRAND = "brand", "Brand"
+    SPECIALTY = "specialty", "Specialty"
+    LANGUAGE = "language", "Language"
+
+
+class MechanicSearchTerm(models.Model):
+    """One searchable term of a mechanic's brands, specialties or languages, in its
+    search form (``accounts.search_terms.search_term``). The JSON lists on the profile
+    stay the record; ``mechanic_search_terms_sync`` rewrites these rows from them in the
+    same transaction as every write of those lists.
+
+    A table rather than an index inside the JSON: "who fixes Honda" is then one range
+    scan of the unique index (kind, term, mechanic) on SQLite and PostgreSQL alike, with
+    the same answers on both (SQLite cannot index the elements of a JSON array)."""
+
+    mechanic = models.ForeignKey(
+        MechanicProfile, on_delete=models.CASCADE, related_name="search_terms"
+    )
+    kind = models.CharField(max_length=10, choices=SearchTermKind.choices)
+    term = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "term", "mechanic"], name="mechanic_search_term_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.term}"
 
 
 class CustomerProfile(models.Model):

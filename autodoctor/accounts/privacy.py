@@ -28,6 +28,7 @@ from .models import (
     Vehicle,
     Workshop,
 )
+from .search_terms import mechanic_search_terms_sync
 
 log = logging.getLogger("autodoctor.accounts")
 
@@ -289,11 +290,13 @@ def _anonymise(user: User, *, now: datetime) -> str:
         mechanic.bio = mechanic.city = mechanic.postal_code = ""
         mechanic.brands = []
         mechanic.specialty_keywords = []
+        mechanic.languages = []
         mechanic.is_online = False
         mechanic.last_seen_at = None
         mechanic.approval_status = ApprovalStatus.REJECTED
         mechanic.review_note = "Account deleted"
         mechanic.save()
+        mechanic_search_terms_sync(profiles=[mechanic])
     for workshop in user.staff_workshops.all():
         workshop.staff.remove(user)
     Invitation.objects.filter(email__iexact=old_email, status=InvitationStatus.PENDING).update(

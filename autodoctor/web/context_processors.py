@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch, reverse
 NAV = [
     ("Home", "home", "*"),
     ("Book a mechanic", "booking:wizard", "customer"),
+    ("Find a mechanic", "directory:search", "customer"),
     ("My sessions", "booking:my_sessions", "customer"),
     ("My visits", "workshops:my_visits", "customer"),
     ("Payments", "payments:mine", "customer"),

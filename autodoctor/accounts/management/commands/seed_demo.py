@@ -23,6 +23,7 @@ from autodoctor.accounts.models import (
     Vehicle,
     Workshop,
 )
+from autodoctor.accounts.search_terms import mechanic_search_terms_sync
 from autodoctor.availability.models import MechanicSettings, WeeklyBlock, WorkshopHours
 
 DEMO_PASSWORD = "autodoctor-demo"
@@ -104,6 +105,14 @@ BRANDS = [
     "Nissan",
     "Tesla",
 ]
+# Everyone speaks English; some also speak one of these (the search's language filter).
+LANGUAGES = ["French", "Punjabi", "Mandarin", "Spanish", "Tagalog", "Arabic"]
+
+
+def demo_languages(rng: random.Random) -> list[str]:
+    return ["English"] + ([rng.choice(LANGUAGES)] if rng.random() < 0.4 else [])
+
+
 KEYWORDS = [
     "brakes",
     "engine",
@@ -239,6 +248,7 @@ class Command(BaseCommand):
                 "partnership_type": partnership,
                 "brands": rng.sample(BRANDS, 2),
                 "specialty_keywords": rng.sample(KEYWORDS, 4),
+                "languages": demo_languages(rng),
                 "years_experience": rng.randint(2, 25),
                 "rating": round(rng.uniform(3.6, 5.0), 1),
                 "payout_account_id": f"acct_demo_{local.replace('.', '_')}",
@@ -247,6 +257,7 @@ class Command(BaseCommand):
             },
         )
         MechanicSettings.objects.get_or_create(mechanic=profile)
+        mechanic_search_terms_sync(profiles=[profile])
         self.weekly_hours(profile, i)
         return profile
 
@@ -532,6 +543,7 @@ class Command(BaseCommand):
                         account_type=AccountType.WORKSHOP_MECHANIC if ws else "",
                         brands=rng.sample(BRANDS, 2),
                         specialty_keywords=rng.sample(KEYWORDS, 3),
+                        languages=demo_languages(rng),
                         years_experience=rng.randint(1, 30),
                         rating=round(rng.uniform(3.0, 5.0), 1),
                         is_online=rng.random() < 0.1,
@@ -544,6 +556,7 @@ class Command(BaseCommand):
             MechanicSettings.objects.bulk_create(
                 [MechanicSettings(mechanic=p) for p in profiles], batch_size=1000
             )
+            mechanic_search_terms_sync(profiles=profiles)
             blocks = []
             for n, p in enumerate(profiles):
                 start = 7 * 60 + (n % 6) * 60
