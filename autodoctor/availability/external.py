@@ -157,7 +157,7 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise FeedError("The calendar server redirected to an address we do not follow.")
+            raise _refused_redirect()
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -224,6 +224,8 @@ def feed_fetch(url: str, *, etag: str = "", last_modified: str = "") -> Feed:
     except urllib.error.HTTPError as error:
         if error.code == 304:
             return Feed(None, etag=etag, last_modified=last_modified)
+        if 300 <= error.code < 400:  # urllib refused the target (file://, too many hops)
+            raise _refused_redirect() from None
         raise FeedError(f"The calendar server answered {error.code}.") from None
     except urllib.error.URLError as error:
         if isinstance(error.reason, TimeoutError):
@@ -233,6 +235,10 @@ def feed_fetch(url: str, *, etag: str = "", last_modified: str = "") -> Feed:
         raise _timed_out(timeout) from None
     except (OSError, http.client.HTTPException, ValueError):
         raise FeedError("The calendar server could not be reached.") from None
+
+
+def _refused_redirect() -> FeedError:
+    return FeedError("The calendar server redirected to an address we do not follow.")
 
 
 def _too_large(cap: int) -> FeedError:
