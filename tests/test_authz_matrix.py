@@ -738,6 +738,7 @@ def _assert_world_unchanged(world) -> None:
     assert world["users"]["c1"].api_tokens.filter(pk=ids["c1_token"], revoked_at=None).exists()
     assert Vehicle.objects.filter(pk=ids["c1_vehicle"]).exists()
     assert WeeklyBlock.objects.filter(pk=ids["m1_block"]).exists()
+    assert ExternalCalendar.objects.filter(pk=ids["m1_calendar"]).exists()
     assert DateOverride.objects.filter(pk__in=[ids["m1_override"], ids["w1_override"]]).count() == 2
     assert TimeOff.objects.get(pk=ids["w1_time_off"]).status == TimeOffStatus.PENDING
     assert Offer.objects.get(pk=ids["m1_offer"]).status == "offered"
