@@ -15,4 +15,6 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (30, "autodoctor.notifications.tasks.outbox_send"),  # safety net; writes also wake it
     (120, "autodoctor.notifications.tasks.reminders_enqueue"),
     (60, "autodoctor.workshops.tasks.visits_expire"),
+    # Each calendar is due EXTERNAL_CALENDARS_REFRESH_MINUTES after its last fetch.
+    (300, "autodoctor.availability.tasks.external_calendars_refresh"),
 ]

@@ -276,6 +276,16 @@ BOOKING_REQUEST_CUTOFF_HOURS = int(os.environ.get("BOOKING_REQUEST_CUTOFF_HOURS"
 # The session room's video/chat link, with {room} (an unguessable room name) and
 # {session_id}; empty = the built-in placeholder room page (booking/room.py).
 SESSION_ROOM_URL_TEMPLATE = os.environ.get("SESSION_ROOM_URL_TEMPLATE", "")
+# Mechanics' own calendars (availability/external.py): each fetch gives up after this many
+# seconds in total and stops reading beyond the size cap; each calendar is fetched again
+# this many minutes after its last fetch. Private/loopback servers are refused (SSRF)
+# unless allowed, which a laptop (DEBUG) and the tests need for local feeds.
+EXTERNAL_CALENDARS_TIMEOUT = float(os.environ.get("EXTERNAL_CALENDARS_TIMEOUT", "10"))
+EXTERNAL_CALENDARS_MAX_BYTES = int(
+    os.environ.get("EXTERNAL_CALENDARS_MAX_BYTES", str(2 * 1024 * 1024))
+)
+EXTERNAL_CALENDARS_REFRESH_MINUTES = int(os.environ.get("EXTERNAL_CALENDARS_REFRESH_MINUTES", "15"))
+EXTERNAL_CALENDARS_ALLOW_PRIVATE = env_bool("EXTERNAL_CALENDARS_ALLOW_PRIVATE", DEBUG)
 
 # --- HTTPS and browser security headers -----------------------------------
 # Production (DEBUG off) is assumed to be served over HTTPS, usually behind a TLS proxy:

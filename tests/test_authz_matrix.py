@@ -32,7 +32,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from autodoctor.accounts.models import Invitation, InvitationKind, Role, Vehicle
 from autodoctor.accounts.services import api_token_create
 from autodoctor.api import api
-from autodoctor.availability.models import DateOverride, TimeOff, TimeOffStatus, WeeklyBlock
+from autodoctor.availability.models import (
+    DateOverride,
+    ExternalCalendar,
+    TimeOff,
+    TimeOffStatus,
+    WeeklyBlock,
+)
 from autodoctor.booking import services as booking
 from autodoctor.booking.models import (
     Diagnosis,
@@ -153,6 +159,9 @@ PAGES: dict[str, Route] = {
     "availability:time_off": Route(MECHANIC),
     "availability:time_off_cancel": Route(OWN_M, {"time_off_id": "m1_time_off"}),
     "availability:settings": Route(MECHANIC),
+    "availability:calendars": Route(MECHANIC),
+    "availability:calendar_refresh": Route(OWN_M, {"calendar_id": "m1_calendar"}),
+    "availability:calendar_remove": Route(OWN_M, {"calendar_id": "m1_calendar"}),
     "availability:workshop_hours": Route(WORKSHOP),
     "availability:workshop_override_add": Route(WORKSHOP),
     "availability:workshop_override_remove": Route(OWN_W, {"override_id": "w1_override"}),
@@ -289,6 +298,12 @@ API: dict[str, Route] = {
         OWN_W, {"time_off_id": "w1_time_off"}
     ),
     "GET /api/mechanic/settings": Route(MECHANIC),
+    "GET /api/mechanic/calendars": Route(MECHANIC),
+    "POST /api/mechanic/calendars": Route(MECHANIC),
+    "DELETE /api/mechanic/calendars/{calendar_id}": Route(OWN_M, {"calendar_id": "m1_calendar"}),
+    "POST /api/mechanic/calendars/{calendar_id}/refresh": Route(
+        OWN_M, {"calendar_id": "m1_calendar"}
+    ),
     "PUT /api/mechanic/settings": Route(MECHANIC),
     "GET /api/workshop/availability": Route(WORKSHOP),
     "PUT /api/workshop/availability": Route(WORKSHOP),
@@ -494,6 +509,9 @@ def world(db):
             ends_at=SLOT + timedelta(days=11),
             status=TimeOffStatus.APPROVED,
         )
+        m1_calendar = ExternalCalendar.objects.create(
+            mechanic=m1, url="https://calendar.example.com/private-m1/basic.ics", created_at=NOW
+        )
         w1_time_off = TimeOff.objects.create(
             mechanic=affiliated,
             starts_at=SLOT + timedelta(days=10),
@@ -568,6 +586,7 @@ def world(db):
             "m1_block": block.pk,
             "m1_override": m1_override.pk,
             "m1_time_off": m1_time_off.pk,
+            "m1_calendar": m1_calendar.pk,
             "m1_offer": offer.pk,
             "w1_shop": shop.pk,
             "w1_staff": staff.pk,
@@ -760,6 +779,7 @@ def _assert_world_unchanged(world) -> None:
     assert world["users"]["c1"].api_tokens.filter(pk=ids["c1_token"], revoked_at=None).exists()
     assert Vehicle.objects.filter(pk=ids["c1_vehicle"]).exists()
     assert WeeklyBlock.objects.filter(pk=ids["m1_block"]).exists()
+    assert ExternalCalendar.objects.filter(pk=ids["m1_calendar"]).exists()
     assert DateOverride.objects.filter(pk__in=[ids["m1_override"], ids["w1_override"]]).count() == 2
     assert TimeOff.objects.get(pk=ids["w1_time_off"]).status == TimeOffStatus.PENDING
     assert Offer.objects.get(pk=ids["m1_offer"]).status == "offered"

@@ -21,7 +21,7 @@ from autodoctor.errors import InvalidInput
 from autodoctor.ratelimit import READ, ApiRateLimit
 from autodoctor.schemas import CODE_MAX, ISO_TEXT_MAX, ZONE_MAX, ErrorOut
 
-from . import selectors, service, services
+from . import external, selectors, service, services
 from .engine import Interval, minute_label
 from .forms import parse_instant, parse_wall_time, parse_zone, wall_label
 from .models import (
@@ -698,3 +698,92 @@ def earliest(
     if found is None:
         return {"found": False, "mechanic_id": None, "slot": None}
     return {"found": True, "mechanic_id": found[0], "slot": _slot_out(found[1], zone)}
+
+
+# ---------------------------------------------------------------- external calendars
+
+
+class CalendarIn(Schema):
+    url: str = Field(
+        description="The calendar's private ICS address (https://, http:// or webcal://); "
+        "a secret: answers show only its host",
+        max_length=external.MAX_URL,
+        examples=["webcal://p23-caldav.icloud.com/published/2/…"],
+    )
+    label: str = Field("", max_length=80, examples=["Family"])
+
+
+class CalendarOut(Schema):
+    id: int
+    label: str
+    url_hint: str = Field(description="Scheme and host only; the address is never shown")
+    created_at: datetime
+    last_fetched_at: datetime | None = Field(description="The last attempt, good or bad")
+    last_ok_at: datetime | None = Field(description="When it last worked")
+    last_error: str = Field(description="Why the last attempt failed; empty if it worked")
+    busy_count: int = Field(description="Busy stretches in use (the last good copy)")
+
+
+def _calendar_out(row) -> dict:
+    return {
+        "id": row.pk,
+        "label": row.label,
+        "url_hint": row.url_hint,
+        "created_at": row.created_at,
+        "last_fetched_at": row.last_fetched_at,
+        "last_ok_at": row.last_ok_at,
+        "last_error": row.last_error,
+        "busy_count": getattr(row, "busy_count", 0),
+    }
+
+
+def _own_calendar_out(mechanic, calendar_id: int) -> dict:
+    return _calendar_out(external.external_calendars_of(mechanic).get(pk=calendar_id))
+
+
+@router.get(
+    "/mechanic/calendars",
+    response={200: list[CalendarOut], **ERRORS},
+    summary="My external calendars",
+    description="Calendars whose busy events block bookings, each with when it last "
+    "worked and the last error.",
+)
+def calendars_list(request: HttpRequest) -> list[dict]:
+    mechanic = selectors.mechanic_for_user(_user(request))
+    return [_calendar_out(row) for row in external.external_calendars_of(mechanic)]
+
+
+@router.post(
+    "/mechanic/calendars",
+    response={201: CalendarOut, **ERRORS},
+    summary="Connect an external calendar",
+    description="Its busy events (not free/transparent, not declined) block bookings once "
+    "the worker has fetched it, and it is fetched again every 15 minutes.",
+)
+def calendar_create(request: HttpRequest, payload: CalendarIn) -> Status:
+    mechanic = selectors.mechanic_for_user(_user(request))
+    row = external.external_calendar_add(mechanic=mechanic, url=payload.url, label=payload.label)
+    return Status(201, _own_calendar_out(mechanic, row.pk))
+
+
+@router.delete(
+    "/mechanic/calendars/{calendar_id}",
+    response={204: None, **ERRORS},
+    summary="Disconnect an external calendar",
+)
+def calendar_delete(request: HttpRequest, calendar_id: int) -> Status:
+    external.external_calendar_remove(actor=_user(request), calendar_id=calendar_id)
+    return Status(204, None)
+
+
+@router.post(
+    "/mechanic/calendars/{calendar_id}/refresh",
+    response={202: CalendarOut, **ERRORS},
+    summary="Fetch an external calendar now",
+    description="Asks the worker to fetch it soon (at most once a minute); the answer is "
+    "the calendar as it stands.",
+)
+def calendar_refresh(request: HttpRequest, calendar_id: int) -> Status:
+    user = _user(request)
+    row = external.external_calendar_refresh_request(actor=user, calendar_id=calendar_id)
+    return Status(202, _own_calendar_out(row.mechanic, row.pk))

@@ -169,3 +169,20 @@ class OverrideForm(forms.Form):
     start = WallTimeField(label="From", required=False)
     end = WallTimeField(end=True, label="To", required=False)
     note = forms.CharField(max_length=200, required=False)
+
+
+class CalendarForm(forms.Form):
+    """Connect an external calendar (availability.external checks the address)."""
+
+    url = forms.CharField(
+        label="Private calendar address",
+        max_length=2000,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "url",
+                "autocomplete": "off",
+                "placeholder": "webcal://… or https://…",
+            }
+        ),
+    )
+    label = forms.CharField(label="Name", max_length=80, required=False)

@@ -259,3 +259,70 @@ class WorkshopVisitSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Visit settings for {self.workshop}"
+
+
+class ExternalCalendar(models.Model):
+    """A mechanic's own calendar (Google / Apple / Outlook private ICS address) whose busy
+    events block bookings (issue 16 part 2). ``availability.external`` fetches it.
+
+    Security: ``url`` is a secret (anyone holding it reads the mechanic's calendar): it is
+    never shown in full after saving (pages and the API show ``url_hint``) and never
+    logged (log lines name the calendar id).
+    """
+
+    mechanic = models.ForeignKey(
+        MechanicProfile, on_delete=models.CASCADE, related_name="external_calendars"
+    )
+    label = models.CharField(max_length=80, blank=True)
+    url = models.CharField(max_length=2000)
+    created_at = models.DateTimeField()
+    # Every attempt sets last_fetched_at; a good copy sets last_ok_at and clears last_error.
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    # Conditional GET: what the server said last time (If-None-Match / If-Modified-Since).
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    # The end of the horizon the stored busy rows were expanded for: a "304 Not Modified"
+    # keeps them only while they still reach far enough ahead.
+    busy_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["mechanic", "created_at", "pk"]
+        indexes = [models.Index(fields=["last_fetched_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["mechanic", "url"], name="externalcalendar_unique_url")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.url_hint
+
+    @property
+    def url_hint(self) -> str:
+        """What a person may see of the address: its scheme and host only."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname or '?'}/…"
+
+
+class ExternalBusy(models.Model):
+    """One busy stretch of an external calendar, UTC, replaced as a whole on each good
+    fetch. ``mechanic`` repeats the calendar's so the busy source reads one indexed table."""
+
+    calendar = models.ForeignKey(ExternalCalendar, on_delete=models.CASCADE, related_name="busy")
+    mechanic = models.ForeignKey(MechanicProfile, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["mechanic", "starts_at"]
+        indexes = [models.Index(fields=["mechanic", "starts_at", "ends_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")), name="externalbusy_start_before_end"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} UTC"

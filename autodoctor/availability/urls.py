@@ -20,6 +20,9 @@ urlpatterns = [
     path("time-off/", views.time_off, name="time_off"),
     path("time-off/<int:time_off_id>/cancel/", views.time_off_cancel, name="time_off_cancel"),
     path("settings/", views.settings, name="settings"),
+    path("calendars/", views.calendars, name="calendars"),
+    path("calendars/<int:calendar_id>/refresh/", views.calendar_refresh, name="calendar_refresh"),
+    path("calendars/<int:calendar_id>/remove/", views.calendar_remove, name="calendar_remove"),
     # workshop staff: hours, bays, special dates, time-off requests
     path("workshop/hours/", views.workshop_hours, name="workshop_hours"),
     path("workshop/dates/add/", views.workshop_override_add, name="workshop_override_add"),

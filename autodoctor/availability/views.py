@@ -26,10 +26,11 @@ from autodoctor.accounts.models import MechanicProfile, User, Workshop
 from autodoctor.dates import date_in_range
 from autodoctor.errors import InvalidInput, NotFound
 
-from . import selectors, services
+from . import external, selectors, services
 from .forms import (
     BaysForm,
     BlockForm,
+    CalendarForm,
     OverrideForm,
     SettingsForm,
     TimeOffForm,
@@ -66,6 +67,60 @@ def _url(name: str, *args: object) -> str | None:
         return reverse(name, args=args)
     except NoReverseMatch:
         return None
+
+
+# ---------------------------------------------------------------- mechanic: own calendars
+
+
+def _calendars_context(mechanic: MechanicProfile, **extra: object) -> dict:
+    return {
+        "mechanic": mechanic,
+        "zone": mechanic.user.time_zone,
+        "calendars": list(external.external_calendars_of(mechanic)),
+        "form": CalendarForm(),
+        **extra,
+    }
+
+
+def _calendars_answer(request: HttpRequest, mechanic: MechanicProfile, note: str) -> HttpResponse:
+    if _is_htmx(request):
+        context = _calendars_context(mechanic, note=note)
+        return render(request, "availability/calendars.html#calendars", context)
+    messages.success(request, note)
+    return redirect("availability:calendars")
+
+
+@login_required
+def calendars(request: HttpRequest) -> HttpResponse:
+    """A mechanic's external calendars: connect one, see each one's state."""
+    mechanic = selectors.mechanic_for_user(_user(request))
+    if request.method == "POST":
+        data = _cleaned(CalendarForm(request.POST))
+        external.external_calendar_add(mechanic=mechanic, url=data["url"], label=data["label"])
+        return _calendars_answer(
+            request, mechanic, "Calendar connected: its busy times will block bookings shortly."
+        )
+    return render(request, "availability/calendars.html", _calendars_context(mechanic))
+
+
+@login_required
+@require_POST
+def calendar_refresh(request: HttpRequest, calendar_id: int) -> HttpResponse:
+    user = _user(request)
+    mechanic = selectors.mechanic_for_user(user)
+    external.external_calendar_refresh_request(actor=user, calendar_id=calendar_id)
+    return _calendars_answer(request, mechanic, "Refreshing: the calendar updates within a minute.")
+
+
+@login_required
+@require_POST
+def calendar_remove(request: HttpRequest, calendar_id: int) -> HttpResponse:
+    user = _user(request)
+    mechanic = selectors.mechanic_for_user(user)
+    external.external_calendar_remove(actor=user, calendar_id=calendar_id)
+    return _calendars_answer(
+        request, mechanic, "Calendar disconnected: its busy times no longer block."
+    )
 
 
 # ---------------------------------------------------------------- mechanic: the week

@@ -14,6 +14,8 @@ from autodoctor.availability.service import (
     unregister_busy_source,
 )
 
+from .feeds import feeds  # noqa: F401 -- the local ICS server fixture
+
 
 class FakeBusy:
     """A busy source backed by a list, registered like the booking app registers its own.
