@@ -272,6 +272,9 @@ START_NOW_WAIT_MINUTES = int(os.environ.get("START_NOW_WAIT_MINUTES", "30"))
 # full, at the earlier of this long after it was sent and the cut-off before its start.
 BOOKING_REQUEST_RESPONSE_HOURS = int(os.environ.get("BOOKING_REQUEST_RESPONSE_HOURS", "24"))
 BOOKING_REQUEST_CUTOFF_HOURS = int(os.environ.get("BOOKING_REQUEST_CUTOFF_HOURS", "2"))
+# A live session ends (completed) this long after its duration (+ the mechanic's
+# extensions) is up (booking/lifecycle.py).
+SESSION_END_GRACE_MINUTES = int(os.environ.get("SESSION_END_GRACE_MINUTES", "10"))
 # The session room's video/chat link, with {room} (an unguessable room name) and
 # {session_id}; empty = the built-in placeholder room page (booking/room.py).
 SESSION_ROOM_URL_TEMPLATE = os.environ.get("SESSION_ROOM_URL_TEMPLATE", "")
