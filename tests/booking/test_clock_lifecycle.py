@@ -324,3 +324,31 @@ def test_start_now_is_refused_while_a_session_is_live(
             customer=booking_customer, intake=intake(booking_customer)
         )
     assert refused.value.code == "active_session"
+
+
+# --------------------------------------------------------------------------- the room
+
+
+def test_the_mechanic_extends_from_the_room_and_sees_the_new_end(
+    login, booked, booking_customer, available_mechanic, clock
+):
+    live(booked, booking_customer, available_mechanic, clock)
+    client = login(available_mechanic.user)
+    page = client.get(f"/booking/sessions/{booked.pk}/room/").content.decode()
+    assert "Extend by 15 minutes" in page and "ends on its own at" in page
+    response = client.post(f"/booking/sessions/{booked.pk}/extend/", follow=True)
+    assert "Extended by 15 minutes: it now ends at" in response.content.decode()
+    booked.refresh_from_db()
+    assert booked.metadata[lifecycle.EXTENDED_KEY] == 15
+    customer_page = login(booking_customer).get(f"/booking/sessions/{booked.pk}/room/")
+    assert "Extend by 15 minutes" not in customer_page.content.decode()
+
+
+def test_the_api_refuses_an_extension_by_the_customer(
+    login, booked, booking_customer, available_mechanic, clock
+):
+    live(booked, booking_customer, available_mechanic, clock)
+    response = login(booking_customer).post(f"/api/sessions/{booked.pk}/extend")
+    assert response.status_code == 403 and response.json()["code"]
+    ok = login(available_mechanic.user).post(f"/api/sessions/{booked.pk}/extend")
+    assert ok.status_code == 200 and ok.json()["status"] == "live"
