@@ -261,6 +261,9 @@ HOLDS_PER_CUSTOMER_MECHANIC_DAY = int(os.environ.get("HOLDS_PER_CUSTOMER_MECHANI
 # Unpaid start-now requests a customer may keep open at once (one paid request at a time).
 START_NOW_UNPAID_PER_CUSTOMER = int(os.environ.get("START_NOW_UNPAID_PER_CUSTOMER", "3"))
 START_NOW_WAITING_PER_CUSTOMER = int(os.environ.get("START_NOW_WAITING_PER_CUSTOMER", "1"))
+# plan §1.3 "active session": sessions one customer may have live/waiting (or booked at
+# overlapping times) at once (booking.services.active_session_refusal).
+ACTIVE_SESSIONS_PER_CUSTOMER = int(os.environ.get("ACTIVE_SESSIONS_PER_CUSTOMER", "1"))
 RESCHEDULE_CUTOFF_MINUTES = int(os.environ.get("RESCHEDULE_CUTOFF_MINUTES", "120"))
 TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
 # A "start now" session goes out to mechanics only once paid; unpaid, it is cancelled

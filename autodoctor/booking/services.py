@@ -289,19 +289,20 @@ def active_session_refusal(
     Precondition: inside the booking transaction (locks the customer row, so two starts
     or bookings of one customer cannot both pass)."""
     User.objects.select_for_update().filter(pk=customer.pk).first()
+    allowed = settings.ACTIVE_SESSIONS_PER_CUSTOMER
     others = Session.objects.filter(customer=customer).exclude(pk=exclude)
     if starts_at is None or ends_at is None:
-        other = others.filter(status__in=(SessionStatus.LIVE, SessionStatus.WAITING)).first()
+        active = others.filter(status__in=(SessionStatus.LIVE, SessionStatus.WAITING))
     else:
         overlapping = Reservation.objects.filter(
             status=ReservationStatus.CONFIRMED, starts_at__lt=ends_at, ends_at__gt=starts_at
         ).values("session_id")
-        other = (
-            others.filter(pk__in=overlapping)
-            .exclude(status__in=(SessionStatus.COMPLETED, SessionStatus.CANCELLED))
-            .first()
+        active = others.filter(pk__in=overlapping).exclude(
+            status__in=(SessionStatus.COMPLETED, SessionStatus.CANCELLED)
         )
-    if other is not None:
+    found = list(active.order_by("pk")[:allowed])
+    if len(found) >= allowed:
+        other = found[0]
         raise Conflict(
             f"You already have session #{other.pk} ({other.status}) at that time; finish "
             "or cancel it first.",
