@@ -312,7 +312,8 @@ def reliability(period: Period, scope: Scope) -> dict:
     start recorded with the cancellation). A no-show is a cancellation recorded after the
     start plus the 15-minute grace with the session never started
     (`mechanic_no_show` in its history): cancelled by the customer, the mechanic did not
-    show; by the mechanic, the customer did not. no_show_rate = those ÷ bookings.
+    show; by the mechanic, the customer did not; by the clock, `no_show` names the side
+    that did not join (booking.lifecycle). no_show_rate = those ÷ bookings.
     reschedule_rate = bookings moved at least once ÷ bookings. 1 query."""
     base = bookings(period, scope)
     cancelled = Q(status=SessionStatus.CANCELLED)
@@ -326,11 +327,19 @@ def reliability(period: Period, scope: Scope) -> dict:
     for who in ("customer", "mechanic", "admin", "system"):
         fields[f"by_{who}"] = Count("pk", filter=cancelled & Q(cancelled_by=who), distinct=True)
     no_show = cancelled & cancel_event & Q(**{f"{event}mechanic_no_show": True})
+    # The clock (booking.lifecycle) records the side that did not join as `no_show`.
+    by_clock = cancelled & cancel_event & Q(cancelled_by="system")
     fields["mechanic_no_show"] = Count(
-        "pk", filter=no_show & Q(cancelled_by="customer"), distinct=True
+        "pk",
+        filter=(no_show & Q(cancelled_by="customer"))
+        | (by_clock & Q(**{f"{event}no_show": "mechanic"})),
+        distinct=True,
     )
     fields["customer_no_show"] = Count(
-        "pk", filter=no_show & Q(cancelled_by="mechanic"), distinct=True
+        "pk",
+        filter=(no_show & Q(cancelled_by="mechanic"))
+        | (by_clock & Q(**{f"{event}no_show": "customer"})),
+        distinct=True,
     )
     for i, (_label, low, high) in enumerate(LATENESS_BUCKETS):
         condition = cancelled & cancel_event
