@@ -12,6 +12,7 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (300, "autodoctor.booking.tasks.sessions_unpaid_expire"),
     (60, "autodoctor.booking.tasks.sessions_untaken_expire"),
     (60, "autodoctor.booking.tasks.requests_unanswered_expire"),
+    (60, "autodoctor.booking.tasks.sessions_advance"),
     (30, "autodoctor.notifications.tasks.outbox_send"),  # safety net; writes also wake it
     (120, "autodoctor.notifications.tasks.reminders_enqueue"),
     (60, "autodoctor.workshops.tasks.visits_expire"),

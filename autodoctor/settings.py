@@ -262,6 +262,9 @@ HOLDS_PER_CUSTOMER_MECHANIC_DAY = int(os.environ.get("HOLDS_PER_CUSTOMER_MECHANI
 # Unpaid start-now requests a customer may keep open at once (one paid request at a time).
 START_NOW_UNPAID_PER_CUSTOMER = int(os.environ.get("START_NOW_UNPAID_PER_CUSTOMER", "3"))
 START_NOW_WAITING_PER_CUSTOMER = int(os.environ.get("START_NOW_WAITING_PER_CUSTOMER", "1"))
+# plan §1.3 "active session": sessions one customer may have live/waiting (or booked at
+# overlapping times) at once (booking.services.active_session_refusal).
+ACTIVE_SESSIONS_PER_CUSTOMER = int(os.environ.get("ACTIVE_SESSIONS_PER_CUSTOMER", "1"))
 RESCHEDULE_CUTOFF_MINUTES = int(os.environ.get("RESCHEDULE_CUTOFF_MINUTES", "120"))
 TARGETED_OFFER_SECONDS = int(os.environ.get("TARGETED_OFFER_SECONDS", "120"))
 # A "start now" session goes out to mechanics only once paid; unpaid, it is cancelled
@@ -273,6 +276,9 @@ START_NOW_WAIT_MINUTES = int(os.environ.get("START_NOW_WAIT_MINUTES", "30"))
 # full, at the earlier of this long after it was sent and the cut-off before its start.
 BOOKING_REQUEST_RESPONSE_HOURS = int(os.environ.get("BOOKING_REQUEST_RESPONSE_HOURS", "24"))
 BOOKING_REQUEST_CUTOFF_HOURS = int(os.environ.get("BOOKING_REQUEST_CUTOFF_HOURS", "2"))
+# A live session ends (completed) this long after its duration (+ the mechanic's
+# extensions) is up (booking/lifecycle.py).
+SESSION_END_GRACE_MINUTES = int(os.environ.get("SESSION_END_GRACE_MINUTES", "10"))
 # The session room's video/chat link, with {room} (an unguessable room name) and
 # {session_id}; empty = the built-in placeholder room page (booking/room.py).
 SESSION_ROOM_URL_TEMPLATE = os.environ.get("SESSION_ROOM_URL_TEMPLATE", "")

@@ -37,12 +37,13 @@ def admin_user(db):
 @pytest.fixture
 def customer_limits_lifted(settings):
     """Lift the per-customer caps on holds and start-now requests
-    (booking.services._holds_limit, _open_start_now_limit) for tests that need one
+    (booking.services._holds_limit, _open_start_now_limit, active_session_refusal) for tests that need one
     customer to have many at once (sweeps, races, query counts over many rows)."""
     settings.START_NOW_WAITING_PER_CUSTOMER = 50
     settings.START_NOW_UNPAID_PER_CUSTOMER = 50
     settings.HOLDS_PER_CUSTOMER = 50
     settings.HOLDS_PER_CUSTOMER_MECHANIC_DAY = 50
+    settings.ACTIVE_SESSIONS_PER_CUSTOMER = 50
 
 
 @pytest.fixture

@@ -187,6 +187,7 @@ PAGES: dict[str, Route] = {
     "booking:room_call": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_start": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_end": Route(OWN_C, {"session_id": "c1_session"}),
+    "booking:session_extend": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_diagnosis": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_cancel": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_reschedule": Route(OWN_C, {"session_id": "c1_session"}),
@@ -330,6 +331,7 @@ API: dict[str, Route] = {
     "POST /api/sessions/{session_id}/cancel": Route(OWN_C, {"session_id": "c1_session"}),
     "POST /api/sessions/{session_id}/start": Route(OWN_C, {"session_id": "c1_session"}),
     "POST /api/sessions/{session_id}/end": Route(OWN_C, {"session_id": "c1_session"}),
+    "POST /api/sessions/{session_id}/extend": Route(OWN_C, {"session_id": "c1_session"}),
     "GET /api/sessions/{session_id}/diagnosis": Route(OWN_C, {"session_id": "c1_session"}),
     "PUT /api/sessions/{session_id}/diagnosis": Route(
         OWN_C,

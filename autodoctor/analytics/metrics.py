@@ -361,7 +361,8 @@ def reliability(period: Period, scope: Scope) -> dict:
     start recorded with the cancellation). A no-show is a cancellation recorded after the
     start plus the 15-minute grace with the session never started
     (`mechanic_no_show` in its history): cancelled by the customer, the mechanic did not
-    show; by the mechanic, the customer did not. no_show_rate = those ÷ bookings.
+    show; by the mechanic, the customer did not; by the clock, `no_show` names the side
+    that did not join (booking.lifecycle). no_show_rate = those ÷ bookings.
     reschedule_rate = bookings moved at least once ÷ bookings. 1 query, joined to the
     session's one cancellation event only (a cancellation is final, so at most one row a
     session: plain COUNTs, no DISTINCT)."""
@@ -377,8 +378,18 @@ def reliability(period: Period, scope: Scope) -> dict:
     for who in ("customer", "mechanic", "admin", "system"):
         fields[f"by_{who}"] = Count("pk", filter=cancelled & Q(cancelled_by=who))
     no_show = cancelled & Q(cancel__data__mechanic_no_show=True)
-    fields["mechanic_no_show"] = Count("pk", filter=no_show & Q(cancelled_by="customer"))
-    fields["customer_no_show"] = Count("pk", filter=no_show & Q(cancelled_by="mechanic"))
+    # The clock (booking.lifecycle) records the side that did not join as `no_show`.
+    by_clock = cancelled & Q(cancel__isnull=False, cancelled_by="system")
+    fields["mechanic_no_show"] = Count(
+        "pk",
+        filter=(no_show & Q(cancelled_by="customer"))
+        | (by_clock & Q(cancel__data__no_show="mechanic")),
+    )
+    fields["customer_no_show"] = Count(
+        "pk",
+        filter=(no_show & Q(cancelled_by="mechanic"))
+        | (by_clock & Q(cancel__data__no_show="customer")),
+    )
     for i, (_label, low, high) in enumerate(LATENESS_BUCKETS):
         condition = cancelled & Q(cancel__isnull=False)
         if low is not None:

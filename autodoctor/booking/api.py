@@ -11,7 +11,7 @@ from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.errors import NotAllowed
 from autodoctor.schemas import CODE_MAX, ErrorOut
 
-from . import diagnosis, selectors, services
+from . import diagnosis, lifecycle, selectors, services
 from .models import (
     BRAND_MAX,
     CANCELLATION_REASON_MAX,
@@ -321,6 +321,15 @@ def session_start(request: HttpRequest, session_id: int) -> Session:
 )
 def session_end(request: HttpRequest, session_id: int) -> Session:
     return services.session_end(session_id=session_id, user=_user(request))
+
+
+@router.post(
+    "/sessions/{session_id}/extend",
+    response={200: SessionOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="The mechanic extends a live session by 15 minutes (409 if their next booking is in the way)",
+)
+def session_extend(request: HttpRequest, session_id: int) -> Session:
+    return lifecycle.session_extend(session_id=session_id, user=_user(request))
 
 
 class DiagnosisIn(Schema):

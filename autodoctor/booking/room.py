@@ -4,7 +4,8 @@ Both parties open the same page (from the confirmation, reminders and the calend
 entry). "Join" opens from EARLY_START (15 minutes) before a scheduled start, or as soon as
 a mechanic took a start-now request. The session goes `live` through the state machine
 when both have joined, or when either presses Start (services.session_start); a scheduled
-session nobody starts is left to the no-show rule (services.session_cancel). The video or
+session nobody starts is a no-show of the side that did not join (lifecycle.py, the
+periodic job, which also brings a both-joined session live if the room could not). The video or
 chat itself is a link built from SESSION_ROOM_URL_TEMPLATE, or our placeholder page.
 """
 
@@ -21,7 +22,12 @@ from autodoctor.errors import Conflict, NotAllowed
 
 from .events import session_event_record
 from .models import Session, SessionStatus
-from .services import EARLY_START, access_session_for_update, run_booking_transaction
+from .services import (
+    EARLY_START,
+    access_session_for_update,
+    active_session_refusal,
+    run_booking_transaction,
+)
 from .state import session_transition
 
 JOINED = "booking.session.joined"
@@ -90,6 +96,9 @@ def session_join(*, session_id: int, user: User, now: datetime | None = None) ->
                 code="too_early",
                 opens_at=opens.isoformat(),
             )
+        if party == "customer":
+            # plan §1.3: the customer is in one session at a time (409 naming the other).
+            active_session_refusal(session.customer, exclude=session.pk)
         joined = joined_parties(session)
         if party not in joined:
             session_event_record(session=session, action=JOINED, actor=user, data={"party": party})

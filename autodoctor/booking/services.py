@@ -275,6 +275,43 @@ def _open_start_now_limit(customer: User) -> None:
         )
 
 
+def active_session_refusal(
+    customer: User,
+    *,
+    exclude: int | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> None:
+    """plan §1.3 "active session" check: one customer, one session at a time. Without a
+    range: refuse (409 `active_session`, naming it) while another of the customer's
+    sessions is live or waiting (a start-now request a mechanic took). With a range (a
+    booking): refuse when another booked session of theirs overlaps it.
+    Precondition: inside the booking transaction (locks the customer row, so two starts
+    or bookings of one customer cannot both pass)."""
+    User.objects.select_for_update().filter(pk=customer.pk).first()
+    allowed = settings.ACTIVE_SESSIONS_PER_CUSTOMER
+    others = Session.objects.filter(customer=customer).exclude(pk=exclude)
+    if starts_at is None or ends_at is None:
+        active = others.filter(status__in=(SessionStatus.LIVE, SessionStatus.WAITING))
+    else:
+        overlapping = Reservation.objects.filter(
+            status=ReservationStatus.CONFIRMED, starts_at__lt=ends_at, ends_at__gt=starts_at
+        ).values("session_id")
+        active = others.filter(pk__in=overlapping).exclude(
+            status__in=(SessionStatus.COMPLETED, SessionStatus.CANCELLED)
+        )
+    found = list(active.order_by("pk")[:allowed])
+    if len(found) >= allowed:
+        other = found[0]
+        raise Conflict(
+            f"You already have session #{other.pk} ({other.status}) at that time; finish "
+            "or cancel it first.",
+            code="active_session",
+            session_id=other.pk,
+            session_status=other.status,
+        )
+
+
 def _expire_stale_holds(
     *, mechanic_id: int, starts_at: datetime, blocked_until: datetime, now: datetime
 ) -> None:
@@ -480,6 +517,7 @@ def session_create_immediate(
 
     def work() -> Session:
         _open_start_now_limit(customer)
+        active_session_refusal(customer)
         session = Session.objects.create(customer=customer, **intake.session_fields())
         session_event_record(
             session=session,
@@ -780,6 +818,7 @@ def reservation_hold(
 
     def work() -> Reservation:
         _holds_limit(customer, mechanic, starts_at, now=now)
+        active_session_refusal(customer, starts_at=starts_at, ends_at=ends_at)
         session = Session.objects.create(
             customer=customer, mechanic=mechanic, scheduled_for=starts_at, **intake.session_fields()
         )
@@ -1164,6 +1203,8 @@ def session_start(*, session_id: int, user: User, now: datetime | None = None) -
                 code="too_early",
                 opens_at=opens.isoformat(),
             )
+        if session.status != SessionStatus.LIVE:
+            active_session_refusal(session.customer, exclude=session.pk)
         return session_transition(
             session, SessionStatus.LIVE, actor=user, action="booking.session.started"
         )

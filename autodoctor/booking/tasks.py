@@ -2,7 +2,7 @@
 
 from django.tasks import task
 
-from . import services
+from . import lifecycle, services
 
 
 @task
@@ -30,3 +30,10 @@ def requests_unanswered_expire() -> int:
     """Periodic: close (and so refund) booking requests their mechanic did not answer by
     the deadline (BOOKING_REQUEST_RESPONSE_HOURS / BOOKING_REQUEST_CUTOFF_HOURS)."""
     return services.requests_unanswered_expire()
+
+
+@task
+def sessions_advance() -> dict[str, int]:
+    """Periodic: sessions move on the clock: both joined → live, past their end plus
+    SESSION_END_GRACE_MINUTES → completed, never started → no-show (booking/lifecycle.py)."""
+    return lifecycle.sessions_advance()

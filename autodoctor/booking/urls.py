@@ -24,6 +24,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/room/call/", views.session_room_call, name="room_call"),
     path("sessions/<int:session_id>/start/", views.session_start, name="session_start"),
     path("sessions/<int:session_id>/end/", views.session_end, name="session_end"),
+    path("sessions/<int:session_id>/extend/", views.session_extend, name="session_extend"),
     path("sessions/<int:session_id>/diagnosis/", views.session_diagnosis, name="session_diagnosis"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
     path(

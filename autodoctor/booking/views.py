@@ -30,7 +30,7 @@ from autodoctor.dates import date_in_range
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 from autodoctor.ratelimit import READ, rate_limited
 
-from . import diagnosis, page_selectors, room, selectors, services
+from . import diagnosis, lifecycle, page_selectors, room, selectors, services
 from .forms import (
     CancelForm,
     ConcernForm,
@@ -683,6 +683,17 @@ def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def session_extend(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = lifecycle.session_extend(session_id=session_id, user=_user(request))
+    ends_at = lifecycle.session_ends_at(session)
+    messages.success(
+        request, f"Extended by 15 minutes: it now ends at {format_when(ends_at, _user(request))}."
+    )
+    return _back(request, reverse("booking:room", args=[session_id]))
+
+
+@login_required
+@require_POST
 def session_diagnosis(request: HttpRequest, session_id: int) -> HttpResponse:
     """The mechanic's diagnosis form in the room; "Write diagnosis and complete" also
     completes the live session. Refusals come back next to their field (web.middleware)."""
@@ -801,6 +812,7 @@ def _room_context(session: Session, user: User, *, now: datetime) -> dict:
         "opens_at": room.join_opens_at(session),
         "call_url": room.call_url(session),
         "is_mechanic": party == "mechanic",
+        "ends_at": lifecycle.session_ends_at(session) if session.status == "live" else None,
         **_session_actions(session, user, now=now),
     }
 

@@ -124,6 +124,12 @@ KINDS: dict[str, MessageKind] = {
         # written after the session was completed gets its own first (and only) email.
         MessageKind("completed", "Session completed", (EMAIL,), link="session"),
         MessageKind("diagnosis_ready", "Diagnosis ready", (EMAIL,), link="session"),
+        # The clock-driven lifecycle (booking.lifecycle). Both parties are in the room
+        # when it goes live or is extended: the notification centre is enough.
+        MessageKind("session_live", "Session live", ()),
+        MessageKind("session_extended", "Session extended", ()),
+        MessageKind("session_ended", "Session ended at its time", (EMAIL,), link="session"),
+        MessageKind("no_show", "Session missed", (EMAIL, SMS), calendar="CANCEL", link="session"),
         MessageKind(
             "reminder_24h",
             "Reminder: session tomorrow",

@@ -88,6 +88,20 @@ def is_expired_request(event: SessionEvent) -> bool:
     return bool(event.data.get("request_expired"))
 
 
+def is_no_show(event: SessionEvent) -> bool:
+    """Closed by the clock because a side never joined (booking.lifecycle)."""
+    return bool(event.data.get("no_show"))
+
+
+def was_booked_not_no_show(event: SessionEvent) -> bool:
+    return was_booked(event) and not is_no_show(event)
+
+
+def by_the_clock(event: SessionEvent) -> bool:
+    """Moved by the lifecycle job, not by a person in the room (booking.lifecycle)."""
+    return event.data.get("by") == "clock"
+
+
 def refund_is_news(event: SessionEvent) -> bool:
     """Money went back, or a trial can be used again (a free session's $0 is not news)."""
     return bool(event.data.get("amount_cents")) or bool(event.data.get("trial_restored"))
@@ -119,7 +133,8 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
     ),
     "booking.session.rescheduled": (Send("rescheduled", both_parties),),
     "booking.session.cancelled": (
-        Send("cancelled", both_parties, when=was_booked),
+        Send("cancelled", both_parties, when=was_booked_not_no_show),
+        Send("no_show", both_parties, when=is_no_show),
         Send("request_expired", customer, when=is_expired_request),
     ),
     "booking.session.requested": (
@@ -130,7 +145,13 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
     "booking.session.hold_expired": (Send("hold_expired", customer),),
     # Recorded by payments.services.refunds.refund_issue in the refunding transaction.
     "payments.payment.refunded": (Send("payment_refunded", customer, when=refund_is_news),),
-    "booking.session.completed": (Send("completed", customer),),
+    "booking.session.completed": (
+        Send("completed", customer),
+        Send("session_ended", mechanic, when=by_the_clock),
+    ),
+    # The clock-driven lifecycle (booking.lifecycle): live when both joined, extensions.
+    "booking.session.started": (Send("session_live", both_parties, when=by_the_clock),),
+    "booking.session.extended": (Send("session_extended", both_parties),),
     "booking.session.diagnosed": (
         Send("diagnosis_ready", customer, when=diagnosed_after_completion),
     ),
@@ -156,6 +177,12 @@ def on_session_event(event: SessionEvent) -> None:
         facts["cancelled_by"] = event.data.get("by", "")
         facts["reason"] = event.data.get("reason", "")
         facts["next_free_slots"] = event.data.get("next_free_slots") or []
+    if is_no_show(event):
+        facts["no_show"] = event.data["no_show"]
+        facts["grace_minutes"] = event.data.get("grace_minutes")
+    if event.action == "booking.session.extended":
+        facts["extension_minutes"] = event.data.get("minutes")
+        facts["extended_until"] = event.data.get("ends_at")
     if event.action in ("booking.session.completed", "booking.session.diagnosed"):
         facts["diagnosis"] = diagnosis_facts(session)
     if event.action == "payments.payment.refunded":

@@ -62,6 +62,8 @@ def message_context(notification: Notification) -> dict[str, Any]:
     for key in ("starts_at", "previous_starts_at"):
         moment = parse_time(facts.get(key))
         context[key.replace("starts_at", "when")] = when_label(moment, zone) if moment else ""
+    if moment := parse_time(facts.get("extended_until")):  # a live session's new end
+        context["ends_when"] = when_label(moment, zone)
     if link := facts.get("account_link"):
         from autodoctor.accounts.tokens import message_link
 

@@ -33,6 +33,7 @@ def refund_decision(
     cancelled_by: str | None,
     hours_before_start: float | None,
     mechanic_no_show: bool = False,
+    customer_no_show: bool = False,
 ) -> RefundDecision:
     """The cancellation refund policy (docs/payments.md "Refund policy"):
 
@@ -43,15 +44,19 @@ def refund_decision(
     | the customer, ≥ 24 h before the start  | 100 %, back to the original method      |
     | the customer, < 24 h before the start  | 50 % as credits (a trial stays used)    |
     | the customer, the mechanic never started | 100 %, back to the original method    |
+    | the clock: the customer did not show   | as a late customer cancellation: 50 % credits |
 
     A start-now session nobody took yet has no start time and counts as cancelled early;
     once a mechanic took it, it starts when they took it. "Never started" = booked, more
-    than START_GRACE past its start and not live (booking.services.session_cancel). plan §5.3: mechanics are never penalised; the platform absorbs it.
+    than START_GRACE past its start and not live (booking.services.session_cancel, or
+    the clock: booking.lifecycle). plan §5.3: mechanics are never penalised; the platform absorbs it.
     """
     if action == "booking.session.request_declined":
         return RefundDecision(100, True, "request_declined")
     if mechanic_no_show:
         return RefundDecision(100, True, "mechanic_no_show")
+    if customer_no_show:  # booking.lifecycle: the mechanic came, the customer never did
+        return RefundDecision(LATE_CANCEL_CREDIT_PERCENT, False, "customer_no_show")
     if cancelled_by != "customer":
         return RefundDecision(100, True, f"{cancelled_by or 'provider'}_cancelled")
     if hours_before_start is None or hours_before_start >= FULL_REFUND_NOTICE_HOURS:

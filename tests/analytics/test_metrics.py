@@ -176,6 +176,18 @@ def test_reliability_rates_by_who_and_how_late(mechanic):
     assert (r["rescheduled"], r["reschedule_rate"]) == (1, 0.125)
 
 
+def test_no_shows_closed_by_the_clock_count_on_the_side_that_did_not_join(mechanic):
+    for side in ("mechanic", "customer", "customer"):
+        session = _cancelled(mechanic, by="system", hours_before=-0.3)
+        event = session.events.get()
+        event.data = {**event.data, "no_show": side, f"{side}_no_show": True}
+        event.save()
+    _cancelled(mechanic, by="system", hours_before=None)  # an untaken request: not a no-show
+    r = metrics.reliability(WEEK, PLATFORM)
+    assert (r["mechanic_no_show"], r["customer_no_show"]) == (1, 2)
+    assert r["no_show_rate"] == 0.75  # 3 / 4
+
+
 def test_start_now_wait_and_untaken_share(mechanic):
     waits = [2, 10, 4]  # minutes from sent out to accepted
     for i, minutes in enumerate(waits):

@@ -31,8 +31,10 @@ def admin(db):
 
 
 @pytest.fixture
-def pay(buyer, hold, admin):
-    """Book `mechanic` on the premium plan, paid with credits; returns the payment."""
+def pay(buyer, hold, admin, customer_limits_lifted):
+    """Book `mechanic` on the premium plan, paid with credits; returns the payment.
+    (One buyer books several mechanics at the same time: the one-active-session rule
+    is lifted.)"""
 
     def _pay(mechanic):
         credits.credits_grant(customer=buyer, amount_cents=PREMIUM, note="", granted_by=admin)

@@ -1172,7 +1172,7 @@ def test_a_full_refund_at_the_provider_before_anyone_accepts_withdraws_the_reque
 @pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 def test_a_mechanic_accepting_while_a_dashboard_refund_arrives_never_fails(
-    stripe_on, buyer, crew, start_now
+    stripe_on, customer_limits_lifted, buyer, crew, start_now
 ):
     """Accepting locks the session then the payment; the refund webhook takes the same
     order (payments.services.refunds.payment_lock), so on PostgreSQL neither deadlocks.

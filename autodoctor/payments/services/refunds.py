@@ -62,6 +62,7 @@ def refund_for_cancellation(event: SessionEvent) -> Refund | None:
         cancelled_by=event.data.get("by"),
         hours_before_start=event.data.get("hours_before_start"),
         mechanic_no_show=bool(event.data.get("mechanic_no_show")),
+        customer_no_show=bool(event.data.get("customer_no_show")),
     )
     outcome = refund_outcome(payment, decision)
     if outcome is None:
