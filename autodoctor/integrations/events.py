@@ -161,11 +161,11 @@ def deliveries_write(
         )
         for endpoint in endpoints
     )
-    _wake_sender_after_commit()
+    wake_sender_after_commit()
     return rows
 
 
-def _wake_sender_after_commit() -> None:
+def wake_sender_after_commit() -> None:
     """Ask a worker to send soon after commit, once per transaction (the periodic run is
     the safety net). Robust: a task backend hiccup must not fail a committed change."""
     connection = transaction.get_connection()
