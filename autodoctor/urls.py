@@ -14,6 +14,7 @@ urlpatterns = [
     path("notifications/", include("autodoctor.notifications.urls")),
     path("workshops/", include("autodoctor.workshops.urls")),
     path("analytics/", include("autodoctor.analytics.urls")),
+    path("integrations/", include("autodoctor.integrations.urls")),
     path("", include("autodoctor.web.urls")),
 ]
 
