@@ -25,6 +25,7 @@ from autodoctor.availability.api import router as availability_router
 from autodoctor.booking.api import router as booking_router
 from autodoctor.directory.api import router as directory_router
 from autodoctor.errors import DomainError, database_busy
+from autodoctor.integrations.api import router as integrations_router
 from autodoctor.notifications.api import router as notifications_router
 from autodoctor.payments.api import router as payments_router
 from autodoctor.ratelimit import WRITE, ApiRateLimit
@@ -179,6 +180,7 @@ api.add_router("/", notifications_router)
 api.add_router("/", workshops_router)
 api.add_router("/", analytics_router)
 api.add_router("/", directory_router)
+api.add_router("/", integrations_router)
 
 
 def _declare_error_responses() -> None:

@@ -18,4 +18,5 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (60, "autodoctor.workshops.tasks.visits_expire"),
     # Each calendar is due EXTERNAL_CALENDARS_REFRESH_MINUTES after its last fetch.
     (300, "autodoctor.availability.tasks.external_calendars_refresh"),
+    (30, "autodoctor.integrations.tasks.webhooks_send"),  # safety net; writes also wake it
 ]

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "autodoctor.workshops",
     "autodoctor.analytics",
     "autodoctor.directory",
+    "autodoctor.integrations",
     "autodoctor.web",
 ]
 
@@ -223,6 +224,13 @@ TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 # SMS adapter (dotted path); empty = Twilio when TWILIO_* are set, else the log adapter.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "")
 SMS_TIMEOUT_SECONDS = int(os.environ.get("SMS_TIMEOUT_SECONDS", "30"))
+
+# Outgoing webhooks (autodoctor/integrations, docs/integrations.md). Endpoints that resolve
+# to loopback/private/link-local addresses are refused (SSRF) unless this is on.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", DEBUG)
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "5"))
+# An endpoint is turned off (and its owner emailed) after this many failures in a row.
+WEBHOOKS_DISABLE_AFTER = int(os.environ.get("WEBHOOKS_DISABLE_AFTER", "10"))
 
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")

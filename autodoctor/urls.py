@@ -15,6 +15,7 @@ urlpatterns = [
     path("workshops/", include("autodoctor.workshops.urls")),
     path("analytics/", include("autodoctor.analytics.urls")),
     path("mechanics/", include("autodoctor.directory.urls")),
+    path("integrations/", include("autodoctor.integrations.urls")),
     path("", include("autodoctor.web.urls")),
 ]
 

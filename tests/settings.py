@@ -11,3 +11,5 @@ RATE_LIMITS = {"read": None, "write": None}
 
 # The external-calendar tests serve their feeds from 127.0.0.1.
 EXTERNAL_CALENDARS_ALLOW_PRIVATE = True
+# The webhook tests post to a receiver on 127.0.0.1; the SSRF test turns this off.
+WEBHOOKS_ALLOW_PRIVATE = True

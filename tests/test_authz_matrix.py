@@ -49,6 +49,8 @@ from autodoctor.booking.models import (
     Session,
 )
 from autodoctor.booking.models import SessionStatus as Status
+from autodoctor.integrations import services as integrations
+from autodoctor.integrations.models import Delivery
 from autodoctor.notifications.models import Notification
 from autodoctor.payments.services import checkout, credits
 from autodoctor.workshops.models import Visit
@@ -246,6 +248,12 @@ PAGES: dict[str, Route] = {
     "workshops:visit_no_show": Route(OWN_VW, {"visit_id": "c1_visit"}, shared_with=SHOP),
     "workshops:appointments": Route(WORKSHOP, shared_with=SHOP),
     "workshops:appointments_board": Route(WORKSHOP, shared_with=SHOP),
+    "integrations:endpoints": Route(USER),
+    "integrations:endpoint_create": Route(USER),
+    "integrations:endpoint": Route(OWN_C, {"endpoint_id": "c1_endpoint"}),
+    "integrations:endpoint_delete": Route(OWN_C, {"endpoint_id": "c1_endpoint"}),
+    "integrations:endpoint_enable": Route(OWN_C, {"endpoint_id": "c1_endpoint"}),
+    "integrations:delivery_resend": Route(OWN_C, {"delivery_id": "c1_delivery"}),
 }
 
 # API operations by "METHOD /api/path".
@@ -403,6 +411,18 @@ API: dict[str, Route] = {
     "PUT /api/sessions/{session_id}/rating": Route(
         OWN_C, {"session_id": "c1_session"}, {"score": 5}
     ),
+    "GET /api/webhooks/endpoints": Route(USER),
+    "POST /api/webhooks/endpoints": Route(USER),
+    "DELETE /api/webhooks/endpoints/{endpoint_id}": Route(OWN_C, {"endpoint_id": "c1_endpoint"}),
+    "POST /api/webhooks/endpoints/{endpoint_id}/enable": Route(
+        OWN_C, {"endpoint_id": "c1_endpoint"}
+    ),
+    "GET /api/webhooks/endpoints/{endpoint_id}/deliveries": Route(
+        OWN_C, {"endpoint_id": "c1_endpoint"}
+    ),
+    "POST /api/webhooks/deliveries/{delivery_id}/resend": Route(
+        OWN_C, {"delivery_id": "c1_delivery"}
+    ),
 }
 
 LEAK_MARKERS = (
@@ -475,6 +495,9 @@ def world(db):
         admin = UserFactory(role=Role.ADMIN, is_staff=True, is_superuser=True)
         applicant = MechanicFactory(approval_status="pending")
 
+        webhook = integrations.endpoint_create(  # hears of c1's booking below
+            owner=c1.user, url="http://127.0.0.1:9/hooks", event_types=["session.booked"]
+        ).endpoint
         concern = "Brake grinding-7f3 when stopping"
         intake = booking.intake_validate(customer=c1.user, plan="advice", concern=concern)
         credits.credits_grant(customer=c1.user, amount_cents=100_000, note="", granted_by=admin)
@@ -598,6 +621,8 @@ def world(db):
             "c1_visit": visit.pk,
             "c1_done_session": done_session.pk,
             "applicant": applicant.pk,
+            "c1_endpoint": webhook.pk,
+            "c1_delivery": Delivery.objects.get(endpoint=webhook).pk,
             "bogus": "not-a-real-token",
         },
     }
@@ -791,6 +816,8 @@ def _assert_world_unchanged(world) -> None:
     visit = Visit.objects.get(pk=ids["c1_visit"])
     assert (visit.status, visit.starts_at) == ("requested", SLOT + timedelta(days=2))
     assert visit.assigned_mechanic_id is None
+    delivery = Delivery.objects.get(pk=ids["c1_delivery"])
+    assert delivery.endpoint.active and Delivery.objects.count() == 1
 
 
 def test_the_admin_is_for_staff_only(world):

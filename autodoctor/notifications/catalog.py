@@ -163,6 +163,8 @@ KINDS: dict[str, MessageKind] = {
         MessageKind("invitation_answered", "Invitation answered", (EMAIL,)),
         MessageKind("mechanic_reviewed", "Mechanic application reviewed", (EMAIL,), essential=True),
         MessageKind("affiliation_ended", "A mechanic left the workshop", (EMAIL,)),
+        # Integrations: an endpoint turned off after repeated failed deliveries.
+        MessageKind("webhook_disabled", "Webhook endpoint turned off", (EMAIL,), essential=True),
         # Workshop visits (issue 11). To the customer (and the assigned mechanic):
         *_visit_kinds(),
     ]

@@ -29,6 +29,7 @@ NAV = [
     ("Analytics", "analytics:platform", "admin"),
     ("My numbers", "analytics:mine", "mechanic"),
     ("Workshop analytics", "analytics:workshop_default", "workshop_staff,workshop_owner"),
+    ("Integrations", "integrations:endpoints", "*"),
 ]
 
 FORM_ERROR_KEY = "form_error"
