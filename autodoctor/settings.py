@@ -176,9 +176,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"  # `collectstatic` fills it in production
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
+# Production (DEBUG off): `collectstatic` writes content-hashed names and gzip variants, and
+# whitenoise serves those with a far-future, immutable Cache-Control (docs/deploy.md).
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 
 # --- Background work ------------------------------------------------------

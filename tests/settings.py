@@ -8,3 +8,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Rate limits off, so a test doing many writes as one user is not refused; the tests of
 # the limits themselves (tests/test_rate_limits.py) set their own.
 RATE_LIMITS = {"read": None, "write": None}
+
+# The suite never runs `collectstatic`: plain static names even in a DEBUG-off server
+# process (tests/faults). The production profile's own test (tests/test_prod_profile.py)
+# runs `./dev prod` with the real settings and the hashed, compressed files.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
