@@ -12,4 +12,7 @@ RATE_LIMITS = {"read": None, "write": None}
 # The suite never runs `collectstatic`: plain static names even in a DEBUG-off server
 # process (tests/faults). The production profile's own test (tests/test_prod_profile.py)
 # runs `./dev prod` with the real settings and the hashed, compressed files.
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}  # noqa: F405
