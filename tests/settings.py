@@ -13,6 +13,6 @@ RATE_LIMITS = {"read": None, "write": None}
 # process (tests/faults). The production profile's own test (tests/test_prod_profile.py)
 # runs `./dev prod` with the real settings and the hashed, compressed files.
 STORAGES = {
-    **STORAGES,
+    **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}  # noqa: F405
+}
