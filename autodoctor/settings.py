@@ -178,19 +178,28 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"  # `collectstatic` fills it in production
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
+# Production (DEBUG off): `collectstatic` writes content-hashed names and gzip variants, and
+# whitenoise serves those with a far-future, immutable Cache-Control (docs/deploy.md).
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 
 # --- Background work ------------------------------------------------------
 # django.tasks with the django-tasks-db backend; `manage.py db_worker` runs it.
-TASKS = {
-    "default": {
-        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default"],
-    }
-}
+# TASKS_BACKEND=django_tasks_rq.RQBackend puts them on Redis (REDIS_URL) instead, run by
+# `manage.py rqworker --job-class django_tasks_rq.Job` (docs/deploy.md: which to choose).
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")
+TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+if TASKS_BACKEND.startswith("django_tasks_rq."):
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
 
 # --- Email / SMS / payments ---------------------------------------------
 # Django 6.1 MAILERS: console by default; SMTP (or an anymail backend) by setting.

@@ -13,3 +13,10 @@ RATE_LIMITS = {"read": None, "write": None}
 EXTERNAL_CALENDARS_ALLOW_PRIVATE = True
 # The webhook tests post to a receiver on 127.0.0.1; the SSRF test turns this off.
 WEBHOOKS_ALLOW_PRIVATE = True
+# The suite never runs `collectstatic`: plain static names even in a DEBUG-off server
+# process (tests/faults). The production profile's own test (tests/test_prod_profile.py)
+# runs `./dev prod` with the real settings and the hashed, compressed files.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

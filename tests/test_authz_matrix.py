@@ -113,6 +113,7 @@ class Route:
 PAGES: dict[str, Route] = {
     "home": Route(USER),
     "login": Route(PUBLIC),
+    "healthz": Route(PUBLIC),  # the load balancer's readiness probe: "ok", nothing else
     "logout": Route(PUBLIC),
     "profile": Route(USER),
     "token_create": Route(USER),

@@ -149,6 +149,7 @@ def test_production_sends_https_headers_and_redirects_plain_http(tmp_path):
         AUTODOCTOR_VAR_DIR=str(tmp_path),
         ALLOWED_HOSTS="testserver",
         DJANGO_SETTINGS_MODULE="autodoctor.settings",
+        STATIC_MANIFEST="false",  # no collectstatic here (tests/test_prod_profile.py runs it)
     )
     ran = subprocess.run(
         [sys.executable, "-c", probe],

@@ -14,3 +14,17 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.hits}"
+
+
+class PeriodicLease(models.Model):
+    """When one periodic job (autodoctor/periodic.py) may next be enqueued. A scheduler
+    enqueues the job only after moving `due_at` one interval on, in one conditional UPDATE
+    (web.services.periodic_lease_take): two schedulers running at once (a
+    deploy's overlap, a second machine) enqueue each job once per interval between them."""
+
+    job = models.CharField(max_length=200, unique=True)  # the task's dotted path
+    due_at = models.DateTimeField()
+    holder = models.CharField(max_length=100, blank=True)  # the scheduler that took it last
+
+    def __str__(self) -> str:
+        return f"{self.job} due {self.due_at.isoformat()}"

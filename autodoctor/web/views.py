@@ -5,16 +5,29 @@ import sys
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from autodoctor.accounts import services as account_services
 from autodoctor.accounts.selectors import home_section_for
 from autodoctor.errors import database_busy
 
 from .forms import EmailLoginForm, TokenForm
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """The readiness probe of a load balancer (and of `./dev prod`): 200 once this process
+    answers and reaches its database; a database it cannot reach answers 503 `busy`
+    (DomainErrorMiddleware renders the OperationalError, as for any request)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok\n", content_type="text/plain")
 
 
 class LoginView(auth_views.LoginView):

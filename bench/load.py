@@ -1,0 +1,330 @@
+"""Mixed load through the production web server: prints figures, asserts nothing (issue 15).
+
+    python3 -m uv run python bench/load.py [--web-workers 1,2,4] [--processes 4]
+        [--threads 4] [--seconds 20] [--mechanics 20] [--postgres-url URL]
+
+For each web-worker count: a fresh PostgreSQL database ``autodoctor_bench_load`` (created,
+migrated, dropped), a bench-only setup (mechanics working around the clock, customers with
+API tokens), then gunicorn started as `./dev prod` starts it (DEBUG off, persistent
+connections), rate limits off and the per-customer hold caps lifted. ``--processes``
+load processes × ``--threads`` threads each, one customer token per thread, for
+``--seconds``, each request chosen at random:
+
+- 80 % slot reads: GET /api/mechanics/{id}/available-slots for 7 days;
+- 15 % holds: POST /api/slots/reserve of a random start (409 when taken: expected);
+- 5 % confirm (PUT /api/slots/confirm) or release (DELETE /api/slots/release) one of the
+  thread's own holds, half and half (a hold when it has none).
+
+Prints requests/s, p50/p95/p99 per endpoint, the status counts, 5xx and connection
+failures, and afterwards the overlapping active reservations found in the database
+(must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # spawned processes re-import this file
+
+from bench.contention import _postgres_database  # noqa: E402
+
+ENDPOINTS = ("slots", "hold", "confirm", "release")
+OVERLAPS_SQL = """
+SELECT count(*) FROM booking_reservation a JOIN booking_reservation b
+  ON a.mechanic_id = b.mechanic_id AND a.id < b.id
+ AND a.starts_at < b.blocked_until AND b.starts_at < a.blocked_until
+WHERE a.status IN ('reserved', 'confirmed') AND b.status IN ('reserved', 'confirmed')
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--web-workers", default="1,2,4", help="gunicorn worker counts")
+    parser.add_argument("--processes", type=int, default=4, help="load processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per load process")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--mechanics", type=int, default=20)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/autodoctor_bench_load"
+        ),
+    )
+    parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.setup:
+        print(json.dumps(bench_setup(args.mechanics, args.processes * args.threads)))
+        return
+    rows = [run_one(int(n), args) for n in args.web_workers.split(",")]
+    print_table(rows, args)
+
+
+# ------------------------------------------------------------------------ one server run
+
+
+def run_one(web_workers: int, args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory(prefix="autodoctor-load-") as tmp:
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="autodoctor.settings",
+            DATABASE_URL=args.postgres_url,
+            AUTODOCTOR_VAR_DIR=tmp,
+            DEBUG="false",
+            SECRET_KEY="bench-only",
+            STATIC_MANIFEST="false",  # no collectstatic: the bench reads no static file
+            SECURE_SSL_REDIRECT="false",
+            DB_CONN_MAX_AGE="60",
+            RATE_LIMIT_READS_PER_MINUTE="0",
+            RATE_LIMIT_WRITES_PER_MINUTE="0",
+            HOLDS_PER_CUSTOMER="100000",
+            HOLDS_PER_CUSTOMER_MECHANIC_DAY="100000",
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        )
+        _postgres_database(args.postgres_url, create=True)
+        try:
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+                env=env,
+                cwd=ROOT,
+                check=True,
+            )
+            setup = json.loads(
+                subprocess.run(
+                    [sys.executable, __file__, "--setup", "--mechanics", str(args.mechanics),
+                     "--processes", str(args.processes), "--threads", str(args.threads)],
+                    env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+                ).stdout.splitlines()[-1]
+            )  # fmt: skip
+            port = _free_port()
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "autodoctor.wsgi", "--bind",
+                 f"127.0.0.1:{port}", "--workers", str(web_workers), "--log-level", "warning"],
+                env=env, cwd=ROOT, start_new_session=True,
+            )  # fmt: skip
+            url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_ready(url, server)
+                result = drive(url, setup, args)
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=60)
+            result["overlaps"] = _overlaps(args.postgres_url)
+        finally:
+            _postgres_database(args.postgres_url, create=False)
+    result["web_workers"] = web_workers
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        assert server.poll() is None, "gunicorn exited while starting"
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2).close()
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            assert time.monotonic() < deadline, "gunicorn never answered /healthz"
+            time.sleep(0.2)
+
+
+def _overlaps(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(OVERLAPS_SQL).fetchone()[0]
+
+
+def bench_setup(mechanics: int, customers: int) -> dict:
+    """Runs in a child with the server's settings: the bench's own people and tokens."""
+    import django
+
+    django.setup()
+    from autodoctor.accounts.models import User
+    from autodoctor.accounts.services import api_token_create
+    from bench.contention import _customers, _mechanics
+
+    tokens = [
+        api_token_create(user=User.objects.get(pk=pk), name="load bench").raw
+        for pk in _customers(customers)
+    ]
+    return {"mechanics": _mechanics(mechanics), "tokens": tokens}
+
+
+# ------------------------------------------------------------------------ the load
+
+
+def drive(url: str, setup: dict, args: argparse.Namespace) -> dict:
+    n = args.processes
+    tokens = setup["tokens"]
+    jobs = [
+        (
+            url,
+            setup["mechanics"],
+            tokens[i * args.threads : (i + 1) * args.threads],
+            args.seconds,
+            i,
+        )
+        for i in range(n)
+    ]
+    started = time.monotonic()
+    with multiprocessing.get_context("spawn").Pool(n) as pool:
+        parts = pool.starmap(load_process, jobs)
+    elapsed = time.monotonic() - started
+    latencies: dict[str, list[float]] = defaultdict(list)
+    statuses: dict[str, Counter] = defaultdict(Counter)
+    for part in parts:
+        for endpoint, values in part["latencies"].items():
+            latencies[endpoint].extend(values)
+        for endpoint, counts in part["statuses"].items():
+            statuses[endpoint].update(counts)
+    total = sum(len(v) for v in latencies.values())
+    return {
+        "requests": total,
+        "seconds": min(elapsed, args.seconds + 5),
+        "rps": total / args.seconds,
+        "latencies": latencies,
+        "statuses": statuses,
+    }
+
+
+def load_process(url: str, mechanics: list[int], tokens: list[str], seconds: float, seed: int):
+    latencies: dict[str, list[float]] = defaultdict(list)
+    statuses: dict[str, Counter] = defaultdict(Counter)
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+
+    def client(token: str, rng: random.Random) -> None:
+        auth = {"Authorization": f"Bearer {token}"}
+        held: list[int] = []
+        while time.monotonic() < stop_at:
+            roll = rng.random()
+            mechanic = rng.choice(mechanics)
+            if roll < 0.80:
+                day = tomorrow.date()
+                endpoint, method, body = "slots", "GET", None
+                path = (
+                    f"/api/mechanics/{mechanic}/available-slots?plan=free"
+                    f"&from={day.isoformat()}&to={(day + timedelta(days=6)).isoformat()}"
+                )
+            elif roll < 0.95 or not held:
+                start = tomorrow + timedelta(minutes=30 * rng.randrange(7 * 48))
+                endpoint, method, path = "hold", "POST", "/api/slots/reserve"
+                body = {
+                    "plan": "free",
+                    "concern": "Rattle over bumps at low speed",
+                    "mechanic_id": mechanic,
+                    "start": start.isoformat(),
+                }
+            elif rng.random() < 0.5:
+                endpoint, method, path = "confirm", "PUT", "/api/slots/confirm"
+                body = {"reservation_id": held.pop(), "waiver_accepted": True}
+            else:
+                endpoint, method, path = "release", "DELETE", "/api/slots/release"
+                body = {"reservation_id": held.pop()}
+            began = time.perf_counter()
+            status, answer = _request(method, url + path, auth, body)
+            took = time.perf_counter() - began
+            if endpoint == "hold" and status == 201:
+                held.append(answer["id"])
+            with lock:
+                latencies[endpoint].append(took)
+                statuses[endpoint][status] += 1
+
+    threads = [
+        threading.Thread(target=client, args=(token, random.Random(seed * 1000 + i)))
+        for i, token in enumerate(tokens)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": dict(latencies), "statuses": {k: dict(v) for k, v in statuses.items()}}
+
+
+def _request(method: str, url: str, headers: dict, body: dict | None) -> tuple[int | str, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    if data:
+        headers = {**headers, "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as refused:
+        refused.read()
+        return refused.code, {}
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return "conn", {}
+
+
+# ------------------------------------------------------------------------ report
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"Mixed load (80 % slot reads, 15 % holds, 5 % confirm/release) through gunicorn on "
+        f"PostgreSQL: {args.processes} processes × {args.threads} threads, {args.seconds:.0f} s, "
+        f"{args.mechanics} mechanics, {os.cpu_count()} cores"
+    )
+    header = (
+        f"{'web workers':>11}{'endpoint':>10}{'requests':>10}{'req/s':>8}{'p50 ms':>9}"
+        f"{'p95 ms':>9}{'p99 ms':>9}  statuses"
+    )
+    print(header)
+    print("-" * (len(header) + 30))
+    for row in rows:
+        for endpoint in ("all", *ENDPOINTS):
+            if endpoint == "all":
+                values = [v for vs in row["latencies"].values() for v in vs]
+                counts = sum(row["statuses"].values(), Counter())
+            else:
+                values = row["latencies"].get(endpoint, [])
+                counts = row["statuses"].get(endpoint, Counter())
+            if not values:
+                continue
+            print(
+                f"{row['web_workers']:>11}{endpoint:>10}{len(values):>10}"
+                f"{len(values) / args.seconds:>8.0f}{_percentile(values, 50):>9.1f}"
+                f"{_percentile(values, 95):>9.1f}{_percentile(values, 99):>9.1f}  "
+                + " ".join(f"{k}×{v}" for k, v in sorted(counts.items(), key=str))
+            )
+        all_counts = sum(row["statuses"].values(), Counter())
+        errors = sum(v for k, v in all_counts.items() if isinstance(k, int) and k >= 500)
+        print(
+            f"{'':>11}5xx: {errors}   connection failures: {all_counts.get('conn', 0)}   "
+            f"overlapping active reservations: {row['overlaps']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
