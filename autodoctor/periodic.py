@@ -15,4 +15,5 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (30, "autodoctor.notifications.tasks.outbox_send"),  # safety net; writes also wake it
     (120, "autodoctor.notifications.tasks.reminders_enqueue"),
     (60, "autodoctor.workshops.tasks.visits_expire"),
+    (60, "autodoctor.booking.tasks.waitlist_sweep"),
 ]

@@ -30,3 +30,20 @@ def requests_unanswered_expire() -> int:
     """Periodic: close (and so refund) booking requests their mechanic did not answer by
     the deadline (BOOKING_REQUEST_RESPONSE_HOURS / BOOKING_REQUEST_CUTOFF_HOURS)."""
     return services.requests_unanswered_expire()
+
+
+@task
+def waitlist_offer(mechanic_id: int | None = None) -> int:
+    """After a booking change freed a mechanic's time: offer it to the waitlist."""
+    from .waitlist import waitlist_offer_next
+
+    return waitlist_offer_next(mechanic_id=mechanic_id)
+
+
+@task
+def waitlist_sweep() -> dict[str, int]:
+    """Periodic: end entries past their range, lapse untaken claims, offer free time
+    (including new hours, which announce nothing) to whoever waits."""
+    from .waitlist import waitlist_sweep as sweep
+
+    return sweep()
