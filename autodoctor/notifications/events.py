@@ -17,6 +17,7 @@ which role). Their Notification has no session; the visit id is in the facts.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
@@ -88,6 +89,12 @@ def is_expired_request(event: SessionEvent) -> bool:
     return bool(event.data.get("request_expired"))
 
 
+def is_not_waitlist_claim(event: SessionEvent) -> bool:
+    """Not the hold of a waitlist claim (booking.waitlist): an untaken claim passes to the
+    next customer quietly; My waitlist says so."""
+    return "waitlist_entry_id" not in (event.session.metadata or {})
+
+
 def refund_is_news(event: SessionEvent) -> bool:
     """Money went back, or a trial can be used again (a free session's $0 is not news)."""
     return bool(event.data.get("amount_cents")) or bool(event.data.get("trial_restored"))
@@ -127,7 +134,8 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
         Send("request_received", customer, when=is_scheduled_request),
     ),
     "booking.session.request_declined": (Send("request_declined", customer),),
-    "booking.session.hold_expired": (Send("hold_expired", customer),),
+    "booking.session.hold_expired": (Send("hold_expired", customer, when=is_not_waitlist_claim),),
+    "booking.session.waitlist_offered": (Send("waitlist_claim", customer),),
     # Recorded by payments.services.refunds.refund_issue in the refunding transaction.
     "payments.payment.refunded": (Send("payment_refunded", customer, when=refund_is_news),),
     "booking.session.completed": (Send("completed", customer),),
@@ -156,6 +164,8 @@ def on_session_event(event: SessionEvent) -> None:
         facts["cancelled_by"] = event.data.get("by", "")
         facts["reason"] = event.data.get("reason", "")
         facts["next_free_slots"] = event.data.get("next_free_slots") or []
+    if event.action == "booking.session.waitlist_offered":
+        facts["claim_minutes"] = settings.WAITLIST_CLAIM_MINUTES
     if event.action in ("booking.session.completed", "booking.session.diagnosed"):
         facts["diagnosis"] = diagnosis_facts(session)
     if event.action == "payments.payment.refunded":
