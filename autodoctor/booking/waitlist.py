@@ -370,16 +370,10 @@ def _claim_settle(entry_id: int, event: SessionEvent) -> None:
 
 
 def _offer_after_commit(mechanic_id: int | None) -> None:
-    """Enqueue the offer of a mechanic's freed time once the change commits (once per
-    transaction and mechanic). Robust: a task backend hiccup must not fail the booking
-    change; the periodic sweep is the safety net."""
-    key = ("waitlist_offer", mechanic_id)
-    connection = transaction.get_connection()
-    if any(getattr(entry[1], "waitlist_key", None) == key for entry in connection.run_on_commit):
-        return
-    enqueue = partial(_enqueue_offer, mechanic_id)
-    enqueue.waitlist_key = key  # type: ignore[attr-defined]
-    transaction.on_commit(enqueue, robust=True)
+    """Enqueue the offer of a mechanic's freed time once the change commits. Robust: a
+    task backend hiccup must not fail the booking change; the periodic sweep is the
+    safety net."""
+    transaction.on_commit(partial(_enqueue_offer, mechanic_id), robust=True)
 
 
 def _enqueue_offer(mechanic_id: int | None) -> None:
