@@ -114,13 +114,13 @@ def test_the_claim_email_links_to_the_claim_page(slot_taken_then_freed):
 
 @override_settings(WAITLIST_CLAIM_MINUTES=3)
 def test_the_claim_lasts_waitlist_claim_minutes(slot_taken_then_freed):
-    mechanic, (first, *_rest) = slot_taken_then_freed
+    _mechanic, (first, *_rest) = slot_taken_then_freed
     waitlist.waitlist_offer_next(now=later(2))
     assert fresh(first).claim_expires_at == later(5)
 
 
 def test_offering_twice_changes_nothing(slot_taken_then_freed):
-    mechanic, entries = slot_taken_then_freed
+    mechanic, _entries = slot_taken_then_freed
     assert waitlist.waitlist_offer_next(now=later(2)) == 1
     assert waitlist.waitlist_offer_next(now=later(3)) == 0
     assert waitlist.waitlist_offer_next(mechanic_id=mechanic.pk, now=later(3)) == 0
@@ -149,7 +149,7 @@ def test_a_lapsed_claim_passes_on_even_when_a_booking_expired_it_first(
     slot_taken_then_freed, frozen
 ):
     """holds_expire (the checkout sweep, or a booking's lazy expiry) lapses the entry too."""
-    mechanic, (first, second, _third) = slot_taken_then_freed
+    _mechanic, (first, second, _third) = slot_taken_then_freed
     waitlist.waitlist_offer_next(now=later(2))
     services.holds_expire_all(now=later(13))
     assert fresh(first).status == WaitlistStatus.LAPSED
@@ -182,7 +182,7 @@ def test_leaving_with_a_held_time_releases_it_to_the_next(slot_taken_then_freed)
 
 
 def test_leaving_a_waiting_entry_takes_it_off_the_list(slot_taken_then_freed):
-    mechanic, (first, second, _third) = slot_taken_then_freed
+    _mechanic, (first, second, _third) = slot_taken_then_freed
     waitlist.waitlist_leave(entry_id=first.pk, customer=first.customer, now=later(2))
     waitlist.waitlist_leave(entry_id=first.pk, customer=first.customer, now=later(2))  # twice
     assert fresh(first).status == WaitlistStatus.LEFT
@@ -207,9 +207,7 @@ def test_entries_expire_after_their_range(one_slot_mechanic, join, frozen):
     assert fresh(entry).status == WaitlistStatus.EXPIRED
 
 
-def test_an_entry_waits_through_its_range_when_its_mechanic_is_busy(
-    one_slot_mechanic, hold, join
-):
+def test_an_entry_waits_through_its_range_when_its_mechanic_is_busy(one_slot_mechanic, hold, join):
     hold(new_customer(), one_slot_mechanic)
     entry = join(new_customer(), one_slot_mechanic)
     assert waitlist.waitlist_sweep(now=later(10)) == {"expired": 0, "lapsed": 0, "offered": 0}
