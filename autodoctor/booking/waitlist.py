@@ -242,7 +242,7 @@ def _claim(entry_id: int, mechanic_id: int, starts_at: datetime, *, now: datetim
     """Hold `starts_at` with the mechanic for the entry if it is still waiting.
     Precondition: inside a booking transaction; SlotRace when the time is taken."""
     entry = (
-        WaitlistEntry.objects.select_for_update()
+        WaitlistEntry.objects.select_for_update(of=("self",))
         .select_related("plan", "vehicle", "customer")
         .filter(pk=entry_id)
         .first()
