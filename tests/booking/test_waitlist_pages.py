@@ -126,7 +126,9 @@ def test_the_claim_page_shows_the_held_time_and_leads_to_checkout(
     gone = body(client.get(f"/booking/waitlist/claims/{entry.claim_session_id}/"))
     assert "This time is no longer held" in gone
     # Another customer's claim is not theirs to see.
-    assert login(other).get(f"/booking/waitlist/claims/{entry.claim_session_id}/").status_code == 404
+    assert (
+        login(other).get(f"/booking/waitlist/claims/{entry.claim_session_id}/").status_code == 404
+    )
 
 
 def test_the_api_joins_lists_and_leaves(login, booking_customer, busy_mechanic):
@@ -166,7 +168,7 @@ def test_the_api_joins_lists_and_leaves(login, booking_customer, busy_mechanic):
 
 
 def test_the_api_refuses_another_customers_entry(login, booking_customer, busy_mechanic, intake):
-    mechanic, _taken, other = busy_mechanic
+    _mechanic, _taken, other = busy_mechanic
     entry = waitlist.waitlist_join(
         customer=booking_customer,
         intake=intake(booking_customer),
