@@ -19,4 +19,5 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     # Each calendar is due EXTERNAL_CALENDARS_REFRESH_MINUTES after its last fetch.
     (300, "autodoctor.availability.tasks.external_calendars_refresh"),
     (30, "autodoctor.integrations.tasks.webhooks_send"),  # safety net; writes also wake it
+    (60, "autodoctor.booking.tasks.waitlist_sweep"),
 ]

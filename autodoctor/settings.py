@@ -276,6 +276,10 @@ HOLD_MINUTES = int(os.environ.get("HOLD_MINUTES", "15"))
 # Holds cost nothing: at most this many at once per customer, and per mechanic-day.
 HOLDS_PER_CUSTOMER = int(os.environ.get("HOLDS_PER_CUSTOMER", "3"))
 HOLDS_PER_CUSTOMER_MECHANIC_DAY = int(os.environ.get("HOLDS_PER_CUSTOMER_MECHANIC_DAY", "2"))
+# Waitlist (issue 16): a freed time is held this long for the first waiting customer.
+WAITLIST_CLAIM_MINUTES = int(os.environ.get("WAITLIST_CLAIM_MINUTES", "10"))
+WAITLIST_ENTRIES_PER_CUSTOMER = int(os.environ.get("WAITLIST_ENTRIES_PER_CUSTOMER", "5"))
+WAITLIST_MAX_DAYS = int(os.environ.get("WAITLIST_MAX_DAYS", "60"))
 # Unpaid start-now requests a customer may keep open at once (one paid request at a time).
 START_NOW_UNPAID_PER_CUSTOMER = int(os.environ.get("START_NOW_UNPAID_PER_CUSTOMER", "3"))
 START_NOW_WAITING_PER_CUSTOMER = int(os.environ.get("START_NOW_WAITING_PER_CUSTOMER", "1"))

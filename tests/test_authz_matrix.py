@@ -40,6 +40,7 @@ from autodoctor.availability.models import (
     WeeklyBlock,
 )
 from autodoctor.booking import services as booking
+from autodoctor.booking import waitlist
 from autodoctor.booking.models import (
     Diagnosis,
     Offer,
@@ -47,6 +48,7 @@ from autodoctor.booking.models import (
     Reservation,
     ReservationStatus,
     Session,
+    WaitlistEntry,
 )
 from autodoctor.booking.models import SessionStatus as Status
 from autodoctor.integrations import services as integrations
@@ -182,6 +184,10 @@ PAGES: dict[str, Route] = {
     "booking:hold_confirm": Route(OWN_C, {"reservation_id": "c1_hold"}),
     "booking:hold_release": Route(OWN_C, {"reservation_id": "c1_hold"}),
     "booking:my_sessions": Route(USER),
+    "booking:waitlist": Route(CUSTOMER),
+    "booking:waitlist_join": Route(CUSTOMER),  # without a wizard in progress: back to it
+    "booking:waitlist_leave": Route(OWN_C, {"entry_id": "c1_waitlist"}),
+    "booking:waitlist_claim": Route(OWN_C, {"session_id": "c1_claim"}),
     "booking:session_detail": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:confirmation": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:waiting": Route(OWN_C, {"session_id": "c1_session"}),
@@ -352,6 +358,9 @@ API: dict[str, Route] = {
             "urgency": "soon",
         },
     ),
+    "POST /api/waitlist": Route(CUSTOMER),
+    "GET /api/waitlist": Route(USER),
+    "DELETE /api/waitlist/{entry_id}": Route(OWN_C, {"entry_id": "c1_waitlist"}),
     "GET /api/offers": Route(MECHANIC),
     "POST /api/offers/{offer_id}/accept": Route(OWN_M, {"offer_id": "m1_offer"}),
     "POST /api/offers/{offer_id}/decline": Route(OWN_M, {"offer_id": "m1_offer"}),
@@ -573,6 +582,18 @@ def world(db):
             expires_at=NOW + timedelta(hours=24),
             customer_notes="Please call first visitnote-9c2",
         )
+        # C1 waits for M1 on a day M1 has free: the offer holds a time for C1 at once.
+        waiting = waitlist.waitlist_join(
+            customer=c1.user,
+            intake=intake,
+            mechanic_id=m1.pk,
+            first_day=SLOT.date() + timedelta(days=3),
+            last_day=SLOT.date() + timedelta(days=3),
+            now=NOW,
+        )
+        waitlist.waitlist_offer_next(mechanic_id=m1.pk, now=NOW)
+        waiting.refresh_from_db()
+        assert waiting.status == "offered"
         invitation = Invitation.objects.create(
             workshop=shop,
             kind=InvitationKind.STAFF,
@@ -620,6 +641,8 @@ def world(db):
             "w1_override": w1_override.pk,
             "w1_time_off": w1_time_off.pk,
             "c1_visit": visit.pk,
+            "c1_waitlist": waiting.pk,
+            "c1_claim": waiting.claim_session_id,
             "c1_done_session": done_session.pk,
             "applicant": applicant.pk,
             "c1_endpoint": webhook.pk,
@@ -819,6 +842,7 @@ def _assert_world_unchanged(world) -> None:
     assert visit.assigned_mechanic_id is None
     delivery = Delivery.objects.get(pk=ids["c1_delivery"])
     assert delivery.endpoint.active and Delivery.objects.count() == 1
+    assert WaitlistEntry.objects.get(pk=ids["c1_waitlist"]).status == "offered"
 
 
 def test_the_admin_is_for_staff_only(world):

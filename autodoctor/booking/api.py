@@ -1,7 +1,7 @@
 """Booking API (plan §1.3 and the scheduling endpoints). Handlers parse, call one
 service, return a schema; errors are DomainErrors rendered by autodoctor/api.py."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from django.http import HttpRequest
@@ -11,7 +11,7 @@ from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.errors import NotAllowed
 from autodoctor.schemas import CODE_MAX, ErrorOut
 
-from . import diagnosis, lifecycle, selectors, services
+from . import diagnosis, lifecycle, selectors, services, waitlist
 from .models import (
     BRAND_MAX,
     CANCELLATION_REASON_MAX,
@@ -25,6 +25,7 @@ from .models import (
     Offer,
     Reservation,
     Session,
+    WaitlistEntry,
 )
 
 router = Router(tags=["booking"])
@@ -441,3 +442,90 @@ def offer_accept(request: HttpRequest, offer_id: int) -> Session:
 def offer_decline(request: HttpRequest, offer_id: int) -> Offer:
     offer = services.offer_decline(offer_id=offer_id, mechanic=_mechanic(request))
     return Offer.objects.select_related("session__plan").get(pk=offer.pk)
+
+
+# --------------------------------------------------------------------------- waitlist
+
+
+class WaitlistIn(Schema):
+    plan: str = Field(examples=["advice"], max_length=CODE_MAX)
+    concern: str = Field(max_length=CONCERN_MAX)
+    type: str = Field("video", max_length=CODE_MAX)
+    vehicle_id: int | None = None
+    vehicle_label: str = Field("", max_length=VEHICLE_LABEL_MAX)
+    brand: str = Field("", max_length=BRAND_MAX)
+    mechanic_id: int | None = Field(None, description="The mechanic to wait for; omit for any")
+    first_day: date = Field(description="First local day (the customer's zone) to wait for")
+    last_day: date = Field(description="Last local day; at most WAITLIST_MAX_DAYS (60) in all")
+
+
+class WaitlistOut(Schema):
+    id: int
+    status: str = Field(description="waiting, offered, booked, lapsed, left or expired")
+    mechanic_id: int | None = Field(description="Null: any mechanic")
+    plan: str
+    first_day: date
+    last_day: date
+    created_at: datetime
+    offered_at: datetime | None
+    claim_expires_at: datetime | None = Field(description="While offered: the hold ends then")
+    claim_session_id: int | None = Field(
+        description="While offered: the held session; confirm its hold with PUT /api/slots/confirm"
+    )
+    reservation_id: int | None = None
+
+    @staticmethod
+    def resolve_plan(obj: WaitlistEntry) -> str:
+        return obj.plan.code
+
+    @staticmethod
+    def resolve_reservation_id(obj: WaitlistEntry) -> int | None:
+        if obj.status != "offered" or obj.claim_session is None:
+            return None
+        hold = selectors.current_hold(obj.claim_session)
+        return hold.pk if hold else None
+
+
+@router.post(
+    "/waitlist",
+    response={201: WaitlistOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    summary="Wait for time with a mechanic (or any) within a range of days",
+    description=(
+        "When time frees up in the range the first customer waiting gets it held for "
+        "WAITLIST_CLAIM_MINUTES (10) and an email: the entry turns `offered` with "
+        "`reservation_id`; pay or confirm that hold like any other."
+    ),
+)
+def waitlist_join(request: HttpRequest, payload: WaitlistIn) -> Status:
+    user = _user(request)
+    entry = waitlist.waitlist_join(
+        customer=user,
+        intake=services.intake_validate(
+            customer=user,
+            plan=payload.plan,
+            concern=payload.concern,
+            session_type=payload.type,
+            vehicle_id=payload.vehicle_id,
+            vehicle_label=payload.vehicle_label,
+            brand=payload.brand,
+        ),
+        mechanic_id=payload.mechanic_id,
+        first_day=payload.first_day,
+        last_day=payload.last_day,
+    )
+    return Status(201, entry)
+
+
+@router.get("/waitlist", response={200: list[WaitlistOut]}, summary="Your waitlist entries")
+def waitlist_list(request: HttpRequest) -> list[WaitlistEntry]:
+    return list(waitlist.waitlist_for_customer(_user(request))[:200])
+
+
+@router.delete(
+    "/waitlist/{entry_id}",
+    response={200: WaitlistOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Leave the waitlist (a time held for you is released to the next customer)",
+)
+def waitlist_leave(request: HttpRequest, entry_id: int) -> WaitlistEntry:
+    entry = waitlist.waitlist_leave(entry_id=entry_id, customer=_user(request))
+    return waitlist.waitlist_entry_for_customer(entry.pk, _user(request))

@@ -13,3 +13,9 @@ class BookingConfig(AppConfig):
         # Active reservations (holds not past expiry, confirmed bookings, accepted
         # immediate sessions) make a mechanic busy for every availability caller.
         register_busy_source(reservation_busy)
+
+        # Freed time goes to the waitlist; a claim's booking settles its entry.
+        from .events import register_event_listener
+        from .waitlist import on_session_event
+
+        register_event_listener(on_session_event)

@@ -119,3 +119,20 @@ def parse_start(raw: str) -> datetime:
     if timezone.is_naive(value):
         raise forms.ValidationError("That time has no zone; pick one again.")
     return value
+
+
+class WaitlistJoinForm(forms.Form):
+    """The waitlist's answers beyond the wizard's (vehicle, plan, how to talk)."""
+
+    mechanic = forms.ChoiceField(widget=forms.RadioSelect, label="With")
+    first_day = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    last_day = forms.DateField(label="Until", widget=forms.DateInput(attrs={"type": "date"}))
+    concern = forms.CharField(
+        max_length=CONCERN_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="What is the problem?",
+    )
+
+    def __init__(self, *args: object, mechanics: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["mechanic"].choices = mechanics

@@ -391,3 +391,96 @@ class Diagnosis(models.Model):
 
     def __str__(self) -> str:
         return f"Diagnosis of session #{self.session_id} ({self.urgency})"
+
+
+# --------------------------------------------------------------------------- waitlist
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Time held for you"
+    BOOKED = "booked", "Booked"
+    LAPSED = "lapsed", "Held time not taken"
+    LEFT = "left", "Left"
+    EXPIRED = "expired", "Range ended"
+
+
+ACTIVE_WAITLIST_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(models.Model):
+    """A customer waiting for time with a mechanic (or any mechanic) within a date range,
+    for one plan (issue 16, part 3). When time frees, the first matching entry gets an
+    exclusive claim: a real hold (`claim_session`'s reservation) for
+    WAITLIST_CLAIM_MINUTES. Written by booking.waitlist only.
+
+    The range is the customer's local days [first_day, last_day]; `starts_after` and
+    `ends_before` are the same range as UTC instants (fixed when the customer joined).
+    The intake answers are kept so the claim's session can be created without them.
+    """
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    mechanic = models.ForeignKey(
+        MechanicProfile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="waitlist_entries",
+        help_text="Empty: any mechanic",
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    session_type = models.CharField(
+        max_length=12, choices=SessionType.choices, default=SessionType.VIDEO
+    )
+    concern = models.TextField(max_length=CONCERN_MAX)
+    vehicle = models.ForeignKey(
+        Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    vehicle_label = models.CharField(max_length=VEHICLE_LABEL_MAX, blank=True)
+    brand = models.CharField(max_length=BRAND_MAX, blank=True)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    starts_after = models.DateTimeField()
+    ends_before = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    claim_session = models.ForeignKey(
+        Session,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The pending session whose hold was offered to this customer",
+    )
+    offered_at = models.DateTimeField(null=True, blank=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "waitlist entries"
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_after__lt=F("ends_before")), name="waitlist_range_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=Q(first_day__lte=F("last_day")), name="waitlist_days_in_order"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="offered")
+                | Q(claim_session__isnull=False, claim_expires_at__isnull=False),
+                name="waitlist_offer_has_claim",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("concern"), CONCERN_MAX),
+                name="waitlist_concern_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist #{self.pk} ({self.status})"

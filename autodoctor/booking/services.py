@@ -812,36 +812,19 @@ def reservation_hold(
     if mechanic is None:
         raise NotFound("No such mechanic.")
     minutes = intake.plan.duration_minutes
-    ends_at = starts_at + timedelta(minutes=minutes)
     _slot_refusal(mechanic, starts_at, minutes, now=now)
     expires_at = now + timedelta(minutes=settings.HOLD_MINUTES)
 
     def work() -> Reservation:
         _holds_limit(customer, mechanic, starts_at, now=now)
-        active_session_refusal(customer, starts_at=starts_at, ends_at=ends_at)
-        session = Session.objects.create(
-            customer=customer, mechanic=mechanic, scheduled_for=starts_at, **intake.session_fields()
-        )
-        reservation = _reservation_insert(
+        return reservation_hold_locked(
+            customer=customer,
+            intake=intake,
             mechanic=mechanic,
-            session=session,
             starts_at=starts_at,
-            ends_at=ends_at,
-            now=now,
-            status=ReservationStatus.RESERVED,
             expires_at=expires_at,
+            now=now,
         )
-        session_event_record(
-            session=session,
-            action="booking.session.held",
-            actor=customer,
-            data={
-                "reservation_id": reservation.pk,
-                "starts_at": starts_at.isoformat(),
-                "expires_at": expires_at.isoformat(),
-            },
-        )
-        return reservation
 
     try:
         return run_booking_transaction(work)
@@ -849,8 +832,57 @@ def reservation_hold(
         raise _slot_taken(mechanic, starts_at, minutes, now=now) from None
 
 
+def reservation_hold_locked(
+    *,
+    customer: User,
+    intake: Intake,
+    mechanic: MechanicProfile,
+    starts_at: datetime,
+    expires_at: datetime,
+    now: datetime,
+    action: str = "booking.session.held",
+    metadata: dict | None = None,
+) -> Reservation:
+    """Create the pending session and its hold until `expires_at` — the hold path that
+    checkout (reservation_hold) and a waitlist claim (booking.waitlist) share, through the
+    one overlap guard. Precondition: inside the caller's booking transaction; raises
+    SlotRace (roll back) when the guard refuses."""
+    ends_at = starts_at + timedelta(minutes=intake.plan.duration_minutes)
+    active_session_refusal(customer, starts_at=starts_at, ends_at=ends_at)
+    session = Session.objects.create(
+        customer=customer,
+        mechanic=mechanic,
+        scheduled_for=starts_at,
+        metadata=metadata or {},
+        **intake.session_fields(),
+    )
+    reservation = _reservation_insert(
+        mechanic=mechanic,
+        session=session,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        now=now,
+        status=ReservationStatus.RESERVED,
+        expires_at=expires_at,
+    )
+    session_event_record(
+        session=session,
+        action=action,
+        actor=customer,
+        data={
+            "reservation_id": reservation.pk,
+            "starts_at": starts_at.isoformat(),
+            "expires_at": expires_at.isoformat(),
+        },
+    )
+    return reservation
+
+
 class _SlotRace(Exception):
     """Internal: the overlap constraint refused our row; rolls the transaction back."""
+
+
+SlotRace = _SlotRace  # what reservation_hold_locked's callers catch (booking.waitlist)
 
 
 def _access_reservation(reservation_id: int, customer: User) -> Reservation:

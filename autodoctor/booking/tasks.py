@@ -37,3 +37,20 @@ def sessions_advance() -> dict[str, int]:
     """Periodic: sessions move on the clock: both joined → live, past their end plus
     SESSION_END_GRACE_MINUTES → completed, never started → no-show (booking/lifecycle.py)."""
     return lifecycle.sessions_advance()
+
+
+@task
+def waitlist_offer(mechanic_id: int | None = None) -> int:
+    """After a booking change freed a mechanic's time: offer it to the waitlist."""
+    from .waitlist import waitlist_offer_next
+
+    return waitlist_offer_next(mechanic_id=mechanic_id)
+
+
+@task
+def waitlist_sweep() -> dict[str, int]:
+    """Periodic: end entries past their range, lapse untaken claims, offer free time
+    (including new hours, which announce nothing) to whoever waits."""
+    from .waitlist import waitlist_sweep as sweep
+
+    return sweep()

@@ -14,6 +14,11 @@ urlpatterns = [
     path("holds/<int:reservation_id>/", views.hold, name="hold"),
     path("holds/<int:reservation_id>/confirm/", views.hold_confirm, name="hold_confirm"),
     path("holds/<int:reservation_id>/release/", views.hold_release, name="hold_release"),
+    # customer: the waitlist (booking.waitlist)
+    path("waitlist/", views.waitlist, name="waitlist"),
+    path("waitlist/join/", views.waitlist_join, name="waitlist_join"),
+    path("waitlist/<int:entry_id>/leave/", views.waitlist_leave, name="waitlist_leave"),
+    path("waitlist/claims/<int:session_id>/", views.waitlist_claim, name="waitlist_claim"),
     # both parties
     path("sessions/", views.my_sessions, name="my_sessions"),
     path("sessions/<int:session_id>/", views.session_detail, name="session_detail"),

@@ -31,6 +31,7 @@ from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, Slot
 from autodoctor.ratelimit import READ, rate_limited
 
 from . import diagnosis, lifecycle, page_selectors, room, selectors, services
+from . import waitlist as waitlist_service
 from .forms import (
     CancelForm,
     ConcernForm,
@@ -38,6 +39,7 @@ from .forms import (
     PlanForm,
     RescheduleForm,
     VehicleForm,
+    WaitlistJoinForm,
     WhenForm,
 )
 from .matching import match_criteria
@@ -329,13 +331,16 @@ def _wizard_picker(request: HttpRequest, state: WizardState) -> dict:
         if state.preferred_mechanic
         else page_selectors.calendar_candidates(_wizard_criteria(request, state, at=None))
     )
-    return _picker_context(
+    context = _picker_context(
         request,
         candidates,
         PLAN_MINUTES[state.plan],
         url=reverse("booking:wizard_slots"),
         chosen=state.start_at,
     )
+    # No time that day (or month) suits: the picker offers the waitlist for it.
+    context["waitlist_url"] = reverse("booking:waitlist_join")
+    return context
 
 
 def _step_when(request: HttpRequest, state: WizardState) -> HttpResponse:
@@ -562,6 +567,117 @@ def hold_release(request: HttpRequest, reservation_id: int) -> HttpResponse:
     services.reservation_release(reservation_id=reservation_id, customer=_user(request))
     messages.success(request, "The time is released. Nothing was charged.")
     return _back(request, reverse("booking:my_sessions"))
+
+
+# --------------------------------------------------------------------------- waitlist
+
+
+@customer_required
+def waitlist(request: HttpRequest) -> HttpResponse:
+    """My waitlist: what the customer waits for, a time held for them, leave."""
+    return render(
+        request,
+        "booking/waitlist.html",
+        {"entries": waitlist_service.waitlist_for_customer(_user(request)), "now": timezone.now()},
+    )
+
+
+def _waitlist_mechanics(request: HttpRequest, state: WizardState) -> list[tuple[str, str]]:
+    """ "Any mechanic", the mechanic the customer came from (or asked for by ?mechanic=),
+    and the wizard calendar's best matches."""
+    ids = page_selectors.calendar_candidates(_wizard_criteria(request, state, at=None))
+    wanted = request.GET.get("mechanic") or request.POST.get("mechanic") or ""
+    extra = [state.preferred_mechanic] + ([int(wanted)] if wanted.isdigit() else [])
+    ids = [i for i in extra if i] + [i for i in ids if i not in extra]
+    profiles = MechanicProfile.objects.approved().select_related("user").in_bulk(ids)
+    return [(ANY_MECHANIC, "Any mechanic")] + [
+        (str(i), str(profiles[i])) for i in ids if i in profiles
+    ]
+
+
+@customer_required
+@email_verified_required
+def waitlist_join(request: HttpRequest) -> HttpResponse:
+    """Join the waitlist from the wizard's "When" step, with its vehicle and plan."""
+    state = WizardState.load(request)
+    if not state.may_open("when"):
+        messages.info(request, "Choose a vehicle and a plan first.")
+        return redirect("booking:wizard")
+    today = page_selectors.local_today(_zone(request), now=timezone.now())
+    first = _parse_day(request.GET.get("day"), field="day") or today
+    mechanics = _waitlist_mechanics(request, state)
+    wanted = request.GET.get("mechanic") or str(state.preferred_mechanic or ANY_MECHANIC)
+    form = WaitlistJoinForm(
+        request.POST or None,
+        mechanics=mechanics,
+        initial={
+            "mechanic": wanted if any(v == wanted for v, _ in mechanics) else ANY_MECHANIC,
+            "first_day": max(first, today),
+            "last_day": max(first, today) + timedelta(days=6),
+            "concern": state.concern,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            waitlist_service.waitlist_join(
+                customer=_user(request),
+                intake=_intake(request, state, data["concern"]),
+                mechanic_id=None if data["mechanic"] == ANY_MECHANIC else int(data["mechanic"]),
+                first_day=data["first_day"],
+                last_day=data["last_day"],
+            )
+        except InvalidInput as error:
+            field = error.data.get("field")
+            form.add_error(field if field in form.fields else None, error.message)
+        else:
+            messages.success(
+                request,
+                "You are on the waitlist. When a time frees up we hold it for you and email you.",
+            )
+            return redirect("booking:waitlist")
+    return render(
+        request,
+        "booking/waitlist_join.html",
+        {
+            "form": form,
+            "plan": Plan.objects.filter(code=state.plan).first(),
+            "claim_minutes": settings.WAITLIST_CLAIM_MINUTES,
+            "max_days": settings.WAITLIST_MAX_DAYS,
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@customer_required
+@require_POST
+def waitlist_leave(request: HttpRequest, entry_id: int) -> HttpResponse:
+    waitlist_service.waitlist_leave(entry_id=entry_id, customer=_user(request))
+    messages.success(request, "You left the waitlist.")
+    return _back(request, reverse("booking:waitlist"))
+
+
+@customer_required
+def waitlist_claim(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The emailed claim link: the time held for the customer, on to checkout."""
+    entry, hold = waitlist_service.claim_for_customer(session_id, _user(request))
+    if hold.status == ReservationStatus.CONFIRMED:
+        return redirect("booking:confirmation", hold.session_id)
+    held = hold.status == ReservationStatus.RESERVED and (
+        hold.expires_at is not None and hold.expires_at > timezone.now()
+    )
+    return render(
+        request,
+        "booking/waitlist_claim.html",
+        {
+            "entry": entry,
+            "reservation": hold,
+            "session": hold.session,
+            "held": held,
+            "checkout": (checkout_url(hold) if held else None)
+            or reverse("booking:hold", args=[hold.pk]),
+        },
+    )
 
 
 @login_required

@@ -120,6 +120,14 @@ KINDS: dict[str, MessageKind] = {
             "hold_expired", "Slot hold expired", (EMAIL,), while_status=(PENDING,), link="book"
         ),
         MessageKind("payment_refunded", "Payment refunded", (EMAIL,), link="payments"),
+        # The waitlist (booking.waitlist): freed time held for the first waiting customer.
+        MessageKind(
+            "waitlist_claim",
+            "A time opened up for you",
+            (EMAIL,),
+            while_status=(PENDING,),
+            link="claim",
+        ),
         # The mechanic's diagnosis (booking.diagnosis) rides on the completion email; one
         # written after the session was completed gets its own first (and only) email.
         MessageKind("completed", "Session completed", (EMAIL,), link="session"),

@@ -17,6 +17,7 @@ which role). Their Notification has no session; the visit id is in the facts.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
@@ -102,6 +103,12 @@ def by_the_clock(event: SessionEvent) -> bool:
     return event.data.get("by") == "clock"
 
 
+def is_not_waitlist_claim(event: SessionEvent) -> bool:
+    """Not the hold of a waitlist claim (booking.waitlist): an untaken claim passes to the
+    next customer quietly; My waitlist says so."""
+    return "waitlist_entry_id" not in (event.session.metadata or {})
+
+
 def refund_is_news(event: SessionEvent) -> bool:
     """Money went back, or a trial can be used again (a free session's $0 is not news)."""
     return bool(event.data.get("amount_cents")) or bool(event.data.get("trial_restored"))
@@ -142,7 +149,8 @@ ACTIONS: dict[str, tuple[Send, ...]] = {
         Send("request_received", customer, when=is_scheduled_request),
     ),
     "booking.session.request_declined": (Send("request_declined", customer),),
-    "booking.session.hold_expired": (Send("hold_expired", customer),),
+    "booking.session.hold_expired": (Send("hold_expired", customer, when=is_not_waitlist_claim),),
+    "booking.session.waitlist_offered": (Send("waitlist_claim", customer),),
     # Recorded by payments.services.refunds.refund_issue in the refunding transaction.
     "payments.payment.refunded": (Send("payment_refunded", customer, when=refund_is_news),),
     "booking.session.completed": (
@@ -183,6 +191,9 @@ def on_session_event(event: SessionEvent) -> None:
     if event.action == "booking.session.extended":
         facts["extension_minutes"] = event.data.get("minutes")
         facts["extended_until"] = event.data.get("ends_at")
+
+    if event.action == "booking.session.waitlist_offered":
+        facts["claim_minutes"] = settings.WAITLIST_CLAIM_MINUTES
     if event.action in ("booking.session.completed", "booking.session.diagnosed"):
         facts["diagnosis"] = diagnosis_facts(session)
     if event.action == "payments.payment.refunded":

@@ -25,6 +25,8 @@ def session_links(session_id: int) -> dict[str, str]:
         "sessions": my_sessions,
         "offers": absolute(reverse("booking:offers")),
         "book": absolute(reverse("booking:wizard")),
+        "claim": absolute(reverse("booking:waitlist_claim", args=[session_id])),
+        "waitlist": absolute(reverse("booking:waitlist")),
         "payments": absolute(reverse("payments:mine")),
         "preferences": absolute(reverse("notifications:preferences")),
     }

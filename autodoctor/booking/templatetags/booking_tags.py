@@ -87,6 +87,7 @@ def badge(status: str) -> str:
 EVENT_WORDS = {
     "booking.session.requested": "Requested",
     "booking.session.held": "Time held for checkout",
+    "booking.session.waitlist_offered": "Time held for you from the waitlist",
     "booking.session.hold_expired": "Hold expired",
     "booking.session.hold_released": "Hold released",
     "booking.session.confirmed": "Booking confirmed",
