@@ -14,7 +14,7 @@ from autodoctor.accounts.models import Workshop
 from autodoctor.workshops.models import Visit, VisitStatus
 
 from .expressions import seconds_between
-from .metrics import MECHANIC, WORKSHOP, Period, Scope, share
+from .metrics import MECHANIC, WORKSHOP, Period, Scope, province_filter, share
 
 # A visit whose time the workshop and the customer agreed: the bay was kept for it,
 # whether the car came (checked in, completed) or not (no-show). Requested and countered
@@ -33,11 +33,15 @@ def _workshops(scope: Scope) -> QuerySet:
     if scope.kind == MECHANIC:
         raise ValueError("visit metrics are for a workshop or the platform")
     shops = Workshop.objects.all()
+    if scope.province:  # the workshop's own postal code (Scope's docstring)
+        shops = shops.filter(province_filter(scope.province, "postal_code"))
     return shops.filter(pk=scope.id) if scope.kind == WORKSHOP else shops
 
 
 def _visits(period: Period, scope: Scope) -> QuerySet:
     visits = Visit.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end)
+    if scope.province:
+        visits = visits.filter(province_filter(scope.province, "workshop__postal_code"))
     return visits.filter(workshop_id=scope.id) if scope.kind == WORKSHOP else visits
 
 
