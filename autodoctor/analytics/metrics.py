@@ -578,4 +578,5 @@ def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict
 
         out["bays"] = visits.bay_utilization(period, scope)
         out["visits"] = visits.visit_outcomes(period, scope)
+        out["visit_response"] = visits.response_time(period, scope)
     return out
