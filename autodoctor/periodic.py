@@ -17,4 +17,5 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (60, "autodoctor.workshops.tasks.visits_expire"),
     # Each calendar is due EXTERNAL_CALENDARS_REFRESH_MINUTES after its last fetch.
     (300, "autodoctor.availability.tasks.external_calendars_refresh"),
+    (3600, "autodoctor.analytics.tasks.hours_review_nudges"),
 ]

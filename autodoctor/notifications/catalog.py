@@ -157,6 +157,7 @@ KINDS: dict[str, MessageKind] = {
         MessageKind("invitation_answered", "Invitation answered", (EMAIL,)),
         MessageKind("mechanic_reviewed", "Mechanic application reviewed", (EMAIL,), essential=True),
         MessageKind("affiliation_ended", "A mechanic left the workshop", (EMAIL,)),
+        MessageKind("hours_review", "Review your hours", (EMAIL,)),
         # Workshop visits (issue 11). To the customer (and the assigned mechanic):
         *_visit_kinds(),
     ]
