@@ -20,4 +20,5 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (300, "autodoctor.availability.tasks.external_calendars_refresh"),
     (30, "autodoctor.integrations.tasks.webhooks_send"),  # safety net; writes also wake it
     (60, "autodoctor.booking.tasks.waitlist_sweep"),
+    (3600, "autodoctor.analytics.tasks.hours_review_nudges"),
 ]

@@ -385,3 +385,9 @@ LOGGING = {
     },
 }
 DEFAULT_EXCEPTION_REPORTER = "autodoctor.redaction.RedactingExceptionReporter"
+
+# analytics.nudges: the opt-in weekly "review your hours" email (plan §13.3) goes to a
+# mechanic whose hours did not change for this many weeks and whose utilization over
+# those weeks is below this share.
+HOURS_REVIEW_STALE_WEEKS = int(os.environ.get("HOURS_REVIEW_STALE_WEEKS", "4"))
+HOURS_REVIEW_LOW_UTILIZATION = 0.2

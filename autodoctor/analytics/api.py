@@ -67,6 +67,9 @@ class DashboardOut(Schema):
     start_now: dict | None = Field(None, description="Platform only (plan §5.3)")
     bays: dict | None = Field(None, description="Workshop bay utilization (not for a mechanic)")
     visits: dict | None = Field(None, description="Workshop visit outcomes (not for a mechanic)")
+    visit_response: dict | None = Field(
+        None, description="Workshop response time to visit requests (not for a mechanic)"
+    )
 
 
 def _dashboard(request: HttpRequest, scope: metrics.Scope, days: int) -> dict:

@@ -55,3 +55,33 @@ class PeriodForm(forms.Form):
                     f"{(end - start).days + 1}."
                 )
         return cleaned
+
+
+def _province_choices() -> list[tuple[str, str]]:
+    from autodoctor.workshops.selectors import PROVINCE_OF_LETTER
+
+    return [("", "All provinces")] + [(c, c) for c in sorted(set(PROVINCE_OF_LETTER.values()))]
+
+
+class FilterForm(forms.Form):
+    """The admin dashboard's filters (metrics.Scope): plan, mechanic type, province."""
+
+    plan = forms.ChoiceField(required=False, label="Plan")
+    mechanic_type = forms.ChoiceField(required=False, label="Mechanic type")
+    province = forms.ChoiceField(required=False, label="Province")
+
+    def __init__(self, data, **kwargs) -> None:
+        from autodoctor.accounts.mechanic_types import MechanicType
+        from autodoctor.booking.models import Plan
+
+        super().__init__(data, **kwargs)
+        plans = Plan.objects.order_by("name").values_list("code", "name")
+        self.fields["plan"].choices = [("", "All plans"), *plans]
+        self.fields["mechanic_type"].choices = [("", "All types"), *MechanicType.choices]
+        self.fields["province"].choices = _province_choices()
+
+    def filters(self) -> dict[str, str]:
+        """The valid filters as metrics.Scope keywords (an invalid one is dropped)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {key: data[key] for key in self.fields if data.get(key)}

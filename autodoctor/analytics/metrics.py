@@ -23,7 +23,7 @@ platform figure only (`start_now`), never per mechanic; utilization is informati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,7 +45,9 @@ from django.db.models import (
 )
 from django.db.models.expressions import Combinable
 from django.db.models.functions import RowNumber
+from django.db.models.lookups import Exact
 
+from autodoctor.accounts.mechanic_types import mechanic_type_expression
 from autodoctor.accounts.models import MechanicProfile
 from autodoctor.booking.models import (
     Offer,
@@ -102,8 +104,27 @@ class Period:
 
 @dataclass(frozen=True)
 class Scope:
+    """Whose numbers: the platform, one mechanic or one workshop's mechanics, narrowed
+    by the admin filters (empty = all):
+
+    - `plan`: a plan code; sessions of that plan only (bookings, booked time, start-now
+      requests, revenue, ratings). Offered minutes are not per plan: utilization is the
+      plan's booked minutes ÷ all offered minutes of the mechanics.
+    - `mechanic_type`: a MechanicType value, by `mechanic_type_expression` (the same
+      rule as `mechanic_type`);
+    - `province`: a province code, from the first letter of the mechanic's postal code
+      (`workshops.selectors.PROVINCE_OF_LETTER`); workshop figures use the workshop's.
+
+    Mechanic filters keep rows with a mechanic of that type / province: a start-now
+    request closed untaken has no mechanic, so it is counted only when neither is set.
+    Visit figures (bays, outcomes) take the province; they have no plan or mechanic type.
+    """
+
     kind: str = PLATFORM
     id: int | None = None
+    plan: str = ""
+    mechanic_type: str = ""
+    province: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in (PLATFORM, MECHANIC, WORKSHOP):
@@ -111,13 +132,29 @@ class Scope:
         if (self.kind == PLATFORM) != (self.id is None):
             raise ValueError("a mechanic or workshop scope needs its id, the platform none")
 
+    @property
+    def filters_mechanics(self) -> bool:
+        return bool(self.mechanic_type or self.province)
+
     def mechanic_filter(self, path: str = "mechanic") -> Q:
         """Rows of this scope, `path` leading to a MechanicProfile."""
         if self.kind == MECHANIC:
-            return Q(**{f"{path}_id": self.id})
-        if self.kind == WORKSHOP:
-            return Q(**{f"{path}__workshop_id": self.id})
-        return Q()
+            q = Q(**{f"{path}_id": self.id})
+        elif self.kind == WORKSHOP:
+            q = Q(**{f"{path}__workshop_id": self.id})
+        else:
+            q = Q()
+        if self.filters_mechanics:  # a row without a mechanic has no type (nor province)
+            q &= Q(**{f"{path}__isnull": False})
+        if self.mechanic_type:
+            q &= Q(Exact(mechanic_type_expression(f"{path}__"), Value(self.mechanic_type)))
+        if self.province:
+            q &= province_filter(self.province, f"{path}__postal_code")
+        return q
+
+    def plan_filter(self, path: str = "") -> Q:
+        """Sessions of the plan filter, `path` leading to a Session ("" on Session)."""
+        return Q(**{f"{path}plan__code": self.plan}) if self.plan else Q()
 
     def mechanic_ids(self) -> QuerySet:
         """The mechanics of this scope (every mechanic for the platform)."""
@@ -126,7 +163,31 @@ class Scope:
             mechanics = mechanics.filter(pk=self.id)
         elif self.kind == WORKSHOP:
             mechanics = mechanics.filter(workshop_id=self.id)
+        if self.mechanic_type:
+            mechanics = mechanics.filter(
+                Exact(mechanic_type_expression(), Value(self.mechanic_type))
+            )
+        if self.province:
+            mechanics = mechanics.filter(province_filter(self.province, "postal_code"))
         return mechanics.values_list("pk", flat=True)
+
+
+def _filters_only(scope: Scope) -> Scope:
+    """The platform narrowed by `scope`'s filters (its mechanic or workshop dropped)."""
+    return replace(scope, kind=PLATFORM, id=None)
+
+
+def province_filter(province: str, field: str) -> Q:
+    """Postal codes of `province`: those starting with one of its letters."""
+    from autodoctor.workshops.selectors import PROVINCE_OF_LETTER
+
+    letters = [letter for letter, code in PROVINCE_OF_LETTER.items() if code == province]
+    if not letters:
+        raise InvalidInput(f"Unknown province {province!r}.", field="province")
+    q = Q()
+    for letter in letters:
+        q |= Q(**{f"{field}__istartswith": letter})
+    return q
 
 
 def _minutes(seconds: int | None) -> float | None:
@@ -185,6 +246,7 @@ def bookings(period: Period, scope: Scope) -> QuerySet:
     return Session.objects.filter(
         advance | immediate,
         scope.mechanic_filter(),
+        scope.plan_filter(),
         created_at__gte=period.start,
         created_at__lt=period.end,
     )
@@ -193,6 +255,7 @@ def bookings(period: Period, scope: Scope) -> QuerySet:
 def _booked_time(period: Period, scope: Scope) -> QuerySet:
     return Reservation.objects.filter(
         scope.mechanic_filter(),
+        scope.plan_filter("session__"),
         status=ReservationStatus.CONFIRMED,
         starts_at__gte=period.start,
         starts_at__lt=period.end,
@@ -416,19 +479,24 @@ def reliability(period: Period, scope: Scope) -> dict:
     }
 
 
-def start_now(period: Period) -> dict:
+def start_now(period: Period, scope: Scope | None = None) -> dict:
     """Start-now requests that went out in the period (platform only: per mechanic this
-    would be a responsiveness score, plan §5.3).
+    would be a responsiveness score, plan §5.3; the scope's filters narrow it, see Scope).
 
     wait = accepted offer's responded_at − session.offered_at (paid and sent out → a
     mechanic took it): p50 and p90 by nearest rank, in minutes. untaken_share = requests
     closed by the system untaken ÷ requests sent out. 4 queries."""
+    filters = _filters_only(scope or Scope())
     sent = Session.objects.filter(
+        filters.plan_filter(),
+        filters.mechanic_filter() if filters.filters_mechanics else Q(),
         scheduled_for__isnull=True,
         offered_at__gte=period.start,
         offered_at__lt=period.end,
     )
     accepted = Offer.objects.filter(
+        filters.plan_filter("session__"),
+        filters.mechanic_filter("session__mechanic") if filters.filters_mechanics else Q(),
         status=OfferStatus.ACCEPTED,
         session__scheduled_for__isnull=True,
         session__offered_at__gte=period.start,
@@ -462,6 +530,7 @@ def revenue(period: Period, scope: Scope) -> dict:
         rows = rows.filter(mechanic_id=scope.id)
     elif scope.kind == WORKSHOP:
         rows = rows.filter(payee_workshop_id=scope.id)
+    rows = rows.filter(_filters_only(scope).mechanic_filter(), scope.plan_filter("session__"))
     sums = {
         "gross": Sum("gross_cents", default=0),
         "payee": Sum("payee_cents", default=0),
@@ -483,7 +552,10 @@ def satisfaction(period: Period, scope: Scope) -> dict:
     average = mean score (1–5), count = ratings, split by scheduled (advance) and
     immediate (start-now) sessions side by side. 1 query."""
     rows = SessionRating.objects.filter(
-        scope.mechanic_filter(), created_at__gte=period.start, created_at__lt=period.end
+        scope.mechanic_filter(),
+        scope.plan_filter("session__"),
+        created_at__gte=period.start,
+        created_at__lt=period.end,
     )
     advance = Q(session__scheduled_for__isnull=False)
     row = rows.aggregate(
@@ -511,10 +583,11 @@ def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict
         "satisfaction": satisfaction(period, scope),
     }
     if scope.kind == PLATFORM:
-        out["start_now"] = start_now(period)
+        out["start_now"] = start_now(period, scope)
     if scope.kind != MECHANIC:
         from . import visits
 
         out["bays"] = visits.bay_utilization(period, scope)
         out["visits"] = visits.visit_outcomes(period, scope)
+        out["visit_response"] = visits.response_time(period, scope)
     return out

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from autodoctor.errors import InvalidInput, NotAllowed, NotFound
 
 from . import metrics, selectors, services, tables
-from .forms import PERIOD_CHOICES, PeriodForm, RatingForm
+from .forms import PERIOD_CHOICES, FilterForm, PeriodForm, RatingForm
 from .tables import WEEKDAYS
 
 
@@ -111,7 +111,14 @@ def platform(request: HttpRequest) -> HttpResponse:
     """Admins: every metric, platform-wide."""
     if not request.user.is_platform_admin:  # type: ignore[union-attr]
         raise NotFound("No such page.")
-    return _render(request, metrics.Scope(), "Platform analytics", audience="admin")
+    filters = FilterForm(request.GET)
+    return _render(
+        request,
+        metrics.Scope(**filters.filters()),
+        "Platform analytics",
+        audience="admin",
+        filters=filters,
+    )
 
 
 @login_required

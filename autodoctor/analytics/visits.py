@@ -8,13 +8,22 @@ has no visit figures. Bays are the workshop's `max_concurrent_appointments` toda
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery, Sum
 
 from autodoctor.accounts.models import Workshop
-from autodoctor.workshops.models import Visit, VisitStatus
+from autodoctor.workshops.models import Visit, VisitEvent, VisitStatus
 
 from .expressions import seconds_between
-from .metrics import MECHANIC, WORKSHOP, Period, Scope, share
+from .metrics import (
+    MECHANIC,
+    WORKSHOP,
+    Period,
+    Scope,
+    _minutes,
+    percentiles,
+    province_filter,
+    share,
+)
 
 # A visit whose time the workshop and the customer agreed: the bay was kept for it,
 # whether the car came (checked in, completed) or not (no-show). Requested and countered
@@ -27,17 +36,24 @@ BOOKED_STATUSES = (
     VisitStatus.NO_SHOW,
 )
 CANCELLERS = ("customer", "workshop")
+REQUESTED = "workshops.visit.requested"
+# The workshop's answers to a request (which answer is not counted here, only when).
+ANSWERS = ("workshops.visit.confirmed", "workshops.visit.countered", "workshops.visit.declined")
 
 
 def _workshops(scope: Scope) -> QuerySet:
     if scope.kind == MECHANIC:
         raise ValueError("visit metrics are for a workshop or the platform")
     shops = Workshop.objects.all()
+    if scope.province:  # the workshop's own postal code (Scope's docstring)
+        shops = shops.filter(province_filter(scope.province, "postal_code"))
     return shops.filter(pk=scope.id) if scope.kind == WORKSHOP else shops
 
 
 def _visits(period: Period, scope: Scope) -> QuerySet:
     visits = Visit.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end)
+    if scope.province:
+        visits = visits.filter(province_filter(scope.province, "workshop__postal_code"))
     return visits.filter(workshop_id=scope.id) if scope.kind == WORKSHOP else visits
 
 
@@ -122,4 +138,48 @@ def visit_outcomes(period: Period, scope: Scope) -> dict:
         "cancelled": row["status_cancelled"],
         "cancellation_rate": share(row["status_cancelled"], row["requested"]),
         "cancelled_by": {who: row[f"by_{who}"] for who in CANCELLERS},
+    }
+
+
+def response_time(period: Period, scope: Scope) -> dict:
+    """How fast the workshop answers visit requests.
+
+    For each `workshops.visit.requested` event recorded in the period: response = the
+    first confirmed / countered / declined event of that visit at or after it − the
+    request. Median (p50) and p90 by nearest rank, in minutes, over the answered
+    requests; `unanswered` counts requests with no answer yet (or that expired). A
+    workshop-level figure for its staff: no per-mechanic times and no count of which
+    answer was given (plan §5.3). 2 queries."""
+    answered_at = (
+        VisitEvent.objects.filter(
+            visit_id=OuterRef("visit_id"),
+            action__in=ANSWERS,
+            created_at__gte=OuterRef("created_at"),
+        )
+        .order_by()
+        .values("visit_id")
+        .annotate(first=Min("created_at"))
+        .values("first")
+    )
+    requests = VisitEvent.objects.filter(
+        action=REQUESTED, created_at__gte=period.start, created_at__lt=period.end
+    )
+    if scope.province:
+        requests = requests.filter(province_filter(scope.province, "visit__workshop__postal_code"))
+    if scope.kind == WORKSHOP:
+        requests = requests.filter(visit__workshop_id=scope.id)
+    elif scope.kind == MECHANIC:
+        raise ValueError("visit metrics are for a workshop or the platform")
+    requests = requests.annotate(answered_at=Subquery(answered_at))
+    counted = requests.aggregate(
+        requests=Count("pk"), answered=Count("pk", filter=Q(answered_at__isnull=False))
+    )
+    ranks = percentiles(
+        requests, seconds_between("answered_at", "created_at"), count=counted["answered"]
+    )
+    return {
+        **counted,
+        "unanswered": counted["requests"] - counted["answered"],
+        "median_minutes": _minutes(ranks["p50"]),
+        "p90_minutes": _minutes(ranks["p90"]),
     }

@@ -8,6 +8,7 @@ bookable UTC intervals.
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 
@@ -53,6 +54,9 @@ class WeeklyBlock(models.Model):
     day_of_week = models.PositiveSmallIntegerField(choices=DayOfWeek.choices)
     start_minute = models.PositiveSmallIntegerField()
     end_minute = models.PositiveSmallIntegerField()
+    # The week is rewritten whole on every edit: the newest block's time is the last edit
+    # (analytics.nudges: the weekly "review your hours" email).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["mechanic", "day_of_week", "start_minute"]

@@ -173,6 +173,7 @@ KINDS: dict[str, MessageKind] = {
         MessageKind("affiliation_ended", "A mechanic left the workshop", (EMAIL,)),
         # Integrations: an endpoint turned off after repeated failed deliveries.
         MessageKind("webhook_disabled", "Webhook endpoint turned off", (EMAIL,), essential=True),
+        MessageKind("hours_review", "Review your hours", (EMAIL,)),
         # Workshop visits (issue 11). To the customer (and the assigned mechanic):
         *_visit_kinds(),
     ]

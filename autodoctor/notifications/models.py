@@ -127,6 +127,10 @@ class NotificationPreference(models.Model):
     )
     remind_24h = models.BooleanField("Reminder 24 hours before", default=True)
     remind_1h = models.BooleanField("Reminder 1 hour before", default=True)
+    # Mechanics, opt-in (plan §13.3): a weekly email when their hours look stale.
+    hours_review_weekly = models.BooleanField(
+        "Weekly reminder to review my hours when they look out of date", default=False
+    )
     # The private calendar feed: the URL carries this random key signed with SECRET_KEY
     # (services.feed_token). Empty = no feed / revoked. A copy of the database alone does
     # not reveal working feed URLs.

@@ -103,17 +103,24 @@ def notifications_mark_read(
 
 
 def preferences_update(
-    *, user: User, email_enabled: bool, sms_enabled: bool, remind_24h: bool, remind_1h: bool
+    *,
+    user: User,
+    email_enabled: bool,
+    sms_enabled: bool,
+    remind_24h: bool,
+    remind_1h: bool,
+    hours_review_weekly: bool | None = None,
 ) -> NotificationPreference:
-    prefs, _ = NotificationPreference.objects.update_or_create(
-        user=user,
-        defaults={
-            "email_enabled": email_enabled,
-            "sms_enabled": sms_enabled,
-            "remind_24h": remind_24h,
-            "remind_1h": remind_1h,
-        },
-    )
+    """Save the choices; `hours_review_weekly` None leaves that opt-in as it is."""
+    defaults = {
+        "email_enabled": email_enabled,
+        "sms_enabled": sms_enabled,
+        "remind_24h": remind_24h,
+        "remind_1h": remind_1h,
+    }
+    if hours_review_weekly is not None:
+        defaults["hours_review_weekly"] = hours_review_weekly
+    prefs, _ = NotificationPreference.objects.update_or_create(user=user, defaults=defaults)
     return prefs
 
 

@@ -47,3 +47,39 @@ def test_seed_demo_gives_the_workshop_visits_in_each_tab_once():
     assert (tabs["pending"], tabs["confirmed"], tabs["completed"]) == (1, 1, 1)
     confirmed = Visit.objects.get(workshop=shop, status="confirmed")
     assert confirmed.assigned_mechanic.user.email.startswith("mechanic.affiliated@")
+
+
+def test_seed_demo_history_is_a_realistic_mix_made_once():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from autodoctor.analytics import metrics
+    from autodoctor.analytics.models import SessionRating
+    from autodoctor.booking.models import Session
+
+    call_command("seed_demo", history=30, quiet=True)
+    sessions = Session.objects.filter(metadata__has_key="demo_history")
+    first = (sessions.count(), SessionRating.objects.count())
+    mechanics = MechanicProfile.objects.count()
+    # About 0.9 sessions a mechanic-day (module docstring): far from 0 and from 3.
+    assert 0.5 * mechanics * 30 < first[0] < 1.5 * mechanics * 30
+    call_command("seed_demo", history=30, quiet=True)
+    assert (sessions.count(), SessionRating.objects.count()) == first
+
+    now = timezone.now()
+    board = metrics.dashboard(
+        metrics.Period(now - timedelta(days=31), now), metrics.Scope(), now=now, zone="UTC"
+    )
+    mix, rel = board["booking_mix"], board["reliability"]
+    assert 0.6 < mix["share_advance"] < 0.8
+    assert len(mix["by_plan"]) > 1
+    assert rel["cancelled_by"]["customer"] > rel["cancelled_by"]["mechanic"] > 0
+    assert rel["mechanic_no_show"] > 0 and rel["customer_no_show"] > 0
+    assert rel["reschedule_rate"] > 0
+    assert board["start_now"]["untaken"] > 0 and board["start_now"]["wait_median_minutes"]
+    assert board["lead_time"]["median_minutes"] > 60
+    assert 0 < board["utilization"]["ratio"] < 1
+    assert board["satisfaction"]["count"] > 0
+    assert SessionRating.objects.exclude(comment="").exists()
+    assert SessionRating.objects.filter(comment="").exists()

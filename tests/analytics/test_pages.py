@@ -64,6 +64,7 @@ def test_workshop_staff_see_their_workshops_mechanics_only(history, login):
         assert client.get("/analytics/workshop/")["Location"] == f"/analytics/workshops/{shop.pk}/"
         page = client.get(f"/analytics/workshops/{shop.pk}/").content.decode()
         assert "Cy Shop" in page and "Ada Visible" not in page
+        assert "Response to visit requests" in page
         other = WorkshopFactory()
         assert client.get(f"/analytics/workshops/{other.pk}/").status_code == 404
 

@@ -135,3 +135,60 @@ def test_the_dashboard_has_visit_figures_except_for_a_mechanic(shop, week_of_vis
     mechanic = MechanicFactory()
     board = metrics.dashboard(WEEK, Scope("mechanic", mechanic.pk), now=now, zone="UTC")
     assert "bays" not in board and "visits" not in board
+
+
+def _event(v, action, at):
+    from autodoctor.workshops.models import VisitEvent
+
+    event = VisitEvent.objects.create(visit=v, action=action)
+    VisitEvent.objects.filter(pk=event.pk).update(created_at=at)
+
+
+def test_response_time_is_request_to_first_answer_median_and_p90(shop):
+    """Requests in the week answered after 10, 30, 90 and 240 minutes (a confirm, a
+    counter, a decline, a confirm), one never answered, one answered twice (the first
+    answer counts: 20 min), one requested before the week (not counted) and one at
+    another workshop. Answered: 10, 20, 30, 90, 240 → p50 = the 3rd = 30 min, p90 = the
+    ⌈4.5⌉ = 5th = 240 min."""
+    at = est(4, 9)
+    answers = [
+        (10, "confirmed"),
+        (30, "countered"),
+        (90, "declined"),
+        (240, "confirmed"),
+    ]
+    for n, (minutes, action) in enumerate(answers):
+        v = visit(shop, est(6, 8 + n), 30, VisitStatus.CONFIRMED)
+        _event(v, "workshops.visit.requested", at)
+        _event(v, f"workshops.visit.{action}", at + timedelta(minutes=minutes))
+    silent = visit(shop, est(7, 8), 30, VisitStatus.REQUESTED)
+    _event(silent, "workshops.visit.requested", at)
+    twice = visit(shop, est(7, 9), 30, VisitStatus.CONFIRMED)
+    _event(twice, "workshops.visit.requested", at)
+    _event(twice, "workshops.visit.countered", at + timedelta(minutes=20))
+    _event(twice, "workshops.visit.confirmed", at + timedelta(minutes=50))
+    old = visit(shop, est(7, 10), 30, VisitStatus.CONFIRMED)
+    _event(old, "workshops.visit.requested", WEEK.start - timedelta(hours=1))
+    _event(old, "workshops.visit.confirmed", WEEK.start + timedelta(hours=1))
+    other = WorkshopFactory()
+    elsewhere = visit(other, est(6, 9), 30, VisitStatus.CONFIRMED)
+    _event(elsewhere, "workshops.visit.requested", at)
+    _event(elsewhere, "workshops.visit.confirmed", at + timedelta(minutes=1))
+
+    mine = visits.response_time(WEEK, Scope(metrics.WORKSHOP, shop.pk))
+    assert mine == {
+        "requests": 6,
+        "answered": 5,
+        "unanswered": 1,
+        "median_minutes": 30.0,
+        "p90_minutes": 240.0,
+    }
+    platform = visits.response_time(WEEK, Scope())
+    # Six answered at the platform: 1, 10, 20, 30, 90, 240 → p50 the 3rd = 20 min.
+    assert platform["requests"] == 7 and platform["answered"] == 6
+    assert platform["median_minutes"] == 20.0
+
+
+def test_response_time_without_requests_is_empty(shop):
+    got = visits.response_time(WEEK, Scope(metrics.WORKSHOP, shop.pk))
+    assert got["requests"] == 0 and got["median_minutes"] is None

@@ -2,6 +2,7 @@
 
 manage.py seed_demo                 # demo users, workshops, ~24 mechanics, hours
 manage.py seed_demo --mechanics 5000  # plus 5,000 generated mechanics for benchmarks
+manage.py seed_demo --history 365   # plus a year of past sessions for every mechanic (_history.py)
 """
 
 import random
@@ -143,10 +144,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--mechanics", type=int, default=0, help="generated mechanics for benchmarks"
         )
+        parser.add_argument(
+            "--history", type=int, default=0, help="days of past sessions (analytics demo)"
+        )
         parser.add_argument("--quiet", action="store_true")
 
     def handle(
-        self, *args: object, mechanics: int = 0, quiet: bool = False, **options: object
+        self,
+        *args: object,
+        mechanics: int = 0,
+        history: int = 0,
+        quiet: bool = False,
+        **options: object,
     ) -> None:
         self.password_hash = make_password(DEMO_PASSWORD)
         self.now = timezone.now()
@@ -160,6 +169,17 @@ class Command(BaseCommand):
             created = self.seed_bench_mechanics(mechanics)
             self.stdout.write(
                 f"generated mechanics: {created} new, {mechanics} requested "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
+        if history:
+            from ._history import History
+
+            started = time.perf_counter()
+            given, sessions = History(
+                days=history, now=self.now, rng=self.rng, password_hash=self.password_hash
+            ).run()
+            self.stdout.write(
+                f"history: {sessions} sessions over {history} days for {given} mechanics "
                 f"({time.perf_counter() - started:.1f} s)"
             )
         if not quiet:
