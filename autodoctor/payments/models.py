@@ -93,7 +93,16 @@ class Payment(models.Model):
     status = models.CharField(
         max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
-    amount_cents = models.PositiveIntegerField(help_text="The plan price when checkout started")
+    amount_cents = models.PositiveIntegerField(
+        help_text="What the customer pays: the plan price when checkout started plus sales tax"
+    )
+    subtotal_cents = models.PositiveIntegerField(
+        default=0, help_text="The plan price before tax (the payout split applies to this)"
+    )
+    tax_cents = models.PositiveIntegerField(default=0, help_text="Sum of the tax lines")
+    tax_province = models.CharField(
+        max_length=2, blank=True, help_text="Whose rates applied (from the postal code)"
+    )
     currency = models.CharField(max_length=3, default="CAD")
     refunded_cents = models.PositiveIntegerField(default=0)
     provider = models.CharField(
@@ -143,6 +152,10 @@ class Payment(models.Model):
             models.CheckConstraint(
                 condition=~Q(method="waiver") | Q(amount_cents=0), name="payment_waiver_is_free"
             ),
+            models.CheckConstraint(
+                condition=Q(amount_cents=F("subtotal_cents") + F("tax_cents")),
+                name="payment_total_is_subtotal_plus_tax",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,6 +175,10 @@ class Payment(models.Model):
     @property
     def refunded_label(self) -> str:
         return money_label(self.refunded_cents, self.currency)
+
+    @property
+    def subtotal_label(self) -> str:
+        return money_label(self.subtotal_cents, self.currency)
 
 
 def money_label(cents: int, currency: str = "CAD") -> str:
@@ -304,6 +321,9 @@ class Refund(models.Model):
     status = models.CharField(
         max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
     )
+    tax_cents = models.PositiveIntegerField(
+        default=0, help_text="The sales tax part of amount_cents, reversed in proportion"
+    )
     provider_refund_id = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     failure_message = models.CharField(max_length=300, blank=True)
@@ -325,6 +345,89 @@ class Refund(models.Model):
         return (
             f"Refund #{self.pk} {money_label(self.amount_cents)} {self.destination} ({self.status})"
         )
+
+
+# --------------------------------------------------------------------------- sales tax
+
+
+class TaxKind(models.TextChoices):
+    GST = "GST", "GST"
+    HST = "HST", "HST"
+    QST = "QST", "QST"
+    PST = "PST", "PST"
+    RST = "RST", "RST"  # Manitoba's retail sales tax (a PST by another name)
+
+
+class SalesTaxRate(models.Model):
+    """One Canadian sales tax rate for a province or territory over a period
+    [effective_from, effective_to). Rates are in basis points with two decimals, so
+    Quebec's 9.975 % QST is exactly 997.50. Payments copy the rate into their own
+    TaxLine rows, so changing this table never rewrites a receipt."""
+
+    province = models.CharField(max_length=2)
+    kind = models.CharField(max_length=3, choices=TaxKind.choices)
+    rate_bp = models.DecimalField(max_digits=7, decimal_places=2)
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True, help_text="Exclusive; empty = open")
+
+    class Meta:
+        ordering = ["province", "kind", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["province", "kind", "effective_from"], name="tax_rate_once_per_start"
+            ),
+            models.CheckConstraint(condition=Q(rate_bp__gt=0), name="tax_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gt=F("effective_from")),
+                name="tax_rate_period_forward",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.province} {self.kind} {self.rate_bp / 100}% from {self.effective_from}"
+
+
+class TaxLine(AppendOnlyModel):
+    """Sales tax charged on a payment (refund empty, positive amount) or given back by a
+    refund (negative amount, in proportion). The rate is copied, not referenced."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="tax_lines")
+    refund = models.ForeignKey(
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="tax_lines"
+    )
+    province = models.CharField(max_length=2)
+    kind = models.CharField(max_length=3, choices=TaxKind.choices)
+    rate_bp = models.DecimalField(max_digits=7, decimal_places=2)
+    amount_cents = models.IntegerField()
+    currency = models.CharField(max_length=3, default="CAD")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["payment", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refund__isnull=True, amount_cents__gte=0)
+                | Q(refund__isnull=False, amount_cents__lte=0),
+                name="tax_line_sign_matches_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["payment", "kind"],
+                condition=Q(refund__isnull=True),
+                name="tax_line_once_per_payment_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rate_percent} % {money_label(self.amount_cents, self.currency)}"
+
+    @property
+    def rate_percent(self) -> str:
+        """9.975, 13, 5 — the rate as people write it."""
+        return f"{self.rate_bp / 100:f}".rstrip("0").rstrip(".")
+
+    @property
+    def amount_label(self) -> str:
+        return money_label(self.amount_cents, self.currency)
 
 
 # --------------------------------------------------------------------------- payouts
