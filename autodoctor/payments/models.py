@@ -14,6 +14,7 @@ Credit movements and payout entries are append-only: the ORM refuses to update o
 delete them (`AppendOnlyModel`), corrections are new rows (reversals).
 """
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -184,6 +185,11 @@ class Payment(models.Model):
 def money_label(cents: int, currency: str = "CAD") -> str:
     sign = "-" if cents < 0 else ""
     return f"{sign}${abs(cents) / 100:,.2f} {currency}"
+
+
+def rate_percent(rate_bp: Decimal) -> str:
+    """9.975, 13, 5 — a rate in basis points as people write it in percent."""
+    return f"{Decimal(rate_bp) / 100:f}".rstrip("0").rstrip(".")
 
 
 # --------------------------------------------------------------------------- waivers
@@ -422,8 +428,7 @@ class TaxLine(AppendOnlyModel):
 
     @property
     def rate_percent(self) -> str:
-        """9.975, 13, 5 — the rate as people write it."""
-        return f"{self.rate_bp / 100:f}".rstrip("0").rstrip(".")
+        return rate_percent(self.rate_bp)
 
     @property
     def amount_label(self) -> str:

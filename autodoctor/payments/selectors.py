@@ -38,6 +38,7 @@ from .models import (
 )
 from .policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
 from .providers import active_provider_name
+from .tax import TaxQuote, customer_tax_quote
 
 # --------------------------------------------------------------------------- customers
 
@@ -58,7 +59,7 @@ def credit_entries(customer: User) -> QuerySet[CreditEntry]:
 def payments_for(user: User) -> QuerySet[Payment]:
     """Customers see their own payments; platform admins see all; nobody else any."""
     qs = Payment.objects.select_related("plan", "session", "reservation").prefetch_related(
-        "refunds"
+        "refunds", "tax_lines"
     )
     if user.is_platform_admin:
         return qs
@@ -173,6 +174,11 @@ class CheckoutSummary:
     settled_payment: Payment | None
     last_failed_payment: Payment | None
     refusal: Conflict | None
+    tax: TaxQuote | None = None  # None for free plans
+
+    @property
+    def total_cents(self) -> int:
+        return self.tax.total_cents if self.tax else self.plan.price_cents
 
     @property
     def session(self) -> Session:
@@ -192,7 +198,7 @@ class CheckoutSummary:
 
     @property
     def credits_enough(self) -> bool:
-        return self.credit_balance_cents >= self.plan.price_cents
+        return self.credit_balance_cents >= self.total_cents
 
     @property
     def hold_clock(self) -> str:
@@ -254,6 +260,7 @@ def checkout_summary(
             status__in=[PaymentStatus.FAILED, PaymentStatus.REFUNDED]
         ).first(),
         refusal=payable_refusal(payable, now=now),
+        tax=None if plan.is_free else customer_tax_quote(customer, plan.price_cents, now=now),
     )
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q
 
-from .models import SalesTaxRate
+from .models import SalesTaxRate, rate_percent
 
 # First letter of a Canadian postal code → province / territory. X is shared by the
 # Northwest Territories and Nunavut: both charge GST only, so NT stands for both.
@@ -54,16 +54,27 @@ def province_for_postal_code(postal_code: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class QuoteLine:
+    kind: str
+    rate_bp: Decimal
+    amount_cents: int
+
+    @property
+    def rate_percent(self) -> str:
+        return rate_percent(self.rate_bp)
+
+
+@dataclass(frozen=True)
 class TaxQuote:
     """Tax on one amount before tax: the lines, in print order."""
 
     province: str
     subtotal_cents: int
-    lines: tuple[tuple[str, Decimal, int], ...]  # (kind, rate in basis points, cents)
+    lines: tuple[QuoteLine, ...]
 
     @property
     def tax_cents(self) -> int:
-        return sum(cents for _, _, cents in self.lines)
+        return sum(line.amount_cents for line in self.lines)
 
     @property
     def total_cents(self) -> int:
@@ -108,7 +119,7 @@ def tax_quote(*, subtotal_cents: int, province: str, day: date) -> TaxQuote:
     if subtotal_cents <= 0:
         return TaxQuote(province, subtotal_cents, ())
     lines = tuple(
-        (rate.kind, rate.rate_bp, line_cents(subtotal_cents, rate.rate_bp))
+        QuoteLine(rate.kind, rate.rate_bp, line_cents(subtotal_cents, rate.rate_bp))
         for rate in rates_on(province, day)
     )
     return TaxQuote(province, subtotal_cents, lines)

@@ -165,13 +165,13 @@ def _payment_open(
             currency=plan.currency,
             **fields,
         )
-        for kind, rate_bp, cents in quote.lines if quote else ():
+        for line in quote.lines if quote else ():
             TaxLine.objects.create(
                 payment=payment,
-                province=quote.province,  # type: ignore[union-attr]
-                kind=kind,
-                rate_bp=rate_bp,
-                amount_cents=cents,
+                province=payment.tax_province,
+                kind=line.kind,
+                rate_bp=line.rate_bp,
+                amount_cents=line.amount_cents,
                 currency=payment.currency,
             )
         return payment
