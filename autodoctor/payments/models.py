@@ -521,6 +521,114 @@ class PayoutEntry(AppendOnlyModel):
         )
 
 
+# --------------------------------------------------------------------------- payout runs
+
+
+class PayoutRun(models.Model):
+    """One payout run (weekly by default, PAYOUT_INTERVAL_DAYS): the unpaid net earnings
+    of every payee with a payout account, up to `cutoff`, claimed in the transaction that
+    creates this row (one Payout per payee, one PayoutItem per ledger row). Transfers are
+    sent after commit and retried until the provider accepts them."""
+
+    cutoff = models.DateTimeField(help_text="Ledger rows created before this are included")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    payouts_count = models.PositiveIntegerField(default=0)
+    total_cents = models.IntegerField(default=0)
+    currency = models.CharField(max_length=3, default="CAD")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return (
+            f"Payout run #{self.pk} ({self.payouts_count} payees, {money_label(self.total_cents)})"
+        )
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Sending"  # claimed; the transfer has not been accepted yet
+    PAID = "paid", "Paid"  # the provider accepted the transfer (transfer_id set)
+    FAILED = "failed", "Failed, retrying"  # the provider refused or was unreachable
+
+
+class Payout(models.Model):
+    """One transfer to one payee in a run: the sum of its claimed ledger rows."""
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
+    payee_kind = models.CharField(max_length=10, choices=PayeeKind.choices)
+    payee_mechanic = models.ForeignKey(
+        MechanicProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
+    )
+    payee_workshop = models.ForeignKey(
+        Workshop, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
+    )
+    destination_account = models.CharField(max_length=100)
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default="CAD")
+    provider = models.CharField(max_length=20)
+    status = models.CharField(
+        max_length=10, choices=PayoutStatus.choices, default=PayoutStatus.PENDING
+    )
+    transfer_id = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    failure_message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payout_positive"),
+            models.CheckConstraint(
+                condition=Q(payee_kind="mechanic", payee_mechanic__isnull=False)
+                | Q(payee_kind="workshop", payee_workshop__isnull=False),
+                name="payout_run_payee_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | ~Q(transfer_id=""), name="payout_paid_has_transfer"
+            ),
+            models.UniqueConstraint(
+                fields=["transfer_id"], condition=~Q(transfer_id=""), name="payout_transfer_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout #{self.pk} {money_label(self.amount_cents, self.currency)} ({self.status})"
+
+    @property
+    def payee_key(self) -> str:
+        """`mechanic-12` / `workshop-3`: the payee in idempotency keys."""
+        payee_id = (
+            self.payee_mechanic_id
+            if self.payee_kind == PayeeKind.MECHANIC
+            else self.payee_workshop_id
+        )
+        return f"{self.payee_kind}-{payee_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"payout-{self.run_id}-{self.payee_key}"
+
+    @property
+    def amount_label(self) -> str:
+        return money_label(self.amount_cents, self.currency)
+
+
+class PayoutItem(models.Model):
+    """A ledger row claimed by a payout. Unique per row: no earning is ever paid twice,
+    whichever runs race for it."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="items")
+    entry = models.OneToOneField(PayoutEntry, on_delete=models.PROTECT, related_name="payout_item")
+
+    def __str__(self) -> str:
+        return f"entry #{self.entry_id} in payout #{self.payout_id}"
+
+
 # --------------------------------------------------------------------------- webhooks
 
 
