@@ -128,9 +128,7 @@ def test_a_refund_after_a_payout_is_netted_in_the_next_run(
     with django_capture_on_commit_callbacks(execute=True):
         payout_run_start(now=later(5))
     # The mechanic cancels: a full reversal (-2099) is written after the payout.
-    booking.session_cancel(
-        session_id=paid.session_id, user=ana.user, reason="Sick", now=later(8)
-    )
+    booking.session_cancel(session_id=paid.session_id, user=ana.user, reason="Sick", now=later(8))
     with django_capture_on_commit_callbacks(execute=True):
         owing = payout_run_start(now=later(9))
     assert owing.payouts_count == 0  # nets to less than zero: nothing sent, carried on
