@@ -197,6 +197,8 @@ PAGES: dict[str, Route] = {
     "payments:start_checkout_card": Route(OWN_C, {"session_id": "c1_now"}),
     "payments:receipt": Route(OWN_C, {"payment_id": "c1_payment"}),
     "payments:earnings": Route(PAYEE),
+    "payments:payout_runs": Route(STAFF),
+    "payments:payout_run_start": Route(STAFF),
     "payments:simulated_checkout": Route(PUBLIC, {"checkout_id": "bogus"}),
     "payments:webhook_stripe": Route(PUBLIC),
     "payments:webhook_simulated": Route(PUBLIC),

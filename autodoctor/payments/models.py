@@ -530,7 +530,7 @@ class PayoutRun(models.Model):
     creates this row (one Payout per payee, one PayoutItem per ledger row). Transfers are
     sent after commit and retried until the provider accepts them."""
 
-    cutoff = models.DateTimeField(help_text="Ledger rows created before this are included")
+    cutoff = models.DateTimeField(help_text="Ledger rows created up to this time are included")
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from autodoctor.accounts.models import User
@@ -31,7 +31,10 @@ from .models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    Payout,
     PayoutEntry,
+    PayoutRun,
+    PayoutStatus,
     RefundDestination,
     WaiverKind,
     money_label,
@@ -378,6 +381,60 @@ def earnings_report(
         totals={k: v or 0 for k, v in totals.items()},
         paid_to_workshop=via_workshop,
         paid_to_workshop_cents=sum(e.payee_cents for e in via_workshop),
+    )
+
+
+def payouts_for(user: User) -> QuerySet[Payout]:
+    """The payouts (transfers) to the viewer's payees, newest first: the same scope as
+    their earnings (admins: all)."""
+    scope, _ = earnings_scope(user)
+    return (
+        Payout.objects.filter(scope)
+        .select_related("run", "payee_mechanic__user", "payee_workshop")
+        .order_by("-created_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class PayoutRunsOverview:
+    runs: list[PayoutRun]
+    failing: list[Payout]
+    unpaid_cents: int
+    unpaid_without_account: int  # payees owed money who have no payout account
+
+
+def payout_runs_overview(user: User, *, limit: int = 20) -> PayoutRunsOverview:
+    """Admins: the latest runs with their payouts, transfers failing now, and what the
+    ledger still owes."""
+    if not user.is_platform_admin:
+        raise NotAllowed("Payout runs are for platform admins.")
+    runs = list(
+        PayoutRun.objects.prefetch_related(
+            Prefetch(
+                "payouts",
+                queryset=Payout.objects.select_related("payee_mechanic__user", "payee_workshop"),
+            )
+        )[:limit]
+    )
+    unpaid = PayoutEntry.objects.filter(payout_item__isnull=True)
+    without = (
+        unpaid.filter(
+            Q(payee_kind=PayeeKind.MECHANIC, payee_mechanic__payout_account_id="")
+            | Q(payee_kind=PayeeKind.WORKSHOP, payee_workshop__payout_account_id="")
+        )
+        .values("payee_kind", "payee_mechanic", "payee_workshop")
+        .distinct()
+        .count()
+    )
+    return PayoutRunsOverview(
+        runs=runs,
+        failing=list(
+            Payout.objects.filter(status=PayoutStatus.FAILED).select_related(
+                "run", "payee_mechanic__user", "payee_workshop"
+            )
+        ),
+        unpaid_cents=unpaid.aggregate(total=Sum("payee_cents"))["total"] or 0,
+        unpaid_without_account=without,
     )
 
 

@@ -224,3 +224,43 @@ def test_payouts_cannot_claim_a_row_twice(earn):
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         PayoutItem.objects.create(payout=other, entry=PayoutEntry.objects.get())
+
+
+def test_payees_see_their_payouts_and_admins_each_run(
+    client, earn, admin, django_capture_on_commit_callbacks
+):
+    ana, bo = _mechanic(payout_account_id="acct_ana"), _mechanic(payout_account_id="acct_bo")
+    earn(ana), earn(bo)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = payout_run_start(now=later(5))
+    client.force_login(ana.user)
+    page = client.get("/payments/earnings/").content.decode()
+    assert "Payouts" in page and f"payout-{run.pk}-mechanic-{ana.pk}" in page
+    assert "acct_ana" in page and "acct_bo" not in page  # only their own
+    assert client.get("/payments/payouts/runs/").status_code == 403
+
+    client.force_login(admin)
+    page = client.get("/payments/payouts/runs/").content.decode()
+    assert f"Run #{run.pk}" in page and "acct_ana" in page and "acct_bo" in page
+    earn(ana, hours_ahead=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/payments/payouts/runs/start/")
+    assert response.status_code == 302
+    assert PayoutRun.objects.latest("created_at").payouts_count == 1
+
+
+def test_admins_see_failing_transfers(
+    stripe_on, client, earn, admin, django_capture_on_commit_callbacks
+):
+    ana = _mechanic(payout_account_id="acct_ana")
+    earn(ana)
+    with (
+        mock.patch.object(stripe.Transfer, "create", side_effect=stripe.APIConnectionError("down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        payout_run_start(now=later(5))
+    client.force_login(admin)
+    page = client.get("/payments/payouts/runs/").content.decode()
+    assert "Failing transfers" in page and "not accepted" in page
+    assert client.get("/admin/payments/payout/").status_code == 200
+    assert client.get("/admin/payments/payoutrun/").status_code == 200

@@ -40,7 +40,7 @@ log = logging.getLogger("autodoctor.payments")
 
 def unpaid_entries(*, before: datetime | None = None):
     qs = PayoutEntry.objects.filter(payout_item__isnull=True)
-    return qs.filter(created_at__lt=before) if before is not None else qs
+    return qs.filter(created_at__lte=before) if before is not None else qs
 
 
 def _payee_accounts(payees: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
