@@ -198,6 +198,8 @@ PAGES: dict[str, Route] = {
     "payments:receipt": Route(OWN_C, {"payment_id": "c1_payment"}),
     "payments:earnings": Route(PAYEE),
     "payments:payout_runs": Route(STAFF),
+    "payments:statement": Route(PAYEE, {"year": 2031}),
+    "payments:platform_statement": Route(STAFF, {"year": 2031}),
     "payments:payout_run_start": Route(STAFF),
     "payments:simulated_checkout": Route(PUBLIC, {"checkout_id": "bogus"}),
     "payments:webhook_stripe": Route(PUBLIC),

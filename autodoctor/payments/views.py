@@ -203,6 +203,45 @@ def earnings_csv_response(report: selectors.EarningsReport) -> HttpResponse:
     return response
 
 
+# --------------------------------------------------------------------------- yearly statements
+
+
+@login_required
+@require_GET
+def statement(request: HttpRequest, year: int) -> HttpResponse:
+    """A payee's yearly earnings statement (T4A/T5018-style totals), printable, or
+    `?format=csv`. Mechanics see theirs, workshop staff their workshops', admins all."""
+    statements = selectors.earnings_statements(request.user, year=year)  # type: ignore[arg-type]
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(selectors.statements_csv(year, statements), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="earnings-statement-{year}.csv"'
+        return response
+    return render(
+        request,
+        "payments/statement.html",
+        {"year": year, "statements": statements, "threshold": selectors.T4A_THRESHOLD_CENTS},
+    )
+
+
+@login_required
+@require_GET
+def platform_statement(request: HttpRequest, year: int) -> HttpResponse:
+    """Admins: the platform's fee and the sales tax collected, per month of the year."""
+    months = selectors.platform_statement(request.user, year=year)  # type: ignore[arg-type]
+    kinds = sorted({kind for m in months for kind in m.tax_cents})
+    rows = [(m, [m.tax_cents.get(kind, 0) for kind in kinds]) for m in months]
+    totals = {
+        "fee": sum(m.fee_cents for m in months),
+        "tax": sum(m.tax_total_cents for m in months),
+        "kinds": [sum(m.tax_cents.get(kind, 0) for m in months) for kind in kinds],
+    }
+    return render(
+        request,
+        "payments/platform_statement.html",
+        {"year": year, "rows": rows, "kinds": kinds, "totals": totals},
+    )
+
+
 # --------------------------------------------------------------------------- payout runs
 
 
