@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_payout_runs)
 """Two payout runs at once (real threads, SQLite file and PostgreSQL): one pays, the
 other finds nothing left (SQLite serialises them) or is refused with 409 (PostgreSQL
 refuses its second claim on a ledger row). Nobody is paid twice."""
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
 RUNS = 4
 
 
-def test_runs_started_together_pay_each_payee_once(earn, clock):  # noqa: F811 (fixture)
+def test_runs_started_together_pay_each_payee_once(earn, clock):
     payees = [_mechanic(payout_account_id=f"acct_race_{i}") for i in range(3)]
     for mechanic in payees:
         earn(mechanic)
