@@ -261,6 +261,14 @@ if (
         "to a private value (the default one is public)."
     )
 
+# Canadian sales tax (payments/tax.py): the platform's province, used when a customer's
+# postal code does not name one, and the registration numbers printed on receipts.
+PLATFORM_PROVINCE = os.environ.get("PLATFORM_PROVINCE", "ON")
+GST_HST_NUMBER = os.environ.get("GST_HST_NUMBER", "")
+QST_NUMBER = os.environ.get("QST_NUMBER", "")
+# Payout runs (payments/services/payout_runs.py): how often earnings are transferred.
+PAYOUT_INTERVAL_DAYS = int(os.environ.get("PAYOUT_INTERVAL_DAYS", "7"))
+
 # --- Booking rules ---------------------------------------------------------
 # Rate limits (autodoctor/ratelimit.py), per user or, logged out, per client address;
 # 0 turns one off. Reads: slot listings and earliest-slot searches. Writes: every

@@ -151,9 +151,14 @@ def start_now_published(customer, intake, *, now=None):
             customer=customer, accepted=True, session_id=session.pk, now=now
         )
     else:
+        from django.utils import timezone
+
+        from autodoctor.payments.tax import customer_tax_quote
+
         admin = UserFactory(role=Role.ADMIN, is_staff=True)
+        price = customer_tax_quote(customer, intake.plan.price_cents, now=now or timezone.now())
         credits.credits_grant(
-            customer=customer, amount_cents=intake.plan.price_cents, note="", granted_by=admin
+            customer=customer, amount_cents=price.total_cents, note="", granted_by=admin
         )
         checkout.payment_with_credits(customer=customer, session_id=session.pk, now=now)
     session.refresh_from_db()

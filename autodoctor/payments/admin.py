@@ -20,13 +20,18 @@ from .models import (
     CreditEntry,
     Payment,
     PaymentStatus,
+    Payout,
     PayoutEntry,
+    PayoutRun,
+    PayoutStatus,
     Refund,
+    SalesTaxRate,
+    TaxLine,
     Waiver,
     WebhookEvent,
     money_label,
 )
-from .services import credits, refunds
+from .services import credits, payout_runs, refunds
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -73,6 +78,76 @@ class PayoutInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class TaxLineInline(ReadOnlyInline):
+    model = TaxLine
+    fields = ["created_at", "refund", "province", "kind", "rate_bp", "amount_cents"]
+    readonly_fields = fields
+
+
+@admin.register(SalesTaxRate)
+class SalesTaxRateAdmin(admin.ModelAdmin):
+    """The rates table. A rate change is a new row (and `effective_to` on the old one):
+    payments keep the rate they were charged in their own tax lines."""
+
+    list_display = ["province", "kind", "rate_bp", "effective_from", "effective_to"]
+    list_filter = ["province", "kind"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class PayoutRowInline(ReadOnlyInline):
+    model = Payout
+    fields = [
+        "payee_kind",
+        "payee_mechanic",
+        "payee_workshop",
+        "destination_account",
+        "amount_cents",
+        "status",
+        "transfer_id",
+        "attempts",
+        "failure_message",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "created_at", "cutoff", "payouts_count", "total_cents", "started_by"]
+    date_hierarchy = "created_at"
+    inlines = [PayoutRowInline]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "run",
+        "payee_kind",
+        "payee_mechanic",
+        "payee_workshop",
+        "amount_cents",
+        "status",
+        "attempts",
+        "transfer_id",
+        "failure_message",
+    ]
+    list_filter = ["status", "payee_kind", "provider"]
+    search_fields = ["transfer_id", "destination_account"]
+    list_select_related = ["run", "payee_mechanic__user", "payee_workshop"]
+    actions = ["retry_transfers"]
+
+    @admin.action(description="Retry the transfer now (same idempotency key)")
+    def retry_transfers(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+        sent = [
+            payout_runs.payout_send(pk)
+            for pk in queryset.exclude(status=PayoutStatus.PAID).values_list("pk", flat=True)
+        ]
+        failed = sum(1 for p in sent if p.status != PayoutStatus.PAID)
+        self.message_user(request, f"Tried {len(sent)} transfer(s); {failed} not paid yet.")
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = [
@@ -91,7 +166,7 @@ class PaymentAdmin(ReadOnlyAdmin):
     search_fields = ["customer__email", "provider_checkout_id", "provider_payment_id"]
     date_hierarchy = "created_at"
     list_select_related = ["customer", "session", "plan"]
-    inlines = [RefundInline, PayoutInline]
+    inlines = [RefundInline, PayoutInline, TaxLineInline]
     actions = ["cancel_sessions_with_refund_policy"]
 
     @admin.action(description="Cancel the session (refund by the cancellation policy)")

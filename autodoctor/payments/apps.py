@@ -20,6 +20,8 @@ class PaymentsConfig(AppConfig):
             (300, "autodoctor.payments.tasks.refunds_retry"),
             (300, "autodoctor.payments.tasks.checkouts_close_retry"),
             (60, "autodoctor.payments.tasks.simulated_checkouts_expire"),
+            (3600, "autodoctor.payments.tasks.payouts_run"),
+            (300, "autodoctor.payments.tasks.payouts_retry"),
         ):
             if job not in PERIODIC_TASKS:
                 PERIODIC_TASKS.append(job)

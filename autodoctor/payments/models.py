@@ -14,6 +14,7 @@ Credit movements and payout entries are append-only: the ORM refuses to update o
 delete them (`AppendOnlyModel`), corrections are new rows (reversals).
 """
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -93,7 +94,16 @@ class Payment(models.Model):
     status = models.CharField(
         max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
-    amount_cents = models.PositiveIntegerField(help_text="The plan price when checkout started")
+    amount_cents = models.PositiveIntegerField(
+        help_text="What the customer pays: the plan price when checkout started plus sales tax"
+    )
+    subtotal_cents = models.PositiveIntegerField(
+        default=0, help_text="The plan price before tax (the payout split applies to this)"
+    )
+    tax_cents = models.PositiveIntegerField(default=0, help_text="Sum of the tax lines")
+    tax_province = models.CharField(
+        max_length=2, blank=True, help_text="Whose rates applied (from the postal code)"
+    )
     currency = models.CharField(max_length=3, default="CAD")
     refunded_cents = models.PositiveIntegerField(default=0)
     provider = models.CharField(
@@ -143,6 +153,10 @@ class Payment(models.Model):
             models.CheckConstraint(
                 condition=~Q(method="waiver") | Q(amount_cents=0), name="payment_waiver_is_free"
             ),
+            models.CheckConstraint(
+                condition=Q(amount_cents=F("subtotal_cents") + F("tax_cents")),
+                name="payment_total_is_subtotal_plus_tax",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -163,10 +177,19 @@ class Payment(models.Model):
     def refunded_label(self) -> str:
         return money_label(self.refunded_cents, self.currency)
 
+    @property
+    def subtotal_label(self) -> str:
+        return money_label(self.subtotal_cents, self.currency)
+
 
 def money_label(cents: int, currency: str = "CAD") -> str:
     sign = "-" if cents < 0 else ""
     return f"{sign}${abs(cents) / 100:,.2f} {currency}"
+
+
+def rate_percent(rate_bp: Decimal) -> str:
+    """9.975, 13, 5 — a rate in basis points as people write it in percent."""
+    return f"{Decimal(rate_bp) / 100:f}".rstrip("0").rstrip(".")
 
 
 # --------------------------------------------------------------------------- waivers
@@ -304,6 +327,9 @@ class Refund(models.Model):
     status = models.CharField(
         max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
     )
+    tax_cents = models.PositiveIntegerField(
+        default=0, help_text="The sales tax part of amount_cents, reversed in proportion"
+    )
     provider_refund_id = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     failure_message = models.CharField(max_length=300, blank=True)
@@ -325,6 +351,88 @@ class Refund(models.Model):
         return (
             f"Refund #{self.pk} {money_label(self.amount_cents)} {self.destination} ({self.status})"
         )
+
+
+# --------------------------------------------------------------------------- sales tax
+
+
+class TaxKind(models.TextChoices):
+    GST = "GST", "GST"
+    HST = "HST", "HST"
+    QST = "QST", "QST"
+    PST = "PST", "PST"
+    RST = "RST", "RST"  # Manitoba's retail sales tax (a PST by another name)
+
+
+class SalesTaxRate(models.Model):
+    """One Canadian sales tax rate for a province or territory over a period
+    [effective_from, effective_to). Rates are in basis points with two decimals, so
+    Quebec's 9.975 % QST is exactly 997.50. Payments copy the rate into their own
+    TaxLine rows, so changing this table never rewrites a receipt."""
+
+    province = models.CharField(max_length=2)
+    kind = models.CharField(max_length=3, choices=TaxKind.choices)
+    rate_bp = models.DecimalField(max_digits=7, decimal_places=2)
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True, help_text="Exclusive; empty = open")
+
+    class Meta:
+        ordering = ["province", "kind", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["province", "kind", "effective_from"], name="tax_rate_once_per_start"
+            ),
+            models.CheckConstraint(condition=Q(rate_bp__gt=0), name="tax_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gt=F("effective_from")),
+                name="tax_rate_period_forward",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.province} {self.kind} {self.rate_bp / 100}% from {self.effective_from}"
+
+
+class TaxLine(AppendOnlyModel):
+    """Sales tax charged on a payment (refund empty, positive amount) or given back by a
+    refund (negative amount, in proportion). The rate is copied, not referenced."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="tax_lines")
+    refund = models.ForeignKey(
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="tax_lines"
+    )
+    province = models.CharField(max_length=2)
+    kind = models.CharField(max_length=3, choices=TaxKind.choices)
+    rate_bp = models.DecimalField(max_digits=7, decimal_places=2)
+    amount_cents = models.IntegerField()
+    currency = models.CharField(max_length=3, default="CAD")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["payment", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refund__isnull=True, amount_cents__gte=0)
+                | Q(refund__isnull=False, amount_cents__lte=0),
+                name="tax_line_sign_matches_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["payment", "kind"],
+                condition=Q(refund__isnull=True),
+                name="tax_line_once_per_payment_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rate_percent} % {money_label(self.amount_cents, self.currency)}"
+
+    @property
+    def rate_percent(self) -> str:
+        return rate_percent(self.rate_bp)
+
+    @property
+    def amount_label(self) -> str:
+        return money_label(self.amount_cents, self.currency)
 
 
 # --------------------------------------------------------------------------- payouts
@@ -411,6 +519,114 @@ class PayoutEntry(AppendOnlyModel):
             if self.payee_kind == PayeeKind.MECHANIC
             else self.payee_workshop_id
         )
+
+
+# --------------------------------------------------------------------------- payout runs
+
+
+class PayoutRun(models.Model):
+    """One payout run (weekly by default, PAYOUT_INTERVAL_DAYS): the unpaid net earnings
+    of every payee with a payout account, up to `cutoff`, claimed in the transaction that
+    creates this row (one Payout per payee, one PayoutItem per ledger row). Transfers are
+    sent after commit and retried until the provider accepts them."""
+
+    cutoff = models.DateTimeField(help_text="Ledger rows created up to this time are included")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    payouts_count = models.PositiveIntegerField(default=0)
+    total_cents = models.IntegerField(default=0)
+    currency = models.CharField(max_length=3, default="CAD")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return (
+            f"Payout run #{self.pk} ({self.payouts_count} payees, {money_label(self.total_cents)})"
+        )
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Sending"  # claimed; the transfer has not been accepted yet
+    PAID = "paid", "Paid"  # the provider accepted the transfer (transfer_id set)
+    FAILED = "failed", "Failed, retrying"  # the provider refused or was unreachable
+
+
+class Payout(models.Model):
+    """One transfer to one payee in a run: the sum of its claimed ledger rows."""
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
+    payee_kind = models.CharField(max_length=10, choices=PayeeKind.choices)
+    payee_mechanic = models.ForeignKey(
+        MechanicProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
+    )
+    payee_workshop = models.ForeignKey(
+        Workshop, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts"
+    )
+    destination_account = models.CharField(max_length=100)
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default="CAD")
+    provider = models.CharField(max_length=20)
+    status = models.CharField(
+        max_length=10, choices=PayoutStatus.choices, default=PayoutStatus.PENDING
+    )
+    transfer_id = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    failure_message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payout_positive"),
+            models.CheckConstraint(
+                condition=Q(payee_kind="mechanic", payee_mechanic__isnull=False)
+                | Q(payee_kind="workshop", payee_workshop__isnull=False),
+                name="payout_run_payee_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | ~Q(transfer_id=""), name="payout_paid_has_transfer"
+            ),
+            models.UniqueConstraint(
+                fields=["transfer_id"], condition=~Q(transfer_id=""), name="payout_transfer_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout #{self.pk} {money_label(self.amount_cents, self.currency)} ({self.status})"
+
+    @property
+    def payee_key(self) -> str:
+        """`mechanic-12` / `workshop-3`: the payee in idempotency keys."""
+        payee_id = (
+            self.payee_mechanic_id
+            if self.payee_kind == PayeeKind.MECHANIC
+            else self.payee_workshop_id
+        )
+        return f"{self.payee_kind}-{payee_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"payout-{self.run_id}-{self.payee_key}"
+
+    @property
+    def amount_label(self) -> str:
+        return money_label(self.amount_cents, self.currency)
+
+
+class PayoutItem(models.Model):
+    """A ledger row claimed by a payout. Unique per row: no earning is ever paid twice,
+    whichever runs race for it."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="items")
+    entry = models.OneToOneField(PayoutEntry, on_delete=models.PROTECT, related_name="payout_item")
+
+    def __str__(self) -> str:
+        return f"entry #{self.entry_id} in payout #{self.payout_id}"
 
 
 # --------------------------------------------------------------------------- webhooks

@@ -9,10 +9,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from autodoctor.accounts.models import User
+from autodoctor.accounts.models import MechanicProfile, User, Workshop
 from autodoctor.accounts.selectors import workshops_for_staff
 from autodoctor.booking.models import (
     Plan,
@@ -31,13 +32,18 @@ from .models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    Payout,
     PayoutEntry,
+    PayoutRun,
+    PayoutStatus,
     RefundDestination,
+    TaxLine,
     WaiverKind,
     money_label,
 )
 from .policy import TRIAL_PLAN_CODE, WAIVER_TEXT_VERSION, WAIVER_TEXTS
 from .providers import active_provider_name
+from .tax import TaxQuote, customer_tax_quote
 
 # --------------------------------------------------------------------------- customers
 
@@ -58,7 +64,7 @@ def credit_entries(customer: User) -> QuerySet[CreditEntry]:
 def payments_for(user: User) -> QuerySet[Payment]:
     """Customers see their own payments; platform admins see all; nobody else any."""
     qs = Payment.objects.select_related("plan", "session", "reservation").prefetch_related(
-        "refunds"
+        "refunds", "tax_lines"
     )
     if user.is_platform_admin:
         return qs
@@ -173,6 +179,11 @@ class CheckoutSummary:
     settled_payment: Payment | None
     last_failed_payment: Payment | None
     refusal: Conflict | None
+    tax: TaxQuote | None = None  # None for free plans
+
+    @property
+    def total_cents(self) -> int:
+        return self.tax.total_cents if self.tax else self.plan.price_cents
 
     @property
     def session(self) -> Session:
@@ -192,7 +203,7 @@ class CheckoutSummary:
 
     @property
     def credits_enough(self) -> bool:
-        return self.credit_balance_cents >= self.plan.price_cents
+        return self.credit_balance_cents >= self.total_cents
 
     @property
     def hold_clock(self) -> str:
@@ -254,6 +265,7 @@ def checkout_summary(
             status__in=[PaymentStatus.FAILED, PaymentStatus.REFUNDED]
         ).first(),
         refusal=payable_refusal(payable, now=now),
+        tax=None if plan.is_free else customer_tax_quote(customer, plan.price_cents, now=now),
     )
 
 
@@ -372,6 +384,239 @@ def earnings_report(
         paid_to_workshop=via_workshop,
         paid_to_workshop_cents=sum(e.payee_cents for e in via_workshop),
     )
+
+
+def payouts_for(user: User) -> QuerySet[Payout]:
+    """The payouts (transfers) to the viewer's payees, newest first: the same scope as
+    their earnings (admins: all)."""
+    scope, _ = earnings_scope(user)
+    return (
+        Payout.objects.filter(scope)
+        .select_related("run", "payee_mechanic__user", "payee_workshop")
+        .order_by("-created_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class PayoutRunsOverview:
+    runs: list[PayoutRun]
+    failing: list[Payout]
+    unpaid_cents: int
+    unpaid_without_account: int  # payees owed money who have no payout account
+
+
+def payout_runs_overview(user: User, *, limit: int = 20) -> PayoutRunsOverview:
+    """Admins: the latest runs with their payouts, transfers failing now, and what the
+    ledger still owes."""
+    if not user.is_platform_admin:
+        raise NotAllowed("Payout runs are for platform admins.")
+    runs = list(
+        PayoutRun.objects.prefetch_related(
+            Prefetch(
+                "payouts",
+                queryset=Payout.objects.select_related("payee_mechanic__user", "payee_workshop"),
+            )
+        )[:limit]
+    )
+    unpaid = PayoutEntry.objects.filter(payout_item__isnull=True)
+    without = (
+        unpaid.filter(
+            Q(payee_kind=PayeeKind.MECHANIC, payee_mechanic__payout_account_id="")
+            | Q(payee_kind=PayeeKind.WORKSHOP, payee_workshop__payout_account_id="")
+        )
+        .values("payee_kind", "payee_mechanic", "payee_workshop")
+        .distinct()
+        .count()
+    )
+    return PayoutRunsOverview(
+        runs=runs,
+        failing=list(
+            Payout.objects.filter(status=PayoutStatus.FAILED).select_related(
+                "run", "payee_mechanic__user", "payee_workshop"
+            )
+        ),
+        unpaid_cents=unpaid.aggregate(total=Sum("payee_cents"))["total"] or 0,
+        unpaid_without_account=without,
+    )
+
+
+# --------------------------------------------------------------------------- yearly statements
+
+T4A_THRESHOLD_CENTS = 50_000  # plan §5.4: a T4A is filed for contractors paid > $500 a year
+
+
+@dataclass(frozen=True)
+class PayeeYear:
+    """One payee's calendar year, with what a T4A (box 048, fees for services) or a
+    T5018-style slip needs. Amounts in cents; the split is on prices before tax."""
+
+    payee_kind: str
+    payee_id: int
+    name: str
+    address: str
+    account: str
+    sessions: int
+    gross_cents: int  # session prices before tax, less refunds
+    platform_cents: int  # the platform's fee
+    earned_cents: int  # the payee's share (fees for services)
+    reversed_cents: int  # the share given back by refunds (negative), within earned
+    paid_out_cents: int  # transferred in the year
+
+    @property
+    def slip_required(self) -> bool:
+        return self.earned_cents > T4A_THRESHOLD_CENTS
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    if not 2000 <= year <= 2100:
+        raise InvalidInput("Ask for a year like 2026.", field="year")
+    tz = ZoneInfo(settings.DEFAULT_DISPLAY_ZONE)
+    return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
+
+
+def earnings_statements(user: User, *, year: int) -> list[PayeeYear]:
+    """The viewer's payees' yearly totals (admins: every payee), by name."""
+    scope, _ = earnings_scope(user)
+    lower, upper = _year_bounds(year)
+    keys = ("payee_kind", "payee_mechanic", "payee_workshop")
+    rows = (
+        PayoutEntry.objects.filter(scope, created_at__gte=lower, created_at__lt=upper)
+        .values(*keys)
+        .annotate(
+            gross=Sum("gross_cents"),
+            platform=Sum("platform_cents"),
+            earned=Sum("payee_cents"),
+            reversed=Sum("payee_cents", filter=Q(kind="reversal")),
+            sessions=Count("session", filter=Q(kind="earning"), distinct=True),
+        )
+    )
+    paid = {
+        (r["payee_kind"], r["payee_mechanic"], r["payee_workshop"]): r["total"]
+        for r in Payout.objects.filter(
+            scope, status=PayoutStatus.PAID, paid_at__gte=lower, paid_at__lt=upper
+        )
+        .values(*keys)
+        .annotate(total=Sum("amount_cents"))
+    }
+    mechanics = MechanicProfile.objects.select_related("user").in_bulk(
+        [r["payee_mechanic"] for r in rows if r["payee_mechanic"]]
+    )
+    workshops = Workshop.objects.in_bulk([r["payee_workshop"] for r in rows if r["payee_workshop"]])
+    result = []
+    for r in rows:
+        if r["payee_kind"] == PayeeKind.WORKSHOP:
+            w = workshops[r["payee_workshop"]]
+            who = (
+                w.pk,
+                w.name,
+                ", ".join(filter(None, [w.address, w.city, w.postal_code])),
+                w.payout_account_id,
+            )
+        else:
+            m = mechanics[r["payee_mechanic"]]
+            who = (
+                m.pk,
+                str(m),
+                ", ".join(filter(None, [m.city, m.postal_code])),
+                m.payout_account_id,
+            )
+        result.append(
+            PayeeYear(
+                r["payee_kind"],
+                *who,
+                sessions=r["sessions"],
+                gross_cents=r["gross"] or 0,
+                platform_cents=r["platform"] or 0,
+                earned_cents=r["earned"] or 0,
+                reversed_cents=r["reversed"] or 0,
+                paid_out_cents=paid.get(
+                    (r["payee_kind"], r["payee_mechanic"], r["payee_workshop"]), 0
+                ),
+            )
+        )
+    return sorted(result, key=lambda p: (p.name.lower(), p.payee_kind, p.payee_id))
+
+
+STATEMENT_COLUMNS = [
+    "year",
+    "payee_kind",
+    "payee_id",
+    "payee",
+    "address",
+    "payout_account",
+    "sessions",
+    "gross_before_tax_cents",
+    "platform_fee_cents",
+    "fees_for_services_cents",
+    "refund_reversals_cents",
+    "paid_out_cents",
+    "t4a_required",
+]
+
+
+def statements_csv(year: int, statements: list[PayeeYear]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(STATEMENT_COLUMNS)
+    for p in statements:
+        writer.writerow(
+            [
+                year,
+                p.payee_kind,
+                p.payee_id,
+                _cell(p.name),
+                _cell(p.address),
+                _cell(p.account),
+                p.sessions,
+                p.gross_cents,
+                p.platform_cents,
+                p.earned_cents,
+                p.reversed_cents,
+                p.paid_out_cents,
+                "yes" if p.slip_required else "no",
+            ]
+        )
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class PlatformMonth:
+    month: date
+    fee_cents: int
+    tax_cents: dict[str, int]  # by kind (GST, HST, QST, PST, RST), net of refunds
+
+    @property
+    def tax_total_cents(self) -> int:
+        return sum(self.tax_cents.values())
+
+
+def platform_statement(user: User, *, year: int) -> list[PlatformMonth]:
+    """Admins: the platform's fee (its share of the ledger, net of refunds) and the sales
+    tax collected (net of refunds, by kind), per month of `year` (platform zone)."""
+    if not user.is_platform_admin:
+        raise NotAllowed("The platform statement is for platform admins.")
+    lower, upper = _year_bounds(year)
+    tz = ZoneInfo(settings.DEFAULT_DISPLAY_ZONE)
+    fees = {
+        r["month"].date() if isinstance(r["month"], datetime) else r["month"]: r["fee"]
+        for r in PayoutEntry.objects.filter(created_at__gte=lower, created_at__lt=upper)
+        .annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("month")
+        .annotate(fee=Sum("platform_cents"))
+    }
+    taxes: dict[date, dict[str, int]] = {}
+    for r in (
+        TaxLine.objects.filter(created_at__gte=lower, created_at__lt=upper)
+        .annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("month", "kind")
+        .annotate(total=Sum("amount_cents"))
+    ):
+        month = r["month"].date() if isinstance(r["month"], datetime) else r["month"]
+        taxes.setdefault(month, {})[r["kind"]] = r["total"]
+    return [
+        PlatformMonth(m, fees.get(m, 0), taxes.get(m, {}))
+        for m in (date(year, n, 1) for n in range(1, 13))
+    ]
 
 
 CSV_COLUMNS = [

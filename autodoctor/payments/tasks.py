@@ -27,3 +27,20 @@ def simulated_checkouts_expire() -> int:
     from .services.simulated import simulated_checkouts_expire as expire
 
     return expire() if simulated_allowed() else 0
+
+
+@task
+def payouts_run() -> int:
+    """Start a payout run when the last one is PAYOUT_INTERVAL_DAYS old (weekly)."""
+    from .services.payout_runs import payout_run_if_due
+
+    run = payout_run_if_due()
+    return run.payouts_count if run else 0
+
+
+@task
+def payouts_retry() -> int:
+    """Send payouts whose transfer failed or never went out (same idempotency key)."""
+    from .services.payout_runs import payouts_send_unpaid
+
+    return payouts_send_unpaid()

@@ -14,11 +14,12 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from autodoctor.errors import Busy, DomainError, InvalidInput, database_busy
+from autodoctor.errors import Busy, DomainError, InvalidInput, NotAllowed, database_busy
 
 from . import selectors
-from .models import Payment, PaymentStatus
+from .models import Payment, PaymentStatus, money_label
 from .services import checkout
+from .services import payout_runs as payout_runs_service
 from .services.simulated import simulated_checkout_finish, simulated_checkout_for
 from .services.webhooks import webhook_receive
 
@@ -189,7 +190,8 @@ def earnings(request: HttpRequest) -> HttpResponse:
     )
     if request.GET.get("format") == "csv":
         return earnings_csv_response(report)
-    return render(request, "payments/earnings.html", {"report": report})
+    payouts = selectors.payouts_for(request.user)[:50]  # type: ignore[arg-type]
+    return render(request, "payments/earnings.html", {"report": report, "payouts": payouts})
 
 
 def earnings_csv_response(report: selectors.EarningsReport) -> HttpResponse:
@@ -199,6 +201,74 @@ def earnings_csv_response(report: selectors.EarningsReport) -> HttpResponse:
         f'attachment; filename="earnings-{report.start}-{report.end}.csv"'
     )
     return response
+
+
+# --------------------------------------------------------------------------- yearly statements
+
+
+@login_required
+@require_GET
+def statement(request: HttpRequest, year: int) -> HttpResponse:
+    """A payee's yearly earnings statement (T4A/T5018-style totals), printable, or
+    `?format=csv`. Mechanics see theirs, workshop staff their workshops', admins all."""
+    statements = selectors.earnings_statements(request.user, year=year)  # type: ignore[arg-type]
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(selectors.statements_csv(year, statements), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="earnings-statement-{year}.csv"'
+        return response
+    return render(
+        request,
+        "payments/statement.html",
+        {"year": year, "statements": statements, "threshold": selectors.T4A_THRESHOLD_CENTS},
+    )
+
+
+@login_required
+@require_GET
+def platform_statement(request: HttpRequest, year: int) -> HttpResponse:
+    """Admins: the platform's fee and the sales tax collected, per month of the year."""
+    months = selectors.platform_statement(request.user, year=year)  # type: ignore[arg-type]
+    kinds = sorted({kind for m in months for kind in m.tax_cents})
+    rows = [(m, [m.tax_cents.get(kind, 0) for kind in kinds]) for m in months]
+    totals = {
+        "fee": sum(m.fee_cents for m in months),
+        "tax": sum(m.tax_total_cents for m in months),
+        "kinds": [sum(m.tax_cents.get(kind, 0) for m in months) for kind in kinds],
+    }
+    return render(
+        request,
+        "payments/platform_statement.html",
+        {"year": year, "rows": rows, "kinds": kinds, "totals": totals},
+    )
+
+
+# --------------------------------------------------------------------------- payout runs
+
+
+@login_required
+@require_GET
+def payout_runs(request: HttpRequest) -> HttpResponse:
+    """Admins: each payout run, its transfers, the failing ones, what is still owed."""
+    overview = selectors.payout_runs_overview(request.user)  # type: ignore[arg-type]
+    return render(
+        request,
+        "payments/payout_runs.html",
+        {"o": overview, "interval_days": settings.PAYOUT_INTERVAL_DAYS},
+    )
+
+
+@login_required
+@require_POST
+def payout_run_start(request: HttpRequest) -> HttpResponse:
+    """Admins: start a payout run now (the weekly job does it on its own)."""
+    if not request.user.is_platform_admin:  # type: ignore[union-attr]
+        raise NotAllowed("Payout runs are for platform admins.")
+    run = payout_runs_service.payout_run_start(started_by=request.user)  # type: ignore[arg-type]
+    messages.success(
+        request,
+        f"Payout run #{run.pk}: {run.payouts_count} transfer(s), {money_label(run.total_cents)}.",
+    )
+    return redirect("payments:payout_runs")
 
 
 # --------------------------------------------------------------------------- webhooks

@@ -217,6 +217,7 @@ def _earning(session, mechanic, *, gross, payee, created, workshop=None, refund=
         method="credits",
         status="succeeded",
         amount_cents=gross,
+        subtotal_cents=gross,
     )
     kind = "workshop" if workshop else "mechanic"
     common = dict(

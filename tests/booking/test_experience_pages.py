@@ -38,7 +38,7 @@ def body(response) -> str:
 def paid_session(customer, mechanic, start, *, hold):
     from autodoctor.payments.services import checkout
 
-    grant_credits(customer, 2999)
+    grant_credits(customer, 3389)  # 29.99 + 13 % HST
     reservation = hold(customer, mechanic, start=start, plan="advice")
     checkout.payment_with_credits(customer=customer, reservation_id=reservation.pk, now=NOW)
     return Session.objects.get(pk=reservation.session_id)
@@ -52,9 +52,9 @@ def test_cancelling_early_shows_and_gives_everything_back(
     )
     client = login(booking_customer)
     page = body(client.get(f"/booking/sessions/{session.pk}/cancel/"))
-    assert "100 % back as credits: $29.99 CAD" in page
+    assert "100 % back as credits: $33.89 CAD" in page
     client.post(f"/booking/sessions/{session.pk}/cancel/", {"reason": ""})
-    assert credit_balance_cents(booking_customer) == 2999
+    assert credit_balance_cents(booking_customer) == 3389
 
 
 def test_cancelling_late_shows_and_gives_half_as_credits(
@@ -64,9 +64,9 @@ def test_cancelling_late_shows_and_gives_half_as_credits(
     client = login(booking_customer)
     with time_machine.travel(SLOT - timedelta(hours=5), tick=False):
         page = body(client.get(f"/booking/sessions/{session.pk}/cancel/"))
-        assert "50 % back as credits: $14.99 CAD" in page and "Less than 24 hours" in page
+        assert "50 % back as credits: $16.94 CAD" in page and "Less than 24 hours" in page
         client.post(f"/booking/sessions/{session.pk}/cancel/", {"reason": ""})
-    assert credit_balance_cents(booking_customer) == 1499
+    assert credit_balance_cents(booking_customer) == 1694
 
 
 def test_a_mechanic_cancelling_sees_the_customer_gets_everything(
@@ -74,7 +74,7 @@ def test_a_mechanic_cancelling_sees_the_customer_gets_everything(
 ):
     session = paid_session(booking_customer, available_mechanic, SLOT, hold=hold)
     page = body(login(available_mechanic.user).get(f"/booking/sessions/{session.pk}/cancel/"))
-    assert "100 % back as credits: $29.99 CAD" in page and "required" in page
+    assert "100 % back as credits: $33.89 CAD" in page and "required" in page
 
 
 def test_the_cancel_page_of_someone_elses_session_is_not_found(

@@ -30,7 +30,7 @@ from .conftest import NOW, SLOT, later
 
 pytestmark = pytest.mark.django_db
 
-ADVICE = 2999  # the advice plan's price (CAD cents), from the plans data migration
+ADVICE = 2999 + 390  # the advice plan's price (CAD cents) with Ontario's 13 % HST
 # SLOT is 27 h after NOW: a request sent at NOW must be answered within 24 h (NOW + 24 h),
 # earlier than 2 h before its start (NOW + 25 h).
 DEADLINE = NOW + timedelta(hours=24)

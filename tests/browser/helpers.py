@@ -40,7 +40,10 @@ def book(customer, mechanic, *, start: datetime, plan: str = "free", now: dateti
             customer=customer, accepted=True, reservation_id=hold.pk, now=now
         )
     else:
-        grant_credits(customer, intake.plan.price_cents)
+        from autodoctor.payments.tax import customer_tax_quote
+
+        price = customer_tax_quote(customer, intake.plan.price_cents, now=now)
+        grant_credits(customer, price.total_cents)
         checkout.payment_with_credits(customer=customer, reservation_id=hold.pk, now=now)
     return Session.objects.get(pk=hold.session_id)
 

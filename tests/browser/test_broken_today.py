@@ -201,7 +201,7 @@ def test_cancelling_says_what_the_refund_will_be_before_confirming(
     page.goto("/booking/sessions/")
     page.locator(f"#session-{session.pk}").get_by_role("link", name="Cancel").click()
     main = page.locator("main")
-    expect(main).to_contain_text("50 % back as credits: $14.99 CAD")
+    expect(main).to_contain_text("50 % back as credits: $16.94 CAD")  # of 33.89 with HST
     page.get_by_role("button", name="Cancel session").click()
     expect(page.locator("#flash")).to_contain_text("cancelled")
     session.refresh_from_db()

@@ -102,7 +102,7 @@ def test_customer_starts_now_is_accepted_and_joins(
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Start session now").click()
     expect(page.locator("h1")).to_have_text("Confirm and pay")
-    page.get_by_role("button", name="Pay $14.99 CAD by card").click()
+    page.get_by_role("button", name="Pay $16.94 CAD by card").click()  # 14.99 + 13 % HST
     page.get_by_role("button", name="Pay", exact=True).click()
     expect(page.locator("h1")).to_have_text("Finding your mechanic")
     tap_size(page.get_by_role("button", name="Stop waiting and cancel"))
@@ -134,7 +134,7 @@ def test_customer_starts_now_is_accepted_and_joins(
 def test_customer_books_adds_to_calendar_reschedules_and_cancels_with_the_refund_shown(
     open_page, customer, mechanic, size, viewport
 ):
-    grant_credits(customer, 2999)
+    grant_credits(customer, 3389)  # 29.99 + 13 % HST
     page = open_page(customer, viewport=viewport)
     wizard_start(page)
     page.click("text=Advice session")
@@ -152,7 +152,7 @@ def test_customer_books_adds_to_calendar_reschedules_and_cancels_with_the_refund
     page.fill("textarea[name=concern]", "Squeal from the front brakes when stopping")
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Hold this time").click()
-    page.get_by_role("button", name="Pay $29.99 CAD with credits").click()
+    page.get_by_role("button", name="Pay $33.89 CAD with credits").click()
 
     expect(page.locator("h1")).to_have_text("You're booked")
     main = page.locator("main")

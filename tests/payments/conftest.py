@@ -18,11 +18,13 @@ import stripe
 from django.apps import apps as django_apps
 
 from autodoctor.booking import services as booking
+from autodoctor.payments.models import SalesTaxRate
 from tests.factories import CustomerFactory, MechanicFactory, VehicleFactory, weekly_hours
 
 _plans_migration = importlib.import_module(
     "autodoctor.booking.migrations.0002_overlap_guard_and_plans"
 )
+_tax_migration = importlib.import_module("autodoctor.payments.migrations.0003_sales_tax")
 
 # A fixed "now": Monday 2026-11-30 12:00 UTC (07:00 in Toronto).
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -37,9 +39,15 @@ def later(minutes: float) -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def plans(db):
+def plans(db, request):
     # Transactional tests flush tables, data-migration rows included: recreate them.
     _plans_migration.create_plans(django_apps, None)
+    # The flows are tested at tax-free prices (an empty rates table charges no tax);
+    # tests marked `sales_tax` (tests/payments/test_sales_tax.py) run with the real rates.
+    if request.node.get_closest_marker("sales_tax"):
+        _tax_migration.seed_tax_rates(django_apps, None)
+    else:
+        SalesTaxRate.objects.all().delete()
 
 
 @pytest.fixture(autouse=True)

@@ -45,6 +45,18 @@ class RefundCreated:
     status: str  # the provider's word: succeeded, pending, requires_action, failed, canceled
 
 
+@dataclass(frozen=True)
+class TransferRequest:
+    """Money from the platform's balance to a payee's connected account (Stripe Connect)."""
+
+    amount_cents: int
+    currency: str
+    destination: str
+    idempotency_key: str
+    group: str
+    metadata: dict[str, str]
+
+
 class ProviderError(DomainError):
     """The provider refused or could not be reached."""
 
@@ -73,6 +85,10 @@ class PaymentProvider(Protocol):
         idempotency_key: str,
         metadata: dict[str, str],
     ) -> RefundCreated: ...
+
+    def transfer_create(self, request: TransferRequest) -> str:
+        """Send a payout; returns the provider's transfer id (ProviderError if refused)."""
+        ...
 
 
 def stripe_configured() -> bool:

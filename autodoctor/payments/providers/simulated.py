@@ -16,7 +16,7 @@ import stripe
 from django.conf import settings
 from django.urls import reverse
 
-from . import CheckoutCreated, CheckoutRequest, RefundCreated
+from . import CheckoutCreated, CheckoutRequest, RefundCreated, TransferRequest
 
 
 class SimulatedProvider:
@@ -47,6 +47,10 @@ class SimulatedProvider:
         metadata: dict[str, str],
     ) -> RefundCreated:
         return RefundCreated(refund_id=f"re_sim_{secrets.token_hex(12)}", status="succeeded")
+
+    def transfer_create(self, request: TransferRequest) -> str:
+        """Payouts "arrive" at once; the same idempotency key gives the same transfer id."""
+        return f"tr_sim_{request.idempotency_key}"
 
     def signed_event(self, event_type: str, obj: dict[str, Any]) -> tuple[bytes, str]:
         """A Stripe-shaped event around `obj` and its `Stripe-Signature` header."""

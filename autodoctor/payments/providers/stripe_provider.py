@@ -1,4 +1,4 @@
-"""Stripe through the official SDK: Checkout Sessions and Refunds.
+"""Stripe through the official SDK: Checkout Sessions, Refunds and Connect Transfers.
 
 The API key is passed per call (never set globally), and every create call carries an
 idempotency key derived from our own row id, so a retried request never charges or
@@ -10,7 +10,7 @@ import logging
 
 import stripe
 
-from . import CheckoutCreated, CheckoutRequest, ProviderError, RefundCreated
+from . import CheckoutCreated, CheckoutRequest, ProviderError, RefundCreated, TransferRequest
 
 log = logging.getLogger("autodoctor.payments")
 
@@ -89,3 +89,21 @@ class StripeProvider:
                 "The card refund could not be sent yet; it will be retried."
             ) from exc
         return RefundCreated(refund_id=refund.id, status=refund.status or "pending")
+
+    def transfer_create(self, request: TransferRequest) -> str:
+        """A Connect transfer to the payee's connected account. The idempotency key is
+        per run and payee, so a retried payout never transfers twice."""
+        try:
+            transfer = stripe.Transfer.create(
+                api_key=self._api_key,
+                idempotency_key=request.idempotency_key,
+                amount=request.amount_cents,
+                currency=request.currency.lower(),
+                destination=request.destination,
+                transfer_group=request.group,
+                metadata=request.metadata,
+            )
+        except stripe.StripeError as exc:
+            log.warning("stripe transfer failed (%s): %s", request.idempotency_key, exc)
+            raise ProviderError(f"The transfer was not accepted: {exc}"[:300]) from exc
+        return transfer.id

@@ -6,4 +6,5 @@
 - refunds.py   the cancellation policy applied, refunds sent through the provider
 - credits.py   the credit ledger (balance never negative)
 - payouts.py   the payout ledger (plan §2.4 routing)
+- payout_runs.py  payout runs: unpaid net earnings transferred to each payee
 """

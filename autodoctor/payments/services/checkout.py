@@ -60,6 +60,7 @@ from ..models import (
     PaymentMethod,
     PaymentStatus,
     PayoutEntry,
+    TaxLine,
     Waiver,
     WaiverKind,
     money_label,
@@ -73,6 +74,7 @@ from ..selectors import (
     payable_refusal,
     trial_available,
 )
+from ..tax import TaxQuote, customer_tax_quote
 from . import credits, payouts, refunds
 from .state import payment_transition
 
@@ -143,19 +145,36 @@ def _check_payable(payable: Payable, *, now: datetime) -> None:
         raise refusal
 
 
-def _payment_open(payable: Payable, *, method: str, amount_cents: int, **fields: object) -> Payment:
+def _payment_open(
+    payable: Payable, *, method: str, quote: TaxQuote | None, **fields: object
+) -> Payment:
+    """A pending payment with its sales tax lines (copied from the rates in force now,
+    so a later rate change never rewrites it). `quote` None = free (waiver)."""
     plan = payable.session.plan
     with transaction.atomic(durable=True):
-        return Payment.objects.create(
+        payment = Payment.objects.create(
             customer_id=payable.session.customer_id,
             session_id=payable.session.pk,
             reservation=payable.reservation,
             plan=plan,
             method=method,
-            amount_cents=amount_cents,
+            amount_cents=quote.total_cents if quote else 0,
+            subtotal_cents=quote.subtotal_cents if quote else 0,
+            tax_cents=quote.tax_cents if quote else 0,
+            tax_province=quote.province if quote else "",
             currency=plan.currency,
             **fields,
         )
+        for line in quote.lines if quote else ():
+            TaxLine.objects.create(
+                payment=payment,
+                province=payment.tax_province,
+                kind=line.kind,
+                rate_bp=line.rate_bp,
+                amount_cents=line.amount_cents,
+                currency=payment.currency,
+            )
+        return payment
 
 
 def _payment_close_failed(payment_id: int, *, outcome: str, detail: dict, now: datetime) -> None:
@@ -228,7 +247,7 @@ def payment_with_waiver(
     if plan.code == TRIAL_PLAN_CODE and not trial_available(customer):
         raise TrialAlreadyUsed("You have already used your trial session.")
     payment = _payment_open(
-        payable, method=PaymentMethod.WAIVER, amount_cents=0, waiver_text_version=text_version
+        payable, method=PaymentMethod.WAIVER, quote=None, waiver_text_version=text_version
     )
     return _confirm_with(payment, now=now)
 
@@ -250,15 +269,16 @@ def payment_with_credits(
         return settled
     _check_payable(payable, now=now)
     plan = payable.session.plan
+    quote = customer_tax_quote(customer, plan.price_cents, now=now)
     balance = credit_balance_cents(customer)
-    if balance < plan.price_cents:
+    if balance < quote.total_cents:
         raise credits.InsufficientCredits(
             f"Not enough credits: you have {money_label(balance, plan.currency)}, "
-            f"this plan costs {plan.price_label}.",
+            f"this plan costs {money_label(quote.total_cents, plan.currency)} with tax.",
             balance_cents=balance,
-            needed_cents=plan.price_cents,
+            needed_cents=quote.total_cents,
         )
-    payment = _payment_open(payable, method=PaymentMethod.CREDITS, amount_cents=plan.price_cents)
+    payment = _payment_open(payable, method=PaymentMethod.CREDITS, quote=quote)
     return _confirm_with(payment, now=now)
 
 
@@ -301,11 +321,16 @@ def payment_checkout_start(
     if (open_payment := reusable.first()) is not None:
         return open_payment
     payment = _payment_open(
-        payable, method=PaymentMethod.CARD, amount_cents=plan.price_cents, provider=provider.name
+        payable,
+        method=PaymentMethod.CARD,
+        quote=customer_tax_quote(customer, plan.price_cents, now=now),
+        provider=provider.name,
     )
     hold_expires_at = payable.reservation.expires_at if payable.reservation else None
     expires_at = checkout_expiry(hold_expires_at=hold_expires_at, now=now)
     product_name, product_description = _checkout_wording(payable)
+    if taxes := ", ".join(str(line) for line in payment.tax_lines.all()):
+        product_description = f"{product_description}; includes {taxes}"
     try:
         if payable.is_start_now:
             # Before the provider is asked: the unpaid sweep must not cancel the request

@@ -44,11 +44,12 @@ def payout_record_earning(payment: Payment) -> PayoutEntry | None:
     that settles it, or that assigns its mechanic (start-now). Free sessions, and
     sessions nobody has taken yet, earn nothing and write no row."""
     session = payment.session
-    if payment.amount_cents <= 0 or session.mechanic_id is None:
+    if payment.subtotal_cents <= 0 or session.mechanic_id is None:
         return None
     mechanic = MechanicProfile.objects.select_related("workshop").get(pk=session.mechanic_id)
     destination = payout_destination(mechanic)
-    split = payout_split(payment.amount_cents, destination.mechanic_type)
+    # The split applies to the price before tax: sales tax is the platform's to remit.
+    split = payout_split(payment.subtotal_cents, destination.mechanic_type)
     return _entry(PayoutEntryKind.EARNING, payment, None, mechanic, destination, split)
 
 
@@ -57,13 +58,14 @@ def payout_record_reversal(refund: Refund) -> PayoutEntry | None:
     as the earning, whatever the mechanic's situation is today)."""
     payment = refund.payment
     earning = PayoutEntry.objects.filter(payment=payment, kind=PayoutEntryKind.EARNING).first()
-    if earning is None or refund.amount_cents <= 0:
+    before_tax = refund.amount_cents - refund.tax_cents  # the tax part is not shared
+    if earning is None or before_tax <= 0:
         return None
     reversed_so_far = PayoutEntry.objects.filter(
         payment=payment, kind=PayoutEntryKind.REVERSAL
     ).aggregate(gross=Sum("gross_cents"), payee=Sum("payee_cents"))
     split = reversal_split(
-        refund.amount_cents,
+        before_tax,
         earned=Split(earning.gross_cents, earning.payee_cents, earning.platform_cents),
         refunded_before_cents=-(reversed_so_far["gross"] or 0),
         reversed_payee_cents=-(reversed_so_far["payee"] or 0),

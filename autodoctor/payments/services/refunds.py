@@ -29,10 +29,12 @@ from ..models import (
     Refund,
     RefundDestination,
     RefundStatus,
+    TaxLine,
     Waiver,
 )
 from ..policy import TRIAL_PLAN_CODE, RefundDecision, refund_decision
 from ..providers import provider_for
+from ..tax import refund_tax_split
 from . import credits, payouts
 from .state import payment_transition
 
@@ -103,14 +105,27 @@ def refund_issue(
     Card money is sent after commit. Precondition: the caller holds the payment lock."""
     now = now or timezone.now()
     settled_now = destination != RefundDestination.PROVIDER or done_at_provider
+    tax_back = _tax_given_back(payment, amount_cents)
     refund = Refund.objects.create(
         payment=payment,
         amount_cents=amount_cents,
+        tax_cents=-sum(tax_back.values()),
         destination=destination,
         reason=reason[:40],
         status=RefundStatus.SUCCEEDED if settled_now else RefundStatus.PENDING,
         completed_at=now if settled_now else None,
     )
+    charged = {line.kind: line for line in payment.tax_lines.filter(refund__isnull=True)}
+    for kind, cents in tax_back.items():
+        TaxLine.objects.create(
+            payment=payment,
+            refund=refund,
+            province=charged[kind].province,
+            kind=kind,
+            rate_bp=charged[kind].rate_bp,
+            amount_cents=cents,
+            currency=payment.currency,
+        )
     if destination == RefundDestination.CREDITS:
         credits.credits_move(
             customer=payment.customer,
@@ -153,6 +168,26 @@ def refund_issue(
     if refund.status == RefundStatus.PENDING:
         transaction.on_commit(partial(refund_send, refund.pk), robust=True)
     return refund
+
+
+def _tax_given_back(payment: Payment, amount_cents: int) -> dict[str, int]:
+    """Per kind, the (negative) tax a refund of `amount_cents` reverses (payments/tax.py)."""
+    if payment.tax_cents <= 0 or amount_cents <= 0:
+        return {}
+    charged: dict[str, int] = {}
+    reversed_before: dict[str, int] = {}
+    for line in payment.tax_lines.all():
+        if line.refund_id is None:
+            charged[line.kind] = charged.get(line.kind, 0) + line.amount_cents
+        else:
+            reversed_before[line.kind] = reversed_before.get(line.kind, 0) - line.amount_cents
+    return refund_tax_split(
+        refund_cents=amount_cents,
+        amount_cents=payment.amount_cents,
+        refunded_before_cents=payment.refunded_cents,
+        charged=charged,
+        reversed_before=reversed_before,
+    )
 
 
 def payment_lock(payment_id: int) -> Payment:
