@@ -19,7 +19,7 @@ NAV = [
     ("Offers", "booking:offers", "mechanic"),
     ("Earnings", "payments:earnings", "mechanic,workshop_staff"),
     ("Appointments", "workshops:appointments", "workshop_staff,workshop_owner"),
-    ("Workshop hours", "availability:workshop_hours", "workshop_staff,workshop_owner"),
+    ("Hours", "availability:workshop_hours", "workshop_staff,workshop_owner"),
     ("Time off", "availability:workshop_time_off", "workshop_staff"),
     ("Workshop", "accounts:workshop_list", "workshop_staff,workshop_owner"),
     ("Mechanic profile", "accounts:mechanic_application", "mechanic"),
@@ -28,8 +28,7 @@ NAV = [
     ("Admin", "admin:index", "admin"),
     ("Analytics", "analytics:platform", "admin"),
     ("My numbers", "analytics:mine", "mechanic"),
-    ("Workshop analytics", "analytics:workshop_default", "workshop_staff,workshop_owner"),
-    ("Integrations", "integrations:endpoints", "*"),
+    ("Analytics", "analytics:workshop_default", "workshop_staff,workshop_owner"),
 ]
 
 FORM_ERROR_KEY = "form_error"

@@ -22,7 +22,7 @@ from .conftest import NOW, SLOT
 
 pytestmark = pytest.mark.django_db
 
-ADVICE_CENTS = 2999
+ADVICE_CENTS = 3389  # the advice plan, $29.99 + 13 % Ontario HST (the factories live in Toronto)
 MINUTES = 30  # the advice plan
 END = SLOT + timedelta(minutes=MINUTES)
 

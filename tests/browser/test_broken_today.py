@@ -303,7 +303,7 @@ def test_an_independent_owner_reaches_the_workshop_hours_and_the_editor_reads_ri
     workshop_hours(workshop, days=[0, 6], open_=9 * 60, close=17 * 60)
     workshop.hours.filter(day_of_week__in=[0, 6]).update(is_open=False)
     page = open_page(owner, viewport=DESKTOP)
-    page.locator("header").get_by_role("link", name="Workshop hours").click()
+    page.locator("header").get_by_role("link", name="Hours", exact=True).click()
     expect(page.locator("h1")).to_contain_text("opening hours")
     sunday = page.locator("tr", has_text="Sunday")
     expect(sunday.locator("input[name$='-open']")).to_have_value("")

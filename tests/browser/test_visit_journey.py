@@ -79,7 +79,9 @@ def plans(db):
 def pick_first_time(page, nth: int = 0) -> str:
     """Choose the first day with free times, then its nth time; returns the time's label."""
     pick_day(page, page.locator("#slot-picker a.day.has-slots").first)
-    slot = page.locator("#slot-picker label.slot").nth(nth)
+    # The day's times are grouped in collapsible periods (night, morning, …): open them all.
+    page.eval_on_selector_all("#slot-picker details", "all => all.forEach(d => { d.open = true; })")
+    slot = page.locator("#slot-picker label.slot:visible").nth(nth)
     label = slot.inner_text().strip()
     slot.click()
     return label

@@ -23,9 +23,9 @@ def nav(page: str) -> list[str]:
 def test_an_independent_workshop_owner_has_the_workshop_hours_in_the_menu(login):
     owner = UserFactory(role=Role.MECHANIC)
     MechanicFactory(independent=True, user=owner, workshop=WorkshopFactory(owner=owner))
-    assert "Workshop hours" in nav(login(owner).get("/").content.decode())
+    assert "Hours" in nav(login(owner).get("/").content.decode())
     virtual = MechanicFactory().user
-    assert "Workshop hours" not in nav(login(virtual).get("/").content.decode())
+    assert "Hours" not in nav(login(virtual).get("/").content.decode())
 
 
 def test_every_role_gets_its_pages_and_the_phone_menu_button(login, admin_user):
