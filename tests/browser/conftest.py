@@ -35,6 +35,7 @@ TIMEOUT_MS = 10_000
 _plans_migration = importlib.import_module(
     "autodoctor.booking.migrations.0002_overlap_guard_and_plans"
 )
+_tax_migration = importlib.import_module("autodoctor.payments.migrations.0003_sales_tax")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -47,8 +48,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 @pytest.fixture(autouse=True)
 def plans(transactional_db):
-    # Transactional tests flush tables, data-migration rows included: recreate them.
+    # Transactional tests flush tables, data-migration rows included: recreate them
+    # (the plans, and the sales-tax rates the checkout and receipts show).
     _plans_migration.create_plans(django_apps, None)
+    _tax_migration.seed_tax_rates(django_apps, None)
 
 
 @pytest.fixture(scope="module")
