@@ -30,7 +30,7 @@ def test_customer_on_a_phone_searches_opens_a_profile_and_books_that_mechanic(op
     other = MechanicFactory(user__full_name="Otto Other", brands=["Honda"], rating="4.9")
     weekly_hours(other, days=range(7), start=0, end=24 * 60)
     MechanicFactory(user__full_name="Fiona Ford", brands=["Ford"])
-    grant_credits(customer, 2999)
+    grant_credits(customer, 3389)  # the $29.99 advice plan + 13 % Ontario HST
     assert PHONE["width"] == 390
 
     page = open_page(customer, viewport=PHONE)
@@ -70,6 +70,6 @@ def test_customer_on_a_phone_searches_opens_a_profile_and_books_that_mechanic(op
     page.fill("textarea[name=concern]", "Squeal from the front brakes when stopping")
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Hold this time").click()
-    page.get_by_role("button", name="Pay $29.99 CAD with credits").click()
+    page.get_by_role("button", name="Pay $33.89 CAD with credits").click()
     expect(page.locator("h1")).to_have_text("You're booked")
     assert Session.objects.get(customer=customer).mechanic_id == vera.pk
