@@ -27,6 +27,16 @@ from tests.notifications.test_worker_kill import database_url
 
 pytestmark = [pytest.mark.race, pytest.mark.django_db(transaction=True)]
 
+
+@pytest.fixture(autouse=True)
+def real_clock(request):
+    """The rqworker is another process, on the real clock: with the suite's clock moved
+    (--clock-at) its jobs would look due in the future. These run in the real-clock
+    passes (SQLite and PostgreSQL)."""
+    if request.config.getoption("--clock-at"):
+        pytest.skip("a separate worker process cannot share the moved clock")
+
+
 # A Redis database of this pytest process's own, so parallel runs do not share a queue.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
 RQ = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
