@@ -18,27 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import harness  # bench/harness.py (the script's own folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 8, 14, 0, tzinfo=UTC)
-
-
-def _timed(fn, runs: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    return statistics.median(samples), samples[
-        min(len(samples) - 1, round(0.95 * (len(samples) - 1)))
-    ]
 
 
 def main() -> None:
@@ -93,8 +82,8 @@ def main() -> None:
             ),
         ),
     ]
-    results = [(label, _timed(fn, args.runs)) for label, fn in rows]
-    baseline = _timed(lambda: naive_mix_and_lead(year), max(2, args.runs // 5))
+    results = [(label, harness.timed(fn, args.runs, warm=False)) for label, fn in rows]
+    baseline = harness.timed(lambda: naive_mix_and_lead(year), max(2, args.runs // 5), warm=False)
     print(f"{'measurement':<44} {'median ms':>10} {'p95 ms':>9}")
     for label, (median, p95) in results:
         print(f"{label:<44} {median * 1000:>10.1f} {p95 * 1000:>9.1f}")

@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+import harness  # bench/harness.py (the script's own folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 8, 14, 0, tzinfo=UTC)  # a Monday, 10:00 in Toronto
@@ -67,51 +65,8 @@ def main() -> None:
 
 
 def run_in_child(db: str, args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory(prefix="autodoctor-bench-") as tmp:
-        # DEBUG off as in production: no query log in the timings.
-        env = dict(os.environ, AUTODOCTOR_VAR_DIR=tmp, DEBUG="false", SECRET_KEY="bench-only")
-        if db == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
-        else:
-            env["DATABASE_URL"] = args.postgres_url
-            _postgres_database(args.postgres_url, create=True)
-        try:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    db,
-                    "--mechanics",
-                    str(args.mechanics),
-                    "--runs",
-                    str(args.runs),
-                ],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-        except subprocess.CalledProcessError as exc:
-            sys.stderr.write(exc.stdout + exc.stderr)
-            raise
-        finally:
-            if db == "postgres":
-                _postgres_database(args.postgres_url, create=False)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _postgres_database(url: str, *, create: bool) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    child = ["--mechanics", str(args.mechanics), "--runs", str(args.runs)]
+    return harness.run_in_child(__file__, db, child, postgres_url=args.postgres_url)
 
 
 def print_table(results: list[dict], mechanics: int) -> None:
@@ -210,11 +165,11 @@ def run_child(args: argparse.Namespace) -> dict:
         "db": args.child,
         "population": MechanicProfile.objects.count(),
         "seed_seconds": seed_seconds,
-        "a": _timed(slots, args.runs),
-        "naive": _timed(naive, 3),
-        "b": _timed(free, args.runs),
-        "b2": _timed(free_bookable, args.runs),
-        "c": _timed(earliest, args.runs),
+        "a": harness.timed(slots, args.runs),
+        "naive": harness.timed(naive, 3),
+        "b": harness.timed(free, args.runs),
+        "b2": harness.timed(free_bookable, args.runs),
+        "c": harness.timed(earliest, args.runs),
         "slots": len(fast),
         "same_as_naive": same,
         "queries_a": queries_a,
@@ -223,18 +178,6 @@ def run_child(args: argparse.Namespace) -> dict:
         "free_bookable": len(free_bookable()),
         "earliest": [found[0], found[1].start.isoformat()] if found else [None, None],
     }
-
-
-def _timed(fn, runs: int) -> tuple[float, float]:
-    fn()  # warm caches and connections
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return statistics.median(samples), p95
 
 
 def _count_queries(connection, fn) -> int:

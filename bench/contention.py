@@ -35,7 +35,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from harness import postgres_database  # bench/harness.py
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -90,7 +91,7 @@ def run_in_child(db: str, args: argparse.Namespace) -> list[dict]:
             env["DATABASE_URL"] = f"sqlite:///{tmp}/contention.sqlite3"
         else:
             env["DATABASE_URL"] = args.postgres_url
-            _postgres_database(args.postgres_url, create=True)
+            postgres_database(args.postgres_url, create=True)
         command = [sys.executable, __file__, "--child", db]
         for name in ("clients", "processes", "holds", "mechanics", "workers", "process_workers"):
             command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
@@ -103,20 +104,8 @@ def run_in_child(db: str, args: argparse.Namespace) -> list[dict]:
             raise
         finally:
             if db == "postgres":
-                _postgres_database(args.postgres_url, create=False)
+                postgres_database(args.postgres_url, create=False)
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-
-
-def _postgres_database(url: str, *, create: bool) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def print_tables(rows: list[dict], args: argparse.Namespace) -> None:

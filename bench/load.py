@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # spawned processes re-import this file
 
-from bench.contention import _postgres_database  # noqa: E402
+from bench.harness import postgres_database  # noqa: E402
 
 ENDPOINTS = ("slots", "hold", "confirm", "release")
 OVERLAPS_SQL = """
@@ -98,7 +98,7 @@ def run_one(web_workers: int, args: argparse.Namespace) -> dict:
             HOLDS_PER_CUSTOMER_MECHANIC_DAY="100000",
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         )
-        _postgres_database(args.postgres_url, create=True)
+        postgres_database(args.postgres_url, create=True)
         try:
             subprocess.run(
                 [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
@@ -128,7 +128,7 @@ def run_one(web_workers: int, args: argparse.Namespace) -> dict:
                 server.wait(timeout=60)
             result["overlaps"] = _overlaps(args.postgres_url)
         finally:
-            _postgres_database(args.postgres_url, create=False)
+            postgres_database(args.postgres_url, create=False)
     result["web_workers"] = web_workers
     return result
 

@@ -16,17 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from availability import _postgres_database
+import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 8, 14, 0, tzinfo=UTC)  # a Monday, 10:00 in Toronto
@@ -73,38 +69,8 @@ def main() -> None:
 
 
 def run_in_child(db: str, args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory(prefix="autodoctor-bench-") as tmp:
-        env = dict(os.environ, AUTODOCTOR_VAR_DIR=tmp, DEBUG="false", SECRET_KEY="bench-only")
-        if db == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
-        else:
-            env["DATABASE_URL"] = args.postgres_url
-            _postgres_database(args.postgres_url, create=True)
-        try:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    db,
-                    "--mechanics",
-                    str(args.mechanics),
-                    "--runs",
-                    str(args.runs),
-                ],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-        except subprocess.CalledProcessError as exc:
-            sys.stderr.write(exc.stdout + exc.stderr)
-            raise
-        finally:
-            if db == "postgres":
-                _postgres_database(args.postgres_url, create=False)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    child = ["--mechanics", str(args.mechanics), "--runs", str(args.runs)]
+    return harness.run_in_child(__file__, db, child, postgres_url=args.postgres_url)
 
 
 def print_table(results: list[dict], mechanics: int) -> None:
@@ -155,8 +121,8 @@ def run_child(args: argparse.Namespace) -> dict:
         rows[label] = {
             "total": fast.total,
             "same": [c.id for c in fast.cards] == slow,
-            "fast": _timed(lambda q=query: mechanic_search(q, now=NOW), args.runs),
-            "naive": _timed(lambda q=query: naive_search(q), 3),
+            "fast": harness.timed(lambda q=query: mechanic_search(q, now=NOW), args.runs),
+            "naive": harness.timed(lambda q=query: naive_search(q), 3),
         }
     with CaptureQueriesContext(connection) as captured:
         mechanic_search(_queries()["brand + free at now+3h (30 min)"], now=NOW)
@@ -206,19 +172,6 @@ def naive_search(query) -> list[int]:
     for p in out[:20]:
         service.available_slots(p, NOW, NOW + timedelta(days=7), timedelta(minutes=30), now=NOW)
     return [p.pk for p in out[:20]]
-
-
-def _timed(fn, runs: int) -> tuple[float, float]:
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    return statistics.median(samples), samples[
-        min(len(samples) - 1, round(0.95 * (len(samples) - 1)))
-    ]
 
 
 if __name__ == "__main__":

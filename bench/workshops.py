@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -31,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from availability import _postgres_database  # noqa: E402  (bench/availability.py)
+import harness  # noqa: E402  (bench/harness.py)
 
 NOW = datetime(2026, 6, 8, 12, 0, tzinfo=UTC)  # a Monday, 08:00 in Toronto
 DURATION = timedelta(minutes=60)
@@ -62,29 +59,9 @@ def main() -> None:
 
 
 def run_in_child(db: str, args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory(prefix="autodoctor-bench-") as tmp:
-        env = dict(os.environ, AUTODOCTOR_VAR_DIR=tmp, DEBUG="false", SECRET_KEY="bench-only")
-        if db == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
-        else:
-            env["DATABASE_URL"] = args.postgres_url
-            _postgres_database(args.postgres_url, create=True)
-        try:
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", db, "--runs", str(args.runs)],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-        except subprocess.CalledProcessError as exc:
-            sys.stderr.write(exc.stdout + exc.stderr)
-            raise
-        finally:
-            if db == "postgres":
-                _postgres_database(args.postgres_url, create=False)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return harness.run_in_child(
+        __file__, db, ["--runs", str(args.runs)], postgres_url=args.postgres_url
+    )
 
 
 def print_table(results: list[dict]) -> None:
@@ -153,8 +130,8 @@ def run_child(args: argparse.Namespace) -> dict:
         naive()
     result = {
         "db": connection.vendor.replace("postgresql", "postgres"),
-        "a": _timed(listing, args.runs),
-        "naive": _timed(naive, max(3, args.runs // 20)),
+        "a": harness.timed(listing, args.runs),
+        "naive": harness.timed(naive, max(3, args.runs // 20)),
         "slots": len(got),
         "same_as_naive": [s.start for s in got] == reference,
         "queries_a": len(fast.captured_queries),
@@ -162,17 +139,6 @@ def run_child(args: argparse.Namespace) -> dict:
     }
     result["race"] = _race(workshop, sessions)
     return result
-
-
-def _timed(fn, runs: int) -> tuple[float, float]:
-    fn()  # warm
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
 
 
 def _world(racers: int):

@@ -95,6 +95,12 @@ def diagnosis_validate(
     )
 
 
+def diagnosis_of(session: Session) -> Diagnosis | None:
+    """The session's diagnosis, or None while the mechanic has not written one (one
+    query; the one read every page, email and visit booking uses)."""
+    return Diagnosis.objects.filter(session=session).first()
+
+
 def labour_words(minutes: int) -> str:
     """90 -> "1 h 30 min"; 45 -> "45 min"; 120 -> "2 h" (pages and emails)."""
     hours, rest = divmod(minutes, 60)
@@ -161,7 +167,7 @@ def diagnosis_save(
             parts=parts,
             urgency=urgency,
         )
-        diagnosis = Diagnosis.objects.filter(session=session).first()
+        diagnosis = diagnosis_of(session)
         first = diagnosis is None
         if diagnosis is None:
             diagnosis = Diagnosis(session=session)

@@ -44,7 +44,6 @@ from .forms import (
 )
 from .matching import match_criteria
 from .models import (
-    Diagnosis,
     Plan,
     Reservation,
     ReservationStatus,
@@ -768,7 +767,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     now = timezone.now()
     context = {
         "session": session,
-        "diagnosis": Diagnosis.objects.filter(session=session).first(),
+        "diagnosis": diagnosis.diagnosis_of(session),
         "hold": selectors.current_hold(session),
         "answer_by": selectors.session_request_deadline(session),
         "history": page_selectors.session_history(session),
@@ -946,7 +945,7 @@ def session_room(request: HttpRequest, session_id: int) -> HttpResponse:
     # The diagnosis form sits outside the polled status block, so typing is never lost.
     if context["is_mechanic"] and diagnosis.diagnosis_writable(session, now=now):
         context.update(
-            diagnosis=Diagnosis.objects.filter(session=session).first(),
+            diagnosis=diagnosis.diagnosis_of(session),
             diagnosis_until=diagnosis.diagnosis_editable_until(session),
             service_types=ServiceType.choices,
             urgencies=Urgency.choices,

@@ -12,8 +12,8 @@ since that is where the customer has to be.
 from datetime import datetime, timedelta
 from typing import Any
 
-from autodoctor.booking.diagnosis import labour_words
-from autodoctor.booking.models import Diagnosis, ServiceType, Session
+from autodoctor.booking.diagnosis import diagnosis_of, labour_words
+from autodoctor.booking.models import ServiceType, Session
 from autodoctor.workshops.models import Visit
 
 
@@ -39,7 +39,7 @@ def session_facts(session: Session) -> dict[str, Any]:
 
 def diagnosis_facts(session: Session) -> dict[str, Any] | None:
     """The mechanic's diagnosis as the completion email tells it; None while unwritten."""
-    diagnosis = Diagnosis.objects.filter(session=session).first()
+    diagnosis = diagnosis_of(session)
     if diagnosis is None:
         return None
     return {

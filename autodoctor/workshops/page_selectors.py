@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
 from autodoctor.availability import service as availability
 from autodoctor.availability.engine import minute_label
 from autodoctor.availability.models import DayOfWeek, WorkshopHours
-from autodoctor.booking.models import Session
 from autodoctor.booking.page_selectors import MonthOfSlots, month_bounds, month_of_starts
 
 from .models import HOLDING_STATUSES, Visit, VisitEvent
@@ -97,14 +95,6 @@ def workshop_mechanics(workshop_id: int) -> QuerySet[MechanicProfile]:
         .select_related("user")
         .order_by("user__full_name", "pk")
     )
-
-
-def session_diagnosis(session: Session) -> object | None:
-    """The mechanic's diagnosis of a session, once the booking app records one."""
-    try:
-        return session.diagnosis  # type: ignore[attr-defined]
-    except (AttributeError, ObjectDoesNotExist):
-        return None
 
 
 def visit_history(visit: Visit) -> QuerySet[VisitEvent]:

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
 from autodoctor.availability import service as availability
+from autodoctor.booking.diagnosis import diagnosis_of
 from autodoctor.booking.models import ServiceType, Session, SessionStatus
 from autodoctor.booking.services import (
     reservation_pin_for_visit,
@@ -348,18 +348,11 @@ class VisitRequest:
 def visit_plan_for_session(session: Session, workshop_id: int) -> tuple[str, int]:
     """(service type, minutes) a visit following `session` is booked for at the workshop:
     the diagnosis's recommended work and labour estimate when there is one."""
-    diagnosis = _diagnosis_of(session)
+    diagnosis = diagnosis_of(session)
     service_type = getattr(diagnosis, "service_type", "") or ServiceType.DIAGNOSTIC
     estimate = getattr(diagnosis, "estimated_labour_minutes", None)
     rules = availability.visit_rules(workshop_id)
     return service_type, rules.minutes_for(service_type, estimate)
-
-
-def _diagnosis_of(session: Session):
-    try:
-        return session.diagnosis  # type: ignore[attr-defined]
-    except (AttributeError, ObjectDoesNotExist):
-        return None
 
 
 def visit_request_from_session(

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from autodoctor.accounts.models import User, Workshop
+from autodoctor.booking.diagnosis import diagnosis_of
 from autodoctor.booking.forms import parse_start
 from autodoctor.booking.models import Session, SessionStatus
 from autodoctor.booking.page_selectors import local_today
@@ -174,7 +175,7 @@ def visit_new_at(request: HttpRequest, session_id: int, workshop_id: int) -> Htt
             "workshop": workshop,
             "minutes": minutes,
             "service_type": service_type,
-            "diagnosis": page_selectors.session_diagnosis(session),
+            "diagnosis": diagnosis_of(session),
             "open_visit": _open_visit(session),
             "modes": VisitMode.choices,
             **context,

@@ -1,0 +1,74 @@
+"""What every benchmark here shares: a child process per database with its own
+DATABASE_URL (a temporary SQLite file, or a PostgreSQL database created and dropped
+around the run), and the timing of a callable as (median, p95) seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def postgres_database(url: str, *, create: bool) -> None:
+    """Drop the database named in `url` and, with `create`, make it again empty."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def run_in_child(script: str, db: str, child_args: list[str], *, postgres_url: str) -> dict:
+    """Run `script --child <db> <child_args>` against a fresh database of kind `db` with
+    DEBUG off (no query log in the timings); its last stdout line is the JSON result."""
+    with tempfile.TemporaryDirectory(prefix="autodoctor-bench-") as tmp:
+        env = dict(os.environ, AUTODOCTOR_VAR_DIR=tmp, DEBUG="false", SECRET_KEY="bench-only")
+        if db == "sqlite":
+            env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
+        else:
+            env["DATABASE_URL"] = postgres_url
+            postgres_database(postgres_url, create=True)
+        try:
+            out = subprocess.run(
+                [sys.executable, script, "--child", db, *child_args],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        except subprocess.CalledProcessError as exc:
+            sys.stderr.write(exc.stdout + exc.stderr)
+            raise
+        finally:
+            if db == "postgres":
+                postgres_database(postgres_url, create=False)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def timed(fn: Callable[[], object], runs: int, *, warm: bool = True) -> tuple[float, float]:
+    """(median, p95) seconds of `runs` calls, after one untimed warm-up call."""
+    if warm:
+        fn()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    samples.sort()
+    return statistics.median(samples), samples[
+        min(len(samples) - 1, round(0.95 * (len(samples) - 1)))
+    ]
