@@ -66,9 +66,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "autodoctor.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -93,6 +95,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "autodoctor.web.context_processors.navigation",
@@ -167,10 +170,18 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-ca"
+# English (Canada) and Canadian French. A person's choice (User.language, set at sign-up, on
+# the profile page or with the header's switch) wins; visitors get their browser's
+# Accept-Language (LocaleMiddleware). Catalogues: each app's locale/fr_CA/LC_MESSAGES/django.po,
+# compiled by `./dev` (docs/i18n.md).
+LANGUAGES = [("en-ca", "English"), ("fr-ca", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "language"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 # Date-times carry their zone (autodoctor/formats/en/formats.py).
 FORMAT_MODULE_PATH = ["autodoctor.formats"]
-USE_I18N = False
+USE_I18N = True
 USE_TZ = True
 DEFAULT_DISPLAY_ZONE = os.environ.get("DEFAULT_DISPLAY_ZONE", "America/Toronto")
 

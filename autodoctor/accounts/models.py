@@ -57,6 +57,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     time_zone = models.CharField(
         max_length=64, default="America/Toronto", validators=[validate_zone]
     )
+    # The language pages, emails, SMS and calendar files are in for this person.
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can log into the Django admin.")
     date_joined = models.DateTimeField(default=timezone.now)

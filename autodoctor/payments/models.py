@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import translation
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 from autodoctor.booking.models import Plan, Reservation, Session
@@ -182,9 +183,16 @@ class Payment(models.Model):
         return money_label(self.subtotal_cents, self.currency)
 
 
-def money_label(cents: int, currency: str = "CAD") -> str:
+def money_label(cents: int, currency: str | None = "CAD") -> str:
+    """An amount as people read it in the active language: "$1,029.99 CAD" in English,
+    "1 029,99 $ CAD" in French (with no-break spaces); currency=None leaves the code off."""
     sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) / 100:,.2f} {currency}"
+    amount = f"{abs(cents) / 100:,.2f}"
+    if (translation.get_language() or "").startswith("fr"):
+        nbsp = "\u00a0"
+        amount = amount.replace(",", nbsp).replace(".", ",")
+        return f"{sign}{amount}{nbsp}$" + (f"{nbsp}{currency}" if currency else "")
+    return f"{sign}${amount}" + (f" {currency}" if currency else "")
 
 
 def rate_percent(rate_bp: Decimal) -> str:

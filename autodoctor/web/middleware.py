@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from autodoctor.errors import Busy, DomainError, RateLimited, database_busy
@@ -105,6 +105,22 @@ class RateLimitMiddleware:
         )
         response["Retry-After"] = str(refusal.retry_after)
         return response
+
+
+class UserLanguageMiddleware:
+    """A signed-in person sees the language they chose (User.language) whatever their
+    browser says; visitors keep what LocaleMiddleware picked (the language cookie set by
+    the header's switch, else Accept-Language)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = getattr(getattr(request, "user", None), "language", "")
+        if chosen and chosen != translation.get_language():
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
 
 
 class ViewerTimeZoneMiddleware:

@@ -2,6 +2,7 @@
 
 import sys
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -9,6 +10,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -34,6 +36,17 @@ class LoginView(auth_views.LoginView):
     form_class = EmailLoginForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The header's language switch: remembered in the language cookie for everyone and on
+    the account of a signed-in person (so emails and SMS follow it too)."""
+    chosen = request.POST.get("language", "")
+    if request.user.is_authenticated and chosen in dict(settings.LANGUAGES):
+        request.user.language = chosen
+        request.user.save(update_fields=["language"])
+    return i18n_views.set_language(request)
 
 
 @login_required

@@ -6,6 +6,7 @@ from datetime import datetime
 from django import template
 
 from autodoctor.booking.models import Session, SessionStatus
+from autodoctor.payments.models import money_label
 
 from ..forms import RatingForm
 from ..selectors import rating_for_session
@@ -49,4 +50,4 @@ def bar(value: float | int | None, top: float | int = 1) -> float:
 
 @register.filter
 def money(cents: int | None) -> str:
-    return f"${(cents or 0) / 100:,.2f}"
+    return money_label(int(cents or 0), None)
