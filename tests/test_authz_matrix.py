@@ -116,7 +116,7 @@ PAGES: dict[str, Route] = {
     "home": Route(USER),
     "login": Route(PUBLIC),
     "healthz": Route(PUBLIC),  # the load balancer's readiness probe: "ok", nothing else
-    "set_language": Route(PUBLIC),  # the header's language switch (cookie; and the account when signed in)
+    "set_language": Route(PUBLIC),  # the language switch (cookie; account if signed in)
     "logout": Route(PUBLIC),
     "profile": Route(USER),
     "token_create": Route(USER),
