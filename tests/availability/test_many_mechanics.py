@@ -243,7 +243,11 @@ def test_who_is_free_on_an_ordinary_hour_is_two_queries_plus_busy_sources(
 def brute_force_earliest(mechanics, duration, *, after, now):
     best = None
     for mechanic in mechanics:
-        slots = available_slots(mechanic, after, now + timedelta(days=366), duration, now=now)
+        # The first two weeks first (where nearly every answer is); the whole year only
+        # when they hold nothing: the same first slot, found without listing a year.
+        slots = available_slots(mechanic, after, after + timedelta(days=14), duration, now=now)
+        if not slots:
+            slots = available_slots(mechanic, after, now + timedelta(days=366), duration, now=now)
         if slots and (best is None or (slots[0].start, mechanic.pk) < (best[1].start, best[0])):
             best = (mechanic.pk, slots[0])
     return best
