@@ -144,7 +144,6 @@ def test_only_the_horizon_is_stored_and_overlapping_events_are_merged(feeds, mec
 def test_a_bad_fetch_keeps_the_last_good_rows_and_records_the_error(
     feeds, mechanic, settings, route, message
 ):
-    settings.EXTERNAL_CALENDARS_TIMEOUT = 0.5
     settings.EXTERNAL_CALENDARS_MAX_BYTES = 20_000
     calendar = refresh(connect(mechanic, feeds.serve("/cal.ics", LUNCH)))
     good = stored(calendar)
@@ -152,7 +151,11 @@ def test_a_bad_fetch_keeps_the_last_good_rows_and_records_the_error(
 
     feeds.serve("/cal.ics", route)
     later = NOW + timedelta(minutes=20)
+    # The short limit only for the bad fetch: good fetches on a loaded machine keep the
+    # default, so the test times out the slow server, not itself.
+    settings.EXTERNAL_CALENDARS_TIMEOUT = 0.5
     calendar = refresh(calendar, at=later)
+    settings.EXTERNAL_CALENDARS_TIMEOUT = 10
     assert message in calendar.last_error
     assert calendar.last_fetched_at == later
     assert calendar.last_ok_at == NOW  # when it last worked, for the mechanic to see
