@@ -9,6 +9,7 @@ bookable UTC intervals.
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 
@@ -22,13 +23,13 @@ MAX_BUFFER_MINUTES = 240
 
 class DayOfWeek(models.IntegerChoices):
     # plan §1.1: 0=Sunday … 6=Saturday
-    SUNDAY = 0, "Sunday"
-    MONDAY = 1, "Monday"
-    TUESDAY = 2, "Tuesday"
-    WEDNESDAY = 3, "Wednesday"
-    THURSDAY = 4, "Thursday"
-    FRIDAY = 5, "Friday"
-    SATURDAY = 6, "Saturday"
+    SUNDAY = 0, _("Sunday")
+    MONDAY = 1, _("Monday")
+    TUESDAY = 2, _("Tuesday")
+    WEDNESDAY = 3, _("Wednesday")
+    THURSDAY = 4, _("Thursday")
+    FRIDAY = 5, _("Friday")
+    SATURDAY = 6, _("Saturday")
 
 
 def _minute_range(prefix: str, start: str, end: str) -> list[models.CheckConstraint]:
@@ -156,9 +157,9 @@ class DateOverride(models.Model):
 
 
 class TimeOffStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    DECLINED = "declined", "Declined"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
 
 
 class TimeOff(models.Model):

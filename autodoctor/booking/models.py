@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Vehicle
 
@@ -52,34 +53,34 @@ class Plan(models.Model):
 
 
 class SessionType(models.TextChoices):
-    CHAT = "chat", "Chat"
-    VIDEO = "video", "Video"
-    PHONE = "phone", "Phone"
-    DIAGNOSTIC = "diagnostic", "Diagnostic"
+    CHAT = "chat", _("Chat")
+    VIDEO = "video", _("Video")
+    PHONE = "phone", _("Phone")
+    DIAGNOSTIC = "diagnostic", _("Diagnostic")
 
 
 class ServiceType(models.TextChoices):
     """The kind of work a diagnosis recommends and a workshop visit is booked for."""
 
-    DIAGNOSTIC = "diagnostic", "In-person diagnostic"
-    MAINTENANCE = "maintenance", "Maintenance (oil, fluids, filters)"
-    BRAKES = "brakes", "Brakes"
-    ENGINE = "engine", "Engine"
-    ELECTRICAL = "electrical", "Electrical"
-    SUSPENSION = "suspension", "Suspension and steering"
-    TRANSMISSION = "transmission", "Transmission"
-    HVAC = "hvac", "Heating and A/C"
-    TIRES = "tires", "Tires and wheels"
-    OTHER = "other", "Other"
+    DIAGNOSTIC = "diagnostic", _("In-person diagnostic")
+    MAINTENANCE = "maintenance", _("Maintenance (oil, fluids, filters)")
+    BRAKES = "brakes", _("Brakes")
+    ENGINE = "engine", _("Engine")
+    ELECTRICAL = "electrical", _("Electrical")
+    SUSPENSION = "suspension", _("Suspension and steering")
+    TRANSMISSION = "transmission", _("Transmission")
+    HVAC = "hvac", _("Heating and A/C")
+    TIRES = "tires", _("Tires and wheels")
+    OTHER = "other", _("Other")
 
 
 class SessionStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    WAITING = "waiting", "Waiting"
-    SCHEDULED = "scheduled", "Scheduled"
-    LIVE = "live", "Live"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    WAITING = "waiting", _("Waiting")
+    SCHEDULED = "scheduled", _("Scheduled")
+    LIVE = "live", _("Live")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Session(models.Model):
@@ -162,10 +163,10 @@ class Session(models.Model):
 
 
 class ReservationStatus(models.TextChoices):
-    RESERVED = "reserved", "Reserved (hold)"
-    CONFIRMED = "confirmed", "Confirmed"
-    RELEASED = "released", "Released"
-    EXPIRED = "expired", "Expired"
+    RESERVED = "reserved", _("Reserved (hold)")
+    CONFIRMED = "confirmed", _("Confirmed")
+    RELEASED = "released", _("Released")
+    EXPIRED = "expired", _("Expired")
 
 
 ACTIVE_RESERVATION_STATUSES = (ReservationStatus.RESERVED, ReservationStatus.CONFIRMED)
@@ -235,17 +236,20 @@ class Reservation(models.Model):
 
 
 class OfferKind(models.TextChoices):
-    TARGETED = "targeted", "Targeted"
-    BROADCAST = "broadcast", "Broadcast"
-    REQUEST = "request", "Booking request"  # scheduled booking with a mechanic who reviews requests
+    TARGETED = "targeted", _("Targeted")
+    BROADCAST = "broadcast", _("Broadcast")
+    REQUEST = (
+        "request",
+        _("Booking request"),
+    )  # scheduled booking with a mechanic who reviews requests
 
 
 class OfferStatus(models.TextChoices):
-    OFFERED = "offered", "Offered"
-    ACCEPTED = "accepted", "Accepted"
-    DECLINED = "declined", "Declined"
-    TAKEN = "taken", "Taken by someone else"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    TAKEN = "taken", _("Taken by someone else")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class Offer(models.Model):
@@ -343,9 +347,9 @@ LABOUR_MINUTES_MAX = 1440  # one day of workshop time
 
 
 class Urgency(models.TextChoices):
-    SAFE = "safe", "Safe to drive"
-    SOON = "soon", "Repair soon"
-    STOP = "stop", "Stop driving"
+    SAFE = "safe", _("Safe to drive")
+    SOON = "soon", _("Repair soon")
+    STOP = "stop", _("Stop driving")
 
 
 class Diagnosis(models.Model):
@@ -397,12 +401,12 @@ class Diagnosis(models.Model):
 
 
 class WaitlistStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    OFFERED = "offered", "Time held for you"
-    BOOKED = "booked", "Booked"
-    LAPSED = "lapsed", "Held time not taken"
-    LEFT = "left", "Left"
-    EXPIRED = "expired", "Range ended"
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Time held for you")
+    BOOKED = "booked", _("Booked")
+    LAPSED = "lapsed", _("Held time not taken")
+    LEFT = "left", _("Left")
+    EXPIRED = "expired", _("Range ended")
 
 
 ACTIVE_WAITLIST_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)

@@ -50,6 +50,7 @@ from .models import (
     ServiceType,
     Session,
     SessionStatus,
+    SessionType,
     Urgency,
 )
 from .state import ALLOWED
@@ -484,7 +485,13 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
             MechanicProfile.objects.select_related("user").filter(pk=state.mechanic_id).first()
         )
     if request.method != "POST":
-        return _render_step(request, state, "review", {"mechanic": mechanic, "start": start})
+        session_type_label = dict(SessionType.choices).get(state.session_type, state.session_type)
+        return _render_step(
+            request,
+            state,
+            "review",
+            {"mechanic": mechanic, "start": start, "session_type_label": session_type_label},
+        )
     intake = _intake(request, state)
     customer = _user(request)
     if not state.scheduled:

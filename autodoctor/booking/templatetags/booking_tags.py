@@ -1,7 +1,9 @@
 """Show instants in the viewer's own zone, always with the zone's name (invariant 3).
 
 Every filter takes the viewer (a User) or an IANA zone name as its argument:
-``{{ session.scheduled_for|when:user }}`` → "Tue 1 Dec 2026, 10:00 EST".
+``{{ session.scheduled_for|when:user }}`` → "Tue 1 Dec 2026, 10:00 EST"
+(in French « mar 1 déc. 2026, 10:00 EST »). Day and month names come from Django's
+translated calendar (availability_tags.dated), never from strftime (English only).
 """
 
 from datetime import date, datetime
@@ -9,6 +11,9 @@ from zoneinfo import ZoneInfo
 
 from django import template
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _lazy
+
+from autodoctor.availability.templatetags.availability_tags import dated
 
 register = template.Library()
 
@@ -32,7 +37,7 @@ def when(value: datetime | None, who: object) -> str:
     if value is None:
         return ""
     local = _local(value, who)
-    return f"{local:%a} {local.day} {local:%b %Y}, {_clock(local)}"
+    return f"{dated(local, 'D j M Y')}, {_clock(local)}"
 
 
 @register.filter
@@ -49,7 +54,7 @@ def local_day(value: datetime | date | None, who: object = None) -> str:
     if value is None:
         return ""
     day = _local(value, who).date() if isinstance(value, datetime) else value
-    return f"{day:%A} {day.day} {day:%B %Y}"
+    return dated(day, "l j F Y")
 
 
 @register.filter
@@ -85,26 +90,27 @@ def badge(status: str) -> str:
 
 
 EVENT_WORDS = {
-    "booking.session.requested": "Requested",
-    "booking.session.held": "Time held for checkout",
-    "booking.session.waitlist_offered": "Time held for you from the waitlist",
-    "booking.session.hold_expired": "Hold expired",
-    "booking.session.hold_released": "Hold released",
-    "booking.session.confirmed": "Booking confirmed",
-    "booking.offer.accepted": "Mechanic accepted",
-    "booking.session.request_declined": "Mechanic declined the request",
-    "booking.session.started": "Session started",
-    "booking.session.completed": "Session completed",
-    "booking.session.cancelled": "Cancelled",
-    "booking.session.rescheduled": "Rescheduled",
-    "booking.session.diagnosed": "Diagnosis written",
+    "booking.session.requested": _lazy("Requested"),
+    "booking.session.held": _lazy("Time held for checkout"),
+    "booking.session.waitlist_offered": _lazy("Time held for you from the waitlist"),
+    "booking.session.hold_expired": _lazy("Hold expired"),
+    "booking.session.hold_released": _lazy("Hold released"),
+    "booking.session.confirmed": _lazy("Booking confirmed"),
+    "booking.offer.accepted": _lazy("Mechanic accepted"),
+    "booking.session.request_declined": _lazy("Mechanic declined the request"),
+    "booking.session.started": _lazy("Session started"),
+    "booking.session.completed": _lazy("Session completed"),
+    "booking.session.cancelled": _lazy("Cancelled"),
+    "booking.session.rescheduled": _lazy("Rescheduled"),
+    "booking.session.diagnosed": _lazy("Diagnosis written"),
 }
 
 
 @register.filter
 def event_words(action: str) -> str:
     """A history entry's action code in plain words."""
-    return EVENT_WORDS.get(action, action.rsplit(".", 1)[-1].replace("_", " ").capitalize())
+    words = EVENT_WORDS.get(action)
+    return str(words) if words else action.rsplit(".", 1)[-1].replace("_", " ").capitalize()
 
 
 @register.filter
@@ -127,19 +133,20 @@ def from_iso(value: str | None) -> datetime | None:
 
 # A status in the words each party needs (the stored values stay the plan's names).
 STATUS_WORDS = {
-    "pending": "Pending",
-    "waiting": "Accepted · ready to join",
-    "scheduled": "Booked",
-    "live": "Live now",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
+    "pending": _lazy("Pending"),
+    "waiting": _lazy("Accepted · ready to join"),
+    "scheduled": _lazy("Booked"),
+    "live": _lazy("Live now"),
+    "completed": _lazy("Completed"),
+    "cancelled": _lazy("Cancelled"),
 }
 
 
 @register.filter
 def status_words(status: str) -> str:
     """ "waiting" reads as "Accepted · ready to join", not as if still waiting."""
-    return STATUS_WORDS.get(status, str(status).capitalize())
+    words = STATUS_WORDS.get(status)
+    return str(words) if words else str(status).capitalize()
 
 
 @register.filter
