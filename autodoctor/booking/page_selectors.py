@@ -274,7 +274,7 @@ def hold_for_customer(reservation_id: int, customer: User) -> Reservation:
         .first()
     )
     if reservation is None:
-        raise NotFound("No such hold.")
+        raise NotFound(_("No such hold."))
     return reservation
 
 

@@ -5,6 +5,7 @@ naming the current state.
 """
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import InvalidTransition
@@ -33,7 +34,8 @@ def session_transition(
     """
     if to not in ALLOWED[session.status]:
         raise InvalidTransition(
-            f"This session is {session.status}; it cannot become {to}.",
+            _("This session is %(status)s; it cannot become %(to)s.")
+            % {"status": session.status, "to": to},
             current_status=session.status,
             requested_status=to,
         )
