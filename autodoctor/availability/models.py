@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 
@@ -157,9 +158,9 @@ class DateOverride(models.Model):
 
 
 class TimeOffStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    APPROVED = "approved", _("Approved")
-    DECLINED = "declined", _("Declined")
+    PENDING = "pending", pgettext_lazy("time off", "Pending")
+    APPROVED = "approved", pgettext_lazy("time off", "Approved")
+    DECLINED = "declined", pgettext_lazy("time off", "Declined")
 
 
 class TimeOff(models.Model):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django import template
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from autodoctor.availability.templatetags.availability_tags import dated
 
@@ -90,19 +90,19 @@ def badge(status: str) -> str:
 
 
 EVENT_WORDS = {
-    "booking.session.requested": _lazy("Requested"),
-    "booking.session.held": _lazy("Time held for checkout"),
-    "booking.session.waitlist_offered": _lazy("Time held for you from the waitlist"),
-    "booking.session.hold_expired": _lazy("Hold expired"),
-    "booking.session.hold_released": _lazy("Hold released"),
-    "booking.session.confirmed": _lazy("Booking confirmed"),
-    "booking.offer.accepted": _lazy("Mechanic accepted"),
-    "booking.session.request_declined": _lazy("Mechanic declined the request"),
-    "booking.session.started": _lazy("Session started"),
-    "booking.session.completed": _lazy("Session completed"),
-    "booking.session.cancelled": _lazy("Cancelled"),
-    "booking.session.rescheduled": _lazy("Rescheduled"),
-    "booking.session.diagnosed": _lazy("Diagnosis written"),
+    "booking.session.requested": gettext_lazy("Requested"),
+    "booking.session.held": gettext_lazy("Time held for checkout"),
+    "booking.session.waitlist_offered": gettext_lazy("Time held for you from the waitlist"),
+    "booking.session.hold_expired": gettext_lazy("Hold expired"),
+    "booking.session.hold_released": gettext_lazy("Hold released"),
+    "booking.session.confirmed": gettext_lazy("Booking confirmed"),
+    "booking.offer.accepted": gettext_lazy("Mechanic accepted"),
+    "booking.session.request_declined": gettext_lazy("Mechanic declined the request"),
+    "booking.session.started": gettext_lazy("Session started"),
+    "booking.session.completed": gettext_lazy("Session completed"),
+    "booking.session.cancelled": gettext_lazy("Cancelled"),
+    "booking.session.rescheduled": gettext_lazy("Rescheduled"),
+    "booking.session.diagnosed": gettext_lazy("Diagnosis written"),
 }
 
 
@@ -133,12 +133,12 @@ def from_iso(value: str | None) -> datetime | None:
 
 # A status in the words each party needs (the stored values stay the plan's names).
 STATUS_WORDS = {
-    "pending": _lazy("Pending"),
-    "waiting": _lazy("Accepted · ready to join"),
-    "scheduled": _lazy("Booked"),
-    "live": _lazy("Live now"),
-    "completed": _lazy("Completed"),
-    "cancelled": _lazy("Cancelled"),
+    "pending": gettext_lazy("Pending"),
+    "waiting": gettext_lazy("Accepted · ready to join"),
+    "scheduled": gettext_lazy("Booked"),
+    "live": gettext_lazy("Live now"),
+    "completed": gettext_lazy("Completed"),
+    "cancelled": gettext_lazy("Cancelled"),
 }
 
 
