@@ -199,7 +199,7 @@ class CalendarForm(forms.Form):
             attrs={
                 "inputmode": "url",
                 "autocomplete": "off",
-                "placeholder": "webcal://… or https://…",
+                "placeholder": gettext_lazy("webcal://… or https://…"),
             }
         ),
     )

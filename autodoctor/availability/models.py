@@ -167,7 +167,7 @@ class TimeOff(models.Model):
     mechanic = models.ForeignKey(MechanicProfile, on_delete=models.CASCADE, related_name="time_off")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
-    all_day = models.BooleanField(default=False, help_text="Entered as whole local dates")
+    all_day = models.BooleanField(default=False, help_text=_("Entered as whole local dates"))
     reason = models.CharField(max_length=TEXT_NOTE_MAX, blank=True)
     status = models.CharField(
         max_length=10, choices=TimeOffStatus.choices, default=TimeOffStatus.PENDING
@@ -238,12 +238,12 @@ class WorkshopVisitSettings(models.Model):
     max_advance_days = models.PositiveSmallIntegerField(default=60)
     slot_step_minutes = models.PositiveSmallIntegerField(default=30)
     response_hours = models.PositiveSmallIntegerField(
-        default=24, help_text="How long a request holds its time while the workshop answers"
+        default=24, help_text=_("How long a request holds its time while the workshop answers")
     )
     durations = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Visit minutes per service type, e.g. {"brakes": 120}',
+        help_text=_('Visit minutes per service type, e.g. {"brakes": 120}'),
     )
 
     class Meta:

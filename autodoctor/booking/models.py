@@ -28,10 +28,10 @@ class Plan(models.Model):
 
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=60)
-    price_cents = models.PositiveIntegerField(help_text="Price in CAD cents")
+    price_cents = models.PositiveIntegerField(help_text=_("Price in CAD cents"))
     currency = models.CharField(max_length=3, default="CAD")
     description = models.CharField(max_length=200, blank=True)
-    is_free = models.BooleanField(default=False, help_text="No charge (free/trial waiver)")
+    is_free = models.BooleanField(default=False, help_text=_("No charge (free/trial waiver)"))
     is_active = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
 
@@ -102,14 +102,14 @@ class Session(models.Model):
         Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
     )
     vehicle_label = models.CharField(
-        max_length=VEHICLE_LABEL_MAX, blank=True, help_text="Year make model as entered"
+        max_length=VEHICLE_LABEL_MAX, blank=True, help_text=_("Year make model as entered")
     )
     requested_brand = models.CharField(max_length=BRAND_MAX, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Start-now sessions: when they went out to mechanics (once paid)",
+        help_text=_("Start-now sessions: when they went out to mechanics (once paid)"),
     )
     duration_minutes = models.PositiveSmallIntegerField()
     started_at = models.DateTimeField(null=True, blank=True)
@@ -191,7 +191,7 @@ class Reservation(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="reservations",
-        help_text="Empty for a workshop visit's mechanic time",
+        help_text=_("Empty for a workshop visit's mechanic time"),
     )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
@@ -199,7 +199,7 @@ class Reservation(models.Model):
     status = models.CharField(
         max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.RESERVED
     )
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Holds only")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Holds only"))
     reserved_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
@@ -266,7 +266,7 @@ class Offer(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="offers",
-        help_text="Empty for a broadcast offer open to every available mechanic",
+        help_text=_("Empty for a broadcast offer open to every available mechanic"),
     )
     kind = models.CharField(max_length=10, choices=OfferKind.choices)
     status = models.CharField(
@@ -432,7 +432,7 @@ class WaitlistEntry(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="waitlist_entries",
-        help_text="Empty: any mechanic",
+        help_text=_("Empty: any mechanic"),
     )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
     session_type = models.CharField(
@@ -457,7 +457,7 @@ class WaitlistEntry(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The pending session whose hold was offered to this customer",
+        help_text=_("The pending session whose hold was offered to this customer"),
     )
     offered_at = models.DateTimeField(null=True, blank=True)
     claim_expires_at = models.DateTimeField(null=True, blank=True)
