@@ -118,7 +118,7 @@ class WeekOut(Schema):
 def _block_out(block: WeeklyBlock) -> dict:
     return {
         "day_of_week": block.day_of_week,
-        "day_name": DayOfWeek(block.day_of_week).label,
+        "day_name": str(DayOfWeek(block.day_of_week).label),
         "start": minute_label(block.start_minute),
         "end": minute_label(block.end_minute),
     }
@@ -127,7 +127,7 @@ def _block_out(block: WeeklyBlock) -> dict:
 def _day_hours_out(row: WorkshopHours) -> dict:
     return {
         "day_of_week": row.day_of_week,
-        "day_name": DayOfWeek(row.day_of_week).label,
+        "day_name": str(DayOfWeek(row.day_of_week).label),
         "is_open": row.is_open,
         "open": wall_label(row.open_minute) if row.is_open else None,
         "close": wall_label(row.close_minute) if row.is_open else None,

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
-from django.utils.translation import gettext as _
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.accounts.presence import presence_of
