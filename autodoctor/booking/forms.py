@@ -60,7 +60,7 @@ class PlanForm(forms.Form):
 
     def __init__(self, *args: object, plans: list[Plan], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["plan"].choices = [(p.code, p.name) for p in plans]
+        self.fields["plan"].choices = [(p.code, p.title) for p in plans]
 
 
 class WhenForm(forms.Form):

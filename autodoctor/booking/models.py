@@ -7,11 +7,14 @@ trigger; both are created in migration 0002 (they are vendor specific, so they
 are not in Meta.constraints).
 """
 
+import enum
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Vehicle
@@ -21,6 +24,24 @@ CONCERN_MAX = 2000
 VEHICLE_LABEL_MAX = 120
 BRAND_MAX = 50
 CANCELLATION_REASON_MAX = 300
+
+
+# The seeded plans' names and descriptions (migration 0002), listed for the catalogue so
+# they read in the viewer's language; a name an admin types later shows as typed.
+PLAN_TEXTS = (
+    gettext_noop("Free first look"),
+    gettext_noop("Trial session"),
+    gettext_noop("Quick question"),
+    gettext_noop("Advice session"),
+    gettext_noop("Premium diagnostic"),
+    gettext_noop("Urgent help"),
+    gettext_noop("15 minutes, no charge (waiver required)"),
+    gettext_noop("15 minutes, once per customer (waiver required)"),
+    gettext_noop("15 minutes with a mechanic"),
+    gettext_noop("30 minutes: diagnose and plan the repair"),
+    gettext_noop("60 minutes: in-depth diagnostic"),
+    gettext_noop("15 minutes, first available mechanic"),
+)
 
 
 class Plan(models.Model):
@@ -48,8 +69,25 @@ class Plan(models.Model):
         return plan_minutes(self.code)
 
     @property
+    def title(self) -> str:
+        """The name in the viewer's language (the seeded names are in the catalogue)."""
+        return gettext(self.name) if self.name else ""
+
+    @property
+    def summary(self) -> str:
+        """The description in the viewer's language."""
+        return gettext(self.description) if self.description else ""
+
+    @property
     def price_label(self) -> str:
-        return "Free" if self.price_cents == 0 else f"${self.price_cents / 100:.2f} {self.currency}"
+        """ "Free", or the price as the viewer reads amounts: "$29.99 CAD" / « 29,99 $ CAD »."""
+        from autodoctor.payments.models import money_label
+
+        return (
+            gettext("Free")
+            if self.price_cents == 0
+            else money_label(self.price_cents, self.currency)
+        )
 
 
 class SessionType(models.TextChoices):
@@ -59,8 +97,24 @@ class SessionType(models.TextChoices):
     DIAGNOSTIC = "diagnostic", _("Diagnostic")
 
 
-class ServiceType(models.TextChoices):
-    """The kind of work a diagnosis recommends and a workshop visit is booked for."""
+class _PlainLabelChoices(models.enums.ChoicesType):
+    """`choices` keeps the lazy (translatable) labels for model fields and forms."""
+
+    @property
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(member.value, member._label_) for member in cls]
+
+
+class ServiceType(models.TextChoices, metaclass=_PlainLabelChoices):
+    """The kind of work a diagnosis recommends and a workshop visit is booked for.
+
+    `ServiceType.X.label` is a plain string in the active language, because visit facts
+    put it into JSON (notifications.facts); `choices` stays lazy so forms and
+    `get_service_type_display()` follow each viewer's language."""
+
+    @enum.property
+    def label(self) -> str:
+        return str(self._label_)
 
     DIAGNOSTIC = "diagnostic", _("In-person diagnostic")
     MAINTENANCE = "maintenance", _("Maintenance (oil, fluids, filters)")

@@ -311,7 +311,7 @@ def add_to_calendar(session: Session) -> dict[str, str]:
     else:
         title = _("Auto Doctor %(kind)s session") % {"kind": kind}
     details = _("%(plan)s · %(minutes)s minutes. Join: %(room)s") % {
-        "plan": session.plan.name,
+        "plan": session.plan.title,
         "minutes": session.duration_minutes,
         "room": room,
     }
@@ -448,7 +448,7 @@ def mechanic_calendar(
             )
             continue
         hold = r.status == ReservationStatus.RESERVED
-        label = f"{r.session.customer} · {r.session.plan.name}"
+        label = f"{r.session.customer} · {r.session.plan.title}"
         if r.session.vehicle_label:
             label += f" · {r.session.vehicle_label}"
         entries.append(

@@ -73,6 +73,19 @@ def test_the_wizard_speaks_french_from_the_first_step(french_client):
     assert "Book a mechanic" not in page and ">Continue<" not in page
 
 
+def test_the_french_plan_step_names_plans_and_prices_the_french_way(
+    french_client, booking_customer
+):
+    vehicle = booking_customer.customer_profile.vehicles.get()
+    french_client.post(f"{WIZARD}vehicle/", {"vehicle": vehicle.pk})
+    page = main(french_client.get(f"{WIZARD}plan/"))
+    assert "Choisir un forfait" in page and "Comment voulez-vous échanger?" in page
+    assert "Premier coup d" in page and "Séance de conseils" in page
+    assert "29,99\u00a0$\u00a0CAD" in page and ">Gratuit <" in page
+    assert "Vidéo" in page and "Clavardage" in page
+    assert "$29.99" not in page and "Advice session" not in page
+
+
 def test_the_french_slot_calendar_has_french_days_months_and_the_zone(
     french_client, booking_customer, available_mechanic
 ):
