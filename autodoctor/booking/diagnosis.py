@@ -27,6 +27,7 @@ from .models import (
     Session,
     SessionStatus,
     Urgency,
+    status_in_words,
 )
 from .selectors import session_for_user
 from .services import access_session_for_update, run_booking_transaction, session_complete_locked
@@ -171,7 +172,7 @@ def diagnosis_save(
                 )
             raise Conflict(
                 _("This session is %(status)s; a diagnosis is written during or after the session.")
-                % {"status": session.status},
+                % {"status": status_in_words(session.status)},
                 code="invalid_transition",
                 current_status=session.status,
             )

@@ -32,7 +32,7 @@ from autodoctor.accounts.models import User
 from autodoctor.errors import Busy, Conflict, NotAllowed, SlotUnavailable
 
 from .events import session_event_record
-from .models import Reservation, ReservationStatus, Session, SessionStatus
+from .models import Reservation, ReservationStatus, Session, SessionStatus, status_in_words
 from .room import JOINED, joined_parties
 from .services import (
     START_GRACE,
@@ -209,7 +209,7 @@ def session_extend(*, session_id: int, user: User, now: datetime | None = None) 
         if session.status != SessionStatus.LIVE:
             raise Conflict(
                 _("This session is %(status)s; only a live session can be extended.")
-                % {"status": session.status},
+                % {"status": status_in_words(session.status)},
                 code="invalid_transition",
                 current_status=session.status,
             )

@@ -137,6 +137,15 @@ class SessionStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+def status_in_words(status: str) -> str:
+    """A session status inside a sentence in the active language: "cancelled" in English
+    (the stored value's spelling), « annulée » in French."""
+    try:
+        return str(SessionStatus(status).label).lower()
+    except ValueError:
+        return str(status)
+
+
 class Session(models.Model):
     """A remote diagnostic session (plan §1.1 sessions). Immediate when scheduled_for is null."""
 

@@ -22,7 +22,7 @@ from autodoctor.accounts.models import User
 from autodoctor.errors import Conflict, NotAllowed
 
 from .events import session_event_record
-from .models import Session, SessionStatus
+from .models import Session, SessionStatus, status_in_words
 from .services import (
     EARLY_START,
     access_session_for_update,
@@ -87,7 +87,7 @@ def session_join(*, session_id: int, user: User, now: datetime | None = None) ->
         if session.status not in JOINABLE or session.mechanic_id is None:
             raise Conflict(
                 _("This session is %(status)s; there is nothing to join.")
-                % {"status": session.status},
+                % {"status": status_in_words(session.status)},
                 code="not_joinable",
                 current_status=session.status,
             )

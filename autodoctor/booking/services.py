@@ -50,6 +50,7 @@ from .models import (
     Session,
     SessionStatus,
     SessionType,
+    status_in_words,
 )
 from .selectors import mechanic_buffers, offer_deadline, request_past_deadline
 from .state import session_transition
@@ -321,7 +322,7 @@ def active_session_refusal(
             _(
                 "You already have session #%(pk)s (%(status)s) at that time; finish or cancel it first."
             )
-            % {"pk": other.pk, "status": other.status},
+            % {"pk": other.pk, "status": status_in_words(other.status)},
             code="active_session",
             session_id=other.pk,
             session_status=other.status,
@@ -594,7 +595,7 @@ def session_publish(
         if session.status != SessionStatus.PENDING:
             raise Conflict(
                 _("This session is %(status)s; it can no longer go out to mechanics.")
-                % {"status": session.status},
+                % {"status": status_in_words(session.status)},
                 code="session_closed",
                 current_status=session.status,
             )
@@ -652,7 +653,8 @@ def session_keep_unpaid_until(*, session_id: int, until: datetime) -> None:
         session = Session.objects.select_for_update().get(pk=session_id)
         if not session.awaiting_payment:
             raise Conflict(
-                _("This session is %(status)s; start a new one.") % {"status": session.status},
+                _("This session is %(status)s; start a new one.")
+                % {"status": status_in_words(session.status)},
                 code="session_closed",
             )
         kept = session.metadata.get(UNPAID_UNTIL_KEY)
@@ -1394,7 +1396,7 @@ def session_reschedule(
     ):
         raise Conflict(
             _("Only a scheduled session can be rescheduled; this one is %(status)s.")
-            % {"status": session.status},
+            % {"status": status_in_words(session.status)},
             code="invalid_transition",
             current_status=session.status,
         )
@@ -1417,7 +1419,7 @@ def session_reschedule(
         if locked.status != SessionStatus.SCHEDULED:
             raise Conflict(
                 _("This session is %(status)s; it cannot be rescheduled.")
-                % {"status": locked.status},
+                % {"status": status_in_words(locked.status)},
                 code="invalid_transition",
                 current_status=locked.status,
             )

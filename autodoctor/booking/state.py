@@ -11,7 +11,7 @@ from autodoctor.accounts.models import User
 from autodoctor.errors import InvalidTransition
 
 from .events import session_event_record
-from .models import Session, SessionStatus
+from .models import Session, SessionStatus, status_in_words
 
 S = SessionStatus
 ALLOWED: dict[str, set[str]] = {
@@ -35,7 +35,7 @@ def session_transition(
     if to not in ALLOWED[session.status]:
         raise InvalidTransition(
             _("This session is %(status)s; it cannot become %(to)s.")
-            % {"status": session.status, "to": to},
+            % {"status": status_in_words(session.status), "to": status_in_words(to)},
             current_status=session.status,
             requested_status=to,
         )

@@ -54,6 +54,7 @@ from .models import (
     SessionStatus,
     SessionType,
     Urgency,
+    status_in_words,
 )
 from .state import ALLOWED
 from .templatetags.booking_tags import when as format_when
@@ -869,7 +870,7 @@ def session_cancel(request: HttpRequest, session_id: int) -> HttpResponse:
     if not actions["can_cancel"]:
         raise Conflict(
             _("This session is %(status)s; it can no longer be cancelled.")
-            % {"status": session.status},
+            % {"status": status_in_words(session.status)},
             code="invalid_transition",
         )
     hours_before, no_show = services.cancellation_terms(session, now=now)
@@ -913,7 +914,7 @@ def session_reschedule(request: HttpRequest, session_id: int) -> HttpResponse:
     if session.status != SessionStatus.SCHEDULED or session.mechanic_id is None:
         raise Conflict(
             _("Only a scheduled session can be rescheduled; this one is %(status)s.")
-            % {"status": session.status},
+            % {"status": status_in_words(session.status)},
             code="invalid_transition",
         )
     current = page_selectors.session_reservation(session)
