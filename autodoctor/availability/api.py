@@ -12,6 +12,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator
 
@@ -117,7 +118,7 @@ class WeekOut(Schema):
 def _block_out(block: WeeklyBlock) -> dict:
     return {
         "day_of_week": block.day_of_week,
-        "day_name": DayOfWeek(block.day_of_week).label,
+        "day_name": str(DayOfWeek(block.day_of_week).label),
         "start": minute_label(block.start_minute),
         "end": minute_label(block.end_minute),
     }
@@ -126,7 +127,7 @@ def _block_out(block: WeeklyBlock) -> dict:
 def _day_hours_out(row: WorkshopHours) -> dict:
     return {
         "day_of_week": row.day_of_week,
-        "day_name": DayOfWeek(row.day_of_week).label,
+        "day_name": str(DayOfWeek(row.day_of_week).label),
         "is_open": row.is_open,
         "open": wall_label(row.open_minute) if row.is_open else None,
         "close": wall_label(row.close_minute) if row.is_open else None,
@@ -250,9 +251,9 @@ def time_off_create(request: HttpRequest, payload: TimeOffIn) -> Status:
     zone = user.time_zone
     if payload.start_date or payload.end_date:
         if not (payload.start_date and payload.end_date):
-            raise InvalidInput("Give both start_date and end_date.", field="end_date")
+            raise InvalidInput(_("Give both start_date and end_date."), field="end_date")
         if payload.starts_at or payload.ends_at:
-            raise InvalidInput("Give whole days or date-times, not both.", field="starts_at")
+            raise InvalidInput(_("Give whole days or date-times, not both."), field="starts_at")
         starts_at = parse_instant(payload.start_date.isoformat(), zone=zone, field="start_date")
         ends_at = parse_instant(
             payload.end_date.isoformat(), zone=zone, field="end_date", end_of_day=True
@@ -264,7 +265,7 @@ def time_off_create(request: HttpRequest, payload: TimeOffIn) -> Status:
         all_day = False
     else:
         raise InvalidInput(
-            "Give start_date and end_date, or starts_at and ends_at.", field="start_date"
+            _("Give start_date and end_date, or starts_at and ends_at."), field="start_date"
         )
     row = services.time_off_create(
         mechanic=mechanic,
@@ -592,15 +593,17 @@ def _slot_out(slot: Interval, zone: str) -> dict:
 
 def _duration(plan: str | None, duration: int | None) -> timedelta:
     if plan is not None and duration is not None:
-        raise InvalidInput("Give plan or duration, not both.", field="duration")
+        raise InvalidInput(_("Give plan or duration, not both."), field="duration")
     if plan is not None:
         return plan_duration(plan)
     if duration is None:
         raise InvalidInput(
-            f"Give plan ({', '.join(PLAN_MINUTES)}) or duration in minutes.", field="plan"
+            _("Give plan (%(choices)s) or duration in minutes.")
+            % {"choices": ", ".join(PLAN_MINUTES)},
+            field="plan",
         )
     if not 5 <= duration <= 480:
-        raise InvalidInput("Duration must be between 5 and 480 minutes.", field="duration")
+        raise InvalidInput(_("Duration must be between 5 and 480 minutes."), field="duration")
     return timedelta(minutes=duration)
 
 
@@ -610,9 +613,13 @@ def _window(
     start = parse_instant(start_text, zone=zone, field=names[0])
     end = parse_instant(end_text, zone=zone, field=names[1], end_of_day=True)
     if end <= start:
-        raise InvalidInput(f"`{names[1]}` must be after `{names[0]}`.", field=names[1])
+        raise InvalidInput(
+            _("`%(later)s` must be after `%(earlier)s`.")
+            % {"later": names[1], "earlier": names[0]},
+            field=names[1],
+        )
     if end - start > MAX_RANGE:
-        raise InvalidInput("Ask for at most 62 days at a time.", field=names[1])
+        raise InvalidInput(_("Ask for at most 62 days at a time."), field=names[1])
     return start, end
 
 
@@ -670,7 +677,7 @@ def mechanics_available(
 ) -> dict:
     begin, finish = _window(start, end, _user(request).time_zone, names=("start", "end"))
     if finish - begin > timedelta(days=1):
-        raise InvalidInput("Ask about at most one day at a time.", field="end")
+        raise InvalidInput(_("Ask about at most one day at a time."), field="end")
     ids = sorted(service.mechanics_free_between(begin, finish))
     return {"start": begin, "end": finish, "count": len(ids), "mechanic_ids": ids}
 

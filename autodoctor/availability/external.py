@@ -49,6 +49,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.errors import Conflict, InvalidInput, NotFound
@@ -86,23 +87,28 @@ def calendar_url_clean(url: str) -> str:
     """The address as it will be fetched (webcal:// read as https://), or InvalidInput."""
     url = url.strip()
     if not url:
-        raise InvalidInput("Paste the calendar's private address.", field="url")
+        raise InvalidInput(_("Paste the calendar's private address."), field="url")
     if len(url) > MAX_URL:
-        raise InvalidInput(f"The address is longer than {MAX_URL} characters.", field="url")
+        raise InvalidInput(
+            _("The address is longer than %(max_url)s characters.") % {"max_url": MAX_URL},
+            field="url",
+        )
     parts = urlsplit(url)
     scheme = SCHEMES.get(parts.scheme.lower())
     if scheme is None:
         raise InvalidInput(
-            "The address must start with https://, http:// or webcal://.", field="url"
+            _("The address must start with https://, http:// or webcal://."), field="url"
         )
     if not parts.hostname:
-        raise InvalidInput("The address has no server name.", field="url")
+        raise InvalidInput(_("The address has no server name."), field="url")
     if parts.username or parts.password:
-        raise InvalidInput("Addresses with a user name or password are not supported.", field="url")
+        raise InvalidInput(
+            _("Addresses with a user name or password are not supported."), field="url"
+        )
     try:
         parts.port  # noqa: B018 -- raises ValueError on a bad port
     except ValueError:
-        raise InvalidInput("The address has an invalid port.", field="url") from None
+        raise InvalidInput(_("The address has an invalid port."), field="url") from None
     return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
@@ -114,13 +120,13 @@ def _allowed_address(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise FeedError("The calendar's server name could not be found.") from None
+        raise FeedError(_("The calendar's server name could not be found.")) from None
     addresses = [info[4][0] for info in infos]
     if not settings.EXTERNAL_CALENDARS_ALLOW_PRIVATE:
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%")[0])
             if not ip.is_global or ip.is_multicast:
-                raise FeedError("The address points to a private network; it is refused.")
+                raise FeedError(_("The address points to a private network; it is refused."))
     return addresses[0]
 
 
@@ -226,27 +232,34 @@ def feed_fetch(url: str, *, etag: str = "", last_modified: str = "") -> Feed:
             return Feed(None, etag=etag, last_modified=last_modified)
         if 300 <= error.code < 400:  # urllib refused the target (file://, too many hops)
             raise _refused_redirect() from None
-        raise FeedError(f"The calendar server answered {error.code}.") from None
+        raise FeedError(
+            _("The calendar server answered %(code)s.") % {"code": error.code}
+        ) from None
     except urllib.error.URLError as error:
         if isinstance(error.reason, TimeoutError):
             raise _timed_out(timeout) from None
-        raise FeedError("The calendar server could not be reached.") from None
+        raise FeedError(_("The calendar server could not be reached.")) from None
     except TimeoutError:
         raise _timed_out(timeout) from None
     except (OSError, http.client.HTTPException, ValueError):
-        raise FeedError("The calendar server could not be reached.") from None
+        raise FeedError(_("The calendar server could not be reached.")) from None
 
 
 def _refused_redirect() -> FeedError:
-    return FeedError("The calendar server redirected to an address we do not follow.")
+    return FeedError(_("The calendar server redirected to an address we do not follow."))
 
 
 def _too_large(cap: int) -> FeedError:
-    return FeedError(f"The calendar file is larger than {cap // (1024 * 1024) or 1} MB.")
+    return FeedError(
+        _("The calendar file is larger than %(value)s MB.") % {"value": cap // (1024 * 1024) or 1}
+    )
 
 
 def _timed_out(timeout: float) -> FeedError:
-    return FeedError(f"The calendar server did not answer within {timeout:g} s.")
+    return FeedError(
+        _("The calendar server did not answer within %(timeout)s s.")
+        % {"timeout": format(timeout, "g")}
+    )
 
 
 # ======================================================================================
@@ -262,9 +275,9 @@ def feed_busy(body: bytes, *, zone: ZoneInfo, email: str, window: Interval) -> t
     try:
         calendar = icalendar.Calendar.from_ical(body)
     except Exception:  # icalendar raises ValueError, KeyError, ... on bad input
-        raise FeedError("The address did not return a calendar file.") from None
+        raise FeedError(_("The address did not return a calendar file.")) from None
     if not isinstance(calendar, icalendar.Calendar):
-        raise FeedError("The address did not return a calendar file.")
+        raise FeedError(_("The address did not return a calendar file."))
     # Google writes UTC times plus X-WR-TIMEZONE; recurring_ical_events.of applies the
     # same conversion, doing it here keeps the step visible and the dependency explicit.
     calendar = x_wr_timezone.to_standard(calendar)
@@ -283,7 +296,7 @@ def feed_busy(body: bytes, *, zone: ZoneInfo, email: str, window: Interval) -> t
     except FeedError:
         raise
     except Exception:
-        raise FeedError("The calendar file could not be read.") from None
+        raise FeedError(_("The calendar file could not be read.")) from None
     return merge(busy)[:MAX_BUSY_ROWS]
 
 
@@ -371,7 +384,7 @@ def external_calendar_add(
     url = calendar_url_clean(url)
     label = label.strip()
     if len(label) > 80:
-        raise InvalidInput("The name is longer than 80 characters.", field="label")
+        raise InvalidInput(_("The name is longer than 80 characters."), field="label")
     parts = urlsplit(url)
     try:
         _allowed_address(
@@ -384,9 +397,13 @@ def external_calendar_add(
         MechanicProfile.objects.select_for_update().filter(pk=mechanic.pk).first()
         calendars = ExternalCalendar.objects.filter(mechanic=mechanic)
         if calendars.filter(url=url).exists():
-            raise Conflict("This calendar is already connected.", field="url")
+            raise Conflict(_("This calendar is already connected."), field="url")
         if calendars.count() >= MAX_CALENDARS:
-            raise InvalidInput(f"At most {MAX_CALENDARS} calendars can be connected.", field="url")
+            raise InvalidInput(
+                _("At most %(max_calendars)s calendars can be connected.")
+                % {"max_calendars": MAX_CALENDARS},
+                field="url",
+            )
         calendar = ExternalCalendar.objects.create(
             mechanic=mechanic, url=url, label=label, created_at=now
         )
@@ -405,7 +422,7 @@ def external_calendar_remove(*, actor: User, calendar_id: int) -> None:
     with transaction.atomic(durable=True):
         calendar = _own(actor, calendar_id).select_for_update().first()
         if calendar is None:
-            raise NotFound("No such calendar.")
+            raise NotFound(_("No such calendar."))
         calendar.delete()
     logger.info("availability.external_calendar.removed id=%s", calendar_id)
 
@@ -415,7 +432,7 @@ def external_calendar_refresh_request(*, actor: User, calendar_id: int) -> Exter
     with transaction.atomic(durable=True):
         calendar = _own(actor, calendar_id).first()
         if calendar is None:
-            raise NotFound("No such calendar.")
+            raise NotFound(_("No such calendar."))
         transaction.on_commit(lambda: _enqueue_refresh(calendar.pk), robust=True)
     return calendar
 

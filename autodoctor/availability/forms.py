@@ -13,6 +13,8 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from autodoctor.dates import date_in_range
 from autodoctor.errors import InvalidInput
@@ -29,12 +31,15 @@ def parse_wall_time(value: str, *, end: bool = False) -> int:
     midnight at the end of the day. ValueError with a readable message otherwise."""
     match = _WALL_TIME.match(value.strip()) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"{value!r} is not a time like 09:30")
+        raise ValueError(_("%(value)s is not a time like 09:30") % {"value": repr(value)})
     hours, minutes = int(match[1]), int(match[2])
     if end and (hours, minutes) == (24, 0):
         return MINUTES_PER_DAY
     if hours > 23 or minutes > 59:
-        raise ValueError(f"{value!r} is not a time of day (00:00–{'24:00' if end else '23:59'})")
+        raise ValueError(
+            _("%(value)s is not a time of day (00:00–%(last)s)")
+            % {"value": repr(value), "last": "24:00" if end else "23:59"}
+        )
     return hours * 60 + minutes
 
 
@@ -47,7 +52,9 @@ def parse_zone(value: str, *, field: str = "tz") -> str:
     """An IANA zone name, or InvalidInput naming ``field``."""
     if value not in _zones():
         raise InvalidInput(
-            f"Unknown time zone {value!r}; use an IANA name like America/Toronto.", field=field
+            _("Unknown time zone %(value)s; use an IANA name like America/Toronto.")
+            % {"value": repr(value)},
+            field=field,
         )
     return value
 
@@ -63,7 +70,8 @@ def parse_instant(value: str, *, zone: str, field: str, end_of_day: bool = False
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            f"{value!r} is not a date (2026-03-08) or date-time (2026-03-08T09:00-05:00).",
+            _("%(value)s is not a date (2026-03-08) or date-time (2026-03-08T09:00-05:00).")
+            % {"value": repr(value)},
             field=field,
         ) from None
     date_in_range(moment.date(), field=field)
@@ -109,16 +117,22 @@ class WallTimeField(forms.Field):
 
 
 class BlockForm(forms.Form):
-    day_of_week = forms.TypedChoiceField(choices=DayOfWeek.choices, coerce=int, label="Day")
-    start = WallTimeField(label="From", placeholder="09:00")
-    end = WallTimeField(end=True, label="To", placeholder="17:00")
+    day_of_week = forms.TypedChoiceField(
+        choices=DayOfWeek.choices, coerce=int, label=gettext_lazy("Day")
+    )
+    start = WallTimeField(label=gettext_lazy("From"), placeholder="09:00")
+    end = WallTimeField(end=True, label=gettext_lazy("To"), placeholder="17:00")
 
 
 class TimeOffForm(forms.Form):
-    start_date = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
-    end_date = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
-    start_time = WallTimeField(label="From (optional)", required=False)
-    end_time = WallTimeField(end=True, label="Until (optional)", required=False)
+    start_date = forms.DateField(
+        label=gettext_lazy("First day"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end_date = forms.DateField(
+        label=gettext_lazy("Last day"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    start_time = WallTimeField(label=gettext_lazy("From (optional)"), required=False)
+    end_time = WallTimeField(end=True, label=gettext_lazy("Until (optional)"), required=False)
     reason = forms.CharField(max_length=200, required=False)
 
     def span(self, zone: str) -> tuple[datetime, datetime, bool]:
@@ -135,39 +149,43 @@ class TimeOffForm(forms.Form):
 
 
 class SettingsForm(forms.Form):
-    buffer_minutes = forms.IntegerField(label="Buffer between sessions (minutes)")
-    min_notice_minutes = forms.IntegerField(label="Minimum notice (minutes)")
-    max_advance_days = forms.IntegerField(label="Bookable up to (days ahead)")
-    slot_step_minutes = forms.IntegerField(label="Slot step (minutes)")
+    buffer_minutes = forms.IntegerField(label=gettext_lazy("Buffer between sessions (minutes)"))
+    min_notice_minutes = forms.IntegerField(label=gettext_lazy("Minimum notice (minutes)"))
+    max_advance_days = forms.IntegerField(label=gettext_lazy("Bookable up to (days ahead)"))
+    slot_step_minutes = forms.IntegerField(label=gettext_lazy("Slot step (minutes)"))
     allow_instant_booking = forms.BooleanField(
-        label="Confirm bookings instantly (otherwise you review each request)",
-        help_text="On: a time a customer books is confirmed at once. Off: each booking waits "
-        "for you to accept or decline it. Start-now requests are not affected.",
+        label=gettext_lazy("Confirm bookings instantly (otherwise you review each request)"),
+        help_text=gettext_lazy(
+            "On: a time a customer books is confirmed at once. Off: each booking waits "
+            "for you to accept or decline it. Start-now requests are not affected."
+        ),
         required=False,
     )
 
 
 class WorkshopDayForm(forms.Form):
     day_of_week = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=6)
-    is_open = forms.BooleanField(label="Open", required=False)
-    open = WallTimeField(label="Opens", required=False, placeholder="09:00")
-    close = WallTimeField(end=True, label="Closes", required=False, placeholder="17:00")
-    break_start = WallTimeField(label="Break from", required=False)
-    break_end = WallTimeField(end=True, label="Break until", required=False)
+    is_open = forms.BooleanField(label=gettext_lazy("Open"), required=False)
+    open = WallTimeField(label=gettext_lazy("Opens"), required=False, placeholder="09:00")
+    close = WallTimeField(
+        end=True, label=gettext_lazy("Closes"), required=False, placeholder="17:00"
+    )
+    break_start = WallTimeField(label=gettext_lazy("Break from"), required=False)
+    break_end = WallTimeField(end=True, label=gettext_lazy("Break until"), required=False)
 
 
 WorkshopWeekFormSet = forms.formset_factory(WorkshopDayForm, extra=0, min_num=7, max_num=7)
 
 
 class BaysForm(forms.Form):
-    bays = forms.IntegerField(label="Bays (appointments at the same time)")
+    bays = forms.IntegerField(label=gettext_lazy("Bays (appointments at the same time)"))
 
 
 class OverrideForm(forms.Form):
     day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    closed = forms.BooleanField(label="Closed all day", required=False)
-    start = WallTimeField(label="From", required=False)
-    end = WallTimeField(end=True, label="To", required=False)
+    closed = forms.BooleanField(label=gettext_lazy("Closed all day"), required=False)
+    start = WallTimeField(label=gettext_lazy("From"), required=False)
+    end = WallTimeField(end=True, label=gettext_lazy("To"), required=False)
     note = forms.CharField(max_length=200, required=False)
 
 
@@ -175,14 +193,14 @@ class CalendarForm(forms.Form):
     """Connect an external calendar (availability.external checks the address)."""
 
     url = forms.CharField(
-        label="Private calendar address",
+        label=gettext_lazy("Private calendar address"),
         max_length=2000,
         widget=forms.TextInput(
             attrs={
                 "inputmode": "url",
                 "autocomplete": "off",
-                "placeholder": "webcal://… or https://…",
+                "placeholder": gettext_lazy("webcal://… or https://…"),
             }
         ),
     )
-    label = forms.CharField(label="Name", max_length=80, required=False)
+    label = forms.CharField(label=gettext_lazy("Name"), max_length=80, required=False)

@@ -9,6 +9,8 @@ bookable UTC intervals.
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 
@@ -22,13 +24,13 @@ MAX_BUFFER_MINUTES = 240
 
 class DayOfWeek(models.IntegerChoices):
     # plan §1.1: 0=Sunday … 6=Saturday
-    SUNDAY = 0, "Sunday"
-    MONDAY = 1, "Monday"
-    TUESDAY = 2, "Tuesday"
-    WEDNESDAY = 3, "Wednesday"
-    THURSDAY = 4, "Thursday"
-    FRIDAY = 5, "Friday"
-    SATURDAY = 6, "Saturday"
+    SUNDAY = 0, _("Sunday")
+    MONDAY = 1, _("Monday")
+    TUESDAY = 2, _("Tuesday")
+    WEDNESDAY = 3, _("Wednesday")
+    THURSDAY = 4, _("Thursday")
+    FRIDAY = 5, _("Friday")
+    SATURDAY = 6, _("Saturday")
 
 
 def _minute_range(prefix: str, start: str, end: str) -> list[models.CheckConstraint]:
@@ -156,16 +158,16 @@ class DateOverride(models.Model):
 
 
 class TimeOffStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    DECLINED = "declined", "Declined"
+    PENDING = "pending", pgettext_lazy("time off", "Pending")
+    APPROVED = "approved", pgettext_lazy("time off", "Approved")
+    DECLINED = "declined", pgettext_lazy("time off", "Declined")
 
 
 class TimeOff(models.Model):
     mechanic = models.ForeignKey(MechanicProfile, on_delete=models.CASCADE, related_name="time_off")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
-    all_day = models.BooleanField(default=False, help_text="Entered as whole local dates")
+    all_day = models.BooleanField(default=False, help_text=_("Entered as whole local dates"))
     reason = models.CharField(max_length=TEXT_NOTE_MAX, blank=True)
     status = models.CharField(
         max_length=10, choices=TimeOffStatus.choices, default=TimeOffStatus.PENDING
@@ -236,12 +238,12 @@ class WorkshopVisitSettings(models.Model):
     max_advance_days = models.PositiveSmallIntegerField(default=60)
     slot_step_minutes = models.PositiveSmallIntegerField(default=30)
     response_hours = models.PositiveSmallIntegerField(
-        default=24, help_text="How long a request holds its time while the workshop answers"
+        default=24, help_text=_("How long a request holds its time while the workshop answers")
     )
     durations = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Visit minutes per service type, e.g. {"brakes": 120}',
+        help_text=_('Visit minutes per service type, e.g. {"brakes": 120}'),
     )
 
     class Meta:

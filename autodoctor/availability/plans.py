@@ -3,6 +3,8 @@ prices are data (booking.Plan, editable in the admin)."""
 
 from datetime import timedelta
 
+from django.utils.translation import gettext as _
+
 from autodoctor.errors import InvalidInput
 
 PLAN_MINUTES: dict[str, int] = {
@@ -24,6 +26,8 @@ def plan_duration(plan: str) -> timedelta:
     """Session length of ``plan`` for the slot API: InvalidInput naming ``plan`` if unknown."""
     if plan not in PLAN_MINUTES:
         raise InvalidInput(
-            f"Unknown plan {plan!r}; choose one of {', '.join(PLAN_MINUTES)}.", field="plan"
+            _("Unknown plan %(plan)s; choose one of %(choices)s.")
+            % {"plan": repr(plan), "choices": ", ".join(PLAN_MINUTES)},
+            field="plan",
         )
     return timedelta(minutes=PLAN_MINUTES[plan])

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.mechanic_types import MechanicType, mechanic_type
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
@@ -43,7 +44,7 @@ def mechanic_for_user(user: User) -> MechanicProfile:
         else None
     )
     if profile is None:
-        raise NotAllowed("Only mechanics have working hours to manage.")
+        raise NotAllowed(_("Only mechanics have working hours to manage."))
     return profile
 
 
@@ -60,14 +61,14 @@ def workshop_for_staff(user: User, workshop_id: int | None = None) -> Workshop:
     if workshop_id is not None:
         workshop = workshops.filter(pk=workshop_id).first()
         if workshop is None:
-            raise NotFound("No such workshop.")
+            raise NotFound(_("No such workshop."))
         return workshop
     first_two = list(workshops[:2])
     if not first_two:
-        raise NotAllowed("You do not manage a workshop.")
+        raise NotAllowed(_("You do not manage a workshop."))
     if len(first_two) > 1:
         raise InvalidInput(
-            "You manage several workshops; say which one with workshop_id.", field="workshop_id"
+            _("You manage several workshops; say which one with workshop_id."), field="workshop_id"
         )
     return first_two[0]
 
@@ -81,7 +82,7 @@ def mechanic_public(mechanic_id: int) -> MechanicProfile:
         .first()
     )
     if profile is None:
-        raise NotFound("No such mechanic.")
+        raise NotFound(_("No such mechanic."))
     return profile
 
 
@@ -124,7 +125,8 @@ def time_off_requests_for(
     """Time off of the workshop's own mechanics (pending first when unfiltered)."""
     if status is not None and status not in TimeOffStatus.values:
         raise InvalidInput(
-            f"Unknown status {status!r}; use one of {', '.join(TimeOffStatus.values)}.",
+            _("Unknown status %(status)s; use one of %(choices)s.")
+            % {"status": repr(status), "choices": ", ".join(TimeOffStatus.values)},
             field="status",
         )
     since = (now or timezone.now()) - TIME_OFF_HISTORY

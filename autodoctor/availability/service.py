@@ -41,6 +41,7 @@ from django.db import connection
 from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.mechanic_types import (
     MechanicType,
@@ -433,7 +434,7 @@ def _load(
     kinds: dict[int, MechanicType] = {}
     own_ids: list[int] = []
     shop_ids: list[int] = []
-    for mid, workshop_id, account_type, partnership, *_ in rows:
+    for mid, workshop_id, account_type, partnership, *_rest in rows:
         kind = mechanic_type(_TypeData(workshop_id, account_type, partnership))
         kinds[mid] = kind
         if kind is not MechanicType.WORKSHOP_AFFILIATED:
@@ -549,7 +550,7 @@ def _load_one(
     mid = _mechanic_id(mechanic)
     inputs = _load([mid], context, now=now, ignore_busy=ignore_busy).get(mid)
     if inputs is None:
-        raise NotFound("No such mechanic.")
+        raise NotFound(_("No such mechanic."))
     return inputs
 
 
@@ -1391,7 +1392,7 @@ def _load_shop(
         .first()
     )
     if workshop is None:
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
     row = getattr(workshop, "visit_settings", None)
     blocks = [
         block

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.mechanic_types import MechanicType, mechanic_type
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
@@ -88,7 +89,11 @@ class DayHoursInput:
 
 
 def _span_label(day_of_week: int, start: int, end: int) -> str:
-    day = DayOfWeek(day_of_week).label if 0 <= day_of_week <= 6 else f"day {day_of_week}"
+    day = (
+        DayOfWeek(day_of_week).label
+        if 0 <= day_of_week <= 6
+        else _("day %(number)s") % {"number": day_of_week}
+    )
     return f"{day} {_minute_text(start)}–{_minute_text(end)}"
 
 
@@ -105,21 +110,21 @@ def _is_admin(actor: User) -> bool:
 
 def _check_own_mechanic(actor: User, mechanic: MechanicProfile) -> None:
     if mechanic.user_id != actor.pk and not _is_admin(actor):
-        raise NotAllowed("You can only change your own availability.")
+        raise NotAllowed(_("You can only change your own availability."))
 
 
 def _check_manages_own_hours(mechanic: MechanicProfile) -> None:
     # plan §2.3: the workshop controls an affiliated mechanic's schedule.
     if mechanic_type(mechanic) is MechanicType.WORKSHOP_AFFILIATED:
         raise NotAllowed(
-            "Your workshop manages your hours; ask them to change them, or request time off."
+            _("Your workshop manages your hours; ask them to change them, or request time off.")
         )
 
 
 def _check_staff(actor: User, workshop: Workshop) -> None:
     if not selectors.workshops_managed_by(actor).filter(pk=workshop.pk).exists():
         # Not found rather than forbidden: others' workshops cannot be probed.
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -127,12 +132,17 @@ def _check_staff(actor: User, workshop: Workshop) -> None:
 
 def _check_minutes(start: int, end: int, *, field: str, what: str) -> None:
     if not 0 <= start < MINUTES_PER_DAY:
-        raise InvalidInput(f"{what}: the start must be between 00:00 and 23:59.", field=field)
+        raise InvalidInput(
+            _("%(what)s: the start must be between 00:00 and 23:59.") % {"what": what}, field=field
+        )
     if not 0 < end <= MINUTES_PER_DAY:
-        raise InvalidInput(f"{what}: the end must be between 00:01 and 24:00.", field=field)
+        raise InvalidInput(
+            _("%(what)s: the end must be between 00:01 and 24:00.") % {"what": what}, field=field
+        )
     if start >= end:
         raise InvalidInput(
-            f"{what} is empty or backwards: the end must be after the start.", field=field
+            _("%(what)s is empty or backwards: the end must be after the start.") % {"what": what},
+            field=field,
         )
 
 
@@ -142,7 +152,10 @@ def _check_no_overlap(spans: list[tuple[int, int, int, str, str]]) -> None:
     # Sorted by start, any overlap shows up between neighbours.
     for before, after in pairwise(sorted(spans)):
         if before[0] == after[0] and after[1] < before[2]:
-            raise InvalidInput(f"{before[3]} overlaps {after[3]}.", field=after[4])
+            raise InvalidInput(
+                _("%(block)s overlaps %(other)s.") % {"block": before[3], "other": after[3]},
+                field=after[4],
+            )
 
 
 # ---------------------------------------------------------------- weekly hours
@@ -174,7 +187,7 @@ def weekly_block_remove(
 
     def without(current: list[WeeklyBlock]) -> list[BlockInput]:
         if not any(b.pk == block_id for b in current):
-            raise NotFound("No such block.")
+            raise NotFound(_("No such block."))
         return _as_inputs(b for b in current if b.pk != block_id)
 
     return _week_write(mechanic, actor, without)
@@ -213,13 +226,15 @@ def _week_write(
 
 def _check_week(blocks: Sequence[BlockInput]) -> None:
     if len(blocks) > MAX_BLOCKS:
-        raise InvalidInput(f"At most {MAX_BLOCKS} blocks a week.", field="blocks")
+        raise InvalidInput(
+            _("At most %(max_blocks)s blocks a week.") % {"max_blocks": MAX_BLOCKS}, field="blocks"
+        )
     spans = []
     for index, block in enumerate(blocks):
         field = f"blocks.{index}"
         if not 0 <= block.day_of_week <= 6:
             raise InvalidInput(
-                "Day of week must be 0 (Sunday) to 6 (Saturday).", field=f"{field}.day_of_week"
+                _("Day of week must be 0 (Sunday) to 6 (Saturday)."), field=f"{field}.day_of_week"
             )
         _check_minutes(block.start_minute, block.end_minute, field=field, what=block.label())
         spans.append(
@@ -248,18 +263,18 @@ def time_off_create(
     _check_own_mechanic(actor, mechanic)
     now = now or timezone.now()
     if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
-        raise InvalidInput("Times need a time zone.", field="start")
+        raise InvalidInput(_("Times need a time zone."), field="start")
     if ends_at <= starts_at:
-        raise InvalidInput("The end of the time off must be after its start.", field="end")
+        raise InvalidInput(_("The end of the time off must be after its start."), field="end")
     if ends_at <= now:
-        raise InvalidInput("This time off would already be over.", field="end")
+        raise InvalidInput(_("This time off would already be over."), field="end")
     if ends_at - starts_at > MAX_TIME_OFF:
-        raise InvalidInput("Time off can last at most a year; split it up.", field="end")
+        raise InvalidInput(_("Time off can last at most a year; split it up."), field="end")
     if starts_at > now + PLANNING_HORIZON:
-        raise InvalidInput("Time off can start at most two years ahead.", field="start")
+        raise InvalidInput(_("Time off can start at most two years ahead."), field="start")
     reason = reason.strip()
     if len(reason) > 200:
-        raise InvalidInput("The reason is longer than 200 characters.", field="reason")
+        raise InvalidInput(_("The reason is longer than 200 characters."), field="reason")
     needs_workshop = mechanic_type(mechanic) is MechanicType.WORKSHOP_AFFILIATED
     with transaction.atomic(durable=True):
         return TimeOff.objects.create(
@@ -280,7 +295,7 @@ def time_off_delete(*, actor: User, time_off_id: int) -> None:
             TimeOff.objects.select_for_update().filter(pk=time_off_id, mechanic__user=actor).first()
         )
         if time_off is None:
-            raise NotFound("No such time off.")
+            raise NotFound(_("No such time off."))
         time_off.delete()
 
 
@@ -304,11 +319,12 @@ def _time_off_decide(
         )
         workshop = time_off.mechanic.workshop if time_off else None
         if time_off is None or workshop is None:
-            raise NotFound("No such time-off request.")
+            raise NotFound(_("No such time-off request."))
         _check_staff(actor, workshop)
         if to not in TIME_OFF_TRANSITIONS[time_off.status]:
             raise InvalidTransition(
-                f"This request is already {time_off.status}; it cannot become {to}."
+                _("This request is already %(status)s; it cannot become %(to)s.")
+                % {"status": time_off.status, "to": to}
             )
         time_off.status = to
         time_off.decided_by = actor
@@ -357,9 +373,15 @@ def mechanic_settings_update(
             continue
         low, high, unit = SETTINGS_LIMITS[field]
         if not low <= value <= high:
-            raise InvalidInput(f"Must be between {low} and {high} {unit}.", field=field)
+            raise InvalidInput(
+                _("Must be between %(low)s and %(high)s %(unit)s.")
+                % {"low": low, "high": high, "unit": unit},
+                field=field,
+            )
     with transaction.atomic(durable=True):
-        row, _ = MechanicSettings.objects.select_for_update().get_or_create(mechanic=mechanic)
+        row, _created = MechanicSettings.objects.select_for_update().get_or_create(
+            mechanic=mechanic
+        )
         for field, value in changes.items():
             if value is not None:
                 setattr(row, field, value)
@@ -376,27 +398,40 @@ def _check_day_hours(index: int, day: DayHoursInput) -> None:
     field = f"days.{index}"
     if not 0 <= day.day_of_week <= 6:
         raise InvalidInput(
-            "Day of week must be 0 (Sunday) to 6 (Saturday).", field=f"{field}.day_of_week"
+            _("Day of week must be 0 (Sunday) to 6 (Saturday)."), field=f"{field}.day_of_week"
         )
     if not day.is_open:
         return
     name = DayOfWeek(day.day_of_week).label
     if day.open_minute is None or day.close_minute is None:
-        raise InvalidInput(f"{name}: give opening and closing times.", field=f"{field}.open")
+        raise InvalidInput(
+            _("%(name)s: give opening and closing times.") % {"name": name}, field=f"{field}.open"
+        )
     _check_minutes(
-        day.open_minute, day.close_minute, field=f"{field}.close", what=f"{name} opening hours"
+        day.open_minute,
+        day.close_minute,
+        field=f"{field}.close",
+        what=_("%(day)s opening hours") % {"day": name},
     )
     if (day.break_start_minute is None) != (day.break_end_minute is None):
         raise InvalidInput(
-            f"{name}: give both ends of the break, or neither.", field=f"{field}.break_end"
+            _("%(name)s: give both ends of the break, or neither.") % {"name": name},
+            field=f"{field}.break_end",
         )
     if day.break_start_minute is None:
         return
     if not day.open_minute < day.break_start_minute < day.break_end_minute < day.close_minute:
         raise InvalidInput(
-            f"{name}: the break {_minute_text(day.break_start_minute)}–"
-            f"{_minute_text(day.break_end_minute)} must lie inside the opening hours "
-            f"{_minute_text(day.open_minute)}–{_minute_text(day.close_minute)}.",
+            _(
+                "%(name)s: the break %(break_start)s–%(break_end)s must lie inside the opening hours %(open)s–%(close)s."
+            )
+            % {
+                "name": name,
+                "break_start": _minute_text(day.break_start_minute),
+                "break_end": _minute_text(day.break_end_minute),
+                "open": _minute_text(day.open_minute),
+                "close": _minute_text(day.close_minute),
+            },
             field=f"{field}.break_start",
         )
 
@@ -416,12 +451,14 @@ def workshop_hours_replace(
         _check_day_hours(index, day)
         if day.day_of_week in seen:
             raise InvalidInput(
-                f"{DayOfWeek(day.day_of_week).label} is listed twice.",
+                _("%(label)s is listed twice.") % {"label": DayOfWeek(day.day_of_week).label},
                 field=f"days.{index}.day_of_week",
             )
         seen.add(day.day_of_week)
     if bays is not None and not 1 <= bays <= MAX_BAYS:
-        raise InvalidInput(f"Bays must be between 1 and {MAX_BAYS}.", field="bays")
+        raise InvalidInput(
+            _("Bays must be between 1 and %(max_bays)s.") % {"max_bays": MAX_BAYS}, field="bays"
+        )
     with transaction.atomic(durable=True):
         Workshop.objects.select_for_update().filter(pk=workshop.pk).first()
         if bays is not None:
@@ -478,14 +515,14 @@ def date_override_create(
     # "Today" is the owner's local date: a Vancouver shop can still edit tonight's hours.
     local_today = today if today is not None else timezone.now().astimezone(ZoneInfo(zone)).date()
     if day < local_today:
-        raise InvalidInput("That date has passed.", field="day")
+        raise InvalidInput(_("That date has passed."), field="day")
     if day > local_today + PLANNING_HORIZON:
-        raise InvalidInput("Special dates can be at most two years ahead.", field="day")
+        raise InvalidInput(_("Special dates can be at most two years ahead."), field="day")
     if (start_minute is None) != (end_minute is None):
-        raise InvalidInput("Give both start and end, or neither for a closed day.", field="end")
+        raise InvalidInput(_("Give both start and end, or neither for a closed day."), field="end")
     note = note.strip()
     if len(note) > 200:
-        raise InvalidInput("The note is longer than 200 characters.", field="note")
+        raise InvalidInput(_("The note is longer than 200 characters."), field="note")
     label = f"{day.isoformat()} {_minute_text(start_minute or 0)}–{_minute_text(end_minute or 0)}"
     if start_minute is not None:
         _check_minutes(start_minute, end_minute, field="start", what=label)
@@ -493,16 +530,23 @@ def date_override_create(
         existing = list(DateOverride.objects.select_for_update().filter(day=day, **owner))
         if start_minute is None and existing:
             raise InvalidInput(
-                f"{day.isoformat()} already has special hours; remove them first.", field="day"
+                _("%(day)s already has special hours; remove them first.")
+                % {"day": day.isoformat()},
+                field="day",
             )
         if any(row.is_closed for row in existing):
             raise InvalidInput(
-                f"{day.isoformat()} is already marked closed; remove that first.", field="day"
+                _("%(day)s is already marked closed; remove that first.")
+                % {"day": day.isoformat()},
+                field="day",
             )
         for row in existing:
             if start_minute < row.end_minute and row.start_minute < end_minute:
                 other = f"{day.isoformat()} {minute_label(row.start_minute)}–{minute_label(row.end_minute)}"
-                raise InvalidInput(f"{label} overlaps {other}.", field="start")
+                raise InvalidInput(
+                    _("%(label)s overlaps %(other)s.") % {"label": label, "other": other},
+                    field="start",
+                )
         return DateOverride.objects.create(
             day=day, start_minute=start_minute, end_minute=end_minute, note=note, **owner
         )
@@ -521,10 +565,10 @@ def date_override_delete(
             .first()
         )
         if row is None:
-            raise NotFound("No such date override.")
+            raise NotFound(_("No such date override."))
         if row.mechanic is not None:
             if row.mechanic.user_id != actor.pk and not _is_admin(actor):
-                raise NotFound("No such date override.")
+                raise NotFound(_("No such date override."))
         else:
             _check_staff(actor, row.workshop)
         row.delete()

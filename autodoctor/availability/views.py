@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from autodoctor.accounts.mechanic_types import mechanic_type
@@ -39,6 +40,7 @@ from .forms import (
 )
 from .models import DayOfWeek
 from .plans import PLAN_MINUTES, plan_duration
+from .templatetags.availability_tags import dated
 
 DEFAULT_PLAN = "advice"
 
@@ -98,7 +100,7 @@ def calendars(request: HttpRequest) -> HttpResponse:
         data = _cleaned(CalendarForm(request.POST))
         external.external_calendar_add(mechanic=mechanic, url=data["url"], label=data["label"])
         return _calendars_answer(
-            request, mechanic, "Calendar connected: its busy times will block bookings shortly."
+            request, mechanic, _("Calendar connected: its busy times will block bookings shortly.")
         )
     return render(request, "availability/calendars.html", _calendars_context(mechanic))
 
@@ -109,7 +111,9 @@ def calendar_refresh(request: HttpRequest, calendar_id: int) -> HttpResponse:
     user = _user(request)
     mechanic = selectors.mechanic_for_user(user)
     external.external_calendar_refresh_request(actor=user, calendar_id=calendar_id)
-    return _calendars_answer(request, mechanic, "Refreshing: the calendar updates within a minute.")
+    return _calendars_answer(
+        request, mechanic, _("Refreshing: the calendar updates within a minute.")
+    )
 
 
 @login_required
@@ -119,7 +123,7 @@ def calendar_remove(request: HttpRequest, calendar_id: int) -> HttpResponse:
     mechanic = selectors.mechanic_for_user(user)
     external.external_calendar_remove(actor=user, calendar_id=calendar_id)
     return _calendars_answer(
-        request, mechanic, "Calendar disconnected: its busy times no longer block."
+        request, mechanic, _("Calendar disconnected: its busy times no longer block.")
     )
 
 
@@ -195,7 +199,9 @@ def weekly_add(request: HttpRequest) -> HttpResponse:
     data = _cleaned(BlockForm(request.POST))
     added = services.BlockInput(data["day_of_week"], data["start"], data["end"])
     services.weekly_block_add(mechanic=mechanic, block=added, actor=user)
-    return _week_response(request, mechanic, "week", f"Added {added.label()}.")
+    return _week_response(
+        request, mechanic, "week", _("Added %(block)s.") % {"block": added.label()}
+    )
 
 
 @login_required
@@ -204,14 +210,14 @@ def weekly_remove(request: HttpRequest, block_id: int) -> HttpResponse:
     user = _user(request)
     mechanic = selectors.mechanic_for_user(user)
     services.weekly_block_remove(mechanic=mechanic, block_id=block_id, actor=user)
-    return _week_response(request, mechanic, "week", "Block removed.")
+    return _week_response(request, mechanic, "week", _("Block removed."))
 
 
 def _override_fields(data: dict) -> dict:
     if data["closed"]:
         return {"start_minute": None, "end_minute": None}
     if data["start"] is None or data["end"] is None:
-        raise InvalidInput("Give the hours, or tick “Closed all day”.", field="start")
+        raise InvalidInput(_("Give the hours, or tick “Closed all day”."), field="start")
     return {"start_minute": data["start"], "end_minute": data["end"]}
 
 
@@ -224,7 +230,9 @@ def weekly_override_add(request: HttpRequest) -> HttpResponse:
     services.date_override_create(
         actor=user, mechanic=mechanic, day=data["day"], note=data["note"], **_override_fields(data)
     )
-    return _week_response(request, mechanic, "overrides", f"Saved {data['day']:%a %d %b %Y}.")
+    return _week_response(
+        request, mechanic, "overrides", _("Saved %(day)s.") % {"day": dated(data["day"], "D d M Y")}
+    )
 
 
 @login_required
@@ -233,7 +241,7 @@ def weekly_override_remove(request: HttpRequest, override_id: int) -> HttpRespon
     user = _user(request)
     mechanic = selectors.mechanic_for_user(user)
     services.date_override_delete(actor=user, override_id=override_id, owner="mechanic")
-    return _week_response(request, mechanic, "overrides", "Special date removed.")
+    return _week_response(request, mechanic, "overrides", _("Special date removed."))
 
 
 @login_required
@@ -273,9 +281,9 @@ def time_off(request: HttpRequest) -> HttpResponse:
             reason=form.cleaned_data["reason"],
         )
         note = (
-            "Time off requested: your workshop will approve or decline it."
+            _("Time off requested: your workshop will approve or decline it.")
             if entry.status == "pending"
-            else "Time off saved."
+            else _("Time off saved.")
         )
         if _is_htmx(request):
             context = {**_time_off_context(mechanic), "note": note}
@@ -292,9 +300,9 @@ def time_off_cancel(request: HttpRequest, time_off_id: int) -> HttpResponse:
     mechanic = selectors.mechanic_for_user(user)
     services.time_off_delete(actor=user, time_off_id=time_off_id)
     if _is_htmx(request):
-        context = {**_time_off_context(mechanic), "note": "Time off cancelled."}
+        context = {**_time_off_context(mechanic), "note": _("Time off cancelled.")}
         return render(request, "availability/time_off.html#entries", context)
-    messages.success(request, "Time off cancelled.")
+    messages.success(request, _("Time off cancelled."))
     return redirect("availability:time_off")
 
 
@@ -308,7 +316,7 @@ def settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         data = _cleaned(SettingsForm(request.POST))
         services.mechanic_settings_update(mechanic=mechanic, actor=user, **data)
-        messages.success(request, "Booking rules saved.")
+        messages.success(request, _("Booking rules saved."))
         return redirect("availability:settings")
     row = selectors.settings_of(mechanic)
     form = SettingsForm(initial={name: getattr(row, name) for name in SettingsForm.base_fields})
@@ -324,7 +332,7 @@ def _chosen_workshop(request: HttpRequest) -> tuple[Workshop, list[Workshop]]:
     raw = request.GET.get("workshop") or request.POST.get("workshop")
     if raw:
         if not raw.isdigit():
-            raise NotFound("No such workshop.")
+            raise NotFound(_("No such workshop."))
         return selectors.workshop_for_staff(_user(request), int(raw)), workshops
     if not workshops:
         selectors.workshop_for_staff(_user(request))  # raises "You do not manage a workshop."
@@ -378,11 +386,11 @@ def workshop_hours(request: HttpRequest) -> HttpResponse:
         if not formset.is_valid():
             for form in formset.forms:
                 _cleaned(form)
-            raise InvalidInput("Check the opening hours.", field="days")
+            raise InvalidInput(_("Check the opening hours."), field="days")
         bays = _cleaned(BaysForm(request.POST))["bays"]
         days = [_day_input(form.cleaned_data) for form in formset.forms]
         services.workshop_hours_replace(workshop=workshop, days=days, actor=user, bays=bays)
-        messages.success(request, f"Opening hours of {workshop.name} saved.")
+        messages.success(request, _("Opening hours of %(name)s saved.") % {"name": workshop.name})
         return redirect(f"{reverse('availability:workshop_hours')}?workshop={workshop.pk}")
     return render(request, "availability/workshop_hours.html", _hours_context(workshop, workshops))
 
@@ -396,7 +404,9 @@ def workshop_override_add(request: HttpRequest) -> HttpResponse:
     services.date_override_create(
         actor=user, workshop=workshop, day=data["day"], note=data["note"], **_override_fields(data)
     )
-    return _hours_response(request, workshop, workshops, f"Saved {data['day']:%a %d %b %Y}.")
+    return _hours_response(
+        request, workshop, workshops, _("Saved %(day)s.") % {"day": dated(data["day"], "D d M Y")}
+    )
 
 
 @login_required
@@ -405,7 +415,7 @@ def workshop_override_remove(request: HttpRequest, override_id: int) -> HttpResp
     user = _user(request)
     workshop, workshops = _chosen_workshop(request)
     services.date_override_delete(actor=user, override_id=override_id, owner="workshop")
-    return _hours_response(request, workshop, workshops, "Special date removed.")
+    return _hours_response(request, workshop, workshops, _("Special date removed."))
 
 
 def _hours_response(
@@ -447,7 +457,7 @@ def workshop_time_off_decide(request: HttpRequest, time_off_id: int, decision: s
         decision
     )
     if decide is None:
-        raise NotFound("No such decision.")
+        raise NotFound(_("No such decision."))
     # Resolve ?workshop= first: a bad one is a 404 before anything is decided.
     workshop, workshops = _chosen_workshop(request)
     entry = decide(actor=user, time_off_id=time_off_id)
@@ -466,7 +476,7 @@ def _parse_month(value: str | None, today: date) -> date:
     try:
         month = date.fromisoformat(f"{value}-01") if value else today.replace(day=1)
     except ValueError:
-        raise InvalidInput("Month must look like 2026-03.", field="month") from None
+        raise InvalidInput(_("Month must look like 2026-03."), field="month") from None
     return date_in_range(month, field="month")
 
 
@@ -474,7 +484,7 @@ def _parse_day(value: str | None) -> date | None:
     try:
         day = date.fromisoformat(value) if value else None
     except ValueError:
-        raise InvalidInput("Day must look like 2026-03-08.", field="day") from None
+        raise InvalidInput(_("Day must look like 2026-03-08."), field="day") from None
     return date_in_range(day, field="day") if day else None
 
 

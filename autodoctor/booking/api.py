@@ -5,6 +5,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from autodoctor.accounts.models import MechanicProfile, User
@@ -157,7 +158,7 @@ def _user(request: HttpRequest) -> User:
 def _mechanic(request: HttpRequest) -> MechanicProfile:
     profile = getattr(_user(request), "mechanic_profile", None)
     if profile is None:
-        raise NotAllowed("Only mechanics have offers.")
+        raise NotAllowed(_("Only mechanics have offers."))
     return profile
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -26,6 +27,7 @@ from .models import (
     Session,
     SessionStatus,
     Urgency,
+    status_in_words,
 )
 from .selectors import session_for_user
 from .services import access_session_for_update, run_booking_transaction, session_complete_locked
@@ -58,14 +60,20 @@ def diagnosis_validate(
     findings = (findings or "").strip()
     if len(findings) < FINDINGS_MIN:
         raise InvalidInput(
-            f"Describe what you found in at least {FINDINGS_MIN} characters.", field="findings"
+            _("Describe what you found in at least %(findings_min)s characters.")
+            % {"findings_min": FINDINGS_MIN},
+            field="findings",
         )
     if len(findings) > FINDINGS_MAX:
-        raise InvalidInput(f"Keep the findings under {FINDINGS_MAX} characters.", field="findings")
+        raise InvalidInput(
+            _("Keep the findings under %(findings_max)s characters.")
+            % {"findings_max": FINDINGS_MAX},
+            field="findings",
+        )
     if service_type not in ServiceType.values:
         raise InvalidInput(
-            f"Unknown service type {service_type!r}; choose one of "
-            f"{', '.join(ServiceType.values)}.",
+            _("Unknown service type %(service_type)s; choose one of %(choices)s.")
+            % {"service_type": repr(service_type), "choices": ", ".join(ServiceType.values)},
             field="service_type",
         )
     if (
@@ -74,16 +82,22 @@ def diagnosis_validate(
         or not LABOUR_MINUTES_MIN <= estimated_labour_minutes <= LABOUR_MINUTES_MAX
     ):
         raise InvalidInput(
-            f"Estimated labour time must be between {LABOUR_MINUTES_MIN} and "
-            f"{LABOUR_MINUTES_MAX} minutes (24 hours).",
+            _(
+                "Estimated labour time must be between %(labour_minutes_min)s and %(labour_minutes_max)s minutes (24 hours)."
+            )
+            % {"labour_minutes_min": LABOUR_MINUTES_MIN, "labour_minutes_max": LABOUR_MINUTES_MAX},
             field="estimated_labour_minutes",
         )
     parts = (parts or "").strip()
     if len(parts) > PARTS_MAX:
-        raise InvalidInput(f"Keep the parts list under {PARTS_MAX} characters.", field="parts")
+        raise InvalidInput(
+            _("Keep the parts list under %(parts_max)s characters.") % {"parts_max": PARTS_MAX},
+            field="parts",
+        )
     if urgency not in Urgency.values:
         raise InvalidInput(
-            f"Unknown urgency {urgency!r}; choose one of {', '.join(Urgency.values)}.",
+            _("Unknown urgency %(urgency)s; choose one of %(choices)s.")
+            % {"urgency": repr(urgency), "choices": ", ".join(Urgency.values)},
             field="urgency",
         )
     return DiagnosisInput(
@@ -146,17 +160,19 @@ def diagnosis_save(
     def work() -> Diagnosis:
         session, party = access_session_for_update(session_id, user)
         if party != "mechanic":
-            raise NotAllowed("Only the session's mechanic writes its diagnosis.")
+            raise NotAllowed(_("Only the session's mechanic writes its diagnosis."))
         if not diagnosis_writable(session, now=now):
             if session.status == SessionStatus.COMPLETED:
                 raise Conflict(
-                    "The diagnosis can be changed for 7 days after the session; that time is over.",
+                    _(
+                        "The diagnosis can be changed for 7 days after the session; that time is over."
+                    ),
                     code="edit_window_closed",
                     current_status=session.status,
                 )
             raise Conflict(
-                f"This session is {session.status}; a diagnosis is written during or "
-                "after the session.",
+                _("This session is %(status)s; a diagnosis is written during or after the session.")
+                % {"status": status_in_words(session.status)},
                 code="invalid_transition",
                 current_status=session.status,
             )
@@ -200,5 +216,5 @@ def diagnosis_for_user(session_id: int, user: User) -> Diagnosis:
     session = session_for_user(session_id, user)
     diagnosis = Diagnosis.objects.filter(session=session).select_related("session").first()
     if diagnosis is None:
-        raise NotFound("No diagnosis has been written for this session yet.")
+        raise NotFound(_("No diagnosis has been written for this session yet."))
     return diagnosis

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from autodoctor.accounts.models import Vehicle
 
@@ -14,7 +16,7 @@ NEW_VEHICLE = "new"
 
 
 class VehicleForm(forms.Form):
-    vehicle = forms.ChoiceField(widget=forms.RadioSelect, label="Which vehicle?")
+    vehicle = forms.ChoiceField(widget=forms.RadioSelect, label=gettext_lazy("Which vehicle?"))
     year = forms.IntegerField(min_value=1900, max_value=2100, required=False)
     make = forms.CharField(max_length=50, required=False)
     model = forms.CharField(max_length=50, required=False)
@@ -23,7 +25,7 @@ class VehicleForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.vehicles = {str(v.pk): v for v in vehicles}
         self.fields["vehicle"].choices = [(str(v.pk), str(v)) for v in vehicles] + [
-            (NEW_VEHICLE, "Another vehicle")
+            (NEW_VEHICLE, _("Another vehicle"))
         ]
 
     def clean(self) -> dict:
@@ -31,7 +33,7 @@ class VehicleForm(forms.Form):
         if data.get("vehicle") == NEW_VEHICLE:
             for name in ("year", "make", "model"):
                 if not data.get(name):
-                    self.add_error(name, "Needed for another vehicle.")
+                    self.add_error(name, _("Needed for another vehicle."))
         return data
 
     def answers(self) -> dict:
@@ -48,22 +50,25 @@ class VehicleForm(forms.Form):
 
 
 class PlanForm(forms.Form):
-    plan = forms.ChoiceField(widget=forms.RadioSelect, label="Plan")
+    plan = forms.ChoiceField(widget=forms.RadioSelect, label=gettext_lazy("Plan"))
     session_type = forms.ChoiceField(
         choices=[c for c in SessionType.choices if c[0] != SessionType.DIAGNOSTIC],
         initial=SessionType.VIDEO,
         widget=forms.RadioSelect,
-        label="How do you want to talk?",
+        label=gettext_lazy("How do you want to talk?"),
     )
 
     def __init__(self, *args: object, plans: list[Plan], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["plan"].choices = [(p.code, p.name) for p in plans]
+        self.fields["plan"].choices = [(p.code, p.title) for p in plans]
 
 
 class WhenForm(forms.Form):
     mode = forms.ChoiceField(
-        choices=[("now", "Start now"), ("scheduled", "Schedule for later")],
+        choices=[
+            ("now", gettext_lazy("Start now")),
+            ("scheduled", gettext_lazy("Schedule for later")),
+        ],
         initial="now",
         widget=forms.RadioSelect,
     )
@@ -78,12 +83,12 @@ class WhenForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean() or {}
         if data.get("mode") == "scheduled" and not data.get("start") and "start" not in self.errors:
-            self.add_error("start", "Pick a day, then one of its free times.")
+            self.add_error("start", _("Pick a day, then one of its free times."))
         return data
 
 
 class MechanicForm(forms.Form):
-    mechanic = forms.ChoiceField(widget=forms.RadioSelect, label="Mechanic")
+    mechanic = forms.ChoiceField(widget=forms.RadioSelect, label=gettext_lazy("Mechanic"))
 
     def __init__(self, *args: object, choices: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -93,18 +98,20 @@ class MechanicForm(forms.Form):
 class ConcernForm(forms.Form):
     concern = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
-        label="What is going on with the car?",
+        label=gettext_lazy("What is going on with the car?"),
         required=False,
         max_length=CONCERN_MAX,
     )
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(max_length=CANCELLATION_REASON_MAX, required=False, label="Reason")
+    reason = forms.CharField(
+        max_length=CANCELLATION_REASON_MAX, required=False, label=gettext_lazy("Reason")
+    )
 
 
 class RescheduleForm(forms.Form):
-    start = forms.CharField(label="New time")
+    start = forms.CharField(label=gettext_lazy("New time"))
 
     def clean_start(self) -> datetime:
         return parse_start(self.cleaned_data["start"])
@@ -115,22 +122,26 @@ def parse_start(raw: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise forms.ValidationError("That is not a time we offered; pick one again.") from None
+        raise forms.ValidationError(_("That is not a time we offered; pick one again.")) from None
     if timezone.is_naive(value):
-        raise forms.ValidationError("That time has no zone; pick one again.")
+        raise forms.ValidationError(_("That time has no zone; pick one again."))
     return value
 
 
 class WaitlistJoinForm(forms.Form):
     """The waitlist's answers beyond the wizard's (vehicle, plan, how to talk)."""
 
-    mechanic = forms.ChoiceField(widget=forms.RadioSelect, label="With")
-    first_day = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    last_day = forms.DateField(label="Until", widget=forms.DateInput(attrs={"type": "date"}))
+    mechanic = forms.ChoiceField(widget=forms.RadioSelect, label=gettext_lazy("With"))
+    first_day = forms.DateField(
+        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last_day = forms.DateField(
+        label=gettext_lazy("Until"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     concern = forms.CharField(
         max_length=CONCERN_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="What is the problem?",
+        label=gettext_lazy("What is the problem?"),
     )
 
     def __init__(self, *args: object, mechanics: list[tuple[str, str]], **kwargs: object) -> None:

@@ -26,12 +26,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import Busy, Conflict, NotAllowed, SlotUnavailable
 
 from .events import session_event_record
-from .models import Reservation, ReservationStatus, Session, SessionStatus
+from .models import Reservation, ReservationStatus, Session, SessionStatus, status_in_words
 from .room import JOINED, joined_parties
 from .services import (
     START_GRACE,
@@ -204,10 +205,11 @@ def session_extend(*, session_id: int, user: User, now: datetime | None = None) 
     def work() -> Session:
         session, party = access_session_for_update(session_id, user)
         if party != "mechanic":
-            raise NotAllowed("Only the session's mechanic can extend it.")
+            raise NotAllowed(_("Only the session's mechanic can extend it."))
         if session.status != SessionStatus.LIVE:
             raise Conflict(
-                f"This session is {session.status}; only a live session can be extended.",
+                _("This session is %(status)s; only a live session can be extended.")
+                % {"status": status_in_words(session.status)},
                 code="invalid_transition",
                 current_status=session.status,
             )
@@ -215,7 +217,7 @@ def session_extend(*, session_id: int, user: User, now: datetime | None = None) 
         assert ends_at is not None  # live sessions have started
         if now >= ends_at + end_grace():
             raise Conflict(
-                "This session is over; it can no longer be extended.", code="session_over"
+                _("This session is over; it can no longer be extended."), code="session_over"
             )
         new_end = ends_at + EXTENSION
         reservation = (
@@ -234,7 +236,7 @@ def session_extend(*, session_id: int, user: User, now: datetime | None = None) 
                 if not _is_overlap_violation(exc):
                     raise
                 raise SlotUnavailable(
-                    "Your next booking starts too soon to extend this session.",
+                    _("Your next booking starts too soon to extend this session."),
                     code="extension_blocked",
                     mechanic_id=session.mechanic_id,
                 ) from None

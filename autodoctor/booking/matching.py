@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.accounts.presence import presence_of
@@ -108,23 +109,23 @@ def match_score(mechanic: MechanicProfile, criteria: MatchCriteria, *, now: date
     )
     if hits:
         score += 15 * len(hits)
-        reasons.append("knows " + ", ".join(hits))
+        reasons.append(_("knows %(keywords)s") % {"keywords": ", ".join(hits)})
     if criteria.brand and criteria.brand.lower() in {b.lower() for b in mechanic.brands or []}:
         score += 30
-        reasons.append(f"{criteria.brand} specialist")
+        reasons.append(_("%(brand)s specialist") % {"brand": criteria.brand})
     years = mechanic.years_experience or 0
     if years >= 10:
         score += 20
-        reasons.append(f"{years} years of experience")
+        reasons.append(_("%(years)s years of experience") % {"years": years})
     elif years >= 5:
         score += 10
-        reasons.append(f"{years} years of experience")
+        reasons.append(_("%(years)s years of experience") % {"years": years})
     if criteria.fsa and mechanic.fsa and criteria.fsa.upper() == mechanic.fsa:
         score += 10
-        reasons.append("in your area")
+        reasons.append(_("in your area"))
     elif criteria.city and mechanic.city and criteria.city.lower() == mechanic.city.lower():
         score += 5
-        reasons.append(f"in {mechanic.city}")
+        reasons.append(_("in %(city)s") % {"city": mechanic.city})
     rating = mechanic.rating
     if rating is not None:
         r = Decimal(rating)
@@ -141,7 +142,7 @@ def match_score(mechanic: MechanicProfile, criteria: MatchCriteria, *, now: date
         )
         if bonus:
             score += bonus
-            reasons.append(f"rated {r}")
+            reasons.append(_("rated %(rating)s") % {"rating": r})
     return Match(mechanic_id=mechanic.pk, score=score, reasons=reasons)
 
 

@@ -7,11 +7,15 @@ trigger; both are created in migration 0002 (they are vendor specific, so they
 are not in Meta.constraints).
 """
 
+import enum
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Vehicle
 
@@ -22,15 +26,33 @@ BRAND_MAX = 50
 CANCELLATION_REASON_MAX = 300
 
 
+# The seeded plans' names and descriptions (migration 0002), listed for the catalogue so
+# they read in the viewer's language; a name an admin types later shows as typed.
+PLAN_TEXTS = (
+    gettext_noop("Free first look"),
+    gettext_noop("Trial session"),
+    gettext_noop("Quick question"),
+    gettext_noop("Advice session"),
+    gettext_noop("Premium diagnostic"),
+    gettext_noop("Urgent help"),
+    gettext_noop("15 minutes, no charge (waiver required)"),
+    gettext_noop("15 minutes, once per customer (waiver required)"),
+    gettext_noop("15 minutes with a mechanic"),
+    gettext_noop("30 minutes: diagnose and plan the repair"),
+    gettext_noop("60 minutes: in-depth diagnostic"),
+    gettext_noop("15 minutes, first available mechanic"),
+)
+
+
 class Plan(models.Model):
     """A sellable plan. Durations come from availability.plans; prices are editable."""
 
     code = models.CharField(max_length=20, unique=True)
     name = models.CharField(max_length=60)
-    price_cents = models.PositiveIntegerField(help_text="Price in CAD cents")
+    price_cents = models.PositiveIntegerField(help_text=_("Price in CAD cents"))
     currency = models.CharField(max_length=3, default="CAD")
     description = models.CharField(max_length=200, blank=True)
-    is_free = models.BooleanField(default=False, help_text="No charge (free/trial waiver)")
+    is_free = models.BooleanField(default=False, help_text=_("No charge (free/trial waiver)"))
     is_active = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
 
@@ -47,39 +69,81 @@ class Plan(models.Model):
         return plan_minutes(self.code)
 
     @property
+    def title(self) -> str:
+        """The name in the viewer's language (the seeded names are in the catalogue)."""
+        return gettext(self.name) if self.name else ""
+
+    @property
+    def summary(self) -> str:
+        """The description in the viewer's language."""
+        return gettext(self.description) if self.description else ""
+
+    @property
     def price_label(self) -> str:
-        return "Free" if self.price_cents == 0 else f"${self.price_cents / 100:.2f} {self.currency}"
+        """ "Free", or the price as the viewer reads amounts: "$29.99 CAD" / « 29,99 $ CAD »."""
+        from autodoctor.payments.models import money_label
+
+        return (
+            gettext("Free")
+            if self.price_cents == 0
+            else money_label(self.price_cents, self.currency)
+        )
 
 
 class SessionType(models.TextChoices):
-    CHAT = "chat", "Chat"
-    VIDEO = "video", "Video"
-    PHONE = "phone", "Phone"
-    DIAGNOSTIC = "diagnostic", "Diagnostic"
+    CHAT = "chat", _("Chat")
+    VIDEO = "video", _("Video")
+    PHONE = "phone", _("Phone")
+    DIAGNOSTIC = "diagnostic", _("Diagnostic")
 
 
-class ServiceType(models.TextChoices):
-    """The kind of work a diagnosis recommends and a workshop visit is booked for."""
+class _PlainLabelChoices(models.enums.ChoicesType):
+    """`choices` keeps the lazy (translatable) labels for model fields and forms."""
 
-    DIAGNOSTIC = "diagnostic", "In-person diagnostic"
-    MAINTENANCE = "maintenance", "Maintenance (oil, fluids, filters)"
-    BRAKES = "brakes", "Brakes"
-    ENGINE = "engine", "Engine"
-    ELECTRICAL = "electrical", "Electrical"
-    SUSPENSION = "suspension", "Suspension and steering"
-    TRANSMISSION = "transmission", "Transmission"
-    HVAC = "hvac", "Heating and A/C"
-    TIRES = "tires", "Tires and wheels"
-    OTHER = "other", "Other"
+    @property
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(member.value, member._label_) for member in cls]
+
+
+class ServiceType(models.TextChoices, metaclass=_PlainLabelChoices):
+    """The kind of work a diagnosis recommends and a workshop visit is booked for.
+
+    `ServiceType.X.label` is a plain string in the active language, because visit facts
+    put it into JSON (notifications.facts); `choices` stays lazy so forms and
+    `get_service_type_display()` follow each viewer's language."""
+
+    @enum.property
+    def label(self) -> str:
+        return str(self._label_)
+
+    DIAGNOSTIC = "diagnostic", _("In-person diagnostic")
+    MAINTENANCE = "maintenance", _("Maintenance (oil, fluids, filters)")
+    BRAKES = "brakes", _("Brakes")
+    ENGINE = "engine", _("Engine")
+    ELECTRICAL = "electrical", _("Electrical")
+    SUSPENSION = "suspension", _("Suspension and steering")
+    TRANSMISSION = "transmission", _("Transmission")
+    HVAC = "hvac", _("Heating and A/C")
+    TIRES = "tires", _("Tires and wheels")
+    OTHER = "other", _("Other")
 
 
 class SessionStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    WAITING = "waiting", "Waiting"
-    SCHEDULED = "scheduled", "Scheduled"
-    LIVE = "live", "Live"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    WAITING = "waiting", _("Waiting")
+    SCHEDULED = "scheduled", _("Scheduled")
+    LIVE = "live", _("Live")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+def status_in_words(status: str) -> str:
+    """A session status inside a sentence in the active language: "cancelled" in English
+    (the stored value's spelling), « annulée » in French."""
+    try:
+        return str(SessionStatus(status).label).lower()
+    except ValueError:
+        return str(status)
 
 
 class Session(models.Model):
@@ -101,14 +165,14 @@ class Session(models.Model):
         Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
     )
     vehicle_label = models.CharField(
-        max_length=VEHICLE_LABEL_MAX, blank=True, help_text="Year make model as entered"
+        max_length=VEHICLE_LABEL_MAX, blank=True, help_text=_("Year make model as entered")
     )
     requested_brand = models.CharField(max_length=BRAND_MAX, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Start-now sessions: when they went out to mechanics (once paid)",
+        help_text=_("Start-now sessions: when they went out to mechanics (once paid)"),
     )
     duration_minutes = models.PositiveSmallIntegerField()
     started_at = models.DateTimeField(null=True, blank=True)
@@ -162,10 +226,10 @@ class Session(models.Model):
 
 
 class ReservationStatus(models.TextChoices):
-    RESERVED = "reserved", "Reserved (hold)"
-    CONFIRMED = "confirmed", "Confirmed"
-    RELEASED = "released", "Released"
-    EXPIRED = "expired", "Expired"
+    RESERVED = "reserved", _("Reserved (hold)")
+    CONFIRMED = "confirmed", _("Confirmed")
+    RELEASED = "released", _("Released")
+    EXPIRED = "expired", _("Expired")
 
 
 ACTIVE_RESERVATION_STATUSES = (ReservationStatus.RESERVED, ReservationStatus.CONFIRMED)
@@ -190,7 +254,7 @@ class Reservation(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="reservations",
-        help_text="Empty for a workshop visit's mechanic time",
+        help_text=_("Empty for a workshop visit's mechanic time"),
     )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
@@ -198,7 +262,7 @@ class Reservation(models.Model):
     status = models.CharField(
         max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.RESERVED
     )
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Holds only")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Holds only"))
     reserved_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
@@ -235,17 +299,20 @@ class Reservation(models.Model):
 
 
 class OfferKind(models.TextChoices):
-    TARGETED = "targeted", "Targeted"
-    BROADCAST = "broadcast", "Broadcast"
-    REQUEST = "request", "Booking request"  # scheduled booking with a mechanic who reviews requests
+    TARGETED = "targeted", _("Targeted")
+    BROADCAST = "broadcast", _("Broadcast")
+    REQUEST = (
+        "request",
+        _("Booking request"),
+    )  # scheduled booking with a mechanic who reviews requests
 
 
 class OfferStatus(models.TextChoices):
-    OFFERED = "offered", "Offered"
-    ACCEPTED = "accepted", "Accepted"
-    DECLINED = "declined", "Declined"
-    TAKEN = "taken", "Taken by someone else"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    TAKEN = "taken", _("Taken by someone else")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class Offer(models.Model):
@@ -262,7 +329,7 @@ class Offer(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="offers",
-        help_text="Empty for a broadcast offer open to every available mechanic",
+        help_text=_("Empty for a broadcast offer open to every available mechanic"),
     )
     kind = models.CharField(max_length=10, choices=OfferKind.choices)
     status = models.CharField(
@@ -343,9 +410,9 @@ LABOUR_MINUTES_MAX = 1440  # one day of workshop time
 
 
 class Urgency(models.TextChoices):
-    SAFE = "safe", "Safe to drive"
-    SOON = "soon", "Repair soon"
-    STOP = "stop", "Stop driving"
+    SAFE = "safe", _("Safe to drive")
+    SOON = "soon", _("Repair soon")
+    STOP = "stop", _("Stop driving")
 
 
 class Diagnosis(models.Model):
@@ -397,12 +464,12 @@ class Diagnosis(models.Model):
 
 
 class WaitlistStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    OFFERED = "offered", "Time held for you"
-    BOOKED = "booked", "Booked"
-    LAPSED = "lapsed", "Held time not taken"
-    LEFT = "left", "Left"
-    EXPIRED = "expired", "Range ended"
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Time held for you")
+    BOOKED = "booked", _("Booked")
+    LAPSED = "lapsed", _("Held time not taken")
+    LEFT = "left", _("Left")
+    EXPIRED = "expired", _("Range ended")
 
 
 ACTIVE_WAITLIST_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
@@ -428,7 +495,7 @@ class WaitlistEntry(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="waitlist_entries",
-        help_text="Empty: any mechanic",
+        help_text=_("Empty: any mechanic"),
     )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
     session_type = models.CharField(
@@ -453,7 +520,7 @@ class WaitlistEntry(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The pending session whose hold was offered to this customer",
+        help_text=_("The pending session whose hold was offered to this customer"),
     )
     offered_at = models.DateTimeField(null=True, blank=True)
     claim_expires_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability import service as availability
@@ -155,9 +157,20 @@ class SlotPeriod:
     hours: str  # "06:00–12:00"
     starts: list[datetime]
 
+    @property
+    def label(self) -> str:
+        """The part of the day in the viewer's language (``name`` stays the English key)."""
+        return str(PERIOD_LABELS.get(self.name, self.name))
+
 
 # Local hours each part of the day begins at (the slot wall groups by them).
 DAY_PERIODS = (("Night", 0), ("Morning", 6), ("Afternoon", 12), ("Evening", 17))
+PERIOD_LABELS = {
+    "Night": gettext_lazy("Night"),
+    "Morning": gettext_lazy("Morning"),
+    "Afternoon": gettext_lazy("Afternoon"),
+    "Evening": gettext_lazy("Evening"),
+}
 
 
 def slot_periods(starts: Iterable[datetime], zone: ZoneInfo) -> list[SlotPeriod]:
@@ -261,7 +274,7 @@ def hold_for_customer(reservation_id: int, customer: User) -> Reservation:
         .first()
     )
     if reservation is None:
-        raise NotFound("No such hold.")
+        raise NotFound(_("No such hold."))
     return reservation
 
 
@@ -289,10 +302,19 @@ def add_to_calendar(session: Session) -> dict[str, str]:
     start = session.scheduled_for.astimezone(ZoneInfo("UTC"))
     end = start + timedelta(minutes=session.duration_minutes)
     room = absolute(reverse("booking:room", args=[session.pk]))
-    title = f"Auto Doctor {session.get_type_display().lower()} session"
+    kind = str(session.get_type_display()).lower()
     if session.mechanic:
-        title += f" with {session.mechanic}"
-    details = f"{session.plan.name} · {session.duration_minutes} minutes. Join: {room}"
+        title = _("Auto Doctor %(kind)s session with %(mechanic)s") % {
+            "kind": kind,
+            "mechanic": session.mechanic,
+        }
+    else:
+        title = _("Auto Doctor %(kind)s session") % {"kind": kind}
+    details = _("%(plan)s · %(minutes)s minutes. Join: %(room)s") % {
+        "plan": session.plan.title,
+        "minutes": session.duration_minutes,
+        "room": room,
+    }
     google = urlencode(
         {
             "action": "TEMPLATE",
@@ -408,7 +430,11 @@ def mechanic_calendar(
     for r in reservations:
         if r.session is None:  # an in-person visit the workshop assigned them to
             visit = getattr(r, "visit", None)
-            title = f"Workshop visit at {visit.workshop}" if visit else "Workshop visit"
+            title = (
+                _("Workshop visit at %(workshop)s") % {"workshop": visit.workshop}
+                if visit
+                else _("Workshop visit")
+            )
             if visit and visit.vehicle_label:
                 title += f" · {visit.vehicle_label}"
             entries.append(
@@ -422,7 +448,7 @@ def mechanic_calendar(
             )
             continue
         hold = r.status == ReservationStatus.RESERVED
-        label = f"{r.session.customer} · {r.session.plan.name}"
+        label = f"{r.session.customer} · {r.session.plan.title}"
         if r.session.vehicle_label:
             label += f" · {r.session.vehicle_label}"
         entries.append(
@@ -430,13 +456,13 @@ def mechanic_calendar(
                 kind="hold" if hold else "session",
                 start=r.starts_at,
                 end=r.ends_at,
-                title=("Checkout hold: " if hold else "") + label,
+                title=(_("Checkout hold: %(label)s") % {"label": label}) if hold else label,
                 session=r.session,
                 status=r.session.status,
             )
         )
     entries.extend(
-        CalendarEntry(kind="available", start=iv.start, end=iv.end, title="Available")
+        CalendarEntry(kind="available", start=iv.start, end=iv.end, title=_("Available"))
         for iv in availability.free_intervals(mechanic, start, end, now=now)
     )
     time_off = TimeOff.objects.filter(
@@ -450,7 +476,7 @@ def mechanic_calendar(
             kind="time_off",
             start=t.starts_at,
             end=t.ends_at,
-            title="Time off" + (f": {t.reason}" if t.reason else ""),
+            title=_("Time off: %(reason)s") % {"reason": t.reason} if t.reason else _("Time off"),
             status=t.status,
         )
         for t in time_off

@@ -16,12 +16,13 @@ from datetime import datetime
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import Conflict, NotAllowed
 
 from .events import session_event_record
-from .models import Session, SessionStatus
+from .models import Session, SessionStatus, status_in_words
 from .services import (
     EARLY_START,
     access_session_for_update,
@@ -82,17 +83,18 @@ def session_join(*, session_id: int, user: User, now: datetime | None = None) ->
     def work() -> Session:
         session, party = access_session_for_update(session_id, user)
         if party not in ("customer", "mechanic"):
-            raise NotAllowed("Only the customer and the mechanic join a session.")
+            raise NotAllowed(_("Only the customer and the mechanic join a session."))
         if session.status not in JOINABLE or session.mechanic_id is None:
             raise Conflict(
-                f"This session is {session.status}; there is nothing to join.",
+                _("This session is %(status)s; there is nothing to join.")
+                % {"status": status_in_words(session.status)},
                 code="not_joinable",
                 current_status=session.status,
             )
         opens = join_opens_at(session)
         if opens is not None and now < opens:
             raise Conflict(
-                "The room opens 15 minutes before the start.",
+                _("The room opens 15 minutes before the start."),
                 code="too_early",
                 opens_at=opens.isoformat(),
             )

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability.engine import Interval
@@ -81,7 +82,7 @@ def sessions_for_user(user: User) -> QuerySet[Session]:
 def session_for_user(session_id: int, user: User) -> Session:
     session = sessions_for_user(user).filter(pk=session_id).first()
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     return session
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User, Vehicle
 from autodoctor.accounts.registration import require_verified_email
@@ -49,6 +50,7 @@ from .models import (
     Session,
     SessionStatus,
     SessionType,
+    status_in_words,
 )
 from .selectors import mechanic_buffers, offer_deadline, request_past_deadline
 from .state import session_transition
@@ -87,7 +89,7 @@ def run_booking_transaction[T](work: Callable[[], T], *, attempts: int = 3) -> T
         except OperationalError as exc:
             if not database_busy(exc) or attempt == attempts:
                 if database_busy(exc):
-                    raise Busy("The schedule is busy right now; please try again.") from exc
+                    raise Busy(_("The schedule is busy right now; please try again.")) from exc
                 raise
             time.sleep(0.02 * attempt)
     raise AssertionError("unreachable")
@@ -99,13 +101,13 @@ def _slot_taken(
     minutes: int,
     *,
     now: datetime,
-    message: str = "That slot was just taken. Pick another time.",
+    message: str = "",
     code: str = SlotUnavailable.code,
     status: int | None = None,
 ) -> SlotUnavailable:
     """SlotUnavailable with the mechanic's next free slots after ``starts_at``."""
     return SlotUnavailable(
-        message,
+        message or _("That slot was just taken. Pick another time."),
         code=code,
         status=status,
         next_free_slots=_next_free_slots(mechanic, starts_at, minutes, now=now),
@@ -155,7 +157,7 @@ def _slot_refusal(
         return
     rules = availability.booking_rules(mechanic)
     if starts_at <= now:
-        raise Conflict("That time has already passed; pick another time.", code="slot_in_past")
+        raise Conflict(_("That time has already passed; pick another time."), code="slot_in_past")
     if starts_at < now + rules.min_notice:
         hours = rules.min_notice / timedelta(hours=1)
         raise _slot_taken(
@@ -163,12 +165,14 @@ def _slot_refusal(
             starts_at,
             minutes,
             now=now,
-            message=f"{mechanic.user} needs {hours:g} h notice; pick a later time.",
+            message=_("%(user)s needs %(hours)s h notice; pick a later time.")
+            % {"user": mechanic.user, "hours": format(hours, "g")},
             code="notice_too_short",
         )
     if starts_at > now + rules.max_advance:
         raise InvalidInput(
-            f"{mechanic.user} takes bookings at most {rules.max_advance.days} days ahead.",
+            _("%(user)s takes bookings at most %(days)s days ahead.")
+            % {"user": mechanic.user, "days": rules.max_advance.days},
             field="start",
             code="beyond_booking_window",
         )
@@ -180,8 +184,10 @@ def _slot_refusal(
             starts_at,
             minutes,
             now=now,
-            message=f"Slots with {mechanic.user} start every {step} minutes; "
-            "pick one of the listed times.",
+            message=_(
+                "Slots with %(user)s start every %(step)s minutes; pick one of the listed times."
+            )
+            % {"user": mechanic.user, "step": step},
             code="off_grid",
             status=422,
         )
@@ -202,7 +208,8 @@ def _slot_refusal(
         starts_at,
         minutes,
         now=now,
-        message=f"{mechanic.user} is not available then (outside their hours or time off).",
+        message=_("%(user)s is not available then (outside their hours or time off).")
+        % {"user": mechanic.user},
         code="not_available",
     )
 
@@ -221,8 +228,10 @@ def _holds_limit(
     )
     if active.count() >= settings.HOLDS_PER_CUSTOMER:
         raise DomainError(
-            f"You are already holding {settings.HOLDS_PER_CUSTOMER} slots. Finish or "
-            "release one (My sessions) before holding another.",
+            _(
+                "You are already holding %(holds_per_customer)s slots. Finish or release one (My sessions) before holding another."
+            )
+            % {"holds_per_customer": settings.HOLDS_PER_CUSTOMER},
             code="hold_limit",
             status=429,
         )
@@ -235,8 +244,10 @@ def _holds_limit(
     ]
     if len(same_day) >= settings.HOLDS_PER_CUSTOMER_MECHANIC_DAY:
         raise DomainError(
-            f"You are already holding {len(same_day)} slots with {mechanic.user} that day. "
-            "Release one before holding another.",
+            _(
+                "You are already holding %(count)s slots with %(user)s that day. Release one before holding another."
+            )
+            % {"count": len(same_day), "user": mechanic.user},
             code="hold_limit",
             status=429,
         )
@@ -258,8 +269,10 @@ def _open_start_now_limit(customer: User) -> None:
     if len(out) >= settings.START_NOW_WAITING_PER_CUSTOMER:
         waiting = out[0]
         raise Conflict(
-            f"Your request #{waiting.pk} is already out to mechanics; wait for one to "
-            "accept it, or cancel it first.",
+            _(
+                "Your request #%(pk)s is already out to mechanics; wait for one to accept it, or cancel it first."
+            )
+            % {"pk": waiting.pk},
             code="active_request",
             session_id=waiting.pk,
         )
@@ -268,8 +281,10 @@ def _open_start_now_limit(customer: User) -> None:
         >= settings.START_NOW_UNPAID_PER_CUSTOMER
     ):
         raise DomainError(
-            f"You have {settings.START_NOW_UNPAID_PER_CUSTOMER} unpaid start-now requests; "
-            "pay for or cancel one of them (My sessions) first.",
+            _(
+                "You have %(start_now_unpaid_per_customer)s unpaid start-now requests; pay for or cancel one of them (My sessions) first."
+            )
+            % {"start_now_unpaid_per_customer": settings.START_NOW_UNPAID_PER_CUSTOMER},
             code="request_limit",
             status=429,
         )
@@ -304,8 +319,10 @@ def active_session_refusal(
     if len(found) >= allowed:
         other = found[0]
         raise Conflict(
-            f"You already have session #{other.pk} ({other.status}) at that time; finish "
-            "or cancel it first.",
+            _(
+                "You already have session #%(pk)s (%(status)s) at that time; finish or cancel it first."
+            )
+            % {"pk": other.pk, "status": status_in_words(other.status)},
             code="active_session",
             session_id=other.pk,
             session_status=other.status,
@@ -381,7 +398,8 @@ def reservation_pin_for_visit(
         )
     except _SlotRace:
         raise SlotUnavailable(
-            f"{mechanic} already has a session or visit booked at that time.",
+            _("%(mechanic)s already has a session or visit booked at that time.")
+            % {"mechanic": mechanic},
             code="mechanic_busy",
             mechanic_id=mechanic.pk,
         ) from None
@@ -466,34 +484,48 @@ def intake_validate(
 ) -> Intake:
     """Check the wizard's answers (plan §1.2): concern ≥ 10 characters (5 for urgent)."""
     if not customer.is_customer:
-        raise NotAllowed("Only customers can book sessions.")
+        raise NotAllowed(_("Only customers can book sessions."))
     require_verified_email(customer)  # accounts: book only after confirming the address
     plan_row = Plan.objects.filter(code=plan, is_active=True).first()
     if plan_row is None or plan not in PLAN_MINUTES:
         raise InvalidInput(
-            f"Unknown plan {plan!r}; choose one of {', '.join(PLAN_MINUTES)}.", field="plan"
+            _("Unknown plan %(plan)s; choose one of %(choices)s.")
+            % {"plan": repr(plan), "choices": ", ".join(PLAN_MINUTES)},
+            field="plan",
         )
     if session_type not in SessionType.values:
-        raise InvalidInput(f"Unknown session type {session_type!r}.", field="type")
+        raise InvalidInput(
+            _("Unknown session type %(session_type)s.") % {"session_type": repr(session_type)},
+            field="type",
+        )
     concern = (concern or "").strip()
     minimum = concern_minimum(plan)
     if len(concern) < minimum:
         raise InvalidInput(
-            f"Describe the problem in at least {minimum} characters.", field="concern"
+            _("Describe the problem in at least %(minimum)s characters.") % {"minimum": minimum},
+            field="concern",
         )
     if len(concern) > CONCERN_MAX:
-        raise InvalidInput(f"Keep the description under {CONCERN_MAX} characters.", field="concern")
+        raise InvalidInput(
+            _("Keep the description under %(concern_max)s characters.")
+            % {"concern_max": CONCERN_MAX},
+            field="concern",
+        )
     for field, value, limit in (
         ("vehicle_label", vehicle_label, VEHICLE_LABEL_MAX),
         ("brand", brand, BRAND_MAX),
     ):
         if len(value or "") > limit:
-            raise InvalidInput(f"{field} is longer than {limit} characters.", field=field)
+            raise InvalidInput(
+                _("%(field)s is longer than %(limit)s characters.")
+                % {"field": field, "limit": limit},
+                field=field,
+            )
     vehicle = None
     if vehicle_id is not None:
         vehicle = Vehicle.objects.filter(pk=vehicle_id, customer__user=customer).first()
         if vehicle is None:
-            raise InvalidInput("That vehicle is not in your garage.", field="vehicle_id")
+            raise InvalidInput(_("That vehicle is not in your garage."), field="vehicle_id")
     label = str(vehicle) if vehicle else vehicle_label.strip()
     return Intake(
         plan=plan_row,
@@ -545,7 +577,7 @@ def session_publish(
         .first()
     )
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     criteria = match_criteria(
         customer,
         concern=session.concern,
@@ -562,7 +594,8 @@ def session_publish(
             return session  # idempotent: published already (by this or another payment)
         if session.status != SessionStatus.PENDING:
             raise Conflict(
-                f"This session is {session.status}; it can no longer go out to mechanics.",
+                _("This session is %(status)s; it can no longer go out to mechanics.")
+                % {"status": status_in_words(session.status)},
                 code="session_closed",
                 current_status=session.status,
             )
@@ -620,7 +653,9 @@ def session_keep_unpaid_until(*, session_id: int, until: datetime) -> None:
         session = Session.objects.select_for_update().get(pk=session_id)
         if not session.awaiting_payment:
             raise Conflict(
-                f"This session is {session.status}; start a new one.", code="session_closed"
+                _("This session is %(status)s; start a new one.")
+                % {"status": status_in_words(session.status)},
+                code="session_closed",
             )
         kept = session.metadata.get(UNPAID_UNTIL_KEY)
         if kept is None or datetime.fromisoformat(kept) < until:
@@ -806,11 +841,11 @@ def reservation_hold(
     now = now or timezone.now()
     if timezone.is_naive(starts_at):
         raise InvalidInput(
-            "Start time needs a time zone (e.g. 2026-12-01T15:00:00Z).", field="start"
+            _("Start time needs a time zone (e.g. 2026-12-01T15:00:00Z)."), field="start"
         )
     mechanic = MechanicProfile.objects.approved().filter(pk=mechanic_id).first()
     if mechanic is None:
-        raise NotFound("No such mechanic.")
+        raise NotFound(_("No such mechanic."))
     minutes = intake.plan.duration_minutes
     _slot_refusal(mechanic, starts_at, minutes, now=now)
     expires_at = now + timedelta(minutes=settings.HOLD_MINUTES)
@@ -893,7 +928,7 @@ def _access_reservation(reservation_id: int, customer: User) -> Reservation:
         .first()
     )
     if reservation is None:
-        raise NotFound("No such reservation.")
+        raise NotFound(_("No such reservation."))
     return reservation
 
 
@@ -921,9 +956,11 @@ def reservation_confirm(
             reservation.status == ReservationStatus.RELEASED
             or session.status != SessionStatus.PENDING
         ):
-            raise Conflict("This hold was released; pick a slot again.", code="hold_released")
+            raise Conflict(_("This hold was released; pick a slot again."), code="hold_released")
         if reservation.starts_at <= now:
-            raise Conflict("This slot has already started; pick another time.", code="slot_in_past")
+            raise Conflict(
+                _("This slot has already started; pick another time."), code="slot_in_past"
+            )
         reservation.status = ReservationStatus.CONFIRMED
         reservation.expires_at = None
         reservation.confirmed_at = now
@@ -988,7 +1025,8 @@ def reservation_release(
         reservation = _access_reservation(reservation_id, customer)
         if reservation.status != ReservationStatus.RESERVED:
             raise Conflict(
-                f"Only a hold can be released; this reservation is {reservation.status}.",
+                _("Only a hold can be released; this reservation is %(status)s.")
+                % {"status": reservation.status},
                 code="not_a_hold",
                 current_status=reservation.status,
             )
@@ -1033,7 +1071,7 @@ def _access_offer(offer_id: int, mechanic: MechanicProfile) -> Offer:
         .first()
     )
     if offer is None:
-        raise NotFound("No such offer.")
+        raise NotFound(_("No such offer."))
     still_open = offer.status == OfferStatus.OFFERED
     if (
         offer.kind == OfferKind.BROADCAST
@@ -1046,7 +1084,7 @@ def _access_offer(offer_id: int, mechanic: MechanicProfile) -> Offer:
             .exists()
         ):
             return offer  # closed meanwhile: the caller answers "already taken"
-        raise NotFound("No such offer.")
+        raise NotFound(_("No such offer."))
     return offer
 
 
@@ -1058,7 +1096,7 @@ def offer_accept(
     and the mechanic's time is pinned by a confirmed reservation so an immediate
     session cannot overlap a booked one."""
     now = now or timezone.now()
-    taken = Conflict("Another mechanic already took this session.", code="already_taken")
+    taken = Conflict(_("Another mechanic already took this session."), code="already_taken")
 
     def work() -> Session:
         _lock_offer_session(offer_id)
@@ -1073,7 +1111,7 @@ def offer_accept(
                 taken
                 if offer.status == OfferStatus.TAKEN
                 else Conflict(
-                    f"This offer is {offer.status}.",
+                    _("This offer is %(status)s.") % {"status": offer.status},
                     code="offer_closed",
                     current_status=offer.status,
                 )
@@ -1108,7 +1146,7 @@ def offer_accept(
                 )
             except _SlotRace:
                 raise Conflict(
-                    "You have a booked session at this time; this one would overlap it.",
+                    _("You have a booked session at this time; this one would overlap it."),
                     code="overlaps_your_booking",
                 ) from None
         Offer.objects.filter(pk=offer.pk).update(
@@ -1138,8 +1176,8 @@ def _request_answerable(offer: Offer, mechanic: MechanicProfile, *, now: datetim
     deadline = offer_deadline(offer)
     if deadline is not None and now >= deadline:
         raise Conflict(
-            f"The time to answer this booking request ended {when(deadline, mechanic.user)}; "
-            "it is closed.",
+            _("The time to answer this booking request ended %(when)s; it is closed.")
+            % {"when": when(deadline, mechanic.user)},
             code="request_expired",
             deadline=deadline.isoformat(),
         )
@@ -1164,7 +1202,9 @@ def offer_decline(
             return offer
         if offer.status != OfferStatus.OFFERED:
             raise Conflict(
-                f"This offer is {offer.status}.", code="offer_closed", current_status=offer.status
+                _("This offer is %(status)s.") % {"status": offer.status},
+                code="offer_closed",
+                current_status=offer.status,
             )
         offer.status = OfferStatus.DECLINED
         offer.responded_at = now
@@ -1208,14 +1248,14 @@ def _party(session: Session, user: User) -> str:
         return "mechanic"
     if user.is_platform_admin:
         return "admin"
-    raise NotFound("No such session.")
+    raise NotFound(_("No such session."))
 
 
 def access_session_for_update(session_id: int, user: User) -> tuple[Session, str]:
     """Lock a session the user is a party to; 404 for strangers (no probing)."""
     session = Session.objects.select_for_update().filter(pk=session_id).first()
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     return session, _party(session, user)
 
 
@@ -1223,7 +1263,7 @@ def session_start(*, session_id: int, user: User, now: datetime | None = None) -
     now = now or timezone.now()
 
     def work() -> Session:
-        session, _ = access_session_for_update(session_id, user)
+        session, _who = access_session_for_update(session_id, user)
         if (
             session.status == SessionStatus.SCHEDULED
             and session.scheduled_for
@@ -1231,7 +1271,8 @@ def session_start(*, session_id: int, user: User, now: datetime | None = None) -
         ):
             opens = session.scheduled_for - EARLY_START
             raise Conflict(
-                f"This session can be started from {opens.isoformat()} (15 minutes before its time).",
+                _("This session can be started from %(opens)s (15 minutes before its time).")
+                % {"opens": opens.isoformat()},
                 code="too_early",
                 opens_at=opens.isoformat(),
             )
@@ -1256,7 +1297,7 @@ def session_complete_locked(session: Session, *, user: User) -> Session:
 
 def session_end(*, session_id: int, user: User, now: datetime | None = None) -> Session:
     def work() -> Session:
-        session, _ = access_session_for_update(session_id, user)
+        session, _who = access_session_for_update(session_id, user)
         return session_complete_locked(session, user=user)
 
     return run_booking_transaction(work)
@@ -1308,7 +1349,7 @@ def session_cancel(
     def work() -> Session:
         session, party = access_session_for_update(session_id, user)
         if party == "mechanic" and not reason:
-            raise InvalidInput("Tell the customer why you cancel.", field="reason")
+            raise InvalidInput(_("Tell the customer why you cancel."), field="reason")
         hours_before, no_show = cancellation_terms(session, now=now)
         _release_reservations(session, now=now)
         Offer.objects.filter(session=session, status=OfferStatus.OFFERED).update(
@@ -1342,11 +1383,11 @@ def session_reschedule(
 
     now = now or timezone.now()
     if timezone.is_naive(new_start):
-        raise InvalidInput("New start needs a time zone.", field="start")
+        raise InvalidInput(_("New start needs a time zone."), field="start")
     cutoff = timedelta(minutes=settings.RESCHEDULE_CUTOFF_MINUTES)
     session = Session.objects.filter(pk=session_id).select_related("mechanic").first()
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     _party(session, user)
     if (
         session.status != SessionStatus.SCHEDULED
@@ -1354,13 +1395,15 @@ def session_reschedule(
         or session.scheduled_for is None
     ):
         raise Conflict(
-            f"Only a scheduled session can be rescheduled; this one is {session.status}.",
+            _("Only a scheduled session can be rescheduled; this one is %(status)s.")
+            % {"status": status_in_words(session.status)},
             code="invalid_transition",
             current_status=session.status,
         )
     if session.scheduled_for - now < cutoff:
         raise Conflict(
-            f"Too close to the start to reschedule (less than {cutoff.total_seconds() / 3600:g} h); cancel instead.",
+            _("Too close to the start to reschedule (less than %(value)s h); cancel instead.")
+            % {"value": format(cutoff.total_seconds() / 3600, "g")},
             code="reschedule_cutoff",
         )
     mechanic = session.mechanic
@@ -1375,7 +1418,8 @@ def session_reschedule(
         locked, party = access_session_for_update(session_id, user)
         if locked.status != SessionStatus.SCHEDULED:
             raise Conflict(
-                f"This session is {locked.status}; it cannot be rescheduled.",
+                _("This session is %(status)s; it cannot be rescheduled.")
+                % {"status": status_in_words(locked.status)},
                 code="invalid_transition",
                 current_status=locked.status,
             )
@@ -1433,14 +1477,16 @@ def reservation_hold_for_request(
         )
         if found is None:
             raise SlotUnavailable(
-                "No mechanic has a free slot in the booking window.", next_free_slots=[]
+                _("No mechanic has a free slot in the booking window."), next_free_slots=[]
             )
         mechanic_id, slot = found
         starts_at = slot.start
     if mechanic_id is None:
-        raise InvalidInput("Choose a mechanic (or ask for the earliest slot).", field="mechanic_id")
+        raise InvalidInput(
+            _("Choose a mechanic (or ask for the earliest slot)."), field="mechanic_id"
+        )
     if starts_at is None:
-        raise InvalidInput("Choose a start time.", field="start")
+        raise InvalidInput(_("Choose a start time."), field="start")
     return reservation_hold(
         customer=customer, intake=intake, mechanic_id=mechanic_id, starts_at=starts_at, now=now
     )

@@ -5,12 +5,13 @@ naming the current state.
 """
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import InvalidTransition
 
 from .events import session_event_record
-from .models import Session, SessionStatus
+from .models import Session, SessionStatus, status_in_words
 
 S = SessionStatus
 ALLOWED: dict[str, set[str]] = {
@@ -33,7 +34,8 @@ def session_transition(
     """
     if to not in ALLOWED[session.status]:
         raise InvalidTransition(
-            f"This session is {session.status}; it cannot become {to}.",
+            _("This session is %(status)s; it cannot become %(to)s.")
+            % {"status": status_in_words(session.status), "to": status_in_words(to)},
             current_status=session.status,
             requested_status=to,
         )

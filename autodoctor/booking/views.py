@@ -21,6 +21,8 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from autodoctor.accounts.decorators import email_verified_required
@@ -50,7 +52,9 @@ from .models import (
     ServiceType,
     Session,
     SessionStatus,
+    SessionType,
     Urgency,
+    status_in_words,
 )
 from .state import ALLOWED
 from .templatetags.booking_tags import when as format_when
@@ -67,7 +71,7 @@ def customer_required(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not request.user.is_customer:  # type: ignore[union-attr]
-            raise NotAllowed("This page is for customers.")
+            raise NotAllowed(_("This page is for customers."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -78,7 +82,7 @@ def mechanic_required(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if getattr(request.user, "mechanic_profile", None) is None:
-            raise NotAllowed("This page is for mechanics.")
+            raise NotAllowed(_("This page is for mechanics."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -279,8 +283,8 @@ def _step_vehicle(request: HttpRequest, state: WizardState) -> HttpResponse:
     if not state.vehicle_id and not state.vehicle_label and vehicles:
         initial["vehicle"] = str(vehicles[0].pk)
     if state.vehicle_label and not state.vehicle_id:
-        year, _, rest = state.vehicle_label.partition(" ")
-        make, _, model = rest.partition(" ")
+        year, _sep, rest = state.vehicle_label.partition(" ")
+        make, _sep, model = rest.partition(" ")
         initial.update(year=year, make=make, model=model)
     form = VehicleForm(request.POST or None, vehicles=vehicles, initial=initial)
     if request.method == "POST":
@@ -376,7 +380,7 @@ def wizard_slots(request: HttpRequest) -> HttpResponse:
     nothing when the customer switches back to "Start now"."""
     state = WizardState.load(request)
     if not state.may_open("when"):
-        raise InvalidInput("Choose a vehicle and a plan first.", field="plan")
+        raise InvalidInput(_("Choose a vehicle and a plan first."), field="plan")
     if request.GET.get("mode") == "now":
         return HttpResponse("")
     return render(request, "booking/_slot_picker.html#picker", _wizard_picker(request, state))
@@ -417,7 +421,7 @@ def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
             {"choices": choices, "targeted_minutes": settings.TARGETED_OFFER_SECONDS // 60},
         )
     options = [(str(c.mechanic.pk), str(c.mechanic)) for c in choices] + [
-        (ANY_MECHANIC, "Any mechanic")
+        (ANY_MECHANIC, _("Any mechanic"))
     ]
     preferred = str(state.preferred_mechanic or "")
     default = preferred if any(value == preferred for value, _ in options) else ANY_MECHANIC
@@ -484,7 +488,13 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
             MechanicProfile.objects.select_related("user").filter(pk=state.mechanic_id).first()
         )
     if request.method != "POST":
-        return _render_step(request, state, "review", {"mechanic": mechanic, "start": start})
+        session_type_label = dict(SessionType.choices).get(state.session_type, state.session_type)
+        return _render_step(
+            request,
+            state,
+            "review",
+            {"mechanic": mechanic, "start": start, "session_type_label": session_type_label},
+        )
     intake = _intake(request, state)
     customer = _user(request)
     if not state.scheduled:
@@ -504,7 +514,8 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
         # Someone was faster: send the customer back to the calendar with the news.
         others = error.data.get("next_free_slots") or []
         hint = ", ".join(format_when(datetime.fromisoformat(s), customer) for s in others[:3])
-        messages.error(request, error.message + (f" Next free: {hint}." if hint else ""))
+        next_free = " " + _("Next free: %(times)s.") % {"times": hint} if hint else ""
+        messages.error(request, error.message + next_free)
         state.done = [s for s in state.done if s in ("vehicle", "plan")]
         state.save(request)
         return redirect("booking:wizard_step", "when")
@@ -564,7 +575,7 @@ def hold_confirm(request: HttpRequest, reservation_id: int) -> HttpResponse:
 @require_POST
 def hold_release(request: HttpRequest, reservation_id: int) -> HttpResponse:
     services.reservation_release(reservation_id=reservation_id, customer=_user(request))
-    messages.success(request, "The time is released. Nothing was charged.")
+    messages.success(request, _("The time is released. Nothing was charged."))
     return _back(request, reverse("booking:my_sessions"))
 
 
@@ -589,7 +600,7 @@ def _waitlist_mechanics(request: HttpRequest, state: WizardState) -> list[tuple[
     extra = [state.preferred_mechanic] + ([int(wanted)] if wanted.isdigit() else [])
     ids = [i for i in extra if i] + [i for i in ids if i not in extra]
     profiles = MechanicProfile.objects.approved().select_related("user").in_bulk(ids)
-    return [(ANY_MECHANIC, "Any mechanic")] + [
+    return [(ANY_MECHANIC, _("Any mechanic"))] + [
         (str(i), str(profiles[i])) for i in ids if i in profiles
     ]
 
@@ -600,7 +611,7 @@ def waitlist_join(request: HttpRequest) -> HttpResponse:
     """Join the waitlist from the wizard's "When" step, with its vehicle and plan."""
     state = WizardState.load(request)
     if not state.may_open("when"):
-        messages.info(request, "Choose a vehicle and a plan first.")
+        messages.info(request, _("Choose a vehicle and a plan first."))
         return redirect("booking:wizard")
     today = page_selectors.local_today(_zone(request), now=timezone.now())
     first = _parse_day(request.GET.get("day"), field="day") or today
@@ -632,7 +643,9 @@ def waitlist_join(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "You are on the waitlist. When a time frees up we hold it for you and email you.",
+                _(
+                    "You are on the waitlist. When a time frees up we hold it for you and email you."
+                ),
             )
             return redirect("booking:waitlist")
     return render(
@@ -652,7 +665,7 @@ def waitlist_join(request: HttpRequest) -> HttpResponse:
 @require_POST
 def waitlist_leave(request: HttpRequest, entry_id: int) -> HttpResponse:
     waitlist_service.waitlist_leave(entry_id=entry_id, customer=_user(request))
-    messages.success(request, "You left the waitlist.")
+    messages.success(request, _("You left the waitlist."))
     return _back(request, reverse("booking:waitlist"))
 
 
@@ -784,7 +797,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 def session_start(request: HttpRequest, session_id: int) -> HttpResponse:
     services.session_start(session_id=session_id, user=_user(request))
-    messages.success(request, "The session is live.")
+    messages.success(request, _("The session is live."))
     return _back(request, reverse("booking:session_detail", args=[session_id]))
 
 
@@ -792,7 +805,7 @@ def session_start(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
     services.session_end(session_id=session_id, user=_user(request))
-    messages.success(request, "The session is completed.")
+    messages.success(request, _("The session is completed."))
     return _back(request, reverse("booking:session_detail", args=[session_id]))
 
 
@@ -802,7 +815,9 @@ def session_extend(request: HttpRequest, session_id: int) -> HttpResponse:
     session = lifecycle.session_extend(session_id=session_id, user=_user(request))
     ends_at = lifecycle.session_ends_at(session)
     messages.success(
-        request, f"Extended by 15 minutes: it now ends at {format_when(ends_at, _user(request))}."
+        request,
+        _("Extended by 15 minutes: it now ends at %(time)s.")
+        % {"time": format_when(ends_at, _user(request))},
     )
     return _back(request, reverse("booking:room", args=[session_id]))
 
@@ -815,7 +830,8 @@ def session_diagnosis(request: HttpRequest, session_id: int) -> HttpResponse:
     raw_minutes = request.POST.get("estimated_labour_minutes", "").strip()
     if not raw_minutes.isdigit():
         raise InvalidInput(
-            "Estimated labour time is a whole number of minutes.", field="estimated_labour_minutes"
+            _("Estimated labour time is a whole number of minutes."),
+            field="estimated_labour_minutes",
         )
     complete = request.POST.get("complete") == "1"
     diagnosis.diagnosis_save(
@@ -829,9 +845,9 @@ def session_diagnosis(request: HttpRequest, session_id: int) -> HttpResponse:
         complete=complete,
     )
     if complete:
-        messages.success(request, "Diagnosis saved and the session is completed.")
+        messages.success(request, _("Diagnosis saved and the session is completed."))
     else:
-        messages.success(request, "Diagnosis saved. The customer sees it on the session page.")
+        messages.success(request, _("Diagnosis saved. The customer sees it on the session page."))
     return redirect("booking:room", session_id)
 
 
@@ -844,7 +860,7 @@ def session_cancel(request: HttpRequest, session_id: int) -> HttpResponse:
         form = CancelForm(request.POST)
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
         services.session_cancel(session_id=session_id, user=user, reason=reason)
-        messages.success(request, "The session is cancelled and its time is free again.")
+        messages.success(request, _("The session is cancelled and its time is free again."))
         return _back(request, reverse("booking:my_sessions"))
     from autodoctor.payments.selectors import refund_preview
 
@@ -853,7 +869,8 @@ def session_cancel(request: HttpRequest, session_id: int) -> HttpResponse:
     actions = _session_actions(session, user, now=now)
     if not actions["can_cancel"]:
         raise Conflict(
-            f"This session is {session.status}; it can no longer be cancelled.",
+            _("This session is %(status)s; it can no longer be cancelled.")
+            % {"status": status_in_words(session.status)},
             code="invalid_transition",
         )
     hours_before, no_show = services.cancellation_terms(session, now=now)
@@ -888,12 +905,16 @@ def session_reschedule(request: HttpRequest, session_id: int) -> HttpResponse:
             services.session_reschedule(
                 session_id=session.pk, user=user, new_start=form.cleaned_data["start"]
             )
-            messages.success(request, f"Moved to {format_when(form.cleaned_data['start'], user)}.")
+            messages.success(
+                request,
+                _("Moved to %(time)s.") % {"time": format_when(form.cleaned_data["start"], user)},
+            )
             return _back(request, reverse("booking:my_sessions"))
-        messages.error(request, "Pick one of the free times.")
+        messages.error(request, _("Pick one of the free times."))
     if session.status != SessionStatus.SCHEDULED or session.mechanic_id is None:
         raise Conflict(
-            f"Only a scheduled session can be rescheduled; this one is {session.status}.",
+            _("Only a scheduled session can be rescheduled; this one is %(status)s.")
+            % {"status": status_in_words(session.status)},
             code="invalid_transition",
         )
     current = page_selectors.session_reservation(session)
@@ -959,9 +980,9 @@ def session_room(request: HttpRequest, session_id: int) -> HttpResponse:
 def session_room_join(request: HttpRequest, session_id: int) -> HttpResponse:
     session = room.session_join(session_id=session_id, user=_user(request))
     if session.status == SessionStatus.LIVE:
-        messages.success(request, "You're in. The session is live.")
+        messages.success(request, _("You're in. The session is live."))
     else:
-        messages.success(request, "You're in. The session goes live when the other side joins.")
+        messages.success(request, _("You're in. The session goes live when the other side joins."))
     return redirect("booking:room", session_id)
 
 
@@ -975,7 +996,9 @@ def session_room_call(request: HttpRequest, session_id: int) -> HttpResponse:
 # --------------------------------------------------------------------------- offers inbox
 
 
-GONE = "This session is no longer available: another mechanic took it, or the customer cancelled."
+GONE = gettext_lazy(
+    "This session is no longer available: another mechanic took it, or the customer cancelled."
+)
 
 
 def _offers_context(request: HttpRequest) -> dict:
@@ -1013,15 +1036,15 @@ def offer_accept(request: HttpRequest, offer_id: int) -> HttpResponse:
     except (Conflict, NotFound) as error:
         # The usual race: another mechanic was first (a taken offer leaves the inbox,
         # so it may also answer "not found"). Say so in place of the card.
-        message = error.message if isinstance(error, Conflict) else GONE
+        message = error.message if isinstance(error, Conflict) else str(GONE)
         if not request.htmx:  # type: ignore[attr-defined]
             messages.info(request, message)
         return _offer_card(request, offer_id, "taken", message=message)
     if not request.htmx:  # type: ignore[attr-defined]
-        messages.success(request, "Accepted. The session is yours.")
+        messages.success(request, _("Accepted. The session is yours."))
         return redirect("booking:session_detail", session.pk)
     return _offer_card(
-        request, offer_id, "accepted", session=session, message="Accepted. The session is yours."
+        request, offer_id, "accepted", session=session, message=_("Accepted. The session is yours.")
     )
 
 
@@ -1032,9 +1055,9 @@ def offer_decline(request: HttpRequest, offer_id: int) -> HttpResponse:
         services.offer_decline(offer_id=offer_id, mechanic=_mechanic(request))
     except (Conflict, NotFound):
         if not request.htmx:  # type: ignore[attr-defined]
-            messages.info(request, GONE)
-        return _offer_card(request, offer_id, "taken", message=GONE)
-    declined = "Declined. Declining carries no penalty and is not counted."
+            messages.info(request, str(GONE))
+        return _offer_card(request, offer_id, "taken", message=str(GONE))
+    declined = _("Declined. Declining carries no penalty and is not counted.")
     if not request.htmx:  # type: ignore[attr-defined]
         messages.success(request, declined)
     return _offer_card(request, offer_id, "declined", message=declined)
@@ -1102,7 +1125,7 @@ def admin_required(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not _user(request).is_platform_admin:
-            raise NotFound("No such page.")
+            raise NotFound(_("No such page."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -1134,10 +1157,14 @@ def admin_schedule_move(request: HttpRequest) -> HttpResponse:
         day = date.fromisoformat(request.POST.get("day", ""))
         minute = int(request.POST.get("minute", ""))
     except ValueError:
-        raise InvalidInput("Drop the session on a day and time.", field="minute") from None
+        raise InvalidInput(_("Drop the session on a day and time."), field="minute") from None
     if not 0 <= minute < 24 * 60:
-        raise InvalidInput("Drop the session on a time of that day.", field="minute")
+        raise InvalidInput(_("Drop the session on a time of that day."), field="minute")
     new_start = local_instant(day, minute, user.time_zone)
     services.session_reschedule(session_id=session_id, user=user, new_start=new_start)
-    messages.success(request, f"Session #{session_id} moved to {format_when(new_start, user)}.")
+    messages.success(
+        request,
+        _("Session #%(session_id)s moved to %(time)s.")
+        % {"session_id": session_id, "time": format_when(new_start, user)},
+    )
     return _back(request, reverse("booking:admin_schedule"))

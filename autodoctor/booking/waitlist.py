@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.dates import date_in_range
@@ -73,7 +74,7 @@ def waitlist_entry_for_customer(entry_id: int, customer: User) -> WaitlistEntry:
     """One of the customer's entries; 404 for anyone else's (no probing)."""
     entry = waitlist_for_customer(customer).filter(pk=entry_id).first()
     if entry is None:
-        raise NotFound("No such waitlist entry.")
+        raise NotFound(_("No such waitlist entry."))
     return entry
 
 
@@ -88,7 +89,7 @@ def claim_for_customer(session_id: int, customer: User) -> tuple[WaitlistEntry, 
         .first()
     )
     if entry is None or hold is None:
-        raise NotFound("No such waitlist claim.")
+        raise NotFound(_("No such waitlist claim."))
     return entry, hold
 
 
@@ -120,19 +121,21 @@ def waitlist_join(
     zone = customer.time_zone
     today = now.astimezone(customer.zone).date()
     if first_day < today:
-        raise InvalidInput("The range cannot start in the past.", field="first_day")
+        raise InvalidInput(_("The range cannot start in the past."), field="first_day")
     if last_day < first_day:
-        raise InvalidInput("The last day comes before the first day.", field="last_day")
+        raise InvalidInput(_("The last day comes before the first day."), field="last_day")
     days = (last_day - first_day).days + 1
     if days > settings.WAITLIST_MAX_DAYS:
         raise InvalidInput(
-            f"Wait for at most {settings.WAITLIST_MAX_DAYS} days at once.", field="last_day"
+            _("Wait for at most %(waitlist_max_days)s days at once.")
+            % {"waitlist_max_days": settings.WAITLIST_MAX_DAYS},
+            field="last_day",
         )
     mechanic = None
     if mechanic_id is not None:
         mechanic = MechanicProfile.objects.approved().filter(pk=mechanic_id).first()
         if mechanic is None:
-            raise NotFound("No such mechanic.")
+            raise NotFound(_("No such mechanic."))
     starts_after, ends_before = _range_instants(first_day, last_day, zone)
 
     def work() -> WaitlistEntry:
@@ -142,15 +145,17 @@ def waitlist_join(
         )
         if active.count() >= settings.WAITLIST_ENTRIES_PER_CUSTOMER:
             raise DomainError(
-                f"You are on the waitlist {settings.WAITLIST_ENTRIES_PER_CUSTOMER} times "
-                "already. Leave one entry (My waitlist) before joining again.",
+                _(
+                    "You are on the waitlist %(waitlist_entries_per_customer)s times already. Leave one entry (My waitlist) before joining again."
+                )
+                % {"waitlist_entries_per_customer": settings.WAITLIST_ENTRIES_PER_CUSTOMER},
                 code="waitlist_limit",
                 status=429,
             )
         same = active.filter(mechanic=mechanic, plan=intake.plan, first_day__lte=last_day)
         if same.filter(last_day__gte=first_day).exists():
             raise Conflict(
-                "You are already waiting for these days with this choice of mechanic.",
+                _("You are already waiting for these days with this choice of mechanic."),
                 code="already_waiting",
             )
         entry = WaitlistEntry.objects.create(

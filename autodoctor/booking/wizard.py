@@ -10,16 +10,17 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 SESSION_KEY = "booking_wizard"
 STEPS = ("vehicle", "plan", "when", "mechanic", "concern", "review")
 STEP_TITLES = {
-    "vehicle": "Vehicle",
-    "plan": "Plan",
-    "when": "When",
-    "mechanic": "Mechanic",
-    "concern": "Concern",
-    "review": "Review",
+    "vehicle": _("Vehicle"),
+    "plan": _("Plan"),
+    "when": _("When"),
+    "mechanic": _("Mechanic"),
+    "concern": _("Concern"),
+    "review": _("Review"),
 }
 # Answers that stop being valid when an earlier answer changes.
 DEPENDENTS = {

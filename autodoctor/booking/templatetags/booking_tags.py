@@ -1,7 +1,9 @@
 """Show instants in the viewer's own zone, always with the zone's name (invariant 3).
 
 Every filter takes the viewer (a User) or an IANA zone name as its argument:
-``{{ session.scheduled_for|when:user }}`` → "Tue 1 Dec 2026, 10:00 EST".
+``{{ session.scheduled_for|when:user }}`` → "Tue 1 Dec 2026, 10:00 EST"
+(in French « mar 1 déc. 2026, 10:00 EST »). Day and month names come from Django's
+translated calendar (availability_tags.dated), never from strftime (English only).
 """
 
 from datetime import date, datetime
@@ -9,6 +11,9 @@ from zoneinfo import ZoneInfo
 
 from django import template
 from django.conf import settings
+from django.utils.translation import gettext_lazy
+
+from autodoctor.availability.templatetags.availability_tags import dated
 
 register = template.Library()
 
@@ -32,7 +37,7 @@ def when(value: datetime | None, who: object) -> str:
     if value is None:
         return ""
     local = _local(value, who)
-    return f"{local:%a} {local.day} {local:%b %Y}, {_clock(local)}"
+    return f"{dated(local, 'D j M Y')}, {_clock(local)}"
 
 
 @register.filter
@@ -49,7 +54,7 @@ def local_day(value: datetime | date | None, who: object = None) -> str:
     if value is None:
         return ""
     day = _local(value, who).date() if isinstance(value, datetime) else value
-    return f"{day:%A} {day.day} {day:%B %Y}"
+    return dated(day, "l j F Y")
 
 
 @register.filter
@@ -85,26 +90,27 @@ def badge(status: str) -> str:
 
 
 EVENT_WORDS = {
-    "booking.session.requested": "Requested",
-    "booking.session.held": "Time held for checkout",
-    "booking.session.waitlist_offered": "Time held for you from the waitlist",
-    "booking.session.hold_expired": "Hold expired",
-    "booking.session.hold_released": "Hold released",
-    "booking.session.confirmed": "Booking confirmed",
-    "booking.offer.accepted": "Mechanic accepted",
-    "booking.session.request_declined": "Mechanic declined the request",
-    "booking.session.started": "Session started",
-    "booking.session.completed": "Session completed",
-    "booking.session.cancelled": "Cancelled",
-    "booking.session.rescheduled": "Rescheduled",
-    "booking.session.diagnosed": "Diagnosis written",
+    "booking.session.requested": gettext_lazy("Requested"),
+    "booking.session.held": gettext_lazy("Time held for checkout"),
+    "booking.session.waitlist_offered": gettext_lazy("Time held for you from the waitlist"),
+    "booking.session.hold_expired": gettext_lazy("Hold expired"),
+    "booking.session.hold_released": gettext_lazy("Hold released"),
+    "booking.session.confirmed": gettext_lazy("Booking confirmed"),
+    "booking.offer.accepted": gettext_lazy("Mechanic accepted"),
+    "booking.session.request_declined": gettext_lazy("Mechanic declined the request"),
+    "booking.session.started": gettext_lazy("Session started"),
+    "booking.session.completed": gettext_lazy("Session completed"),
+    "booking.session.cancelled": gettext_lazy("Cancelled"),
+    "booking.session.rescheduled": gettext_lazy("Rescheduled"),
+    "booking.session.diagnosed": gettext_lazy("Diagnosis written"),
 }
 
 
 @register.filter
 def event_words(action: str) -> str:
     """A history entry's action code in plain words."""
-    return EVENT_WORDS.get(action, action.rsplit(".", 1)[-1].replace("_", " ").capitalize())
+    words = EVENT_WORDS.get(action)
+    return str(words) if words else action.rsplit(".", 1)[-1].replace("_", " ").capitalize()
 
 
 @register.filter
@@ -127,19 +133,20 @@ def from_iso(value: str | None) -> datetime | None:
 
 # A status in the words each party needs (the stored values stay the plan's names).
 STATUS_WORDS = {
-    "pending": "Pending",
-    "waiting": "Accepted · ready to join",
-    "scheduled": "Booked",
-    "live": "Live now",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
+    "pending": gettext_lazy("Pending"),
+    "waiting": gettext_lazy("Accepted · ready to join"),
+    "scheduled": gettext_lazy("Booked"),
+    "live": gettext_lazy("Live now"),
+    "completed": gettext_lazy("Completed"),
+    "cancelled": gettext_lazy("Cancelled"),
 }
 
 
 @register.filter
 def status_words(status: str) -> str:
     """ "waiting" reads as "Accepted · ready to join", not as if still waiting."""
-    return STATUS_WORDS.get(status, str(status).capitalize())
+    words = STATUS_WORDS.get(status)
+    return str(words) if words else str(status).capitalize()
 
 
 @register.filter
