@@ -420,6 +420,7 @@ API: dict[str, Route] = {
     ),
     "GET /api/analytics/platform": Route(STAFF),
     "GET /api/analytics/mine": Route(MECHANIC),
+    "GET /api/analytics/mechanics/{mechanic_id}": Route(STAFF, {"mechanic_id": "m1_profile"}),
     "GET /api/mechanics/search": Route(USER),
     "GET /api/mechanics/{mechanic_id}/profile": Route(USER, {"mechanic_id": "m1_profile"}),
     "GET /api/analytics/workshops/{workshop_id}": Route(OWN_W, {"workshop_id": "w1_shop"}),

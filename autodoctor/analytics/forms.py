@@ -1,4 +1,9 @@
-"""Forms of the analytics pages: they parse input only; the rules live in services."""
+"""Forms of the analytics pages and API: they parse input only; the rules live in
+services and metrics. The pages and `GET /api/analytics/...` read their period and
+filters through the same forms, so both accept the same values."""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django import forms
 
@@ -55,6 +60,28 @@ class PeriodForm(forms.Form):
                     f"{(end - start).days + 1}."
                 )
         return cleaned
+
+
+class ApiPeriodForm(PeriodForm):
+    """The API's period: as the page's, but `days` is any whole number up to a year
+    (the API has always taken `?days=N`)."""
+
+    days = forms.IntegerField(min_value=1, max_value=366, required=False)
+
+
+def period_from(form: PeriodForm, *, now: datetime, zone: str):
+    """A valid form's period: the custom range from local midnight of its first day to
+    local midnight after its last day in `zone`, or the last N days up to now (default
+    30; also when the form has errors, which the page shows)."""
+    from .metrics import Period
+
+    data = form.cleaned_data if form.is_valid() else {}
+    if data.get("start") and data.get("end"):
+        tz = ZoneInfo(zone)
+        first = datetime.combine(data["start"], time(0), tz)
+        after = datetime.combine(data["end"] + timedelta(days=1), time(0), tz)
+        return Period(first.astimezone(UTC), after.astimezone(UTC))
+    return Period.last_days(data.get("days") or 30, now=now)
 
 
 def _province_choices() -> list[tuple[str, str]]:

@@ -23,10 +23,13 @@ platform figure only (`start_now`), never per mechanic; utilization is informati
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection, transaction
 from django.db.models import (
     Avg,
     Case,
@@ -569,10 +572,30 @@ def satisfaction(period: Period, scope: Scope) -> dict:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
 
 
+@contextmanager
+def _without_jit() -> Iterator[None]:
+    """PostgreSQL: no JIT compilation for the dashboard's queries. On a year of history
+    their cost estimates pass `jit_above_cost`, and compiling took longer than running:
+    1.5 s of a 3.8 s booking-mix query measured on 1.6 million sessions (bench/analytics.py).
+    `SET LOCAL` inside a transaction (a savepoint when one is open) ends with it."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+        yield
+
+
 def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict:
     """Every metric for one scope (what the pages and the API show). The start-now
     wait is added for the platform only (plan §5.3); bay utilization and visit outcomes
     (visits.py) for the platform and a workshop."""
+    with _without_jit():
+        return _dashboard(period, scope, now=now, zone=zone)
+
+
+def _dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict:
     out = {
         "booking_mix": booking_mix(period, scope),
         "lead_time": lead_time(period, scope),

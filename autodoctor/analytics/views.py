@@ -3,9 +3,6 @@
 Views parse input, call one service or metric and render. DomainErrors are rendered by
 web.middleware (POST: flash + redirect back)."""
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -16,7 +13,7 @@ from django.views.decorators.http import require_POST
 from autodoctor.errors import InvalidInput, NotAllowed, NotFound
 
 from . import metrics, selectors, services, tables
-from .forms import PERIOD_CHOICES, FilterForm, PeriodForm, RatingForm
+from .forms import PERIOD_CHOICES, FilterForm, PeriodForm, RatingForm, period_from
 from .tables import WEEKDAYS
 
 
@@ -35,19 +32,6 @@ def rating_save(request: HttpRequest, session_id: int) -> HttpResponse:
     )
     messages.success(request, "Thank you: your rating is saved.")
     return redirect("booking:session_detail", session_id)
-
-
-def period_from(form: PeriodForm, *, now: datetime, zone: str) -> metrics.Period:
-    """A valid form's period: the custom range from local midnight of its first day to
-    local midnight after its last day in `zone`, or the last N days up to now (default
-    30; also when the form has errors, which the page shows)."""
-    data = form.cleaned_data if form.is_valid() else {}
-    if data.get("start") and data.get("end"):
-        tz = ZoneInfo(zone)
-        first = datetime.combine(data["start"], time(0), tz)
-        after = datetime.combine(data["end"] + timedelta(days=1), time(0), tz)
-        return metrics.Period(first.astimezone(UTC), after.astimezone(UTC))
-    return metrics.Period.last_days(data.get("days") or 30, now=now)
 
 
 def _heat(grid: list[list[int]]) -> list[dict]:

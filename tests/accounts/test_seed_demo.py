@@ -83,3 +83,59 @@ def test_seed_demo_history_is_a_realistic_mix_made_once():
     assert board["satisfaction"]["count"] > 0
     assert SessionRating.objects.exclude(comment="").exists()
     assert SessionRating.objects.filter(comment="").exists()
+
+
+def test_seed_demo_history_keeps_each_mechanic_free_of_overlaps_and_rates_them():
+    from decimal import ROUND_HALF_UP, Decimal
+    from itertools import pairwise
+    from statistics import mean
+
+    from autodoctor.analytics.models import SessionRating
+    from autodoctor.booking.models import Reservation
+
+    call_command("seed_demo", history=20, quiet=True)
+    active = Reservation.objects.filter(status__in=("reserved", "confirmed"))
+    assert active.count() > 100
+    by_mechanic: dict[int, list] = {}
+    for mid, starts, until in active.values_list("mechanic_id", "starts_at", "blocked_until"):
+        by_mechanic.setdefault(mid, []).append((starts, until))
+    for spans in by_mechanic.values():
+        spans.sort()
+        assert all(a[1] <= b[0] for a, b in pairwise(spans))
+    # Each rated mechanic's rating is the mean of their ratings (what matching reads).
+    scores: dict[int, list[int]] = {}
+    for mid, score in SessionRating.objects.values_list("mechanic_id", "score"):
+        scores.setdefault(mid, []).append(score)
+    assert scores
+    for mid, values in scores.items():
+        expected = Decimal(str(mean(values))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        assert MechanicProfile.objects.get(pk=mid).rating == expected
+
+
+def test_the_bulk_history_writer_goes_through_the_overlap_guard():
+    """COPY / executemany do not bypass the database guard: two generated reservations
+    of one mechanic that overlap are refused like any other insert."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import IntegrityError, transaction
+
+    from autodoctor.accounts.management.commands._history import Table, copy_rows
+    from autodoctor.booking.models import Reservation
+    from tests.factories import MechanicFactory
+
+    mechanic = MechanicFactory()
+    at = datetime(2031, 3, 12, 15, 0, tzinfo=UTC)
+    table = Table(
+        Reservation,
+        ("mechanic_id", "starts_at", "ends_at", "blocked_until", "status", "reserved_at"),
+    )
+    end = at + timedelta(minutes=30)
+    rows = [
+        (mechanic.pk, at, end, end, "confirmed", at),
+        (mechanic.pk, at + timedelta(minutes=10), end, end, "confirmed", at),
+    ]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy_rows(table, rows)
+    assert not Reservation.objects.filter(mechanic=mechanic).exists()
+    copy_rows(table, rows[:1])
+    assert Reservation.objects.filter(mechanic=mechanic).count() == 1

@@ -46,6 +46,11 @@ def _rate(session, score):
 
 @pytest.fixture
 def history():
+    return build_history()
+
+
+def build_history() -> dict:
+    """The history of the module docstring (also used by test_api_filters.py)."""
     ada = MechanicFactory(user__full_name="Ada Ontario", postal_code="M5V 2T6")
     bo = MechanicFactory(user__full_name="Bo Columbia", postal_code="v6k 1p3")
     cy = MechanicFactory(

@@ -9,21 +9,32 @@ mechanic overlap:
   no-show sweep does); 8 % rescheduled once;
 - 30 % start-now: paid and sent out, taken within 1–12 minutes (an accepted offer), or
   6 % closed by the system untaken;
-- 40 % of completed sessions rated (mostly 4–5), half of those with a comment.
+- 40 % of completed sessions rated (mostly 4–5), half of those with a comment; each
+  mechanic's `rating` (what matching reads) is then the mean of their ratings, as
+  `analytics.services.mechanic_rating_refresh` keeps it.
 
 Idempotent: every generated session carries `metadata["demo_history"]`; a mechanic who
-already has such a session is skipped. Rows go in with bulk_create (timestamps written
-as generated, not "now").
+already has such a session is skipped.
+
+Speed (5,000 mechanics × a year is about 1.6 million sessions and 4 million rows): rows
+are plain tuples, not model instances, written per chunk of mechanics in one transaction
+by `copy_rows` — PostgreSQL's COPY, or one `executemany` on SQLite. Ids are allocated up
+front (PostgreSQL: from the table's own sequence; SQLite: after the current maximum, under
+the write lock IMMEDIATE transactions take) so child rows can point at their session.
+The database guards stay on: the reservation overlap exclusion constraint (PostgreSQL)
+and triggers (SQLite) check every generated reservation, as they would any other.
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.db.models import Avg
 
 from autodoctor.accounts.models import CustomerProfile, MechanicProfile, Role, User
 from autodoctor.analytics.models import SessionRating
@@ -42,7 +53,8 @@ from autodoctor.booking.models import (
 MARKER = "demo_history"
 CUSTOMER_PREFIX = "history-customer-"
 CUSTOMERS = 60
-BATCH = 5000
+# Mechanics per transaction (about 65,000 sessions for a year).
+CHUNK = 250
 CONCERNS = (
     "Check engine light after refuelling",
     "Grinding noise when braking",
@@ -67,19 +79,98 @@ ADVANCE_OUTCOMES = (
     ("mechanic_no_show", 3),
     ("customer_no_show", 2),
 )
+_OUTCOMES, _OUTCOME_WEIGHTS = zip(*ADVANCE_OUTCOMES, strict=True)
+_SCORES, _SCORE_WEIGHTS = (5, 4, 3, 2, 1), (55, 28, 10, 4, 3)
+_MARKER_JSON = json.dumps({MARKER: 1})
+COMPLETED, CANCELLED = SessionStatus.COMPLETED.value, SessionStatus.CANCELLED.value
+CONFIRMED, RELEASED = ReservationStatus.CONFIRMED.value, ReservationStatus.RELEASED.value
+CANCELLED_ACTION = "booking.session.cancelled"
 
 
-@contextmanager
-def written_as_given(*fields: models.DateTimeField) -> Iterator[None]:
-    """Let bulk_create keep the generated auto_now / auto_now_add timestamps."""
-    saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
-    for f, *_ in saved:
-        f.auto_now = f.auto_now_add = False
-    try:
-        yield
-    finally:
-        for f, auto_now, auto_now_add in saved:
-            f.auto_now, f.auto_now_add = auto_now, auto_now_add
+def _plain(value: object) -> object:
+    """A default as the database takes it (an enum member as its value, JSON as text)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+class Table:
+    """The rows of one model to write: tuples of `columns` (generated), completed by
+    the model's defaults for its other columns (an auto primary key left out is given by
+    the database). A column with neither a default nor NULL allowed fails here, before
+    anything is written."""
+
+    def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
+        self.model, self.columns = model, tuple(columns)
+        fields = {f.column: f for f in model._meta.concrete_fields}
+        rest = [f for f in fields.values() if f.column not in self.columns and not f.primary_key]
+        self.tail = tuple(_plain(f.get_default()) for f in rest)
+        for field, value in zip(rest, self.tail, strict=True):
+            if value is None and not field.null:
+                raise RuntimeError(f"the demo history does not fill {model.__name__}.{field.name}")
+        self.all_columns = self.columns + tuple(f.column for f in rest)
+        self.datetimes = [
+            i
+            for i, column in enumerate(self.all_columns)
+            if isinstance(fields[column], models.DateTimeField)
+        ]
+        self.rows: list[tuple] = []
+
+
+def allocate_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` fresh primary keys of `model`, before its rows are written. PostgreSQL:
+    taken from the table's sequence (so later inserts never collide); SQLite: after the
+    current maximum (the caller's IMMEDIATE transaction holds the write lock)."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
+        first = cursor.fetchone()[0] + 1
+    return list(range(first, first + count))
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    # Django's SQLite format: naive UTC text (DatabaseOperations.adapt_datetimefield_value).
+    return None if value is None else str(value.astimezone(UTC).replace(tzinfo=None))
+
+
+def copy_rows(table: Table, rows: Iterable[tuple]) -> int:
+    """Write `rows` (tuples of `table.columns`) in one statement stream: COPY on
+    PostgreSQL, executemany on SQLite. Constraints and triggers apply as to any insert."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in table.all_columns)
+    target = quote(table.model._meta.db_table)
+    tail, count = table.tail, 0
+    # The raw driver cursor (COPY has no Django spelling): its errors are turned into
+    # Django's (IntegrityError …) as the ORM's would be.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + tail)
+                    count += 1
+            return count
+        marks = ", ".join("?" * len(table.all_columns))
+        dates = table.datetimes
+
+        def converted() -> Iterable[list]:
+            nonlocal count
+            for row in rows:
+                values = list(row + tail)
+                for i in dates:
+                    values[i] = _sqlite_datetime(values[i])
+                count += 1
+                yield values
+
+        cursor.cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({marks})", converted())
+    return count
 
 
 def _history_customers(password_hash: str, now: datetime) -> list[int]:
@@ -103,21 +194,74 @@ def _history_customers(password_hash: str, now: datetime) -> list[int]:
     return ids
 
 
-def _field(model: type[models.Model], name: str) -> models.DateTimeField:
-    return model._meta.get_field(name)  # type: ignore[return-value]
+class Chunk:
+    """The rows of one chunk of mechanics. Child rows hold the *position* of their
+    session in `sessions` until `write` swaps in the allocated ids."""
 
+    def __init__(self) -> None:
+        self.sessions = Table(
+            Session,
+            (
+                "id",
+                "customer_id",
+                "mechanic_id",
+                "plan_id",
+                "concern",
+                "duration_minutes",
+                "status",
+                "scheduled_for",
+                "offered_at",
+                "started_at",
+                "ended_at",
+                "reschedule_count",
+                "cancelled_by",
+                "metadata",
+                "created_at",
+                "updated_at",
+            ),
+        )
+        self.reservations = Table(
+            Reservation,
+            (
+                "session_id",
+                "mechanic_id",
+                "starts_at",
+                "ends_at",
+                "blocked_until",
+                "status",
+                "reserved_at",
+                "confirmed_at",
+                "released_at",
+            ),
+        )
+        self.events = Table(SessionEvent, ("session_id", "action", "data", "created_at"))
+        self.offers = Table(
+            Offer,
+            ("session_id", "kind", "status", "offered_at", "responded_at", "accepted_by_id"),
+        )
+        self.ratings = Table(
+            SessionRating,
+            (
+                "session_id",
+                "mechanic_id",
+                "customer_id",
+                "score",
+                "comment",
+                "created_at",
+                "updated_at",
+            ),
+        )
 
-class _Day:
-    """The rows of one generated session, filled in by `History.session`."""
-
-    __slots__ = ("event", "offer", "rating", "reservation", "session")
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.reservation: Reservation | None = None
-        self.event: SessionEvent | None = None
-        self.offer: Offer | None = None
-        self.rating: SessionRating | None = None
+    def write(self) -> int:
+        """Insert every row (caller holds the transaction); returns the sessions made."""
+        sessions = self.sessions.rows
+        if not sessions:
+            return 0
+        ids = allocate_ids(Session, len(sessions))
+        copy_rows(self.sessions, ((i, *row) for i, row in zip(ids, sessions, strict=True)))
+        for table in (self.reservations, self.events, self.offers, self.ratings):
+            copy_rows(table, ((ids[row[0]], *row[1:]) for row in table.rows))
+        return len(sessions)
 
 
 class History:
@@ -140,10 +284,15 @@ class History:
         self.customers = _history_customers(self.password_hash, self.now)
         self.plans = list(Plan.objects.order_by("pk").values_list("pk", flat=True))
         created = 0
-        for first in range(0, len(mechanics), 200):
-            chunk = mechanics[first : first + 200]
-            busy = self._busy(chunk)
-            created += self._write([self._mechanic(m, busy.get(m, [])) for m in chunk])
+        for first in range(0, len(mechanics), CHUNK):
+            ids = mechanics[first : first + CHUNK]
+            with transaction.atomic():
+                busy = self._busy(ids)
+                chunk = Chunk()
+                for mechanic_id in ids:
+                    self._mechanic(chunk, mechanic_id, busy.get(mechanic_id, []))
+                created += chunk.write()
+                _ratings_refresh(ids)
         return len(mechanics), created
 
     def _busy(self, mechanics: list[int]) -> dict[int, list[tuple[datetime, datetime]]]:
@@ -161,10 +310,11 @@ class History:
             busy.setdefault(mid, []).append((starts, until))
         return busy
 
-    def _mechanic(self, mechanic_id: int, busy: list[tuple[datetime, datetime]]) -> list[_Day]:
+    def _mechanic(
+        self, chunk: Chunk, mechanic_id: int, busy: list[tuple[datetime, datetime]]
+    ) -> None:
         rng = self.rng
         today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)
-        out = []
         for back in range(self.days, 0, -1):
             day = today - timedelta(days=back)
             count = rng.choices((0, 1, 2, 3), weights=(40, 35, 20, 5))[0]
@@ -174,146 +324,169 @@ class History:
                 offset = rng.choice([m for m in (0, 15, 30) if m + minutes <= 60])
                 at = day + timedelta(hours=hour, minutes=offset)
                 end = at + timedelta(minutes=minutes)
-                if any(s < end and at < u for s, u in busy):
+                if busy and any(s < end and at < u for s, u in busy):
                     continue
                 if rng.random() < 0.7:
-                    out.append(self._advance(mechanic_id, at, minutes))
+                    self._advance(chunk, mechanic_id, at, end, minutes)
                 else:
-                    out.append(self._start_now(mechanic_id, at, minutes))
-        return out
+                    self._start_now(chunk, mechanic_id, at, minutes)
 
-    def _base(self, mechanic_id: int | None, created: datetime, minutes: int, **fields) -> Session:
+    def _session(
+        self,
+        chunk: Chunk,
+        *,
+        mechanic: int | None,
+        minutes: int,
+        status: str,
+        created: datetime,
+        updated: datetime,
+        scheduled_for: datetime | None = None,
+        offered_at: datetime | None = None,
+        started: datetime | None = None,
+        ended: datetime | None = None,
+        rescheduled: int = 0,
+        cancelled_by: str = "",
+    ) -> int:
+        """Add a session row (customer, plan and concern drawn here); its position."""
         rng = self.rng
-        return Session(
-            customer_id=rng.choice(self.customers),
-            mechanic_id=mechanic_id,
-            plan_id=rng.choice(self.plans),
-            concern=rng.choice(CONCERNS),
-            duration_minutes=minutes,
-            created_at=created,
-            metadata={MARKER: 1},
-            **fields,
+        chunk.sessions.rows.append(
+            (
+                rng.choice(self.customers),
+                mechanic,
+                rng.choice(self.plans),
+                rng.choice(CONCERNS),
+                minutes,
+                status,
+                scheduled_for,
+                offered_at,
+                started,
+                ended,
+                rescheduled,
+                cancelled_by,
+                _MARKER_JSON,
+                created,
+                updated,
+            )
         )
+        return len(chunk.sessions.rows) - 1
 
-    def _advance(self, mechanic_id: int, at: datetime, minutes: int) -> _Day:
+    def _advance(
+        self, chunk: Chunk, mechanic_id: int, at: datetime, end: datetime, minutes: int
+    ) -> None:
         rng = self.rng
         lead = timedelta(minutes=int(30 * (2 ** rng.uniform(0, 9.4))))  # 30 min – ~14 days
         created = at - lead
-        outcome = rng.choices(*zip(*ADVANCE_OUTCOMES, strict=True))[0]
-        session = self._base(mechanic_id, created, minutes, scheduled_for=at)
-        session.reschedule_count = 1 if rng.random() < 0.08 else 0
-        row = _Day(session)
-        end = at + timedelta(minutes=session.duration_minutes)
+        outcome = rng.choices(_OUTCOMES, _OUTCOME_WEIGHTS)[0]
+        rescheduled = 1 if rng.random() < 0.08 else 0
         if outcome == "completed":
-            session.status = SessionStatus.COMPLETED
-            session.started_at, session.ended_at = at, end
-            session.updated_at = end
-            self._maybe_rate(row, end)
+            position = self._session(
+                chunk,
+                mechanic=mechanic_id,
+                minutes=minutes,
+                status=COMPLETED,
+                scheduled_for=at,
+                started=at,
+                ended=end,
+                rescheduled=rescheduled,
+                created=created,
+                updated=end,
+            )
+            self._maybe_rate(chunk, position, mechanic_id, end)
+            status, released = CONFIRMED, None
         else:
-            session.status = SessionStatus.CANCELLED
             no_show = outcome.endswith("no_show")
             if no_show:
                 # Who cancelled is who was there: the customer when the mechanic was absent.
-                session.cancelled_by = "customer" if outcome == "mechanic_no_show" else "mechanic"
+                by = "customer" if outcome == "mechanic_no_show" else "mechanic"
                 cancelled_at = at + timedelta(minutes=16)
             else:
-                session.cancelled_by = outcome.split("_")[0]
+                by = outcome.split("_")[0]
                 cancelled_at = created + (at - created) * rng.uniform(0.2, 0.99)
-            session.updated_at = cancelled_at
-            hours = round((at - cancelled_at).total_seconds() / 3600, 2)
-            data = {"hours_before_start": hours}
+            position = self._session(
+                chunk,
+                mechanic=mechanic_id,
+                minutes=minutes,
+                status=CANCELLED,
+                scheduled_for=at,
+                rescheduled=rescheduled,
+                cancelled_by=by,
+                created=created,
+                updated=cancelled_at,
+            )
+            data: dict = {
+                "hours_before_start": round((at - cancelled_at).total_seconds() / 3600, 2)
+            }
             if no_show:
                 data["mechanic_no_show"] = True
-            row.event = SessionEvent(session=session, action="booking.session.cancelled", data=data)
-            row.event.created_at = cancelled_at
-        row.reservation = Reservation(
-            mechanic_id=mechanic_id,
-            session=session,
-            starts_at=at,
-            ends_at=end,
-            blocked_until=end,
-            status=(
-                ReservationStatus.CONFIRMED
-                if session.status == SessionStatus.COMPLETED
-                else ReservationStatus.RELEASED
-            ),
-            reserved_at=created,
-            confirmed_at=created + timedelta(minutes=2),
-            released_at=None if session.status == SessionStatus.COMPLETED else session.updated_at,
+            chunk.events.rows.append((position, CANCELLED_ACTION, json.dumps(data), cancelled_at))
+            status, released = RELEASED, cancelled_at
+        confirmed = created + timedelta(minutes=2)
+        chunk.reservations.rows.append(
+            (position, mechanic_id, at, end, end, status, created, confirmed, released)
         )
-        return row
 
-    def _start_now(self, mechanic_id: int, at: datetime, minutes: int) -> _Day:
+    def _start_now(self, chunk: Chunk, mechanic_id: int, at: datetime, minutes: int) -> None:
         rng = self.rng
-        if rng.random() < 0.06:
-            session = self._base(None, at, minutes, offered_at=at, status=SessionStatus.CANCELLED)
-            session.cancelled_by, session.updated_at = "system", at + timedelta(minutes=20)
-            return _Day(session)
+        if rng.random() < 0.06:  # closed by the system, nobody took it
+            self._session(
+                chunk,
+                mechanic=None,
+                minutes=minutes,
+                status=CANCELLED,
+                offered_at=at,
+                cancelled_by="system",
+                created=at,
+                updated=at + timedelta(minutes=20),
+            )
+            return
         taken = at + timedelta(seconds=rng.randint(60, 720))
-        session = self._base(
-            mechanic_id, at, minutes, offered_at=at, status=SessionStatus.COMPLETED
-        )
-        session.started_at = taken + timedelta(minutes=2)
-        session.ended_at = session.started_at + timedelta(minutes=session.duration_minutes)
-        session.updated_at = session.ended_at
-        row = _Day(session)
-        row.offer = Offer(
-            session=session,
-            kind=OfferKind.BROADCAST,  # sent to every match; `accepted_by` took it
-            status=OfferStatus.ACCEPTED,
+        started = taken + timedelta(minutes=2)
+        ended = started + timedelta(minutes=minutes)
+        position = self._session(
+            chunk,
+            mechanic=mechanic_id,
+            minutes=minutes,
+            status=COMPLETED,
             offered_at=at,
-            responded_at=taken,
-            accepted_by_id=mechanic_id,
+            started=started,
+            ended=ended,
+            created=at,
+            updated=ended,
         )
-        self._maybe_rate(row, session.ended_at)
-        return row
+        # A broadcast: sent to every match; `accepted_by` took it.
+        accepted = (OfferKind.BROADCAST.value, OfferStatus.ACCEPTED.value)
+        chunk.offers.rows.append((position, *accepted, at, taken, mechanic_id))
+        self._maybe_rate(chunk, position, mechanic_id, ended)
 
-    def _maybe_rate(self, row: _Day, ended: datetime) -> None:
+    def _maybe_rate(self, chunk: Chunk, position: int, mechanic_id: int, ended: datetime) -> None:
         rng = self.rng
         if rng.random() >= 0.4:
             return
         at = ended + timedelta(hours=rng.randint(1, 48))
         if at >= self.now:
             return
-        session = row.session
-        row.rating = SessionRating(
-            session=session,
-            mechanic_id=session.mechanic_id,
-            customer_id=session.customer_id,
-            score=rng.choices((5, 4, 3, 2, 1), weights=(55, 28, 10, 4, 3))[0],
-            comment=rng.choice(COMMENTS) if rng.random() < 0.5 else "",
-            created_at=at,
-            updated_at=at,
-        )
+        score = rng.choices(_SCORES, _SCORE_WEIGHTS)[0]
+        comment = rng.choice(COMMENTS) if rng.random() < 0.5 else ""
+        customer = chunk.sessions.rows[position][0]
+        chunk.ratings.rows.append((position, mechanic_id, customer, score, comment, at, at))
 
-    def _write(self, per_mechanic: list[list[_Day]]) -> int:
-        rows = [row for days in per_mechanic for row in days]
-        if not rows:
-            return 0
-        with (
-            transaction.atomic(),
-            written_as_given(
-                _field(Session, "created_at"),
-                _field(Session, "updated_at"),
-                _field(SessionEvent, "created_at"),
-                _field(Reservation, "reserved_at"),
-                _field(Offer, "offered_at"),
-            ),
-        ):
-            for row in rows:
-                if row.session.updated_at is None:
-                    row.session.updated_at = row.session.created_at
-            sessions = Session.objects.bulk_create([r.session for r in rows], batch_size=BATCH)
-            if sessions and sessions[0].pk is None:  # no RETURNING: read the ids back
-                raise RuntimeError("seed_demo --history needs a backend returning bulk ids")
-            for kind, model in (
-                ("reservation", Reservation),
-                ("event", SessionEvent),
-                ("offer", Offer),
-                ("rating", SessionRating),
-            ):
-                objects = [getattr(r, kind) for r in rows if getattr(r, kind) is not None]
-                for obj in objects:
-                    obj.session_id = obj.session.pk  # assigned before the session had a pk
-                model.objects.bulk_create(objects, batch_size=BATCH)
-        return len(rows)
+
+def _ratings_refresh(mechanics: list[int]) -> None:
+    """Each mechanic's `rating` = the mean of all their ratings, one decimal (the rule of
+    analytics.services.mechanic_rating_refresh, in one grouped query for the chunk)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    averages = (
+        SessionRating.objects.filter(mechanic_id__in=mechanics)
+        .values("mechanic_id")
+        .annotate(average=Avg("score"))
+        .order_by()
+    )
+    profiles = [
+        MechanicProfile(
+            pk=row["mechanic_id"],
+            rating=Decimal(str(row["average"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
+        )
+        for row in averages
+    ]
+    MechanicProfile.objects.bulk_update(profiles, ["rating"], batch_size=1000)
