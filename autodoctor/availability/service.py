@@ -77,6 +77,7 @@ __all__ = [
     "available_slots_by_mechanic",
     "booking_rules",
     "busy_periods",
+    "busy_rows",
     "daily_slot_counts",
     "default_booking_rules",
     "earliest_slot",
@@ -86,6 +87,7 @@ __all__ = [
     "mechanics_free_between",
     "register_bay_load_source",
     "register_busy_source",
+    "slot_offered",
     "unregister_busy_source",
     "visit_bookable",
     "visit_daily_counts",
@@ -399,6 +401,29 @@ def _as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def busy_rows(sql: str, params: list, mechanic_ids: Collection[int] | None) -> list[tuple]:
+    """Run a busy source's plain SQL and return its rows, the last two columns (start,
+    end) as aware UTC datetimes.
+
+    For busy sources (``BusySource``) on the hot path: ``sql`` ends with ``{ids}``, where
+    ``AND mechanic_id IN (...)`` goes when ``mechanic_ids`` is given; datetimes in
+    ``params`` are adapted for the database here. Building an ORM query costs more than
+    running it on every slot list and hold, which is why the sources use this."""
+    ops = connection.ops
+    values = [ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in params]
+    clause = ""
+    if mechanic_ids is not None:
+        ids = list(mechanic_ids)
+        if not ids:
+            return []
+        clause = f" AND mechanic_id IN ({_in(ids)})"
+        values += ids
+    return [
+        (*row[:-2], _as_datetime(row[-2]), _as_datetime(row[-1]))
+        for row in _fetch(sql.format(ids=clause), values)
+    ]
+
+
 def _load(
     mechanic_ids: Collection[int],
     context: Interval,
@@ -588,6 +613,24 @@ def available_slots(
     window = Interval(start, end)
     inputs = _load_one(mechanic, _context(window, duration), now=now, ignore_busy=ignore_busy)
     return list(inputs.slots(window, duration, now))
+
+
+def slot_offered(
+    mechanic: MechanicRef,
+    start: datetime,
+    duration: timedelta,
+    *,
+    now: datetime | None = None,
+    ignore_busy: Collection[Hashable] = (),
+) -> tuple[bool, BookingRules]:
+    """Whether ``start`` is one of the slots ``available_slots`` lists for the mechanic
+    (same rules, grid included), and the mechanic's booking rules -- from one load of the
+    rows around that one interval, so a hold checks its slot without listing a range.
+    Raises NotFound for an unknown mechanic."""
+    now = _now(now)
+    window = Interval(start, start + timedelta(microseconds=1))
+    inputs = _load_one(mechanic, _context(window, duration), now=now, ignore_busy=ignore_busy)
+    return bool(inputs.slots(window, duration, now)), inputs.rules
 
 
 def available_slots_by_mechanic(
