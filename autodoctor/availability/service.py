@@ -47,7 +47,7 @@ from autodoctor.accounts.mechanic_types import (
     mechanic_type,
     mechanic_type_expression,
 )
-from autodoctor.accounts.models import MechanicProfile, User, Workshop
+from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User, Workshop
 from autodoctor.errors import NotFound
 
 from . import engine
@@ -431,12 +431,15 @@ def _load(
     now: datetime,
     ignore_busy: Collection[Hashable] = (),
     with_busy: bool = True,
+    approved_only: bool = False,
 ) -> dict[int, _Inputs]:
     """Engine inputs for each mechanic, for rows touching ``context``.
 
     Queries: profiles (1), weekly blocks (1), workshop hours (1), date overrides (1),
     time off (1), plus one per busy source -- whatever the number of mechanics (none
-    with ``with_busy=False``: callers that only read hours, e.g. offered minutes). Plain
+    with ``with_busy=False``: callers that only read hours, e.g. offered minutes).
+    ``approved_only``: leave out mechanics ``MechanicProfile.objects.approved()`` leaves
+    out (the public API asks in the same query instead of fetching the profile first). Plain
     parameterised SQL: this runs on every slot listing and booking, and building ORM
     queries costs more than running them here.
     """
@@ -450,8 +453,9 @@ def _load(
         f" FROM {_table(MechanicProfile)} m JOIN {_table(User)} u ON u.id = m.user_id"
         f" LEFT JOIN {_table(Workshop)} w ON w.id = m.workshop_id"
         f" LEFT JOIN {_table(MechanicSettings)} s ON s.mechanic_id = m.id"
-        f" WHERE m.id IN ({_in(ids)})",
-        ids,
+        f" WHERE m.id IN ({_in(ids)})"
+        + (" AND m.approval_status = %s AND u.is_active" if approved_only else ""),
+        [*ids, *([ApprovalStatus.APPROVED.value] if approved_only else [])],
     )
     if not rows:
         return {}
@@ -570,9 +574,12 @@ def _load_one(
     *,
     now: datetime,
     ignore_busy: Collection[Hashable] = (),
+    approved_only: bool = False,
 ) -> _Inputs:
     mid = _mechanic_id(mechanic)
-    inputs = _load([mid], context, now=now, ignore_busy=ignore_busy).get(mid)
+    inputs = _load(
+        [mid], context, now=now, ignore_busy=ignore_busy, approved_only=approved_only
+    ).get(mid)
     if inputs is None:
         raise NotFound("No such mechanic.")
     return inputs
@@ -600,6 +607,7 @@ def available_slots(
     *,
     now: datetime | None = None,
     ignore_busy: Collection[Hashable] = (),
+    approved_only: bool = False,
 ) -> list[Interval]:
     """Bookable slots of ``duration`` whose start lies in ``[start, end)``, sorted, in UTC.
 
@@ -607,11 +615,18 @@ def available_slots(
     a block 09:10–12:00 offers 09:10, 09:25, … Applies source hours by type (plan §2.3),
     date overrides, blocking time off, busy time widened by the buffer, minimum notice and
     maximum advance. ``ignore_busy``: busy keys to disregard (a reschedule passes the key
-    of the booking being moved). Raises NotFound for an unknown mechanic.
+    of the booking being moved). Raises NotFound for an unknown mechanic, and with
+    ``approved_only`` for one the public may not see (not approved, inactive account).
     """
     now = _now(now)
     window = Interval(start, end)
-    inputs = _load_one(mechanic, _context(window, duration), now=now, ignore_busy=ignore_busy)
+    inputs = _load_one(
+        mechanic,
+        _context(window, duration),
+        now=now,
+        ignore_busy=ignore_busy,
+        approved_only=approved_only,
+    )
     return list(inputs.slots(window, duration, now))
 
 

@@ -12,10 +12,21 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
+from django.db.models import (
+    Case,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from autodoctor.accounts.models import MechanicProfile, User
-from autodoctor.accounts.presence import presence_of
+from autodoctor.accounts.presence import ONLINE_WINDOW, presence_of
 from autodoctor.availability.service import MAX_BUFFER
 
 STOPWORDS = {
@@ -176,11 +187,97 @@ def mechanics_ranked(
         end = criteria.scheduled_for + timedelta(minutes=criteria.duration_minutes)
         free = availability.mechanics_free_between(criteria.scheduled_for, end, now=now)
         candidates = candidates.filter(pk__in=free)
-    else:
-        candidates = candidates.exclude(pk__in=_booked_soon(criteria, now=now))
-    matches = [match_score(m, criteria, now=now) for m in candidates]
-    matches.sort(key=lambda m: (-m.score, m.mechanic_id))
-    return matches[:limit]
+        matches = [match_score(m, criteria, now=now) for m in candidates]
+        matches.sort(key=lambda m: (-m.score, m.mechanic_id))
+        return matches[:limit]
+    candidates = candidates.exclude(pk__in=_booked_soon(criteria, now=now))
+    return _best_by_bound(candidates, criteria, limit=limit, now=now)
+
+
+class _ListLength(Func):
+    """Items of a JSON list column; a huge number for anything else (a value that is not
+    a list could hit any number of times when match_score iterates it), 0 for NULL."""
+
+    output_field = IntegerField()
+    arity = 1
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = (
+            "CASE WHEN %(expressions)s IS NULL THEN 0 WHEN json_type(%(expressions)s) = 'array'"
+            " THEN json_array_length(%(expressions)s) ELSE 1000000 END"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = (
+            "CASE WHEN %(expressions)s IS NULL THEN 0 WHEN jsonb_typeof(%(expressions)s) = 'array'"
+            " THEN jsonb_array_length(%(expressions)s) ELSE 1000000 END"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def score_bound(criteria: MatchCriteria, *, now: datetime) -> Func | Case:
+    """SQL: an upper bound on `match_score(m, criteria).score` for each mechanic row --
+    exact for presence (except "today", bounded by the last 26 hours), experience and
+    rating; every specialty keyword counted as a hit; the brand and the area as matching
+    when the request names them. The start-now pre-filter orders by it."""
+    zero = Value(0)
+    presence = Case(
+        When(Q(is_online=False) | Q(last_seen_at__isnull=True), then=zero),
+        When(last_seen_at__gte=now - ONLINE_WINDOW, then=Value(50)),
+        When(last_seen_at__gte=now - timedelta(minutes=30), then=Value(30)),
+        When(last_seen_at__gte=now - timedelta(hours=1), then=Value(20)),
+        When(last_seen_at__gte=now - timedelta(hours=26), then=Value(10)),
+        default=zero,
+    )
+    years = Case(
+        When(years_experience__gte=10, then=Value(20)),
+        When(years_experience__gte=5, then=Value(10)),
+        default=zero,
+    )
+    rating = Case(
+        *(
+            When(rating__gte=Decimal(floor), then=Value(points))
+            for floor, points in (("5.0", 20), ("4.5", 15), ("4.0", 10), ("3.5", 5))
+        ),
+        default=zero,
+    )
+    local = (
+        Case(
+            When(fsa=criteria.fsa.upper(), then=Value(10)), default=Value(5 if criteria.city else 0)
+        )
+        if criteria.fsa
+        else Value(5 if criteria.city else 0)
+    )
+    keywords = _ListLength(F("specialty_keywords")) * Value(15) if criteria.concern else zero
+    brand = Value(30 if criteria.brand else 0)
+    return ExpressionWrapper(
+        presence + years + rating + local + keywords + brand, output_field=IntegerField()
+    )
+
+
+def _best_by_bound(
+    candidates: QuerySet, criteria: MatchCriteria, *, limit: int, now: datetime
+) -> list[Match]:
+    """The top `limit` of `candidates` by (score desc, id): a SQL pre-filter instead of
+    scoring every mechanic in Python. Rows come best bound first, a page at a time; once
+    the `limit`-th best exact score beats the next row's bound, nobody unseen can enter
+    (their scores are at most their bounds), so the answer is the full scan's."""
+    ordered = candidates.annotate(bound=score_bound(criteria, now=now)).order_by("-bound", "pk")
+    matches: list[Match] = []
+    offset, page = 0, 64
+    while True:
+        rows = list(ordered[offset : offset + page])
+        for mechanic in rows:
+            matches.append(match_score(mechanic, criteria, now=now))
+        matches.sort(key=lambda m: (-m.score, m.mechanic_id))
+        del matches[limit:]
+        if len(rows) < page:
+            return matches
+        offset += page
+        page *= 4
+        if len(matches) == limit and rows[-1].bound < matches[-1].score:
+            return matches
 
 
 def _booked_soon(criteria: MatchCriteria, *, now: datetime) -> set[int]:
