@@ -15,8 +15,24 @@ from tests.factories import MechanicFactory
 
 pytestmark = pytest.mark.django_db
 
-KEYWORDS = ["brakes", "noise", "engine", "gearbox", "battery", "brake pads", "oil leak"]
-BRANDS = ["Honda", "Toyota", "Ford", "BMW"]
+# Tricky on purpose: phrases that straddle words ("ng noi"), case, a Kelvin sign (its
+# lower() is "k"), accents, quotes and backslashes (escaped in the JSON text).
+KEYWORDS = [
+    "brakes",
+    "noise",
+    "Engine",
+    "gearbox",
+    "battery",
+    "brake pads",
+    "oil leak",
+    "ng noi",
+    "\u212ania",
+    "citroën",
+    'say "hi"',
+    "back\\slash",
+    "  noise  ",
+]
+BRANDS = ["Honda", "Toyota", "Ford", "BMW", "\u212aia", "Citroën"]
 
 
 def _population(rng: random.Random, n: int) -> None:
@@ -54,8 +70,10 @@ def _brute_force(criteria: MatchCriteria, limit: int) -> list[tuple[int, int]]:
         ),
         MatchCriteria(concern="", brand="BMW"),
         MatchCriteria(concern="nothing relevant here", city="Ottawa"),
+        MatchCriteria(concern="Grinding noise, kania", brand="kia"),
+        MatchCriteria(concern='My citroën says "hi" and has a back\\slash', brand="citroën"),
     ],
-    ids=["keywords", "everything", "brand_only", "no_hits"],
+    ids=["keywords", "everything", "brand_only", "no_hits", "kelvin", "not_plain_ascii"],
 )
 def test_start_now_ranking_equals_scoring_every_mechanic(criteria):
     _population(random.Random(15), 320)
