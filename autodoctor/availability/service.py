@@ -776,10 +776,21 @@ def _mechanic_rows(candidates: Iterable[int] | QuerySet | None) -> QuerySet:
 
 
 def _zones_in_use() -> set[str]:
-    """Every zone a mechanic's hours or a workshop's hours may be written in (one query)."""
-    users = User.objects.order_by().values_list("time_zone", flat=True)
-    shops = Workshop.objects.order_by().values_list("time_zone", flat=True)
-    return set(users.union(shops).order_by())
+    """Every zone a mechanic's hours or a workshop's hours may be written in (one query).
+
+    Users' zones by a loose index scan (each step the next zone after the last one, on
+    the ``user_time_zone`` index): a few dozen index probes instead of reading 20,000
+    users on every who-is-free or earliest-slot search. Workshops are few."""
+    users, shops = _table(User), _table(Workshop)
+    rows = _fetch(
+        "WITH RECURSIVE z(zone) AS ("
+        f" SELECT MIN(time_zone) FROM {users}"
+        f" UNION ALL SELECT (SELECT MIN(u.time_zone) FROM {users} u WHERE u.time_zone > z.zone)"
+        " FROM z WHERE z.zone IS NOT NULL)"
+        f" SELECT zone FROM z WHERE zone IS NOT NULL UNION SELECT time_zone FROM {shops}",
+        [],
+    )
+    return {zone for (zone,) in rows}
 
 
 class _Segment(NamedTuple):
