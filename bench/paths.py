@@ -2,8 +2,8 @@
 asserts nothing.
 
     python3 -m uv run python bench/paths.py [--db sqlite|postgres|both]
-        [--mechanics 5000] [--runs 40] [--holds 400] [--hold-workers 8]
-        [--http-requests 150] [--http-seconds 4] [--only slots,holds,...]
+        [--mechanics 5000] [--runs 20] [--holds 200] [--hold-workers 8]
+        [--http-requests 60] [--http-seconds 3] [--only slots,holds,...]
 
 Knobs for bigger runs: ``--mechanics 20000`` (or BENCH_MECHANICS), ``--holds 2000``.
 Each database run happens in a child process (bench/harness.py): a temporary SQLite
@@ -78,11 +78,11 @@ def main() -> None:
     parser.add_argument(
         "--mechanics", type=int, default=int(os.environ.get("BENCH_MECHANICS", "5000"))
     )
-    parser.add_argument("--runs", type=int, default=40, help="timed runs per measurement")
-    parser.add_argument("--holds", type=int, default=400, help="holds per variant")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per measurement")
+    parser.add_argument("--holds", type=int, default=200, help="holds per variant")
     parser.add_argument("--hold-workers", type=int, default=8, help="process pool for holds")
-    parser.add_argument("--http-requests", type=int, default=150, help="sequential requests")
-    parser.add_argument("--http-seconds", type=float, default=4, help="8-connection run")
+    parser.add_argument("--http-requests", type=int, default=60, help="sequential requests")
+    parser.add_argument("--http-seconds", type=float, default=3, help="8-connection run")
     parser.add_argument("--only", default=",".join(PATHS), help="comma-separated paths")
     parser.add_argument(
         "--postgres-url",
@@ -640,7 +640,7 @@ def bench_holds(args, target) -> list[dict]:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(args.hold_workers, initializer=_setup_django) as pool:
         pool.map(_ready, range(args.hold_workers * 4))
-        for variant in ("reference", "new", "reference", "new"):  # interleaved, best of two
+        for variant in ("reference", "new"):
             mechanics = _mechanics(25)
             per = -(-args.holds // len(mechanics))
             tasks = [
@@ -665,7 +665,7 @@ def bench_holds(args, target) -> list[dict]:
         {"kind": "rate", "path": "holds",
          "label": f"holds, distinct slots, {args.hold_workers} processes",
          "new": rates["new"], "baseline": rates["reference"],
-         "note": f"{2 * args.holds} holds each; old: {outcomes['reference']}; new: "
+         "note": f"{args.holds} holds each; old: {outcomes['reference']}; new: "
                  f"{outcomes['new']}; 0 overlapping rows"}
     )  # fmt: skip
     return rows

@@ -348,15 +348,18 @@ def _reservation_insert(
     buffer: timedelta | None = None,
 ) -> Reservation:
     """Pin [starts_at, ends_at + buffer) for the mechanic — the one place reservations
-    are inserted. Optimistic: the insert goes first; only when the overlap guard refuses
-    it are stale holds in the way expired (invariant 4) and the insert tried once more,
-    so the common case costs one statement. If the guard still refuses, raise _SlotRace
-    so the caller's transaction rolls back. ``buffer``: the mechanic's buffer when the
-    caller has just read it (else it is read here).
+    are inserted. Stale holds in the way are expired first (invariant 4); if the overlap
+    guard still refuses, raise _SlotRace so the caller's transaction rolls back.
+    ``buffer``: the mechanic's buffer when the caller has just read it (else read here).
+    Expiring before inserting (not after a refusal) matters on PostgreSQL: racers then
+    queue on the stale row's lock; inserting first let a racer's retry and another's
+    first insert wait on each other (40P01, measured: 4 of 20 ended "busy").
     Precondition: inside the caller's booking transaction."""
     blocked_until = ends_at + (_mechanic_buffer(mechanic) if buffer is None else buffer)
-
-    def insert() -> Reservation:
+    _expire_stale_holds(
+        mechanic_id=mechanic.pk, starts_at=starts_at, blocked_until=blocked_until, now=now
+    )
+    try:
         with transaction.atomic():
             return Reservation.objects.create(
                 mechanic=mechanic,
@@ -368,18 +371,6 @@ def _reservation_insert(
                 expires_at=expires_at,
                 confirmed_at=now if status == ReservationStatus.CONFIRMED else None,
             )
-
-    try:
-        return insert()
-    except IntegrityError as exc:
-        if not _is_overlap_violation(exc):
-            raise
-    if not _expire_stale_holds(
-        mechanic_id=mechanic.pk, starts_at=starts_at, blocked_until=blocked_until, now=now
-    ):
-        raise _SlotRace
-    try:
-        return insert()
     except IntegrityError as exc:
         if _is_overlap_violation(exc):
             raise _SlotRace from exc
