@@ -82,6 +82,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        # availability.service._zones_in_use walks the distinct zones through this index
+        # (a few index probes instead of reading every user; issue 15).
+        indexes = [models.Index(fields=["time_zone"], name="user_time_zone")]
         constraints = [
             # Emails are stored lower-case; this refuses "A@x" beside "a@x" whatever path
             # wrote them, and decides two sign-ups racing for one address.

@@ -56,7 +56,7 @@ from autodoctor.errors import Conflict, InvalidInput, NotFound
 
 from .engine import Interval, merge
 from .models import ExternalBusy, ExternalCalendar
-from .service import BusyPeriod
+from .service import BusyPeriod, busy_rows
 
 logger = logging.getLogger(__name__)
 
@@ -353,14 +353,15 @@ def external_busy(
     """Busy source for the availability service (AvailabilityConfig.ready): the stored
     busy stretches of mechanics' external calendars overlapping ``window``. One query;
     never touches the network, so a feed cannot slow or break slot listing."""
-    qs = ExternalBusy.objects.filter(starts_at__lt=window.end, ends_at__gt=window.start)
-    if mechanic_ids is not None:
-        qs = qs.filter(mechanic_id__in=list(mechanic_ids))
+    rows = busy_rows(
+        f"SELECT mechanic_id, calendar_id, starts_at, ends_at FROM {ExternalBusy._meta.db_table}"
+        " WHERE starts_at < %s AND ends_at > %s{ids}",
+        [window.end, window.start],
+        mechanic_ids,
+    )
     return [
         BusyPeriod(mechanic_id, Interval(start, end), ("external_calendar", calendar_id))
-        for mechanic_id, calendar_id, start, end in qs.values_list(
-            "mechanic_id", "calendar_id", "starts_at", "ends_at"
-        )
+        for mechanic_id, calendar_id, start, end in rows
     ]
 
 

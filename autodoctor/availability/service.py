@@ -48,7 +48,7 @@ from autodoctor.accounts.mechanic_types import (
     mechanic_type,
     mechanic_type_expression,
 )
-from autodoctor.accounts.models import MechanicProfile, User, Workshop
+from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User, Workshop
 from autodoctor.errors import NotFound
 
 from . import engine
@@ -78,6 +78,7 @@ __all__ = [
     "available_slots_by_mechanic",
     "booking_rules",
     "busy_periods",
+    "busy_rows",
     "daily_slot_counts",
     "default_booking_rules",
     "earliest_slot",
@@ -87,6 +88,7 @@ __all__ = [
     "mechanics_free_between",
     "register_bay_load_source",
     "register_busy_source",
+    "slot_offered",
     "unregister_busy_source",
     "visit_bookable",
     "visit_daily_counts",
@@ -400,6 +402,29 @@ def _as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def busy_rows(sql: str, params: list, mechanic_ids: Collection[int] | None) -> list[tuple]:
+    """Run a busy source's plain SQL and return its rows, the last two columns (start,
+    end) as aware UTC datetimes.
+
+    For busy sources (``BusySource``) on the hot path: ``sql`` ends with ``{ids}``, where
+    ``AND mechanic_id IN (...)`` goes when ``mechanic_ids`` is given; datetimes in
+    ``params`` are adapted for the database here. Building an ORM query costs more than
+    running it on every slot list and hold, which is why the sources use this."""
+    ops = connection.ops
+    values = [ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in params]
+    clause = ""
+    if mechanic_ids is not None:
+        ids = list(mechanic_ids)
+        if not ids:
+            return []
+        clause = f" AND mechanic_id IN ({_in(ids)})"
+        values += ids
+    return [
+        (*row[:-2], _as_datetime(row[-2]), _as_datetime(row[-1]))
+        for row in _fetch(sql.format(ids=clause), values)
+    ]
+
+
 def _load(
     mechanic_ids: Collection[int],
     context: Interval,
@@ -407,12 +432,15 @@ def _load(
     now: datetime,
     ignore_busy: Collection[Hashable] = (),
     with_busy: bool = True,
+    approved_only: bool = False,
 ) -> dict[int, _Inputs]:
     """Engine inputs for each mechanic, for rows touching ``context``.
 
     Queries: profiles (1), weekly blocks (1), workshop hours (1), date overrides (1),
     time off (1), plus one per busy source -- whatever the number of mechanics (none
-    with ``with_busy=False``: callers that only read hours, e.g. offered minutes). Plain
+    with ``with_busy=False``: callers that only read hours, e.g. offered minutes).
+    ``approved_only``: leave out mechanics ``MechanicProfile.objects.approved()`` leaves
+    out (the public API asks in the same query instead of fetching the profile first). Plain
     parameterised SQL: this runs on every slot listing and booking, and building ORM
     queries costs more than running them here.
     """
@@ -426,8 +454,9 @@ def _load(
         f" FROM {_table(MechanicProfile)} m JOIN {_table(User)} u ON u.id = m.user_id"
         f" LEFT JOIN {_table(Workshop)} w ON w.id = m.workshop_id"
         f" LEFT JOIN {_table(MechanicSettings)} s ON s.mechanic_id = m.id"
-        f" WHERE m.id IN ({_in(ids)})",
-        ids,
+        f" WHERE m.id IN ({_in(ids)})"
+        + (" AND m.approval_status = %s AND u.is_active" if approved_only else ""),
+        [*ids, *([ApprovalStatus.APPROVED.value] if approved_only else [])],
     )
     if not rows:
         return {}
@@ -546,9 +575,12 @@ def _load_one(
     *,
     now: datetime,
     ignore_busy: Collection[Hashable] = (),
+    approved_only: bool = False,
 ) -> _Inputs:
     mid = _mechanic_id(mechanic)
-    inputs = _load([mid], context, now=now, ignore_busy=ignore_busy).get(mid)
+    inputs = _load(
+        [mid], context, now=now, ignore_busy=ignore_busy, approved_only=approved_only
+    ).get(mid)
     if inputs is None:
         raise NotFound(_("No such mechanic."))
     return inputs
@@ -576,6 +608,7 @@ def available_slots(
     *,
     now: datetime | None = None,
     ignore_busy: Collection[Hashable] = (),
+    approved_only: bool = False,
 ) -> list[Interval]:
     """Bookable slots of ``duration`` whose start lies in ``[start, end)``, sorted, in UTC.
 
@@ -583,12 +616,37 @@ def available_slots(
     a block 09:10–12:00 offers 09:10, 09:25, … Applies source hours by type (plan §2.3),
     date overrides, blocking time off, busy time widened by the buffer, minimum notice and
     maximum advance. ``ignore_busy``: busy keys to disregard (a reschedule passes the key
-    of the booking being moved). Raises NotFound for an unknown mechanic.
+    of the booking being moved). Raises NotFound for an unknown mechanic, and with
+    ``approved_only`` for one the public may not see (not approved, inactive account).
     """
     now = _now(now)
     window = Interval(start, end)
-    inputs = _load_one(mechanic, _context(window, duration), now=now, ignore_busy=ignore_busy)
+    inputs = _load_one(
+        mechanic,
+        _context(window, duration),
+        now=now,
+        ignore_busy=ignore_busy,
+        approved_only=approved_only,
+    )
     return list(inputs.slots(window, duration, now))
+
+
+def slot_offered(
+    mechanic: MechanicRef,
+    start: datetime,
+    duration: timedelta,
+    *,
+    now: datetime | None = None,
+    ignore_busy: Collection[Hashable] = (),
+) -> tuple[bool, BookingRules]:
+    """Whether ``start`` is one of the slots ``available_slots`` lists for the mechanic
+    (same rules, grid included), and the mechanic's booking rules -- from one load of the
+    rows around that one interval, so a hold checks its slot without listing a range.
+    Raises NotFound for an unknown mechanic."""
+    now = _now(now)
+    window = Interval(start, start + timedelta(microseconds=1))
+    inputs = _load_one(mechanic, _context(window, duration), now=now, ignore_busy=ignore_busy)
+    return bool(inputs.slots(window, duration, now)), inputs.rules
 
 
 def available_slots_by_mechanic(
@@ -719,10 +777,21 @@ def _mechanic_rows(candidates: Iterable[int] | QuerySet | None) -> QuerySet:
 
 
 def _zones_in_use() -> set[str]:
-    """Every zone a mechanic's hours or a workshop's hours may be written in (one query)."""
-    users = User.objects.order_by().values_list("time_zone", flat=True)
-    shops = Workshop.objects.order_by().values_list("time_zone", flat=True)
-    return set(users.union(shops).order_by())
+    """Every zone a mechanic's hours or a workshop's hours may be written in (one query).
+
+    Users' zones by a loose index scan (each step the next zone after the last one, on
+    the ``user_time_zone`` index): a few dozen index probes instead of reading 20,000
+    users on every who-is-free or earliest-slot search. Workshops are few."""
+    users, shops = _table(User), _table(Workshop)
+    rows = _fetch(
+        "WITH RECURSIVE z(zone) AS ("
+        f" SELECT MIN(time_zone) FROM {users}"
+        f" UNION ALL SELECT (SELECT MIN(u.time_zone) FROM {users} u WHERE u.time_zone > z.zone)"
+        " FROM z WHERE z.zone IS NOT NULL)"
+        f" SELECT zone FROM z WHERE zone IS NOT NULL UNION SELECT time_zone FROM {shops}",
+        [],
+    )
+    return {zone for (zone,) in rows}
 
 
 class _Segment(NamedTuple):

@@ -274,6 +274,10 @@ class Reservation(models.Model):
             models.Index(fields=["status", "expires_at"]),
             # analytics.metrics: booked time platform-wide by start (no mechanic given).
             models.Index(fields=["status", "starts_at"]),
+            # Busy time of every mechanic in a window near now (who is free, start-now):
+            # `blocked_until > window start` is the selective side once a year of
+            # bookings lies behind (EXPLAIN at 20,000 mechanics, docs/deploy.md).
+            models.Index(fields=["status", "blocked_until"], name="reservation_status_blocked"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -638,6 +638,34 @@ def test_any_signed_in_user_reads_slots_in_utc_and_their_zone(virtual, login):
     assert len(body["slots"]) == 3  # 09:00, 09:15, 09:30 on the 15-minute grid
 
 
+def test_the_slot_list_written_directly_is_what_its_declared_schema_says(virtual, login):
+    # The route writes its JSON without pydantic (issue 15): the body must still validate
+    # against SlotsOut, the schema the OpenAPI document publishes for it.
+    from autodoctor.availability.api import SlotsOut
+
+    mechanic, client = virtual
+    weekly_hours(mechanic, days=[1, 2], start=9 * 60, end=12 * 60)
+    response = client.get(
+        f"/api/mechanics/{mechanic.pk}/available-slots?from=2026-03-02&to=2026-03-03&plan=advice"
+    )
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert len(body["slots"]) == 2 * 11
+    parsed = SlotsOut.model_validate(body)
+    assert parsed.model_dump(mode="json")["slots"][0]["start"] == body["slots"][0]["start"]
+    assert body["mechanic_id"] == mechanic.pk
+
+
+def test_an_unapproved_or_unknown_mechanic_has_no_slot_list(virtual, login):
+    mechanic, client = virtual
+    weekly_hours(mechanic, days=[1], start=9 * 60, end=12 * 60)
+    hidden = MechanicFactory(approval_status="pending")
+    weekly_hours(hidden, days=[1], start=9 * 60, end=12 * 60)
+    query = "available-slots?from=2026-03-02&to=2026-03-02&plan=advice"
+    for mechanic_id in (hidden.pk, 10**6, 2**63):
+        assert_error(client.get(f"/api/mechanics/{mechanic_id}/{query}"), 404)
+
+
 def test_slots_can_be_shown_in_another_zone(virtual, login):
     mechanic, client = virtual
     weekly_hours(mechanic, days=[1], start=9 * 60, end=10 * 60)

@@ -131,6 +131,30 @@ def test_twenty_clients_holding_the_same_slot_give_exactly_one_reservation(
     assert Session.objects.count() == 1
 
 
+def test_clients_racing_over_an_expired_hold_give_exactly_one_reservation(
+    mechanic_with_hours, customers, intake, everyone_passes_the_check_first
+):
+    # Every racer meets the lapsed hold in its way: one expires it, exactly one wins,
+    # and nobody ends "busy" (issue 15: an insert-first variant deadlocked here on PG).
+    stale_customer = customers[-1]
+    services.run_booking_transaction(  # a hold that lapsed a minute ago (no pre-check)
+        lambda: services.reservation_hold_locked(
+            customer=stale_customer,
+            intake=intake(stale_customer),
+            mechanic=mechanic_with_hours,
+            starts_at=SLOT,
+            expires_at=NOW - timedelta(minutes=1),
+            now=NOW - timedelta(minutes=16),
+        )
+    )
+    outcomes = race(CLIENTS, _hold_for(customers, mechanic_with_hours, intake))
+    assert outcomes == Counter({"ok": 1, "SlotUnavailable": CLIENTS - 1}), outcomes
+    assert Reservation.objects.filter(status="reserved").count() == 1
+    assert Reservation.objects.filter(status="expired").count() == 1
+    assert overlapping_active_pairs(mechanic_with_hours.pk) == 0
+    assert Session.objects.count() == 2  # the expired hold's pending session + the winner's
+
+
 def test_ten_mechanics_accepting_one_broadcast_make_exactly_one_assignment(
     customers, intake, monkeypatch
 ):
