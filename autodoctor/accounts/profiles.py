@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import InvalidInput, NotFound
 
@@ -32,7 +33,7 @@ class ProfileChanges:
 def _city(raw: str) -> str:
     city = " ".join((raw or "").split())
     if len(city) > 100:
-        raise InvalidInput("The city name is longer than 100 characters.", field="city")
+        raise InvalidInput(_("The city name is longer than 100 characters."), field="city")
     return city
 
 
@@ -47,7 +48,7 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
     postal = normal_postal_code(changes.postal_code) if changes.postal_code is not None else None
     if (phone is not None or changes.sms_opt_in) and not user.is_customer:
         raise InvalidInput(
-            "Only customers can add a phone number for text messages.", field="phone"
+            _("Only customers can add a phone number for text messages."), field="phone"
         )
     with transaction.atomic(durable=True):
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -60,7 +61,7 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
             user.save(update_fields=fields)
         place: CustomerProfile | MechanicProfile | None = None
         if user.is_customer:
-            place, _ = CustomerProfile.objects.get_or_create(user=user)
+            place, _created = CustomerProfile.objects.get_or_create(user=user)
             if phone is not None:
                 place.phone = phone
         elif user.is_mechanic:
@@ -74,7 +75,9 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
         if changes.sms_opt_in is not None and user.is_customer:
             assert isinstance(place, CustomerProfile)
             if changes.sms_opt_in and not place.phone:
-                raise InvalidInput("Add a phone number to get text messages.", field="sms_opt_in")
+                raise InvalidInput(
+                    _("Add a phone number to get text messages."), field="sms_opt_in"
+                )
             NotificationPreference.objects.update_or_create(
                 user=user, defaults={"sms_enabled": changes.sms_opt_in}
             )
@@ -100,20 +103,20 @@ def _vehicle_checked(facts: VehicleFacts, *, now: datetime) -> VehicleFacts:
     make = " ".join((facts.make or "").split())
     model = " ".join((facts.model or "").split())
     if not make:
-        raise InvalidInput("Enter the make (e.g. Honda).", field="make")
+        raise InvalidInput(_("Enter the make (e.g. Honda)."), field="make")
     if not model:
-        raise InvalidInput("Enter the model (e.g. Civic).", field="model")
+        raise InvalidInput(_("Enter the model (e.g. Civic)."), field="model")
     if len(make) > 50:
-        raise InvalidInput("The make is longer than 50 characters.", field="make")
+        raise InvalidInput(_("The make is longer than 50 characters."), field="make")
     if len(model) > 50:
-        raise InvalidInput("The model is longer than 50 characters.", field="model")
+        raise InvalidInput(_("The model is longer than 50 characters."), field="model")
     return VehicleFacts(year=year, make=make, model=model, vin=normal_vin(facts.vin))
 
 
 def _customer_profile(user: User) -> CustomerProfile:
     if not user.is_customer:
-        raise InvalidInput("Only customers keep vehicles.", field="vehicle")
-    profile, _ = CustomerProfile.objects.get_or_create(user=user)
+        raise InvalidInput(_("Only customers keep vehicles."), field="vehicle")
+    profile, _created = CustomerProfile.objects.get_or_create(user=user)
     return profile
 
 
@@ -134,7 +137,7 @@ def access_vehicle(user: User, vehicle_id: int, *, for_update: bool = False) -> 
     qs = Vehicle.objects.filter(pk=vehicle_id, customer__user=user)
     vehicle = (qs.select_for_update() if for_update else qs).first()
     if vehicle is None:
-        raise NotFound("No such vehicle.")
+        raise NotFound(_("No such vehicle."))
     return vehicle
 
 

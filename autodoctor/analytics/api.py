@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from autodoctor.accounts.models import User
@@ -90,7 +91,7 @@ Days = Query(30, ge=1, le=366, description="The last N days up to now")
 )
 def analytics_platform(request: HttpRequest, days: int = Days) -> dict:
     if not _user(request).is_platform_admin:
-        raise NotAllowed("Platform analytics are for platform admins.")
+        raise NotAllowed(_("Platform analytics are for platform admins."))
     return _dashboard(request, metrics.Scope(), days)
 
 
@@ -102,7 +103,7 @@ def analytics_platform(request: HttpRequest, days: int = Days) -> dict:
 def analytics_mine(request: HttpRequest, days: int = Days) -> dict:
     mechanic = getattr(_user(request), "mechanic_profile", None)
     if mechanic is None:
-        raise NotAllowed("This is for mechanics.")
+        raise NotAllowed(_("This is for mechanics."))
     return _dashboard(request, metrics.Scope(metrics.MECHANIC, mechanic.pk), days)
 
 

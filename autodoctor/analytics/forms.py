@@ -1,6 +1,8 @@
 """Forms of the analytics pages: they parse input only; the rules live in services."""
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import RATING_COMMENT_MAX, RATING_MAX, RATING_MIN
 
@@ -10,13 +12,13 @@ class RatingForm(forms.Form):
         coerce=int,
         choices=[(n, str(n)) for n in range(RATING_MAX, RATING_MIN - 1, -1)],
         widget=forms.RadioSelect,
-        label="Your rating (5 is best)",
+        label=gettext_lazy("Your rating (5 is best)"),
     )
     comment = forms.CharField(
         max_length=RATING_COMMENT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Comment (optional)",
+        label=gettext_lazy("Comment (optional)"),
     )
 
 
@@ -31,8 +33,8 @@ class PeriodForm(forms.Form):
     days = forms.TypedChoiceField(
         coerce=int, choices=[(d, f"Last {d} days") for d in PERIOD_CHOICES], required=False
     )
-    start = forms.DateField(label="From", required=False)
-    end = forms.DateField(label="To", required=False)
+    start = forms.DateField(label=gettext_lazy("From"), required=False)
+    end = forms.DateField(label=gettext_lazy("To"), required=False)
 
     def __init__(self, data, **kwargs) -> None:
         # `from` / `to` in the query string: `from` is a Python keyword, hence the mapping.
@@ -45,14 +47,14 @@ class PeriodForm(forms.Form):
         if self.errors:
             return cleaned
         if (start is None) != (end is None):
-            raise forms.ValidationError("Give both dates of a custom range, or neither.")
+            raise forms.ValidationError(_("Give both dates of a custom range, or neither."))
         if start is not None and end is not None:
             if end < start:
-                raise forms.ValidationError("The range must end on or after its first day.")
+                raise forms.ValidationError(_("The range must end on or after its first day."))
             if (end - start).days + 1 > MAX_PERIOD_DAYS:
                 raise forms.ValidationError(
-                    f"A custom range is at most {MAX_PERIOD_DAYS} days; this one has "
-                    f"{(end - start).days + 1}."
+                    _("A custom range is at most %(max)s days; this one has %(days)s.")
+                    % {"max": MAX_PERIOD_DAYS, "days": (end - start).days + 1}
                 )
         return cleaned
 
@@ -66,9 +68,9 @@ def _province_choices() -> list[tuple[str, str]]:
 class FilterForm(forms.Form):
     """The admin dashboard's filters (metrics.Scope): plan, mechanic type, province."""
 
-    plan = forms.ChoiceField(required=False, label="Plan")
-    mechanic_type = forms.ChoiceField(required=False, label="Mechanic type")
-    province = forms.ChoiceField(required=False, label="Province")
+    plan = forms.ChoiceField(required=False, label=gettext_lazy("Plan"))
+    mechanic_type = forms.ChoiceField(required=False, label=gettext_lazy("Mechanic type"))
+    province = forms.ChoiceField(required=False, label=gettext_lazy("Province"))
 
     def __init__(self, data, **kwargs) -> None:
         from autodoctor.accounts.mechanic_types import MechanicType

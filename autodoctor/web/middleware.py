@@ -18,13 +18,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
 
 from autodoctor.errors import Busy, DomainError, RateLimited, database_busy
 from autodoctor.ratelimit import SAFE_METHODS, WRITE, caller, rate_limit_hit
 
 from .context_processors import FORM_ERROR_KEY
 
-BUSY = Busy("The system is busy right now; nothing was saved. Please try again in a moment.")
+BUSY = Busy(
+    gettext_lazy("The system is busy right now; nothing was saved. Please try again in a moment.")
+)
 # Posted fields never written back into a page.
 UNSAFE_FIELDS = {"csrfmiddlewaretoken", "password", "password1", "password2", "old_password"}
 
