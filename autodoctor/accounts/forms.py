@@ -37,6 +37,15 @@ def add_domain_error(form: forms.Form, exc: DomainError) -> None:
     form.add_error(field if field in form.fields else None, exc.message)
 
 
+class LanguageField(forms.ChoiceField):
+    """Français / English: the language of this person's pages, emails, SMS and calendar
+    files (User.language). Each language is named in itself."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", gettext_lazy("Language"))
+        super().__init__(choices=settings.LANGUAGES, **kwargs)
+
+
 class SignupForm(forms.Form):
     full_name = forms.CharField(max_length=150, label=gettext_lazy("Your name"))
     email = forms.EmailField(
@@ -57,11 +66,14 @@ class SignupForm(forms.Form):
         label=gettext_lazy("I am signing up as"),
     )
     time_zone = ZoneField(initial=settings.DEFAULT_DISPLAY_ZONE)
+    # The sign-up view preselects the browser's language (LocaleMiddleware's pick).
+    language = LanguageField()
 
 
 class ProfileForm(forms.Form):
     full_name = forms.CharField(max_length=150, label=gettext_lazy("Name"))
     time_zone = ZoneField()
+    language = LanguageField()
     city = forms.CharField(max_length=100, required=False)
     postal_code = forms.CharField(max_length=10, required=False, label=gettext_lazy("Postal code"))
     phone = forms.CharField(

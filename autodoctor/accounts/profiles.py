@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from autodoctor.errors import InvalidInput, NotFound
 
 from .models import CustomerProfile, MechanicProfile, User, Vehicle
-from .registration import check_name, check_zone
+from .registration import check_language, check_name, check_zone
 from .validators import check_vehicle_year, normal_phone, normal_postal_code, normal_vin
 
 
@@ -24,6 +24,7 @@ from .validators import check_vehicle_year, normal_phone, normal_postal_code, no
 class ProfileChanges:
     full_name: str | None = None
     time_zone: str | None = None
+    language: str | None = None
     phone: str | None = None
     sms_opt_in: bool | None = None
     city: str | None = None
@@ -43,6 +44,7 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
 
     name = check_name(changes.full_name) if changes.full_name is not None else None
     zone = check_zone(changes.time_zone) if changes.time_zone is not None else None
+    language = check_language(changes.language) if changes.language is not None else None
     phone = normal_phone(changes.phone) if changes.phone is not None else None
     city = _city(changes.city) if changes.city is not None else None
     postal = normal_postal_code(changes.postal_code) if changes.postal_code is not None else None
@@ -57,6 +59,8 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
             user.full_name, fields = name, [*fields, "full_name"]
         if zone is not None:
             user.time_zone, fields = zone, [*fields, "time_zone"]
+        if language is not None:
+            user.language, fields = language, [*fields, "language"]
         if fields:
             user.save(update_fields=fields)
         place: CustomerProfile | MechanicProfile | None = None

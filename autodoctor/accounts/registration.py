@@ -69,6 +69,14 @@ def check_zone(zone: str, *, field: str = "time_zone") -> str:
     return zone
 
 
+def check_language(language: str, *, field: str = "language") -> str:
+    """One of settings.LANGUAGES (an empty value means the site's default)."""
+    language = (language or settings.LANGUAGE_CODE).lower()
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInput(_("Choose Français or English."), field=field)
+    return language
+
+
 def check_name(name: str, *, field: str = "full_name") -> str:
     name = " ".join((name or "").split())
     if not name:
@@ -109,6 +117,7 @@ def account_signup(
     full_name: str,
     role: str = Role.CUSTOMER,
     time_zone: str = "",
+    language: str = "",
     now: datetime | None = None,
 ) -> SignupOutcome:
     """Create an unverified account and email its confirmation link. An address that has
@@ -120,6 +129,7 @@ def account_signup(
     if role not in SIGNUP_ROLES:
         raise InvalidInput(_("Sign up as a customer or as a mechanic."), field="role")
     zone = check_zone(time_zone or settings.DEFAULT_DISPLAY_ZONE)
+    language = check_language(language)
     candidate = User(email=email, full_name=full_name, role=role, time_zone=zone)
     check_password(password, user=candidate)
     with transaction.atomic(durable=True):
@@ -133,6 +143,7 @@ def account_signup(
                         full_name=full_name,
                         role=role,
                         time_zone=zone,
+                        language=language,
                         date_joined=now,
                     )
             except IntegrityError:

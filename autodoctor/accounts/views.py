@@ -4,6 +4,7 @@ owner's pages and invitations. Each view parses, calls one service, renders."""
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
@@ -12,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -73,10 +74,19 @@ def locked_out(request: HttpRequest, response: HttpResponse | None, credentials:
 # --------------------------------------------------------------------------- sign-up
 
 
+def _browser_language(request: HttpRequest) -> str:
+    """The language LocaleMiddleware picked for this visitor (the switch's cookie, else
+    Accept-Language), as one of settings.LANGUAGES."""
+    picked = translation.get_supported_language_variant(
+        getattr(request, "LANGUAGE_CODE", "") or settings.LANGUAGE_CODE
+    )
+    return picked if picked in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST or None, initial={"language": _browser_language(request)})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -86,13 +96,21 @@ def signup(request: HttpRequest) -> HttpResponse:
                 full_name=data["full_name"],
                 role=data["role"],
                 time_zone=data["time_zone"],
+                language=data["language"],
             )
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
             # The same page whether the address was new or not (no enumeration).
             request.session["signup_email"] = data["email"].strip().lower()
-            return redirect("accounts:signup_done")
+            response = redirect("accounts:signup_done")
+            # The next pages (and the login page) follow the chosen language too.
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                data["language"],
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+            return response
     status = 422 if request.method == "POST" else 200
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
@@ -143,6 +161,7 @@ def profile_context(request: HttpRequest) -> dict:
         initial={
             "full_name": user.full_name,
             "time_zone": user.time_zone,
+            "language": user.language,
             "city": summary.city,
             "postal_code": summary.postal_code,
             "phone": summary.phone,
@@ -165,6 +184,7 @@ def profile_update(request: HttpRequest) -> HttpResponse:
                 changes=profiles.ProfileChanges(
                     full_name=data["full_name"],
                     time_zone=data["time_zone"],
+                    language=data["language"],
                     city=data["city"],
                     postal_code=data["postal_code"],
                     phone=data["phone"] if user.is_customer else None,
@@ -174,6 +194,7 @@ def profile_update(request: HttpRequest) -> HttpResponse:
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
+            translation.activate(data["language"])  # the confirmation in the new language
             messages.success(request, _("Profile saved."))
             return redirect("profile")
     return _profile_again(request, profile_form=form)
