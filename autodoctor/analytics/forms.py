@@ -62,7 +62,7 @@ class PeriodForm(forms.Form):
 def _province_choices() -> list[tuple[str, str]]:
     from autodoctor.workshops.selectors import PROVINCE_OF_LETTER
 
-    return [("", "All provinces")] + [(c, c) for c in sorted(set(PROVINCE_OF_LETTER.values()))]
+    return [("", _("All provinces"))] + [(c, c) for c in sorted(set(PROVINCE_OF_LETTER.values()))]
 
 
 class FilterForm(forms.Form):
@@ -78,8 +78,8 @@ class FilterForm(forms.Form):
 
         super().__init__(data, **kwargs)
         plans = Plan.objects.order_by("name").values_list("code", "name")
-        self.fields["plan"].choices = [("", "All plans"), *plans]
-        self.fields["mechanic_type"].choices = [("", "All types"), *MechanicType.choices]
+        self.fields["plan"].choices = [("", _("All plans")), *plans]
+        self.fields["mechanic_type"].choices = [("", _("All types")), *MechanicType.choices]
         self.fields["province"].choices = _province_choices()
 
     def filters(self) -> dict[str, str]:

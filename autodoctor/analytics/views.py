@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,7 +19,6 @@ from autodoctor.errors import InvalidInput, NotAllowed, NotFound
 
 from . import metrics, selectors, services, tables
 from .forms import PERIOD_CHOICES, FilterForm, PeriodForm, RatingForm
-from .tables import WEEKDAYS
 
 
 @login_required
@@ -55,7 +55,7 @@ def _heat(grid: list[list[int]]) -> list[dict]:
     """Rows of a weekday × hour table with each cell's shade (0–1 of the busiest)."""
     top = max((n for row in grid for n in row), default=0) or 1
     return [
-        {"day": WEEKDAYS[d], "cells": [{"n": n, "shade": round(n / top, 2)} for n in row]}
+        {"day": WEEKDAYS_ABBR[d], "cells": [{"n": n, "shade": round(n / top, 2)} for n in row]}
         for d, row in enumerate(grid)
     ]
 
@@ -116,7 +116,7 @@ def platform(request: HttpRequest) -> HttpResponse:
     return _render(
         request,
         metrics.Scope(**filters.filters()),
-        "Platform analytics",
+        _("Platform analytics"),
         audience="admin",
         filters=filters,
     )
@@ -132,7 +132,7 @@ def mechanic(request: HttpRequest, mechanic_id: int) -> HttpResponse:
     return _render(
         request,
         metrics.Scope(metrics.MECHANIC, profile.pk),
-        f"{profile.user.full_name}: analytics",
+        _("%(name)s: analytics") % {"name": profile.user.full_name},
         audience="admin-mechanic",
         ratings=selectors.ratings_for_mechanic(profile),
     )
@@ -148,7 +148,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     return _render(
         request,
         metrics.Scope(metrics.MECHANIC, mechanic.pk),
-        "My numbers",
+        _("My numbers"),
         audience="mechanic",
         ratings=selectors.ratings_for_mechanic(mechanic),
     )
@@ -161,7 +161,7 @@ def workshop(request: HttpRequest, workshop_id: int) -> HttpResponse:
     return _render(
         request,
         metrics.Scope(metrics.WORKSHOP, shop.pk),
-        f"{shop.name}: analytics",
+        _("%(name)s: analytics") % {"name": shop.name},
         audience="workshop",
     )
 

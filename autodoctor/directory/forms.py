@@ -12,7 +12,12 @@ from autodoctor.errors import InvalidInput
 from .selectors import DEFAULT_MINUTES, SESSION_MINUTES, MechanicQuery
 
 TEXT_MAX = 50
-RATING_CHOICES = [("", "Any rating"), ("3", "3 and up"), ("4", "4 and up"), ("4.5", "4.5 and up")]
+RATING_CHOICES = [
+    ("", gettext_lazy("Any rating")),
+    ("3", "3 and up"),
+    ("4", "4 and up"),
+    ("4.5", "4.5 and up"),
+]
 
 
 class SearchForm(forms.Form):
