@@ -43,6 +43,8 @@ class LanguageField(forms.ChoiceField):
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("label", gettext_lazy("Language"))
+        # Optional: a post without it (an older form, a script) keeps the current language.
+        kwargs.setdefault("required", False)
         super().__init__(choices=settings.LANGUAGES, **kwargs)
 
 

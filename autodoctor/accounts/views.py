@@ -96,7 +96,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 full_name=data["full_name"],
                 role=data["role"],
                 time_zone=data["time_zone"],
-                language=data["language"],
+                language=data["language"] or _browser_language(request),
             )
         except InvalidInput as exc:
             add_domain_error(form, exc)
@@ -107,7 +107,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             # The next pages (and the login page) follow the chosen language too.
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME,
-                data["language"],
+                data["language"] or _browser_language(request),
                 samesite=settings.LANGUAGE_COOKIE_SAMESITE,
             )
             return response
@@ -184,7 +184,7 @@ def profile_update(request: HttpRequest) -> HttpResponse:
                 changes=profiles.ProfileChanges(
                     full_name=data["full_name"],
                     time_zone=data["time_zone"],
-                    language=data["language"],
+                    language=data["language"] or None,
                     city=data["city"],
                     postal_code=data["postal_code"],
                     phone=data["phone"] if user.is_customer else None,
@@ -194,7 +194,8 @@ def profile_update(request: HttpRequest) -> HttpResponse:
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
-            translation.activate(data["language"])  # the confirmation in the new language
+            if data["language"]:
+                translation.activate(data["language"])  # the confirmation in the new language
             messages.success(request, _("Profile saved."))
             return redirect("profile")
     return _profile_again(request, profile_form=form)

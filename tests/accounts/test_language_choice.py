@@ -101,3 +101,25 @@ def test_the_profile_service_refuses_an_unknown_language():
         profiles.profile_update(user=casey, changes=profiles.ProfileChanges(language="xx"))
     casey.refresh_from_db()
     assert casey.language == "en-ca"
+
+
+def test_a_signup_post_without_a_language_takes_the_browser_one(clock):
+    client = Client()
+    fields = {
+        "full_name": "Camille Char",
+        "email": "camille@example.test",
+        "password": STRONG,
+        "role": "customer",
+        "time_zone": "America/Toronto",
+    }
+    client.post("/accounts/signup/", fields, HTTP_ACCEPT_LANGUAGE="fr-CA")
+    assert User.objects.get(email="camille@example.test").language == "fr-ca"
+
+
+def test_a_profile_post_without_a_language_keeps_it(login):
+    casey = CustomerFactory(user__language="fr-ca").user
+    login(casey).post(
+        "/accounts/profile/", {"full_name": casey.full_name, "time_zone": "America/Toronto"}
+    )
+    casey.refresh_from_db()
+    assert casey.language == "fr-ca"
