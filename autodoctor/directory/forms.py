@@ -14,9 +14,9 @@ from .selectors import DEFAULT_MINUTES, SESSION_MINUTES, MechanicQuery
 TEXT_MAX = 50
 RATING_CHOICES = [
     ("", gettext_lazy("Any rating")),
-    ("3", "3 and up"),
-    ("4", "4 and up"),
-    ("4.5", "4.5 and up"),
+    ("3", gettext_lazy("3 and up")),
+    ("4", gettext_lazy("4 and up")),
+    ("4.5", gettext_lazy("4.5 and up")),
 ]
 
 
