@@ -331,6 +331,13 @@ class _Scan(ast.NodeVisitor):
                         self._check(choice.elts[1], "choice label", choice)
         self.generic_visit(node)
 
+    def visit_Tuple(self, node: ast.Tuple) -> None:
+        # ("", "All plans"): the empty choice a form adds in front of a list of choices.
+        first = node.elts[0] if len(node.elts) == 2 else None
+        if isinstance(first, ast.Constant) and first.value == "":
+            self._check(node.elts[1], "choice label", node)
+        self.generic_visit(node)
+
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if {_called_name(base) for base in node.bases} & CHOICES_BASES:
             for statement in node.body:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, File, Router, Schema, Status, UploadedFile
 
 from autodoctor.errors import NotAllowed
@@ -444,7 +445,7 @@ class ReviewIn(Schema):
 )
 def applications_pending(request: HttpRequest) -> list[dict]:
     if not _user(request).is_platform_admin:
-        raise NotAllowed("Only platform admins review mechanics.")
+        raise NotAllowed(_("Only platform admins review mechanics."))
     return [_application_out(m) for m, _ in mechanic_applications_pending()]
 
 

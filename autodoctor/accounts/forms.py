@@ -8,6 +8,8 @@ from functools import cache
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from autodoctor.errors import DomainError
 
@@ -24,7 +26,7 @@ def zone_choices() -> list[tuple[str, str]]:
 
 class ZoneField(forms.ChoiceField):
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(choices=zone_choices, label="Time zone", **kwargs)  # type: ignore[arg-type]
+        super().__init__(choices=zone_choices, label=_("Time zone"), **kwargs)  # type: ignore[arg-type]
         # static/accounts/zone.js fills this from the browser when the page opens.
         self.widget.attrs.update({"data-suggest-zone": "true"})
 
@@ -35,38 +37,56 @@ def add_domain_error(form: forms.Form, exc: DomainError) -> None:
     form.add_error(field if field in form.fields else None, exc.message)
 
 
+class LanguageField(forms.ChoiceField):
+    """Français / English: the language of this person's pages, emails, SMS and calendar
+    files (User.language). Each language is named in itself."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", gettext_lazy("Language"))
+        # Optional: a post without it (an older form, a script) keeps the current language.
+        kwargs.setdefault("required", False)
+        super().__init__(choices=settings.LANGUAGES, **kwargs)
+
+
 class SignupForm(forms.Form):
-    full_name = forms.CharField(max_length=150, label="Your name")
+    full_name = forms.CharField(max_length=150, label=gettext_lazy("Your name"))
     email = forms.EmailField(
         max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     password = forms.CharField(
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters; not a common or all-digit password.",
+        help_text=gettext_lazy("At least 8 characters; not a common or all-digit password."),
     )
     role = forms.ChoiceField(
-        choices=[("customer", "I own a car and want advice"), ("mechanic", "I am a mechanic")],
+        choices=[
+            ("customer", gettext_lazy("I own a car and want advice")),
+            ("mechanic", gettext_lazy("I am a mechanic")),
+        ],
         widget=forms.RadioSelect,
         initial="customer",
-        label="I am signing up as",
+        label=gettext_lazy("I am signing up as"),
     )
     time_zone = ZoneField(initial=settings.DEFAULT_DISPLAY_ZONE)
+    # The sign-up view preselects the browser's language (LocaleMiddleware's pick).
+    language = LanguageField()
 
 
 class ProfileForm(forms.Form):
-    full_name = forms.CharField(max_length=150, label="Name")
+    full_name = forms.CharField(max_length=150, label=gettext_lazy("Name"))
     time_zone = ZoneField()
+    language = LanguageField()
     city = forms.CharField(max_length=100, required=False)
-    postal_code = forms.CharField(max_length=10, required=False, label="Postal code")
+    postal_code = forms.CharField(max_length=10, required=False, label=gettext_lazy("Postal code"))
     phone = forms.CharField(
         max_length=20,
         required=False,
-        label="Phone",
+        label=gettext_lazy("Phone"),
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
     sms_opt_in = forms.BooleanField(
-        required=False, label="Text me about my bookings (SMS; standard rates may apply)"
+        required=False,
+        label=gettext_lazy("Text me about my bookings (SMS; standard rates may apply)"),
     )
 
 
@@ -75,7 +95,10 @@ class VehicleForm(forms.Form):
     make = forms.CharField(max_length=50)
     model = forms.CharField(max_length=50)
     vin = forms.CharField(
-        max_length=24, required=False, label="VIN (optional)", help_text="17 characters"
+        max_length=24,
+        required=False,
+        label=gettext_lazy("VIN (optional)"),
+        help_text=gettext_lazy("17 characters"),
     )
 
 
@@ -83,43 +106,59 @@ class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        label="Your password",
+        label=gettext_lazy("Your password"),
     )
 
 
 class ApplicationForm(forms.Form):
-    years_experience = forms.IntegerField(min_value=0, max_value=70, label="Years of experience")
+    years_experience = forms.IntegerField(
+        min_value=0, max_value=70, label=gettext_lazy("Years of experience")
+    )
     brands = forms.CharField(
-        max_length=1000, required=False, help_text="Comma separated, e.g. Honda, Toyota"
+        max_length=1000,
+        required=False,
+        help_text=gettext_lazy("Comma separated, e.g. Honda, Toyota"),
     )
     specialties = forms.CharField(
-        max_length=1000, required=False, help_text="Comma separated, e.g. brakes, electrical"
+        max_length=1000,
+        required=False,
+        help_text=gettext_lazy("Comma separated, e.g. brakes, electrical"),
     )
     languages = forms.CharField(
         max_length=1000,
         required=False,
-        help_text="Languages you speak with customers, comma separated, e.g. English, French",
+        help_text=gettext_lazy(
+            "Languages you speak with customers, comma separated, e.g. English, French"
+        ),
     )
     bio = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 4}))
     photo = forms.FileField(
-        required=False, help_text="JPEG, PNG or WebP, up to 5 MB; we resize it to 512 pixels."
+        required=False,
+        help_text=gettext_lazy("JPEG, PNG or WebP, up to 5 MB; we resize it to 512 pixels."),
     )
     city = forms.CharField(max_length=100)
-    postal_code = forms.CharField(max_length=10, label="Postal code")
+    postal_code = forms.CharField(max_length=10, label=gettext_lazy("Postal code"))
     time_zone = ZoneField()
     work_mode = forms.ChoiceField(
         choices=[
-            ("virtual", "Virtual only: remote sessions in the hours I set"),
-            ("independent", "I own and run a workshop"),
-            ("affiliated", "I work with a workshop that invited me (it sets my hours)"),
+            ("virtual", gettext_lazy("Virtual only: remote sessions in the hours I set")),
+            ("independent", gettext_lazy("I own and run a workshop")),
+            (
+                "affiliated",
+                gettext_lazy("I work with a workshop that invited me (it sets my hours)"),
+            ),
         ],
         widget=forms.RadioSelect,
-        label="How I work",
+        label=gettext_lazy("How I work"),
     )
-    shop_name = forms.CharField(max_length=200, required=False, label="Workshop name")
-    shop_address = forms.CharField(max_length=255, required=False, label="Workshop address")
-    shop_city = forms.CharField(max_length=100, required=False, label="Workshop city")
-    shop_postal_code = forms.CharField(max_length=10, required=False, label="Workshop postal code")
+    shop_name = forms.CharField(max_length=200, required=False, label=gettext_lazy("Workshop name"))
+    shop_address = forms.CharField(
+        max_length=255, required=False, label=gettext_lazy("Workshop address")
+    )
+    shop_city = forms.CharField(max_length=100, required=False, label=gettext_lazy("Workshop city"))
+    shop_postal_code = forms.CharField(
+        max_length=10, required=False, label=gettext_lazy("Workshop postal code")
+    )
     invitation_token = forms.CharField(max_length=128, required=False, widget=forms.HiddenInput)
 
     @staticmethod
@@ -131,27 +170,32 @@ class WorkshopForm(forms.Form):
     name = forms.CharField(max_length=200)
     address = forms.CharField(max_length=255, required=False)
     city = forms.CharField(max_length=100, required=False)
-    postal_code = forms.CharField(max_length=10, required=False, label="Postal code")
+    postal_code = forms.CharField(max_length=10, required=False, label=gettext_lazy("Postal code"))
     time_zone = ZoneField()
-    bays = forms.IntegerField(min_value=1, max_value=50, label="Bays (appointments at once)")
+    bays = forms.IntegerField(
+        min_value=1, max_value=50, label=gettext_lazy("Bays (appointments at once)")
+    )
     payout_account_id = forms.CharField(
-        max_length=100, required=False, label="Payout account", help_text="e.g. acct_…"
+        max_length=100,
+        required=False,
+        label=gettext_lazy("Payout account"),
+        help_text=gettext_lazy("e.g. acct_…"),
     )
 
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(max_length=254)
-    kind = forms.ChoiceField(choices=InvitationKind.choices, label="As")
+    kind = forms.ChoiceField(choices=InvitationKind.choices, label=gettext_lazy("As"))
     partnership_type = forms.ChoiceField(
         choices=[("", "—")]
         + [(c, label) for c, label in PartnershipType.choices if c in ("employee", "contractor")],
         required=False,
-        label="Mechanics: employee or contractor",
+        label=gettext_lazy("Mechanics: employee or contractor"),
     )
 
 
 class InvitationSignupForm(forms.Form):
-    full_name = forms.CharField(max_length=150, label="Your name")
+    full_name = forms.CharField(max_length=150, label=gettext_lazy("Your name"))
     password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )

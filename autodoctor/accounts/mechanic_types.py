@@ -10,12 +10,13 @@ from typing import Protocol
 
 from django.db import models
 from django.db.models import Case, Q, Value, When
+from django.utils.translation import gettext_lazy
 
 
 class MechanicType(models.TextChoices):
-    VIRTUAL_ONLY = "virtual_only", "Virtual-only"
-    INDEPENDENT_WORKSHOP = "independent_workshop", "Independent workshop owner"
-    WORKSHOP_AFFILIATED = "workshop_affiliated", "Workshop-affiliated"
+    VIRTUAL_ONLY = "virtual_only", gettext_lazy("Virtual-only")
+    INDEPENDENT_WORKSHOP = "independent_workshop", gettext_lazy("Independent workshop owner")
+    WORKSHOP_AFFILIATED = "workshop_affiliated", gettext_lazy("Workshop-affiliated")
 
 
 class MechanicTypeData(Protocol):

@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from autodoctor.notifications.services import notification_create
@@ -63,26 +64,35 @@ class Application:
     invitation_token: str = ""  # affiliated: the workshop's invitation (unless accepted)
 
 
-def _tags(values: list[str], *, field: str, label: str) -> list[str]:
+def _tags(values: list[str], *, field: str, label: str, plural: str) -> list[str]:
     seen: dict[str, str] = {}
     for raw in values or []:
         tag = " ".join(str(raw).split())
         if not tag:
             continue
         if len(tag) > 50:
-            raise InvalidInput(f"Each {label} is at most 50 characters.", field=field)
+            raise InvalidInput(
+                _("Each %(label)s is at most 50 characters.") % {"label": label}, field=field
+            )
         seen.setdefault(tag.lower(), tag)
     if len(seen) > MAX_TAGS:
-        raise InvalidInput(f"List at most {MAX_TAGS} {label}s.", field=field)
+        raise InvalidInput(
+            _("List at most %(count)s %(labels)s.") % {"count": MAX_TAGS, "labels": plural},
+            field=field,
+        )
     return list(seen.values())
 
 
 def _text(raw: str, *, field: str, label: str, limit: int, required: bool = False) -> str:
     text = " ".join((raw or "").split()) if limit <= 255 else (raw or "").strip()
     if required and not text:
-        raise InvalidInput(f"Enter the {label}.", field=field)
+        raise InvalidInput(_("Enter the %(label)s.") % {"label": label}, field=field)
     if len(text) > limit:
-        raise InvalidInput(f"The {label} is longer than {limit} characters.", field=field)
+        raise InvalidInput(
+            _("The %(label)s is longer than %(limit)s characters.")
+            % {"label": label, "limit": limit},
+            field=field,
+        )
     return text
 
 
@@ -103,39 +113,45 @@ class _Checked:
 def _checked(app: Application) -> _Checked:
     if app.work_mode not in WORK_MODES:
         raise InvalidInput(
-            "Choose how you work: virtual only, your own workshop, or with a workshop "
-            "that invited you.",
+            _(
+                "Choose how you work: virtual only, your own workshop, or with a workshop "
+                "that invited you."
+            ),
             field="work_mode",
         )
     if not 0 <= app.years_experience <= 70:
-        raise InvalidInput("Years of experience are between 0 and 70.", field="years_experience")
+        raise InvalidInput(_("Years of experience are between 0 and 70."), field="years_experience")
     shop = ShopFacts()
     if app.work_mode == "independent":
         shop = ShopFacts(
             name=_text(
-                app.shop.name, field="shop_name", label="workshop name", limit=200, required=True
+                app.shop.name, field="shop_name", label=_("workshop name"), limit=200, required=True
             ),
             address=_text(
                 app.shop.address,
                 field="shop_address",
-                label="workshop address",
+                label=_("workshop address"),
                 limit=255,
                 required=True,
             ),
             city=_text(
-                app.shop.city, field="shop_city", label="workshop city", limit=100, required=True
+                app.shop.city, field="shop_city", label=_("workshop city"), limit=100, required=True
             ),
             postal_code=normal_postal_code(app.shop.postal_code, field="shop_postal_code"),
         )
         if not shop.postal_code:
-            raise InvalidInput("Enter the workshop's postal code.", field="shop_postal_code")
+            raise InvalidInput(_("Enter the workshop's postal code."), field="shop_postal_code")
     return _Checked(
         years=app.years_experience,
-        brands=_tags(app.brands, field="brands", label="brand"),
-        specialties=_tags(app.specialties, field="specialties", label="specialty"),
-        languages=_tags(app.languages, field="languages", label="language"),
-        bio=_text(app.bio, field="bio", label="bio", limit=2000),
-        city=_text(app.city, field="city", label="city", limit=100, required=True),
+        brands=_tags(app.brands, field="brands", label=_("brand"), plural=_("brands")),
+        specialties=_tags(
+            app.specialties, field="specialties", label=_("specialty"), plural=_("specialties")
+        ),
+        languages=_tags(
+            app.languages, field="languages", label=_("language"), plural=_("languages")
+        ),
+        bio=_text(app.bio, field="bio", label=_("bio"), limit=2000),
+        city=_text(app.city, field="city", label=_("city"), limit=100, required=True),
         postal_code=normal_postal_code(app.postal_code) or _missing_postal(),
         zone=check_zone(app.time_zone),
         mode=app.work_mode,
@@ -144,12 +160,12 @@ def _checked(app: Application) -> _Checked:
 
 
 def _missing_postal() -> str:
-    raise InvalidInput("Enter your postal code (e.g. M5V 2T6).", field="postal_code")
+    raise InvalidInput(_("Enter your postal code (e.g. M5V 2T6)."), field="postal_code")
 
 
 def access_own_profile(user: User, *, for_update: bool = False) -> MechanicProfile:
     if not user.is_mechanic:
-        raise NotAllowed("Only mechanic accounts can apply as mechanics.", code="not_a_mechanic")
+        raise NotAllowed(_("Only mechanic accounts can apply as mechanics."), code="not_a_mechanic")
     qs = MechanicProfile.objects.filter(user=user).select_related("workshop", "user")
     profile = (qs.select_for_update(of=("self",)) if for_update else qs).first()
     if profile is None:
@@ -174,7 +190,7 @@ def mechanic_application_submit(
     checked = _checked(application)
     if not user.email_verified:
         raise NotAllowed(
-            "Confirm your email address before applying (see your profile page).",
+            _("Confirm your email address before applying (see your profile page)."),
             code="email_unverified",
         )
     photo_bytes = photo_normalised(photo) if photo is not None else None
@@ -187,8 +203,10 @@ def mechanic_application_submit(
                 profile.refresh_from_db()
             elif mechanic_type(profile) is not MechanicType.WORKSHOP_AFFILIATED:
                 raise InvalidInput(
-                    "Working with a workshop needs its invitation: open the link the "
-                    "workshop emailed you.",
+                    _(
+                        "Working with a workshop needs its invitation: open the link the "
+                        "workshop emailed you."
+                    ),
                     field="invitation_token",
                 )
         elif checked.mode == "independent":
@@ -291,10 +309,10 @@ def mechanic_review(
     """An admin approves or turns down an application; the mechanic is emailed."""
     now = now or timezone.now()
     if not reviewer.is_platform_admin:
-        raise NotAllowed("Only platform admins review mechanics.")
-    note = _text(note, field="note", label="note", limit=500)
+        raise NotAllowed(_("Only platform admins review mechanics."))
+    note = _text(note, field="note", label=_("note"), limit=500)
     if not approve and not note:
-        raise InvalidInput("Say why, so the mechanic can fix it.", field="note")
+        raise InvalidInput(_("Say why, so the mechanic can fix it."), field="note")
     with transaction.atomic(durable=True):
         profile = (
             MechanicProfile.objects.select_for_update(of=("self",))
@@ -303,12 +321,17 @@ def mechanic_review(
             .first()
         )
         if profile is None:
-            raise NotFound("No such mechanic.")
+            raise NotFound(_("No such mechanic."))
         if profile.approval_status != ApprovalStatus.PENDING or profile.applied_at is None:
+            message = (
+                _("This mechanic is %(status)s; there is nothing to review.")
+                if profile.applied_at
+                else _(
+                    "This mechanic is %(status)s and has not applied yet; there is nothing to review."
+                )
+            )
             raise Conflict(
-                f"This mechanic is {profile.get_approval_status_display().lower()}"
-                + ("" if profile.applied_at else " and has not applied yet")
-                + "; there is nothing to review.",
+                message % {"status": profile.get_approval_status_display().lower()},
                 code="not_pending",
             )
         profile.approval_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
@@ -391,5 +414,5 @@ def mechanic_affiliation_leave(*, user: User, now: datetime | None = None) -> Le
     with transaction.atomic(durable=True):
         profile = access_own_profile(user, for_update=True)
         if mechanic_type(profile) is not MechanicType.WORKSHOP_AFFILIATED:
-            raise Conflict("You are not working with a workshop.", code="not_affiliated")
+            raise Conflict(_("You are not working with a workshop."), code="not_affiliated")
         return _affiliation_end(profile, now=now)

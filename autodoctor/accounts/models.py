@@ -12,20 +12,23 @@ from django.db import models
 from django.db.models.functions import Lower, Substr, Upper
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 def validate_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(
-            f"Unknown time zone {value!r}; use an IANA name like America/Toronto."
+            _("Unknown time zone %(zone)s; use an IANA name like America/Toronto.")
+            % {"zone": repr(value)}
         )
 
 
 class Role(models.TextChoices):
-    CUSTOMER = "customer", "Customer"
-    MECHANIC = "mechanic", "Mechanic"
-    WORKSHOP_STAFF = "workshop_staff", "Workshop staff"
-    ADMIN = "admin", "Platform admin"
+    CUSTOMER = "customer", gettext_lazy("Customer")
+    MECHANIC = "mechanic", gettext_lazy("Mechanic")
+    WORKSHOP_STAFF = "workshop_staff", gettext_lazy("Workshop staff")
+    ADMIN = "admin", gettext_lazy("Platform admin")
 
 
 class UserManager(BaseUserManager["User"]):
@@ -62,7 +65,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False, help_text="Can log into the Django admin.")
+    is_staff = models.BooleanField(
+        default=False, help_text=gettext_lazy("Can log into the Django admin.")
+    )
     date_joined = models.DateTimeField(default=timezone.now)
     # Set when the person opened the link we emailed (accounts/registration.py); customers
     # book only once it is set (registration.booking_refusal).
@@ -71,7 +76,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # everywhere") without touching the password.
     session_epoch = models.PositiveIntegerField(default=0, editable=False)
     deleted_at = models.DateTimeField(
-        null=True, blank=True, help_text="Set when the person deleted their account (anonymised)."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("Set when the person deleted their account (anonymised)."),
     )
 
     objects = UserManager()
@@ -168,21 +175,24 @@ class Workshop(models.Model):
 
 
 class AccountType(models.TextChoices):
-    INDIVIDUAL_MECHANIC = "individual_mechanic", "Individual mechanic (owner/operator)"
-    WORKSHOP_MECHANIC = "workshop_mechanic", "Workshop mechanic"
+    INDIVIDUAL_MECHANIC = (
+        "individual_mechanic",
+        gettext_lazy("Individual mechanic (owner/operator)"),
+    )
+    WORKSHOP_MECHANIC = "workshop_mechanic", gettext_lazy("Workshop mechanic")
 
 
 class PartnershipType(models.TextChoices):
-    EMPLOYEE = "employee", "Employee of the workshop"
-    CONTRACTOR = "contractor", "Contractor of the workshop"
-    OWNER = "owner", "Owner"
-    PARTNER = "partner", "Partner"
+    EMPLOYEE = "employee", gettext_lazy("Employee of the workshop")
+    CONTRACTOR = "contractor", gettext_lazy("Contractor of the workshop")
+    OWNER = "owner", gettext_lazy("Owner")
+    PARTNER = "partner", gettext_lazy("Partner")
 
 
 class ApprovalStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for review"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Not approved"
+    PENDING = "pending", gettext_lazy("Waiting for review")
+    APPROVED = "approved", gettext_lazy("Approved")
+    REJECTED = "rejected", gettext_lazy("Not approved")
 
 
 class MechanicProfileQuerySet(models.QuerySet["MechanicProfile"]):
@@ -212,10 +222,14 @@ class MechanicProfile(models.Model):
         output_field=models.CharField(max_length=3),
         db_persist=True,
     )
-    brands = models.JSONField(default=list, blank=True, help_text="Brand specialties, e.g. Honda")
+    brands = models.JSONField(
+        default=list, blank=True, help_text=gettext_lazy("Brand specialties, e.g. Honda")
+    )
     specialty_keywords = models.JSONField(default=list, blank=True)
     languages = models.JSONField(
-        default=list, blank=True, help_text="Languages the mechanic speaks with customers"
+        default=list,
+        blank=True,
+        help_text=gettext_lazy("Languages the mechanic speaks with customers"),
     )
     years_experience = models.PositiveSmallIntegerField(default=0)
     rating = models.DecimalField(max_digits=2, decimal_places=1, null=True, blank=True)
@@ -282,9 +296,9 @@ class MechanicProfile(models.Model):
 
 
 class SearchTermKind(models.TextChoices):
-    BRAND = "brand", "Brand"
-    SPECIALTY = "specialty", "Specialty"
-    LANGUAGE = "language", "Language"
+    BRAND = "brand", gettext_lazy("Brand")
+    SPECIALTY = "specialty", gettext_lazy("Specialty")
+    LANGUAGE = "language", gettext_lazy("Language")
 
 
 class MechanicSearchTerm(models.Model):
@@ -382,7 +396,7 @@ class EmailVerification(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_verifications"
     )
-    email = models.EmailField(help_text="The address this link confirms")
+    email = models.EmailField(help_text=gettext_lazy("The address this link confirms"))
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -396,15 +410,15 @@ class EmailVerification(models.Model):
 
 
 class InvitationKind(models.TextChoices):
-    STAFF = "staff", "Workshop staff"
-    MECHANIC = "mechanic", "Affiliated mechanic"
+    STAFF = "staff", gettext_lazy("Workshop staff")
+    MECHANIC = "mechanic", gettext_lazy("Affiliated mechanic")
 
 
 class InvitationStatus(models.TextChoices):
-    PENDING = "pending", "Waiting for an answer"
-    ACCEPTED = "accepted", "Accepted"
-    DECLINED = "declined", "Declined"
-    REVOKED = "revoked", "Withdrawn"
+    PENDING = "pending", gettext_lazy("Waiting for an answer")
+    ACCEPTED = "accepted", gettext_lazy("Accepted")
+    DECLINED = "declined", gettext_lazy("Declined")
+    REVOKED = "revoked", gettext_lazy("Withdrawn")
 
 
 class Invitation(models.Model):
@@ -416,7 +430,10 @@ class Invitation(models.Model):
     kind = models.CharField(max_length=10, choices=InvitationKind.choices)
     email = models.EmailField()
     partnership_type = models.CharField(
-        max_length=20, choices=PartnershipType.choices, blank=True, help_text="Mechanics only"
+        max_length=20,
+        choices=PartnershipType.choices,
+        blank=True,
+        help_text=gettext_lazy("Mechanics only"),
     )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     invited_by = models.ForeignKey(

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import Conflict, InvalidInput
 
@@ -230,7 +231,7 @@ def account_delete(*, user: User, password: str, now: datetime | None = None) ->
 
     now = now or timezone.now()
     if not user.check_password(password or ""):
-        raise InvalidInput("That is not your password.", field="password")
+        raise InvalidInput(_("That is not your password."), field="password")
     refusal = deletion_refusal(user)
     if refusal:
         raise Conflict(refusal, code="deletion_refused")
@@ -249,7 +250,7 @@ def account_delete(*, user: User, password: str, now: datetime | None = None) ->
         # A booking made meanwhile (another tab) or a session that started: try again.
         if _sessions_of(user).filter(status__in=(*FUTURE_STATUSES, "live")).exists():
             raise Conflict(
-                "A session changed while we were closing your account; please try again.",
+                _("A session changed while we were closing your account; please try again."),
                 code="deletion_refused",
             )
         photo = _anonymise(user, now=now)

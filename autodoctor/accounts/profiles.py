@@ -11,11 +11,12 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import InvalidInput, NotFound
 
 from .models import CustomerProfile, MechanicProfile, User, Vehicle
-from .registration import check_name, check_zone
+from .registration import check_language, check_name, check_zone
 from .validators import check_vehicle_year, normal_phone, normal_postal_code, normal_vin
 
 
@@ -23,6 +24,7 @@ from .validators import check_vehicle_year, normal_phone, normal_postal_code, no
 class ProfileChanges:
     full_name: str | None = None
     time_zone: str | None = None
+    language: str | None = None
     phone: str | None = None
     sms_opt_in: bool | None = None
     city: str | None = None
@@ -32,7 +34,7 @@ class ProfileChanges:
 def _city(raw: str) -> str:
     city = " ".join((raw or "").split())
     if len(city) > 100:
-        raise InvalidInput("The city name is longer than 100 characters.", field="city")
+        raise InvalidInput(_("The city name is longer than 100 characters."), field="city")
     return city
 
 
@@ -42,12 +44,13 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
 
     name = check_name(changes.full_name) if changes.full_name is not None else None
     zone = check_zone(changes.time_zone) if changes.time_zone is not None else None
+    language = check_language(changes.language) if changes.language is not None else None
     phone = normal_phone(changes.phone) if changes.phone is not None else None
     city = _city(changes.city) if changes.city is not None else None
     postal = normal_postal_code(changes.postal_code) if changes.postal_code is not None else None
     if (phone is not None or changes.sms_opt_in) and not user.is_customer:
         raise InvalidInput(
-            "Only customers can add a phone number for text messages.", field="phone"
+            _("Only customers can add a phone number for text messages."), field="phone"
         )
     with transaction.atomic(durable=True):
         user = User.objects.select_for_update().get(pk=user.pk)
@@ -56,11 +59,13 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
             user.full_name, fields = name, [*fields, "full_name"]
         if zone is not None:
             user.time_zone, fields = zone, [*fields, "time_zone"]
+        if language is not None:
+            user.language, fields = language, [*fields, "language"]
         if fields:
             user.save(update_fields=fields)
         place: CustomerProfile | MechanicProfile | None = None
         if user.is_customer:
-            place, _ = CustomerProfile.objects.get_or_create(user=user)
+            place, _created = CustomerProfile.objects.get_or_create(user=user)
             if phone is not None:
                 place.phone = phone
         elif user.is_mechanic:
@@ -74,7 +79,9 @@ def profile_update(*, user: User, changes: ProfileChanges) -> User:
         if changes.sms_opt_in is not None and user.is_customer:
             assert isinstance(place, CustomerProfile)
             if changes.sms_opt_in and not place.phone:
-                raise InvalidInput("Add a phone number to get text messages.", field="sms_opt_in")
+                raise InvalidInput(
+                    _("Add a phone number to get text messages."), field="sms_opt_in"
+                )
             NotificationPreference.objects.update_or_create(
                 user=user, defaults={"sms_enabled": changes.sms_opt_in}
             )
@@ -100,20 +107,20 @@ def _vehicle_checked(facts: VehicleFacts, *, now: datetime) -> VehicleFacts:
     make = " ".join((facts.make or "").split())
     model = " ".join((facts.model or "").split())
     if not make:
-        raise InvalidInput("Enter the make (e.g. Honda).", field="make")
+        raise InvalidInput(_("Enter the make (e.g. Honda)."), field="make")
     if not model:
-        raise InvalidInput("Enter the model (e.g. Civic).", field="model")
+        raise InvalidInput(_("Enter the model (e.g. Civic)."), field="model")
     if len(make) > 50:
-        raise InvalidInput("The make is longer than 50 characters.", field="make")
+        raise InvalidInput(_("The make is longer than 50 characters."), field="make")
     if len(model) > 50:
-        raise InvalidInput("The model is longer than 50 characters.", field="model")
+        raise InvalidInput(_("The model is longer than 50 characters."), field="model")
     return VehicleFacts(year=year, make=make, model=model, vin=normal_vin(facts.vin))
 
 
 def _customer_profile(user: User) -> CustomerProfile:
     if not user.is_customer:
-        raise InvalidInput("Only customers keep vehicles.", field="vehicle")
-    profile, _ = CustomerProfile.objects.get_or_create(user=user)
+        raise InvalidInput(_("Only customers keep vehicles."), field="vehicle")
+    profile, _created = CustomerProfile.objects.get_or_create(user=user)
     return profile
 
 
@@ -134,7 +141,7 @@ def access_vehicle(user: User, vehicle_id: int, *, for_update: bool = False) -> 
     qs = Vehicle.objects.filter(pk=vehicle_id, customer__user=user)
     vehicle = (qs.select_for_update() if for_update else qs).first()
     if vehicle is None:
-        raise NotFound("No such vehicle.")
+        raise NotFound(_("No such vehicle."))
     return vehicle
 
 

@@ -21,6 +21,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from autodoctor.notifications.services import notification_create
@@ -46,9 +47,9 @@ def normal_email(raw: str, *, field: str = "email") -> str:
     try:
         validate_email(email)
     except ValidationError:
-        raise InvalidInput("Enter a valid email address.", field=field) from None
+        raise InvalidInput(_("Enter a valid email address."), field=field) from None
     if len(email) > 254:
-        raise InvalidInput("That email address is too long.", field=field)
+        raise InvalidInput(_("That email address is too long."), field=field)
     return email
 
 
@@ -68,12 +69,20 @@ def check_zone(zone: str, *, field: str = "time_zone") -> str:
     return zone
 
 
+def check_language(language: str, *, field: str = "language") -> str:
+    """One of settings.LANGUAGES (an empty value means the site's default)."""
+    language = (language or settings.LANGUAGE_CODE).lower()
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInput(_("Choose Français or English."), field=field)
+    return language
+
+
 def check_name(name: str, *, field: str = "full_name") -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput("Tell us your name.", field=field)
+        raise InvalidInput(_("Tell us your name."), field=field)
     if len(name) > 150:
-        raise InvalidInput("Your name is longer than 150 characters.", field=field)
+        raise InvalidInput(_("Your name is longer than 150 characters."), field=field)
     return name
 
 
@@ -81,8 +90,10 @@ def require_verified_email(user: User) -> None:
     """The one "book only after verifying" rule (called by booking's intake)."""
     if not user.email_verified:
         raise NotAllowed(
-            "Confirm your email address before booking: open the link we emailed you "
-            "(you can ask for a new one on your profile page).",
+            _(
+                "Confirm your email address before booking: open the link we emailed you "
+                "(you can ask for a new one on your profile page)."
+            ),
             code="email_unverified",
         )
 
@@ -106,6 +117,7 @@ def account_signup(
     full_name: str,
     role: str = Role.CUSTOMER,
     time_zone: str = "",
+    language: str = "",
     now: datetime | None = None,
 ) -> SignupOutcome:
     """Create an unverified account and email its confirmation link. An address that has
@@ -115,8 +127,9 @@ def account_signup(
     email = normal_email(email)
     full_name = check_name(full_name)
     if role not in SIGNUP_ROLES:
-        raise InvalidInput("Sign up as a customer or as a mechanic.", field="role")
+        raise InvalidInput(_("Sign up as a customer or as a mechanic."), field="role")
     zone = check_zone(time_zone or settings.DEFAULT_DISPLAY_ZONE)
+    language = check_language(language)
     candidate = User(email=email, full_name=full_name, role=role, time_zone=zone)
     check_password(password, user=candidate)
     with transaction.atomic(durable=True):
@@ -130,6 +143,7 @@ def account_signup(
                         full_name=full_name,
                         role=role,
                         time_zone=zone,
+                        language=language,
                         date_joined=now,
                     )
             except IntegrityError:
@@ -213,12 +227,12 @@ def verification_resend(*, user: User, now: datetime | None = None) -> EmailVeri
     with transaction.atomic(durable=True):
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.email_verified:
-            raise Conflict("Your email address is already confirmed.", code="already_verified")
+            raise Conflict(_("Your email address is already confirmed."), code="already_verified")
         latest = user.email_verifications.order_by("-created_at").first()
         if latest is not None and now - latest.created_at < RESEND_AFTER:
             wait = int((RESEND_AFTER - (now - latest.created_at)).total_seconds()) + 1
             raise DomainError(
-                f"We just sent a link; ask again in {wait} seconds.",
+                _("We just sent a link; ask again in %(wait)s seconds.") % {"wait": wait},
                 code="too_soon",
                 status=429,
                 retry_after=wait,
@@ -239,17 +253,18 @@ def email_verify(*, token: str, now: datetime | None = None) -> User:
             .first()
         )
         if verification is None or not verification.user.is_active:
-            raise NotFound("This confirmation link is not valid.", code="invalid_link")
+            raise NotFound(_("This confirmation link is not valid."), code="invalid_link")
         user = verification.user
         if verification.used_at is not None:
             raise Conflict(
-                "This confirmation link was used already."
-                + (" Your address is confirmed: log in." if user.email_verified else ""),
+                _("This confirmation link was used already. Your address is confirmed: log in.")
+                if user.email_verified
+                else _("This confirmation link was used already."),
                 code="link_used",
             )
         if verification.expires_at <= now or verification.email != user.email:
             raise DomainError(
-                "This confirmation link has expired. Log in and ask for a new one.",
+                _("This confirmation link has expired. Log in and ask for a new one."),
                 code="link_expired",
                 status=410,
             )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import InvalidInput, NotFound
 
@@ -29,9 +30,9 @@ class IssuedToken:
 def api_token_create(*, user: User, name: str) -> IssuedToken:
     name = name.strip()
     if not name:
-        raise InvalidInput("Give the token a name so you can recognise it later.", field="name")
+        raise InvalidInput(_("Give the token a name so you can recognise it later."), field="name")
     if len(name) > 100:
-        raise InvalidInput("Token name is longer than 100 characters.", field="name")
+        raise InvalidInput(_("Token name is longer than 100 characters."), field="name")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=token_digest(raw)
@@ -45,7 +46,7 @@ def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
     with transaction.atomic(durable=True):
         token = ApiToken.objects.select_for_update().filter(user=user, pk=token_id).first()
         if token is None:
-            raise NotFound("No such token.")
+            raise NotFound(_("No such token."))
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import InvalidInput
 
@@ -39,16 +40,20 @@ def normal_vin(raw: str, *, field: str = "vin") -> str:
     if not vin:
         return ""
     if len(vin) != 17:
-        raise InvalidInput(f"A VIN has 17 characters; this one has {len(vin)}.", field=field)
+        raise InvalidInput(
+            _("A VIN has 17 characters; this one has %(count)s.") % {"count": len(vin)},
+            field=field,
+        )
     bad = sorted({c for c in vin if c not in _VIN_VALUES})
     if bad:
         raise InvalidInput(
-            f"A VIN uses digits and letters except I, O and Q; found {', '.join(bad)}.",
+            _("A VIN uses digits and letters except I, O and Q; found %(found)s.")
+            % {"found": ", ".join(bad)},
             field=field,
         )
     if vin[8] != vin_check_digit(vin):
         raise InvalidInput(
-            "That VIN does not add up (its check digit is wrong): check for a typo.", field=field
+            _("That VIN does not add up (its check digit is wrong): check for a typo."), field=field
         )
     return vin
 
@@ -63,7 +68,7 @@ def normal_postal_code(raw: str, *, field: str = "postal_code") -> str:
         return ""
     match = _POSTAL.match(text)
     if match is None:
-        raise InvalidInput("Enter a Canadian postal code like M5V 2T6.", field=field)
+        raise InvalidInput(_("Enter a Canadian postal code like M5V 2T6."), field=field)
     return f"{match.group(1)} {match.group(2)}"
 
 
@@ -79,7 +84,7 @@ def normal_phone(raw: str, *, field: str = "phone") -> str:
         digits = "+" + digits
     if not re.fullmatch(r"\+[1-9]\d{7,14}", digits):
         raise InvalidInput(
-            "Enter a phone number like 416-555-0100 or +44 20 7946 0958.", field=field
+            _("Enter a phone number like 416-555-0100 or +44 20 7946 0958."), field=field
         )
     return digits
 
@@ -87,7 +92,9 @@ def normal_phone(raw: str, *, field: str = "phone") -> str:
 def check_vehicle_year(year: int, *, now: datetime, field: str = "year") -> int:
     latest = now.year + 1  # next year's models are sold from the summer before
     if not 1900 <= year <= latest:
-        raise InvalidInput(f"Enter a model year between 1900 and {latest}.", field=field)
+        raise InvalidInput(
+            _("Enter a model year between 1900 and %(latest)s.") % {"latest": latest}, field=field
+        )
     return year
 
 
@@ -104,13 +111,15 @@ def photo_normalised(upload: UploadedFile, *, field: str = "photo") -> bytes:
     limit = settings.MECHANIC_PHOTO_MAX_BYTES
     if upload.size is not None and upload.size > limit:
         raise InvalidInput(
-            f"The photo is larger than {limit // (1024 * 1024)} MB; pick a smaller one.",
+            _("The photo is larger than %(size)s MB; pick a smaller one.")
+            % {"size": limit // (1024 * 1024)},
             field=field,
         )
     data = upload.read(limit + 1)
     if len(data) > limit:
         raise InvalidInput(
-            f"The photo is larger than {limit // (1024 * 1024)} MB; pick a smaller one.",
+            _("The photo is larger than %(size)s MB; pick a smaller one.")
+            % {"size": limit // (1024 * 1024)},
             field=field,
         )
     try:
@@ -119,9 +128,9 @@ def photo_normalised(upload: UploadedFile, *, field: str = "photo") -> bytes:
             width, height = probe.size
             probe.verify()
         if kind not in PHOTO_FORMATS:
-            raise InvalidInput("Upload a JPEG, PNG or WebP photo.", field=field)
+            raise InvalidInput(_("Upload a JPEG, PNG or WebP photo."), field=field)
         if width * height > 40_000_000:
-            raise InvalidInput("That image is too large (over 40 megapixels).", field=field)
+            raise InvalidInput(_("That image is too large (over 40 megapixels)."), field=field)
         with Image.open(io.BytesIO(data)) as image:
             image = ImageOps.exif_transpose(image)
             image.thumbnail((PHOTO_SIDE, PHOTO_SIDE))
@@ -130,5 +139,5 @@ def photo_normalised(upload: UploadedFile, *, field: str = "photo") -> bytes:
     except InvalidInput:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise InvalidInput("That file is not an image we can read.", field=field) from None
+        raise InvalidInput(_("That file is not an image we can read."), field=field) from None
     return out.getvalue()

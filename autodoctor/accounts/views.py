@@ -4,6 +4,7 @@ owner's pages and invitations. Each view parses, calls one service, renders."""
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
@@ -12,8 +13,9 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from autodoctor.errors import DomainError, InvalidInput, NotAllowed, NotFound
@@ -72,10 +74,19 @@ def locked_out(request: HttpRequest, response: HttpResponse | None, credentials:
 # --------------------------------------------------------------------------- sign-up
 
 
+def _browser_language(request: HttpRequest) -> str:
+    """The language LocaleMiddleware picked for this visitor (the switch's cookie, else
+    Accept-Language), as one of settings.LANGUAGES."""
+    picked = translation.get_supported_language_variant(
+        getattr(request, "LANGUAGE_CODE", "") or settings.LANGUAGE_CODE
+    )
+    return picked if picked in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST or None, initial={"language": _browser_language(request)})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -85,13 +96,21 @@ def signup(request: HttpRequest) -> HttpResponse:
                 full_name=data["full_name"],
                 role=data["role"],
                 time_zone=data["time_zone"],
+                language=data["language"] or _browser_language(request),
             )
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
             # The same page whether the address was new or not (no enumeration).
             request.session["signup_email"] = data["email"].strip().lower()
-            return redirect("accounts:signup_done")
+            response = redirect("accounts:signup_done")
+            # The next pages (and the login page) follow the chosen language too.
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                data["language"] or _browser_language(request),
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+            return response
     status = 422 if request.method == "POST" else 200
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
@@ -112,9 +131,9 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     except DomainError as exc:
         return render(request, "accounts/verify.html", {"error": exc}, status=exc.status)
     if request.user.is_authenticated and request.user.pk == user.pk:
-        messages.success(request, "Your email address is confirmed. You can book now.")
+        messages.success(request, _("Your email address is confirmed. You can book now."))
         return redirect("home")
-    messages.success(request, "Your email address is confirmed. Log in to continue.")
+    messages.success(request, _("Your email address is confirmed. Log in to continue."))
     return redirect(f"{reverse('login')}?next={reverse('home')}")
 
 
@@ -127,7 +146,7 @@ def verify_needed(request: HttpRequest) -> HttpResponse:
 @require_POST
 def verify_resend(request: HttpRequest) -> HttpResponse:
     registration.verification_resend(user=_user(request))
-    messages.success(request, f"We sent a new link to {request.user.email}.")  # type: ignore[union-attr]
+    messages.success(request, _("We sent a new link to %(email)s.") % {"email": request.user.email})  # type: ignore[union-attr]
     return redirect(safe_next(request, reverse("accounts:verify_needed")))
 
 
@@ -142,6 +161,7 @@ def profile_context(request: HttpRequest) -> dict:
         initial={
             "full_name": user.full_name,
             "time_zone": user.time_zone,
+            "language": user.language,
             "city": summary.city,
             "postal_code": summary.postal_code,
             "phone": summary.phone,
@@ -164,6 +184,7 @@ def profile_update(request: HttpRequest) -> HttpResponse:
                 changes=profiles.ProfileChanges(
                     full_name=data["full_name"],
                     time_zone=data["time_zone"],
+                    language=data["language"] or None,
                     city=data["city"],
                     postal_code=data["postal_code"],
                     phone=data["phone"] if user.is_customer else None,
@@ -173,7 +194,9 @@ def profile_update(request: HttpRequest) -> HttpResponse:
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, "Profile saved.")
+            if data["language"]:
+                translation.activate(data["language"])  # the confirmation in the new language
+            messages.success(request, _("Profile saved."))
             return redirect("profile")
     return _profile_again(request, profile_form=form)
 
@@ -208,7 +231,7 @@ def vehicle_add(request: HttpRequest) -> HttpResponse:
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, f"Added {vehicle} to your garage.")
+            messages.success(request, _("Added %(vehicle)s to your garage.") % {"vehicle": vehicle})
             return redirect(safe_next(request, reverse("profile")))
     return _profile_again(request, vehicle_form=form)
 
@@ -233,7 +256,7 @@ def vehicle_edit(request: HttpRequest, vehicle_id: int) -> HttpResponse:
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, "Vehicle saved.")
+            messages.success(request, _("Vehicle saved."))
             return redirect("profile")
     status = 422 if request.method == "POST" else 200
     return render(
@@ -245,7 +268,7 @@ def vehicle_edit(request: HttpRequest, vehicle_id: int) -> HttpResponse:
 @require_POST
 def vehicle_remove(request: HttpRequest, vehicle_id: int) -> HttpResponse:
     profiles.vehicle_remove(user=_user(request), vehicle_id=vehicle_id)
-    messages.success(request, "Vehicle removed. Past sessions keep its name.")
+    messages.success(request, _("Vehicle removed. Past sessions keep its name."))
     return redirect("profile")
 
 
@@ -281,7 +304,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 def logout_everywhere(request: HttpRequest) -> HttpResponse:
     registration.sessions_end_everywhere(user=_user(request))
     logout(request)
-    messages.success(request, "You are logged out on every device, this one included.")
+    messages.success(request, _("You are logged out on every device, this one included."))
     return redirect("login")
 
 
@@ -398,9 +421,9 @@ def mechanic_application(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "Application sent. An admin reviews it; we email you the answer."
+                _("Application sent. An admin reviews it; we email you the answer.")
                 if not profile.is_approved
-                else "Profile saved.",
+                else _("Profile saved."),
             )
             return redirect("accounts:mechanic_application")
     profile.refresh_from_db()
@@ -433,7 +456,7 @@ def presence_heartbeat(request: HttpRequest) -> HttpResponse:
 def _presence_owner(request: HttpRequest) -> User:
     user = _user(request)
     if not user.is_mechanic:
-        raise NotAllowed("Presence is for mechanic accounts.", code="not_a_mechanic")
+        raise NotAllowed(_("Presence is for mechanic accounts."), code="not_a_mechanic")
     return user
 
 
@@ -446,9 +469,9 @@ def presence_set(request: HttpRequest) -> HttpResponse:
     presence.mechanic_availability_set(mechanic=profile, available=available)
     messages.success(
         request,
-        "You are available for start-now requests."
+        _("You are available for start-now requests.")
         if available
-        else "You are away: start-now requests no longer count you as online.",
+        else _("You are away: start-now requests no longer count you as online."),
     )
     return redirect(safe_next(request, reverse("home")))
 
@@ -461,9 +484,11 @@ def affiliation_leave(request: HttpRequest) -> HttpResponse:
         outcome = mechanics.mechanic_affiliation_leave(user=user)
         messages.success(
             request,
-            f"You no longer work with {outcome.workshop.name}. "
-            f"{len(outcome.kept_session_ids)} booked session(s) stay as booked; new bookings "
-            "follow your own hours.",
+            _(
+                "You no longer work with %(workshop)s. %(count)s booked session(s) stay as "
+                "booked; new bookings follow your own hours."
+            )
+            % {"workshop": outcome.workshop.name, "count": len(outcome.kept_session_ids)},
         )
         return redirect("accounts:mechanic_application")
     kept = list(
@@ -541,7 +566,7 @@ def workshop_edit(request: HttpRequest, workshop_id: int) -> HttpResponse:
         except InvalidInput as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, "Workshop saved.")
+            messages.success(request, _("Workshop saved."))
             return redirect("accounts:workshop_detail", workshop_id)
     context = _workshop_context(request, workshop_id, workshop_form=form)
     return render(request, "accounts/workshop_detail.html", context, status=422)
@@ -566,7 +591,9 @@ def workshop_invite(request: HttpRequest, workshop_id: int) -> HttpResponse:
                 raise
             add_domain_error(form, exc)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
             return redirect("accounts:workshop_detail", workshop_id)
     context = _workshop_context(request, workshop_id, invitation_form=form)
     return render(request, "accounts/workshop_detail.html", context, status=422)
@@ -578,7 +605,7 @@ def invitation_revoke(request: HttpRequest, workshop_id: int, invitation_id: int
     invitation = workshops.invitation_revoke(
         user=_user(request), workshop_id=workshop_id, invitation_id=invitation_id
     )
-    messages.success(request, f"Invitation to {invitation.email} withdrawn.")
+    messages.success(request, _("Invitation to %(email)s withdrawn.") % {"email": invitation.email})
     return redirect("accounts:workshop_detail", workshop_id)
 
 
@@ -586,7 +613,7 @@ def invitation_revoke(request: HttpRequest, workshop_id: int, invitation_id: int
 @require_POST
 def staff_remove(request: HttpRequest, workshop_id: int, staff_id: int) -> HttpResponse:
     workshops.staff_remove(user=_user(request), workshop_id=workshop_id, staff_id=staff_id)
-    messages.success(request, "Removed from the staff.")
+    messages.success(request, _("Removed from the staff."))
     return redirect("accounts:workshop_detail", workshop_id)
 
 
@@ -606,11 +633,17 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         try:
             if answer == "decline":
                 workshops.invitation_decline(token=token)
-                messages.success(request, f"You declined the invitation from {found.workshop}.")
+                messages.success(
+                    request,
+                    _("You declined the invitation from %(workshop)s.")
+                    % {"workshop": found.workshop},
+                )
                 return redirect("home" if request.user.is_authenticated else "login")
             if answer == "accept" and request.user.is_authenticated:
                 workshops.invitation_accept(token=token, user=_user(request))
-                messages.success(request, f"Welcome to {found.workshop}.")
+                messages.success(
+                    request, _("Welcome to %(workshop)s.") % {"workshop": found.workshop}
+                )
                 return redirect(
                     "accounts:mechanic_application"
                     if found.kind == "mechanic"
@@ -625,7 +658,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                     time_zone=data["time_zone"],
                 )
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, f"Welcome to {found.workshop}.")
+                messages.success(
+                    request, _("Welcome to %(workshop)s.") % {"workshop": found.workshop}
+                )
                 return redirect(
                     "accounts:mechanic_application"
                     if found.kind == "mechanic"
@@ -687,6 +722,11 @@ def review_decide(request: HttpRequest, mechanic_id: int) -> HttpResponse:
     )
     messages.success(
         request,
-        f"{profile.user} {'approved' if approve else 'turned down'}; they were emailed.",
+        (
+            _("%(name)s approved; they were emailed.")
+            if approve
+            else _("%(name)s turned down; they were emailed.")
+        )
+        % {"name": profile.user},
     )
     return redirect("accounts:review_queue")

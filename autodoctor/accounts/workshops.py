@@ -15,6 +15,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from autodoctor.notifications.services import notification_create
@@ -61,9 +62,9 @@ def access_workshop(
         qs = Workshop.objects.select_for_update(of=("self",)).filter(pk__in=qs.values("pk"))
     workshop = qs.select_related("owner").first()
     if workshop is None:
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
     if manage and not (workshop.owner_id == user.pk or user.is_platform_admin):
-        raise NotAllowed("Only the workshop's owner can change it or invite people.")
+        raise NotAllowed(_("Only the workshop's owner can change it or invite people."))
     return workshop
 
 
@@ -84,9 +85,13 @@ class WorkshopChanges:
 def _line(raw: str, *, field: str, label: str, limit: int, required: bool = False) -> str:
     text = " ".join((raw or "").split())
     if required and not text:
-        raise InvalidInput(f"Enter the {label}.", field=field)
+        raise InvalidInput(_("Enter the %(label)s.") % {"label": label}, field=field)
     if len(text) > limit:
-        raise InvalidInput(f"The {label} is longer than {limit} characters.", field=field)
+        raise InvalidInput(
+            _("The %(label)s is longer than %(limit)s characters.")
+            % {"label": label, "limit": limit},
+            field=field,
+        )
     return text
 
 
@@ -97,7 +102,9 @@ def workshop_bays_set(*, workshop: Workshop, bays: int, now: datetime) -> None:
     from autodoctor.workshops.services import workshop_bays_change
 
     if not 1 <= bays <= MAX_BAYS:
-        raise InvalidInput(f"A workshop has between 1 and {MAX_BAYS} bays.", field="bays")
+        raise InvalidInput(
+            _("A workshop has between 1 and %(max)s bays.") % {"max": MAX_BAYS}, field="bays"
+        )
     workshop_bays_change(workshop=workshop, bays=bays, now=now)
     workshop.max_concurrent_appointments = bays
 
@@ -107,17 +114,17 @@ def workshop_update(
 ) -> Workshop:
     now = now or timezone.now()
     name = (
-        _line(changes.name, field="name", label="workshop name", limit=200, required=True)
+        _line(changes.name, field="name", label=_("workshop name"), limit=200, required=True)
         if changes.name is not None
         else None
     )
     address = (
-        _line(changes.address, field="address", label="address", limit=255)
+        _line(changes.address, field="address", label=_("address"), limit=255)
         if changes.address is not None
         else None
     )
     city = (
-        _line(changes.city, field="city", label="city", limit=100)
+        _line(changes.city, field="city", label=_("city"), limit=100)
         if changes.city is not None
         else None
     )
@@ -125,7 +132,10 @@ def workshop_update(
     zone = check_zone(changes.time_zone) if changes.time_zone is not None else None
     payout = (
         _line(
-            changes.payout_account_id, field="payout_account_id", label="payout account", limit=100
+            changes.payout_account_id,
+            field="payout_account_id",
+            label=_("payout account"),
+            limit=100,
         )
         if changes.payout_account_id is not None
         else None
@@ -154,7 +164,7 @@ def staff_remove(*, user: User, workshop_id: int, staff_id: int) -> None:
         workshop = access_workshop(user, workshop_id, manage=True, for_update=True)
         member = workshop.staff.filter(pk=staff_id).first()
         if member is None:
-            raise NotFound("No such staff member.")
+            raise NotFound(_("No such staff member."))
         workshop.staff.remove(member)
 
 
@@ -175,11 +185,11 @@ def invitation_send(
     now = now or timezone.now()
     email = normal_email(email)
     if kind not in InvitationKind.values:
-        raise InvalidInput("Invite as staff or as a mechanic.", field="kind")
+        raise InvalidInput(_("Invite as staff or as a mechanic."), field="kind")
     if kind == InvitationKind.MECHANIC:
         if partnership_type not in (PartnershipType.EMPLOYEE, PartnershipType.CONTRACTOR):
             raise InvalidInput(
-                "Say whether the mechanic is an employee or a contractor.",
+                _("Say whether the mechanic is an employee or a contractor."),
                 field="partnership_type",
             )
     else:
@@ -206,7 +216,7 @@ def invitation_send(
                 )
         except IntegrityError:
             raise Conflict(
-                "That address was just invited; look at the pending invitations.",
+                _("That address was just invited; look at the pending invitations."),
                 code="already_invited",
             ) from None
         notification_create(
@@ -238,9 +248,15 @@ def _refuse_pointless_invitation(
         return
     if kind == InvitationKind.STAFF:
         if invitee.pk == workshop.owner_id or workshop.staff.filter(pk=invitee.pk).exists():
-            raise Conflict(f"{email} is already on this workshop's staff.", code="already_member")
+            raise Conflict(
+                _("%(email)s is already on this workshop's staff.") % {"email": email},
+                code="already_member",
+            )
     elif MechanicProfile.objects.filter(user=invitee, workshop=workshop).exists():
-        raise Conflict(f"{email} already works with this workshop.", code="already_member")
+        raise Conflict(
+            _("%(email)s already works with this workshop.") % {"email": email},
+            code="already_member",
+        )
 
 
 def invitation_revoke(*, user: User, workshop_id: int, invitation_id: int) -> Invitation:
@@ -253,10 +269,11 @@ def invitation_revoke(*, user: User, workshop_id: int, invitation_id: int) -> In
             .first()
         )
         if invitation is None:  # includes another workshop's invitation
-            raise NotFound("No such invitation.")
+            raise NotFound(_("No such invitation."))
         if invitation.status != InvitationStatus.PENDING:
             raise Conflict(
-                f"This invitation was {invitation.get_status_display().lower()} already.",
+                _("This invitation was %(status)s already.")
+                % {"status": invitation.get_status_display().lower()},
                 code="invitation_closed",
             )
         invitation.status = InvitationStatus.REVOKED
@@ -273,15 +290,16 @@ def _invitation_by_token(token: str, *, now: datetime, lock: bool) -> Invitation
         qs = qs.select_for_update(of=("self",))
     invitation = qs.first()
     if invitation is None:
-        raise NotFound("This invitation link is not valid.", code="invalid_link")
+        raise NotFound(_("This invitation link is not valid."), code="invalid_link")
     if invitation.status != InvitationStatus.PENDING:
         raise Conflict(
-            f"This invitation was {invitation.get_status_display().lower()} already.",
+            _("This invitation was %(status)s already.")
+            % {"status": invitation.get_status_display().lower()},
             code="invitation_closed",
         )
     if invitation.expires_at <= now:
         raise DomainError(
-            "This invitation has expired; ask the workshop for a new one.",
+            _("This invitation has expired; ask the workshop for a new one."),
             code="link_expired",
             status=410,
         )
@@ -320,21 +338,24 @@ def invitation_accept_locked(*, token: str, user: User, now: datetime) -> Invita
     invitation = _invitation_by_token(token, now=now, lock=True)
     if invitation.email.lower() != user.email.lower():
         # Someone else's invitation (a forwarded link): not theirs to take.
-        raise NotFound("This invitation is for another email address.", code="invalid_link")
+        raise NotFound(_("This invitation is for another email address."), code="invalid_link")
     workshop = invitation.workshop
     if invitation.kind == InvitationKind.STAFF:
         if user.role != Role.WORKSHOP_STAFF:
             raise NotAllowed(
-                "Workshop staff invitations need a workshop staff account; yours is a "
-                f"{user.get_role_display().lower()} account.",
+                _(
+                    "Workshop staff invitations need a workshop staff account; "
+                    "yours is a %(role)s account."
+                )
+                % {"role": user.get_role_display().lower()},
                 code="wrong_role",
             )
         workshop.staff.add(user)
     else:
         if not user.is_mechanic:
             raise NotAllowed(
-                "This invitation is for a mechanic account; yours is a "
-                f"{user.get_role_display().lower()} account.",
+                _("This invitation is for a mechanic account; yours is a %(role)s account.")
+                % {"role": user.get_role_display().lower()},
                 code="wrong_role",
             )
         from .mechanics import access_own_profile
@@ -345,7 +366,8 @@ def invitation_accept_locked(*, token: str, user: User, now: datetime) -> Invita
             and profile.workshop_id != workshop.pk
         ):
             raise Conflict(
-                f"You work with {profile.workshop} now; leave it first (your profile page).",
+                _("You work with %(workshop)s now; leave it first (your profile page).")
+                % {"workshop": profile.workshop},
                 code="already_affiliated",
             )
         profile.workshop = workshop
@@ -391,7 +413,7 @@ def invitation_signup(
         invitation = _invitation_by_token(token, now=now, lock=True)
         if User.objects.filter(email__iexact=invitation.email).exists():
             raise Conflict(
-                "An account with this address exists: log in to accept.", code="account_exists"
+                _("An account with this address exists: log in to accept."), code="account_exists"
             )
         role = Role.WORKSHOP_STAFF if invitation.kind == InvitationKind.STAFF else Role.MECHANIC
         candidate = User(email=invitation.email, full_name=name, role=role)

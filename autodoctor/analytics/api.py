@@ -8,6 +8,7 @@ from typing import NoReturn
 from django import forms
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from autodoctor.accounts.models import User
@@ -133,7 +134,7 @@ def analytics_platform(
     province: str = ProvinceFilter,
 ) -> dict:
     if not _user(request).is_platform_admin:
-        raise NotAllowed("Platform analytics are for platform admins.")
+        raise NotAllowed(_("Platform analytics are for platform admins."))
     return _dashboard(
         request,
         metrics.Scope(),
@@ -158,7 +159,7 @@ def analytics_mechanic(
 ) -> dict:
     # As the page: 404 for anyone else, a mechanic's figures are theirs (plan §5.3).
     if not _user(request).is_platform_admin:
-        raise NotFound("No such mechanic.")
+        raise NotFound(_("No such mechanic."))
     profile = selectors.mechanic_for_admin(mechanic_id)
     scope = metrics.Scope(metrics.MECHANIC, profile.pk)
     return _dashboard(request, scope, {"days": days, "from": start, "to": to})
@@ -177,7 +178,7 @@ def analytics_mine(
 ) -> dict:
     mechanic = getattr(_user(request), "mechanic_profile", None)
     if mechanic is None:
-        raise NotAllowed("This is for mechanics.")
+        raise NotAllowed(_("This is for mechanics."))
     scope = metrics.Scope(metrics.MECHANIC, mechanic.pk)
     return _dashboard(request, scope, {"days": days, "from": start, "to": to})
 

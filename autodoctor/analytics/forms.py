@@ -6,6 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import RATING_COMMENT_MAX, RATING_MAX, RATING_MIN
 
@@ -15,13 +17,13 @@ class RatingForm(forms.Form):
         coerce=int,
         choices=[(n, str(n)) for n in range(RATING_MAX, RATING_MIN - 1, -1)],
         widget=forms.RadioSelect,
-        label="Your rating (5 is best)",
+        label=gettext_lazy("Your rating (5 is best)"),
     )
     comment = forms.CharField(
         max_length=RATING_COMMENT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Comment (optional)",
+        label=gettext_lazy("Comment (optional)"),
     )
 
 
@@ -36,8 +38,8 @@ class PeriodForm(forms.Form):
     days = forms.TypedChoiceField(
         coerce=int, choices=[(d, f"Last {d} days") for d in PERIOD_CHOICES], required=False
     )
-    start = forms.DateField(label="From", required=False)
-    end = forms.DateField(label="To", required=False)
+    start = forms.DateField(label=gettext_lazy("From"), required=False)
+    end = forms.DateField(label=gettext_lazy("To"), required=False)
 
     def __init__(self, data, **kwargs) -> None:
         # `from` / `to` in the query string: `from` is a Python keyword, hence the mapping.
@@ -50,14 +52,14 @@ class PeriodForm(forms.Form):
         if self.errors:
             return cleaned
         if (start is None) != (end is None):
-            raise forms.ValidationError("Give both dates of a custom range, or neither.")
+            raise forms.ValidationError(_("Give both dates of a custom range, or neither."))
         if start is not None and end is not None:
             if end < start:
-                raise forms.ValidationError("The range must end on or after its first day.")
+                raise forms.ValidationError(_("The range must end on or after its first day."))
             if (end - start).days + 1 > MAX_PERIOD_DAYS:
                 raise forms.ValidationError(
-                    f"A custom range is at most {MAX_PERIOD_DAYS} days; this one has "
-                    f"{(end - start).days + 1}."
+                    _("A custom range is at most %(max)s days; this one has %(days)s.")
+                    % {"max": MAX_PERIOD_DAYS, "days": (end - start).days + 1}
                 )
         return cleaned
 
@@ -87,15 +89,15 @@ def period_from(form: PeriodForm, *, now: datetime, zone: str):
 def _province_choices() -> list[tuple[str, str]]:
     from autodoctor.workshops.selectors import PROVINCE_OF_LETTER
 
-    return [("", "All provinces")] + [(c, c) for c in sorted(set(PROVINCE_OF_LETTER.values()))]
+    return [("", _("All provinces"))] + [(c, c) for c in sorted(set(PROVINCE_OF_LETTER.values()))]
 
 
 class FilterForm(forms.Form):
     """The admin dashboard's filters (metrics.Scope): plan, mechanic type, province."""
 
-    plan = forms.ChoiceField(required=False, label="Plan")
-    mechanic_type = forms.ChoiceField(required=False, label="Mechanic type")
-    province = forms.ChoiceField(required=False, label="Province")
+    plan = forms.ChoiceField(required=False, label=gettext_lazy("Plan"))
+    mechanic_type = forms.ChoiceField(required=False, label=gettext_lazy("Mechanic type"))
+    province = forms.ChoiceField(required=False, label=gettext_lazy("Province"))
 
     def __init__(self, data, **kwargs) -> None:
         from autodoctor.accounts.mechanic_types import MechanicType
@@ -103,8 +105,8 @@ class FilterForm(forms.Form):
 
         super().__init__(data, **kwargs)
         plans = Plan.objects.order_by("name").values_list("code", "name")
-        self.fields["plan"].choices = [("", "All plans"), *plans]
-        self.fields["mechanic_type"].choices = [("", "All types"), *MechanicType.choices]
+        self.fields["plan"].choices = [("", _("All plans")), *plans]
+        self.fields["mechanic_type"].choices = [("", _("All types")), *MechanicType.choices]
         self.fields["province"].choices = _province_choices()
 
     def filters(self) -> dict[str, str]:

@@ -49,6 +49,7 @@ from django.db.models import (
 from django.db.models.expressions import Combinable
 from django.db.models.functions import RowNumber
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.mechanic_types import mechanic_type_expression
 from autodoctor.accounts.models import MechanicProfile
@@ -94,7 +95,7 @@ class Period:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("a period needs aware datetimes")
         if self.end <= self.start:
-            raise InvalidInput("The period must end after it starts.", field="end")
+            raise InvalidInput(_("The period must end after it starts."), field="end")
 
     @classmethod
     def last_days(cls, days: int, *, now: datetime) -> Period:
@@ -186,7 +187,9 @@ def province_filter(province: str, field: str) -> Q:
 
     letters = [letter for letter, code in PROVINCE_OF_LETTER.items() if code == province]
     if not letters:
-        raise InvalidInput(f"Unknown province {province!r}.", field="province")
+        raise InvalidInput(
+            _("Unknown province %(province)s.") % {"province": repr(province)}, field="province"
+        )
     q = Q()
     for letter in letters:
         q |= Q(**{f"{field}__istartswith": letter})

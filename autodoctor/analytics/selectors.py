@@ -1,5 +1,7 @@
 """Analytics reads: ratings (the metrics themselves live in metrics.py)."""
 
+from django.utils.translation import gettext as _
+
 from autodoctor.accounts.models import MechanicProfile
 from autodoctor.booking.models import Session
 
@@ -29,7 +31,7 @@ def dashboard_scope_workshop(user, workshop_id: int):
     workshops = Workshop.objects.all() if user.is_platform_admin else workshops_for_staff(user)
     workshop = workshops.filter(pk=workshop_id).first()
     if workshop is None:
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
     return workshop
 
 
@@ -39,5 +41,5 @@ def mechanic_for_admin(mechanic_id: int) -> MechanicProfile:
 
     profile = MechanicProfile.objects.select_related("user").filter(pk=mechanic_id).first()
     if profile is None:
-        raise NotFound("No such mechanic.")
+        raise NotFound(_("No such mechanic."))
     return profile

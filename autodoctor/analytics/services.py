@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.db.models import Avg
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.booking.models import Session, SessionStatus
@@ -42,18 +43,22 @@ def rating_save(
     now = now or timezone.now()
     comment = (comment or "").strip()
     if not isinstance(score, int) or not RATING_MIN <= score <= RATING_MAX:
-        raise InvalidInput(f"Choose a score from {RATING_MIN} to {RATING_MAX}.", field="score")
+        raise InvalidInput(
+            _("Choose a score from %(min)s to %(max)s.") % {"min": RATING_MIN, "max": RATING_MAX},
+            field="score",
+        )
     if len(comment) > RATING_COMMENT_MAX:
         raise InvalidInput(
-            f"Keep the comment under {RATING_COMMENT_MAX} characters.", field="comment"
+            _("Keep the comment under %(max)s characters.") % {"max": RATING_COMMENT_MAX},
+            field="comment",
         )
     with transaction.atomic(durable=True):
         session = Session.objects.select_for_update().filter(pk=session_id).first()
         if session is None or session.customer_id != user.pk:
-            raise NotFound("No such session.")
+            raise NotFound(_("No such session."))
         if session.status != SessionStatus.COMPLETED or session.mechanic_id is None:
             raise Conflict(
-                "Only a completed session can be rated.", code="not_completed", field="session"
+                _("Only a completed session can be rated."), code="not_completed", field="session"
             )
         # One writer per mechanic at a time: the average below must see every rating.
         list(
@@ -69,7 +74,7 @@ def rating_save(
             )
         elif now > rating.editable_until:
             raise Conflict(
-                "This rating can no longer be changed (ratings are editable for 7 days).",
+                _("This rating can no longer be changed (ratings are editable for 7 days)."),
                 code="rating_locked",
             )
         rating.score = score

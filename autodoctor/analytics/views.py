@@ -8,13 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from autodoctor.errors import InvalidInput, NotAllowed, NotFound
 
 from . import metrics, selectors, services, tables
 from .forms import PERIOD_CHOICES, FilterForm, PeriodForm, RatingForm, period_from
-from .tables import WEEKDAYS
 
 
 @login_required
@@ -30,7 +31,7 @@ def rating_save(request: HttpRequest, session_id: int) -> HttpResponse:
         score=form.cleaned_data["score"],
         comment=form.cleaned_data["comment"],
     )
-    messages.success(request, "Thank you: your rating is saved.")
+    messages.success(request, _("Thank you: your rating is saved."))
     return redirect("booking:session_detail", session_id)
 
 
@@ -38,7 +39,7 @@ def _heat(grid: list[list[int]]) -> list[dict]:
     """Rows of a weekday × hour table with each cell's shade (0–1 of the busiest)."""
     top = max((n for row in grid for n in row), default=0) or 1
     return [
-        {"day": WEEKDAYS[d], "cells": [{"n": n, "shade": round(n / top, 2)} for n in row]}
+        {"day": WEEKDAYS_ABBR[d], "cells": [{"n": n, "shade": round(n / top, 2)} for n in row]}
         for d, row in enumerate(grid)
     ]
 
@@ -63,7 +64,7 @@ def _render(request: HttpRequest, scope: metrics.Scope, title: str, **extra) -> 
     if request.GET.get("format") == "csv":
         name = request.GET.get("table", "")
         if name not in names:
-            raise NotFound("No such table.")
+            raise NotFound(_("No such table."))
         response = HttpResponse(tables.as_csv(board, name), content_type="text/csv; charset=utf-8")
         filename = f"analytics-{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -94,12 +95,12 @@ def _render(request: HttpRequest, scope: metrics.Scope, title: str, **extra) -> 
 def platform(request: HttpRequest) -> HttpResponse:
     """Admins: every metric, platform-wide."""
     if not request.user.is_platform_admin:  # type: ignore[union-attr]
-        raise NotFound("No such page.")
+        raise NotFound(_("No such page."))
     filters = FilterForm(request.GET)
     return _render(
         request,
         metrics.Scope(**filters.filters()),
-        "Platform analytics",
+        _("Platform analytics"),
         audience="admin",
         filters=filters,
     )
@@ -110,12 +111,12 @@ def mechanic(request: HttpRequest, mechanic_id: int) -> HttpResponse:
     """Admins: drill-down to one mechanic's numbers (what the mechanic sees, plus the
     ratings' comments). Nobody else: a mechanic's figures are theirs (plan §5.3)."""
     if not request.user.is_platform_admin:  # type: ignore[union-attr]
-        raise NotFound("No such page.")
+        raise NotFound(_("No such page."))
     profile = selectors.mechanic_for_admin(mechanic_id)
     return _render(
         request,
         metrics.Scope(metrics.MECHANIC, profile.pk),
-        f"{profile.user.full_name}: analytics",
+        _("%(name)s: analytics") % {"name": profile.user.full_name},
         audience="admin-mechanic",
         ratings=selectors.ratings_for_mechanic(profile),
     )
@@ -127,11 +128,11 @@ def mine(request: HttpRequest) -> HttpResponse:
     decline figures)."""
     mechanic = getattr(request.user, "mechanic_profile", None)
     if mechanic is None:
-        raise NotAllowed("This page is for mechanics.")
+        raise NotAllowed(_("This page is for mechanics."))
     return _render(
         request,
         metrics.Scope(metrics.MECHANIC, mechanic.pk),
-        "My numbers",
+        _("My numbers"),
         audience="mechanic",
         ratings=selectors.ratings_for_mechanic(mechanic),
     )
@@ -144,7 +145,7 @@ def workshop(request: HttpRequest, workshop_id: int) -> HttpResponse:
     return _render(
         request,
         metrics.Scope(metrics.WORKSHOP, shop.pk),
-        f"{shop.name}: analytics",
+        _("%(name)s: analytics") % {"name": shop.name},
         audience="workshop",
     )
 
@@ -156,5 +157,5 @@ def workshop_default(request: HttpRequest) -> HttpResponse:
 
     shop = workshops_for_staff(request.user).order_by("pk").first()  # type: ignore[arg-type]
     if shop is None:
-        raise NotAllowed("This page is for workshop staff.")
+        raise NotAllowed(_("This page is for workshop staff."))
     return redirect("analytics:workshop", shop.pk)

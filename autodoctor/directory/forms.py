@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from autodoctor.accounts.models import User
 from autodoctor.availability.forms import parse_instant
@@ -11,7 +12,12 @@ from autodoctor.errors import InvalidInput
 from .selectors import DEFAULT_MINUTES, SESSION_MINUTES, MechanicQuery
 
 TEXT_MAX = 50
-RATING_CHOICES = [("", "Any rating"), ("3", "3 and up"), ("4", "4 and up"), ("4.5", "4.5 and up")]
+RATING_CHOICES = [
+    ("", gettext_lazy("Any rating")),
+    ("3", gettext_lazy("3 and up")),
+    ("4", gettext_lazy("4 and up")),
+    ("4.5", gettext_lazy("4.5 and up")),
+]
 
 
 class SearchForm(forms.Form):
@@ -19,13 +25,13 @@ class SearchForm(forms.Form):
         max_length=TEXT_MAX, required=False, widget=forms.TextInput({"placeholder": "Honda"})
     )
     keyword = forms.CharField(
-        label="Specialty",
+        label=gettext_lazy("Specialty"),
         max_length=TEXT_MAX,
         required=False,
         widget=forms.TextInput({"placeholder": "brakes"}),
     )
     place = forms.CharField(
-        label="City or postal code",
+        label=gettext_lazy("City or postal code"),
         max_length=TEXT_MAX,
         required=False,
         widget=forms.TextInput({"placeholder": "Toronto or M4C"}),
@@ -33,16 +39,18 @@ class SearchForm(forms.Form):
     language = forms.CharField(
         max_length=TEXT_MAX, required=False, widget=forms.TextInput({"placeholder": "French"})
     )
-    min_rating = forms.ChoiceField(label="Rating", choices=RATING_CHOICES, required=False)
+    min_rating = forms.ChoiceField(
+        label=gettext_lazy("Rating"), choices=RATING_CHOICES, required=False
+    )
     free_at = forms.CharField(
-        label="Free at",
+        label=gettext_lazy("Free at"),
         required=False,
         max_length=40,
         widget=forms.DateTimeInput({"type": "datetime-local"}),
-        help_text="Your time zone",
+        help_text=gettext_lazy("Your time zone"),
     )
     minutes = forms.TypedChoiceField(
-        label="For",
+        label=gettext_lazy("For"),
         coerce=int,
         choices=[(m, f"{m} min") for m in SESSION_MINUTES],
         initial=DEFAULT_MINUTES,

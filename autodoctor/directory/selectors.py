@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from django.db.models import Count, F, QuerySet
 from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, MechanicSearchTerm, SearchTermKind
 from autodoctor.accounts.search_terms import search_term
@@ -89,13 +90,15 @@ class SearchPage:
 def checked_query(query: MechanicQuery) -> MechanicQuery:
     """InvalidInput naming the field for a query the search cannot answer."""
     if query.min_rating is not None and not 0 <= query.min_rating <= 5:
-        raise InvalidInput("The minimum rating is between 0 and 5.", field="min_rating")
+        raise InvalidInput(_("The minimum rating is between 0 and 5."), field="min_rating")
     if query.minutes not in SESSION_MINUTES:
         raise InvalidInput(
-            f"A session lasts {', '.join(map(str, SESSION_MINUTES))} minutes.", field="minutes"
+            _("A session lasts %(choices)s minutes.")
+            % {"choices": ", ".join(map(str, SESSION_MINUTES))},
+            field="minutes",
         )
     if query.page < 1:
-        raise InvalidInput("Pages start at 1.", field="page")
+        raise InvalidInput(_("Pages start at 1."), field="page")
     return query
 
 
@@ -222,7 +225,7 @@ def public_profile(
     (unknown, pending, rejected or deactivated answer the same)."""
     row = MechanicProfile.objects.approved().filter(pk=mechanic_id).values(*PUBLIC_FIELDS).first()
     if row is None:
-        raise NotFound("No such mechanic.")
+        raise NotFound(_("No such mechanic."))
     free = _next_free([mechanic_id], minutes=minutes, now=now, count=NEXT_FREE_ON_PROFILE)
     comments = [
         RatingComment(score=r.score, comment=r.comment, created_at=r.created_at)

@@ -3,32 +3,33 @@ it returns to can show the error next to its field with what the person typed)."
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy
 
 # (label, url name, roles that see it); "*" = every signed-in user. "workshop_owner" is a
 # mechanic who also manages a workshop (an independent workshop owner). Notifications are
 # the bell beside the menu.
 NAV = [
-    ("Home", "home", "*"),
-    ("Book a mechanic", "booking:wizard", "customer"),
-    ("Find a mechanic", "directory:search", "customer"),
-    ("My sessions", "booking:my_sessions", "customer"),
-    ("My visits", "workshops:my_visits", "customer"),
-    ("Payments", "payments:mine", "customer"),
-    ("My schedule", "booking:calendar", "mechanic"),
-    ("Availability", "availability:weekly", "mechanic"),
-    ("Offers", "booking:offers", "mechanic"),
-    ("Earnings", "payments:earnings", "mechanic,workshop_staff"),
-    ("Appointments", "workshops:appointments", "workshop_staff,workshop_owner"),
-    ("Hours", "availability:workshop_hours", "workshop_staff,workshop_owner"),
-    ("Time off", "availability:workshop_time_off", "workshop_staff"),
-    ("Workshop", "accounts:workshop_list", "workshop_staff,workshop_owner"),
-    ("Mechanic profile", "accounts:mechanic_application", "mechanic"),
-    ("Schedule", "booking:admin_schedule", "admin"),
-    ("Mechanic approvals", "accounts:review_queue", "admin"),
-    ("Admin", "admin:index", "admin"),
-    ("Analytics", "analytics:platform", "admin"),
-    ("My numbers", "analytics:mine", "mechanic"),
-    ("Analytics", "analytics:workshop_default", "workshop_staff,workshop_owner"),
+    (gettext_lazy("Home"), "home", "*"),
+    (gettext_lazy("Book a mechanic"), "booking:wizard", "customer"),
+    (gettext_lazy("Find a mechanic"), "directory:search", "customer"),
+    (gettext_lazy("My sessions"), "booking:my_sessions", "customer"),
+    (gettext_lazy("My visits"), "workshops:my_visits", "customer"),
+    (gettext_lazy("Payments"), "payments:mine", "customer"),
+    (gettext_lazy("My schedule"), "booking:calendar", "mechanic"),
+    (gettext_lazy("Availability"), "availability:weekly", "mechanic"),
+    (gettext_lazy("Offers"), "booking:offers", "mechanic"),
+    (gettext_lazy("Earnings"), "payments:earnings", "mechanic,workshop_staff"),
+    (gettext_lazy("Appointments"), "workshops:appointments", "workshop_staff,workshop_owner"),
+    (gettext_lazy("Hours"), "availability:workshop_hours", "workshop_staff,workshop_owner"),
+    (gettext_lazy("Time off"), "availability:workshop_time_off", "workshop_staff"),
+    (gettext_lazy("Workshop"), "accounts:workshop_list", "workshop_staff,workshop_owner"),
+    (gettext_lazy("Mechanic profile"), "accounts:mechanic_application", "mechanic"),
+    (gettext_lazy("Schedule"), "booking:admin_schedule", "admin"),
+    (gettext_lazy("Mechanic approvals"), "accounts:review_queue", "admin"),
+    (gettext_lazy("Admin"), "admin:index", "admin"),
+    (gettext_lazy("Analytics"), "analytics:platform", "admin"),
+    (gettext_lazy("My numbers"), "analytics:mine", "mechanic"),
+    (gettext_lazy("Analytics"), "analytics:workshop_default", "workshop_staff,workshop_owner"),
 ]
 
 FORM_ERROR_KEY = "form_error"

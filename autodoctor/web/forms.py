@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -17,4 +18,4 @@ class EmailLoginForm(AuthenticationForm):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, label="Token name")
+    name = forms.CharField(max_length=100, label=gettext_lazy("Token name"))

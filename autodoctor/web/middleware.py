@@ -18,13 +18,20 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import Busy, DomainError, RateLimited, database_busy
 from autodoctor.ratelimit import SAFE_METHODS, WRITE, caller, rate_limit_hit
 
 from .context_processors import FORM_ERROR_KEY
 
-BUSY = Busy("The system is busy right now; nothing was saved. Please try again in a moment.")
+
+def busy() -> Busy:
+    """Built per request, so the message is in the viewer's language (and a plain string:
+    it is stored in the session's messages)."""
+    return Busy(_("The system is busy right now; nothing was saved. Please try again in a moment."))
+
+
 # Posted fields never written back into a page.
 UNSAFE_FIELDS = {"csrfmiddlewaretoken", "password", "password1", "password2", "old_password"}
 
@@ -40,7 +47,7 @@ class DomainErrorMiddleware:
         if request.path.startswith("/api/"):
             return None
         if database_busy(exc):  # locked, unreachable or full: "try again", never a 500
-            exc = BUSY
+            exc = busy()
         if not isinstance(exc, DomainError):
             return None
         return render_domain_error(request, exc)
@@ -97,7 +104,7 @@ class RateLimitMiddleware:
         except (OperationalError, InterfaceError) as exc:
             if not database_busy(exc):
                 raise
-            return render_domain_error(request, BUSY)
+            return render_domain_error(request, busy())
         if refusal is None:
             return None
         response = render_domain_error(

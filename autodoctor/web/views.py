@@ -10,6 +10,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -83,12 +84,14 @@ def profile(request: HttpRequest) -> HttpResponse:
 def token_create(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the token a name (up to 100 characters).")
+        messages.error(request, _("Give the token a name (up to 100 characters)."))
         return redirect("profile")
     issued = account_services.api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
     request.session["issued_token"] = issued.raw
     messages.success(
-        request, f"Token “{issued.token.name}” created. Copy it now: it is shown only once."
+        request,
+        _("Token “%(name)s” created. Copy it now: it is shown only once.")
+        % {"name": issued.token.name},
     )
     return redirect("profile")
 
@@ -97,7 +100,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = account_services.api_token_revoke(user=request.user, token_id=token_id)  # type: ignore[arg-type]
-    messages.success(request, f"Token “{token.name}” revoked.")
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("profile")
 
 
