@@ -15,19 +15,20 @@ and each person's preferences (including the private calendar-feed key).
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
 
 
 class OutboxStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class Notification(models.Model):
@@ -121,15 +122,17 @@ class NotificationPreference(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
-    email_enabled = models.BooleanField("Email", default=True)
+    email_enabled = models.BooleanField(_("Email"), default=True)
     sms_enabled = models.BooleanField(
-        "Text messages (SMS)", default=False, help_text="Opt-in; customers with a phone number"
+        _("Text messages (SMS)"),
+        default=False,
+        help_text=_("Opt-in; customers with a phone number"),
     )
-    remind_24h = models.BooleanField("Reminder 24 hours before", default=True)
-    remind_1h = models.BooleanField("Reminder 1 hour before", default=True)
+    remind_24h = models.BooleanField(_("Reminder 24 hours before"), default=True)
+    remind_1h = models.BooleanField(_("Reminder 1 hour before"), default=True)
     # Mechanics, opt-in (plan §13.3): a weekly email when their hours look stale.
     hours_review_weekly = models.BooleanField(
-        "Weekly reminder to review my hours when they look out of date", default=False
+        _("Weekly reminder to review my hours when they look out of date"), default=False
     )
     # The private calendar feed: the URL carries this random key signed with SECRET_KEY
     # (services.feed_token). Empty = no feed / revoked. A copy of the database alone does

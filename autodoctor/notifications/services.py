@@ -10,6 +10,7 @@ from typing import Any
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.booking.models import Session
@@ -94,7 +95,7 @@ def notifications_mark_read(
     if notification_ids is not None:
         ids = set(notification_ids)
         if Notification.objects.filter(recipient=user, pk__in=ids).count() != len(ids):
-            raise NotFound("No such notification.")
+            raise NotFound(_("No such notification."))
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=now)
 
