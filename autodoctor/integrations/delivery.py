@@ -151,7 +151,7 @@ def delivery_claim(*, now: datetime) -> Delivery | None:
     """Claim the next due delivery for this worker, or None when nothing is due."""
     token = secrets.token_hex(16)
     features = connection.features
-    for _ in range(5):  # another worker may win the row we picked; pick again
+    for _attempt in range(5):  # another worker may win the row we picked; pick again
         with transaction.atomic(durable=True):
             candidates = Delivery.objects.filter(_claimable(now)).order_by("next_attempt_at", "pk")
             if features.has_select_for_update_skip_locked and features.has_select_for_update_of:
@@ -177,7 +177,7 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 200) -> dic
     """Send up to `limit` due deliveries, one claim at a time. Returns counts per outcome."""
     clock: Callable[[], datetime] = (lambda: now) if now else timezone.now
     counts = {"delivered": 0, "retry": 0, "failed": 0}
-    for _ in range(limit):
+    for _row in range(limit):
         delivery = delivery_claim(now=clock())
         if delivery is None:
             break

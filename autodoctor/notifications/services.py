@@ -121,7 +121,7 @@ def preferences_update(
     }
     if hours_review_weekly is not None:
         defaults["hours_review_weekly"] = hours_review_weekly
-    prefs, _ = NotificationPreference.objects.update_or_create(user=user, defaults=defaults)
+    prefs, _created = NotificationPreference.objects.update_or_create(user=user, defaults=defaults)
     return prefs
 
 
@@ -135,7 +135,7 @@ def feed_token(prefs: NotificationPreference) -> str | None:
 
 def feed_regenerate(*, user: User, now: datetime | None = None) -> str:
     """Issue a new feed URL; the previous one stops working at once."""
-    prefs, _ = NotificationPreference.objects.update_or_create(
+    prefs, _created = NotificationPreference.objects.update_or_create(
         user=user,
         defaults={"feed_key": secrets.token_urlsafe(24), "feed_created_at": now or timezone.now()},
     )

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import Role, User
 from autodoctor.booking import services as booking
@@ -225,7 +226,7 @@ class CreditGrantForm(forms.Form):
         email = self.cleaned_data["customer_email"].lower()
         user = User.objects.filter(email=email, role=Role.CUSTOMER).first()
         if user is None:
-            raise forms.ValidationError("No customer with this email.")
+            raise forms.ValidationError(_("No customer with this email."))
         return user
 
 

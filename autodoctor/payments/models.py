@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 from autodoctor.booking.models import Plan, Reservation, Session
@@ -60,17 +61,17 @@ class AppendOnlyModel(models.Model):
 
 
 class PaymentMethod(models.TextChoices):
-    WAIVER = "waiver", "Free / trial (waiver)"
-    CREDITS = "credits", "Credits"
-    CARD = "card", "Card"
+    WAIVER = "waiver", _("Free / trial (waiver)")
+    CREDITS = "credits", _("Credits")
+    CARD = "card", _("Card")
 
 
 class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # checkout open, or settlement in progress
-    PAID = "paid", "Paid, confirming"  # the provider has the money; booking not confirmed yet
-    SUCCEEDED = "succeeded", "Paid"  # the booking is confirmed with this payment
-    FAILED = "failed", "Failed"  # nothing charged: declined, expired, refused
-    REFUNDED = "refunded", "Refunded"  # everything paid was given back
+    PENDING = "pending", _("Pending")  # checkout open, or settlement in progress
+    PAID = "paid", _("Paid, confirming")  # the provider has the money; booking not confirmed yet
+    SUCCEEDED = "succeeded", _("Paid")  # the booking is confirmed with this payment
+    FAILED = "failed", _("Failed")  # nothing charged: declined, expired, refused
+    REFUNDED = "refunded", _("Refunded")  # everything paid was given back
 
 
 class Payment(models.Model):
@@ -204,8 +205,8 @@ def rate_percent(rate_bp: Decimal) -> str:
 
 
 class WaiverKind(models.TextChoices):
-    FREE = "free", "Free session"
-    TRIAL = "trial", "Trial session"
+    FREE = "free", _("Free session")
+    TRIAL = "trial", _("Trial session")
 
 
 class Waiver(models.Model):
@@ -265,9 +266,9 @@ class CreditAccount(models.Model):
 
 
 class CreditEntryKind(models.TextChoices):
-    GRANT = "grant", "Granted by an admin"
-    DEBIT = "debit", "Paid for a session"
-    REFUND = "refund", "Refund as credit"
+    GRANT = "grant", _("Granted by an admin")
+    DEBIT = "debit", _("Paid for a session")
+    REFUND = "refund", _("Refund as credit")
 
 
 class CreditEntry(AppendOnlyModel):
@@ -313,16 +314,16 @@ class CreditEntry(AppendOnlyModel):
 
 
 class RefundDestination(models.TextChoices):
-    PROVIDER = "provider", "Back to the card"
-    CREDITS = "credits", "As credits"
-    WAIVER = "waiver", "Trial given back"
+    PROVIDER = "provider", _("Back to the card")
+    CREDITS = "credits", _("As credits")
+    WAIVER = "waiver", _("Trial given back")
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # decided; the provider has not been asked yet
-    SUBMITTED = "submitted", "Submitted"  # the provider accepted it and is processing
-    SUCCEEDED = "succeeded", "Refunded"
-    FAILED = "failed", "Failed"  # the provider refused: an admin looks at it
+    PENDING = "pending", _("Pending")  # decided; the provider has not been asked yet
+    SUBMITTED = "submitted", _("Submitted")  # the provider accepted it and is processing
+    SUCCEEDED = "succeeded", _("Refunded")
+    FAILED = "failed", _("Failed")  # the provider refused: an admin looks at it
 
 
 class Refund(models.Model):
@@ -447,13 +448,13 @@ class TaxLine(AppendOnlyModel):
 
 
 class PayeeKind(models.TextChoices):
-    MECHANIC = "mechanic", "Mechanic"
-    WORKSHOP = "workshop", "Workshop"
+    MECHANIC = "mechanic", _("Mechanic")
+    WORKSHOP = "workshop", _("Workshop")
 
 
 class PayoutEntryKind(models.TextChoices):
-    EARNING = "earning", "Earning"
-    REVERSAL = "reversal", "Reversal (refund)"
+    EARNING = "earning", _("Earning")
+    REVERSAL = "reversal", _("Reversal (refund)")
 
 
 class PayoutEntry(AppendOnlyModel):
@@ -557,9 +558,9 @@ class PayoutRun(models.Model):
 
 
 class PayoutStatus(models.TextChoices):
-    PENDING = "pending", "Sending"  # claimed; the transfer has not been accepted yet
-    PAID = "paid", "Paid"  # the provider accepted the transfer (transfer_id set)
-    FAILED = "failed", "Failed, retrying"  # the provider refused or was unreachable
+    PENDING = "pending", _("Sending")  # claimed; the transfer has not been accepted yet
+    PAID = "paid", _("Paid")  # the provider accepted the transfer (transfer_id set)
+    FAILED = "failed", _("Failed, retrying")  # the provider refused or was unreachable
 
 
 class Payout(models.Model):

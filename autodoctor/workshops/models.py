@@ -15,6 +15,7 @@ mechanic from being booked for a remote session during a visit.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Vehicle, Workshop
 from autodoctor.booking.models import Reservation, ServiceType, Session
@@ -24,15 +25,15 @@ REASON_MAX = 300
 
 
 class VisitStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"  # waiting for the workshop; holds its time
-    COUNTERED = "countered", "Other time offered"  # waiting for the customer; holds the new time
-    CONFIRMED = "confirmed", "Confirmed"
-    CHECKED_IN = "checked_in", "Checked in"
-    COMPLETED = "completed", "Completed"
-    DECLINED = "declined", "Declined"
-    EXPIRED = "expired", "Expired"
-    CANCELLED = "cancelled", "Cancelled"
-    NO_SHOW = "no_show", "No-show"
+    REQUESTED = "requested", _("Requested")  # waiting for the workshop; holds its time
+    COUNTERED = "countered", _("Other time offered")  # waiting for the customer; holds the new time
+    CONFIRMED = "confirmed", _("Confirmed")
+    CHECKED_IN = "checked_in", _("Checked in")
+    COMPLETED = "completed", _("Completed")
+    DECLINED = "declined", _("Declined")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+    NO_SHOW = "no_show", _("No-show")
 
 
 # Statuses whose visit occupies a bay (the database guard counts exactly these).
@@ -47,8 +48,8 @@ WAITING_STATUSES = (VisitStatus.REQUESTED, VisitStatus.COUNTERED)
 
 
 class VisitMode(models.TextChoices):
-    DROP_OFF = "drop_off", "Drop off the car"
-    WAIT = "wait", "Wait on site"
+    DROP_OFF = "drop_off", _("Drop off the car")
+    WAIT = "wait", _("Wait on site")
 
 
 class Visit(models.Model):

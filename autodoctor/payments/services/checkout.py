@@ -40,6 +40,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.booking import services as booking
@@ -216,7 +217,7 @@ def _confirm_with(payment: Payment, *, now: datetime) -> Payment:
     payment.refresh_from_db()
     if payment.status != S.SUCCEEDED:  # the booking was confirmed some other way meanwhile
         _payment_close_failed(payment.pk, outcome="already_confirmed", detail={}, now=now)
-        raise Conflict("This booking is already confirmed.", code="already_confirmed")
+        raise Conflict(_("This booking is already confirmed."), code="already_confirmed")
     return payment
 
 
@@ -240,9 +241,9 @@ def payment_with_waiver(
         return settled
     plan = payable.session.plan
     if not accepted:
-        raise InvalidInput("Accept the waiver to book a free session.", field="waiver_accepted")
+        raise InvalidInput(_("Accept the waiver to book a free session."), field="waiver_accepted")
     if text_version not in WAIVER_TEXTS:
-        raise InvalidInput("Unknown waiver version; reload the page.", field="waiver_version")
+        raise InvalidInput(_("Unknown waiver version; reload the page."), field="waiver_version")
     _check_payable(payable, now=now)
     if plan.code == TRIAL_PLAN_CODE and not trial_available(customer):
         raise TrialAlreadyUsed("You have already used your trial session.")
@@ -365,7 +366,7 @@ def payment_checkout_start(
         # tab): the cancel saw no checkout to close, so close it here, unpaid.
         checkouts_close(payable.session.pk, now=now)
         raise Conflict(
-            "This booking was closed while the payment page was opening; nothing was charged.",
+            _("This booking was closed while the payment page was opening; nothing was charged."),
             code="session_closed",
         )
     payment.refresh_from_db()
@@ -525,7 +526,7 @@ def _settle_confirmation(event: SessionEvent) -> None:
         .first()
     )
     if payment is None or payment.reservation_id != event.data.get("reservation_id"):
-        raise Conflict("This payment does not belong to this booking.", code="payment_mismatch")
+        raise Conflict(_("This payment does not belong to this booking."), code="payment_mismatch")
     if payment.method == PaymentMethod.CREDITS and payment.status == S.PENDING:
         credits.credits_move(
             customer=payment.customer,
@@ -538,7 +539,8 @@ def _settle_confirmation(event: SessionEvent) -> None:
         _waiver_record(payment)
     elif not (payment.method == PaymentMethod.CARD and payment.status == S.PAID):
         raise Conflict(
-            f"This payment is {payment.status}; it cannot confirm the booking.",
+            _("This payment is %(payment_status)s; it cannot confirm the booking.")
+            % {"payment_status": payment.status},
             code="payment_not_settleable",
         )
     payment_transition(payment, S.SUCCEEDED, now=timezone.now())

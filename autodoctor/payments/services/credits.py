@@ -8,6 +8,7 @@ balance and is refused, and its booking rolls back with it.
 """
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import DomainError, InvalidInput
@@ -74,9 +75,9 @@ def credits_move(
 def credits_grant(*, customer: User, amount_cents: int, note: str, granted_by: User) -> CreditEntry:
     """An admin gives a customer credits (goodwill, a promotion, a manual refund)."""
     if amount_cents <= 0:
-        raise InvalidInput("Grant a positive amount.", field="amount")
+        raise InvalidInput(_("Grant a positive amount."), field="amount")
     if not customer.is_customer:
-        raise InvalidInput("Credits can only be granted to customers.", field="customer")
+        raise InvalidInput(_("Credits can only be granted to customers."), field="customer")
     with transaction.atomic(durable=True):
         return credits_move(
             customer=customer,

@@ -64,7 +64,7 @@ class _Outcome:
 def _signature_timestamp(header: str) -> int:
     """The `t=` of a verified Stripe-Signature header ("t=1700000000,v1=…")."""
     for item in header.split(","):
-        key, _, value = item.strip().partition("=")
+        key, _sep, value = item.strip().partition("=")
         if key == "t" and value.isdigit():
             return int(value)
     return 0
