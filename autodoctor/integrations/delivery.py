@@ -35,6 +35,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -81,16 +82,16 @@ def url_refusal(url: str) -> str | None:
     settings.WEBHOOKS_ALLOW_PRIVATE (development, tests)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        return "only http:// and https:// addresses are allowed"
+        return _("only http:// and https:// addresses are allowed")
     if not parts.hostname:
-        return "the address has no host"
+        return _("the address has no host")
     if parts.username or parts.password:
-        return "the address must not carry a user name or password"
+        return _("the address must not carry a user name or password")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError) as exc:
-        return f"the host cannot be resolved ({exc})"
+        return _("the host cannot be resolved (%(error)s)") % {"error": exc}
     if settings.WEBHOOKS_ALLOW_PRIVATE:
         return None
     for info in infos:
@@ -98,7 +99,9 @@ def url_refusal(url: str) -> str | None:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:
-            return f"the host resolves to a private or local address ({address})"
+            return _("the host resolves to a private or local address (%(address)s)") % {
+                "address": address
+            }
     return None
 
 
