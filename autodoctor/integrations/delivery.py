@@ -35,11 +35,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from django.utils.translation import gettext as _
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import ERROR_MAX, RESPONSE_MAX, Delivery, DeliveryStatus, Endpoint
 

@@ -42,7 +42,7 @@ class Notification(models.Model):
     # Only for a message to someone who has no account yet (a workshop's invitation):
     # where the email goes. Messages to a person use their account's address.
     address = models.EmailField(blank=True)
-    kind = models.CharField(max_length=40, db_index=True, help_text="A key of catalog.KINDS")
+    kind = models.CharField(max_length=40, db_index=True, help_text=_("A key of catalog.KINDS"))
     session = models.ForeignKey(
         "booking.Session",
         null=True,
@@ -50,7 +50,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         related_name="notifications",
     )
-    context = models.JSONField(default=dict, help_text="Snapshot of the facts, UTC ISO times")
+    context = models.JSONField(default=dict, help_text=_("Snapshot of the facts, UTC ISO times"))
     dedupe_key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -89,7 +89,7 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(
-        max_length=100, blank=True, help_text="Message id from the provider"
+        max_length=100, blank=True, help_text=_("Message id from the provider")
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from autodoctor.accounts.models import Role, User
 from autodoctor.booking import services as booking
@@ -213,9 +214,9 @@ class RefundAdmin(ReadOnlyAdmin):
 
 
 class CreditGrantForm(forms.Form):
-    customer_email = forms.EmailField(label="Customer email")
+    customer_email = forms.EmailField(label=gettext_lazy("Customer email"))
     amount = forms.DecimalField(
-        label="Amount (CAD)",
+        label=gettext_lazy("Amount (CAD)"),
         min_value=Decimal("0.01"),
         max_value=Decimal("10000"),
         decimal_places=2,

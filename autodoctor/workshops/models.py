@@ -63,7 +63,7 @@ class Visit(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="visits",
-        help_text="The remote session this visit follows up",
+        help_text=_("The remote session this visit follows up"),
     )
     vehicle = models.ForeignKey(
         Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
@@ -74,12 +74,12 @@ class Visit(models.Model):
     duration_minutes = models.PositiveSmallIntegerField()
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
-    bay = models.PositiveSmallIntegerField(help_text="1..bays; chosen when the time is taken")
+    bay = models.PositiveSmallIntegerField(help_text=_("1..bays; chosen when the time is taken"))
     status = models.CharField(
         max_length=12, choices=VisitStatus.choices, default=VisitStatus.REQUESTED
     )
     expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="Requested / other time offered: the answer is due"
+        null=True, blank=True, help_text=_("Requested / other time offered: the answer is due")
     )
     mode = models.CharField(max_length=10, choices=VisitMode.choices, default=VisitMode.DROP_OFF)
     customer_notes = models.TextField(max_length=NOTES_MAX, blank=True)
@@ -87,7 +87,7 @@ class Visit(models.Model):
     decline_reason = models.CharField(max_length=REASON_MAX, blank=True)
     counter_reason = models.CharField(max_length=REASON_MAX, blank=True)
     requested_starts_at = models.DateTimeField(
-        null=True, blank=True, help_text="The customer's time, when the workshop offered another"
+        null=True, blank=True, help_text=_("The customer's time, when the workshop offered another")
     )
     assigned_mechanic = models.ForeignKey(
         MechanicProfile,
@@ -99,7 +99,7 @@ class Visit(models.Model):
     mechanic_reservation = models.OneToOneField(
         Reservation, null=True, blank=True, on_delete=models.SET_NULL, related_name="visit"
     )
-    sequence = models.PositiveSmallIntegerField(default=0, help_text="Calendar SEQUENCE")
+    sequence = models.PositiveSmallIntegerField(default=0, help_text=_("Calendar SEQUENCE"))
     cancelled_by = models.CharField(max_length=12, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -76,7 +76,8 @@ def _refused_time(request: HttpRequest, error: SlotUnavailable, workshop: Worksh
     times, in the workshop's zone."""
     others = error.data.get("next_free_slots") or []
     hint = ", ".join(format_when(datetime.fromisoformat(s), workshop.time_zone) for s in others[:3])
-    messages.error(request, error.message + (f" Next free: {hint}." if hint else ""))
+    next_free = (" " + _("Next free: %(times)s.") % {"times": hint}) if hint else ""
+    messages.error(request, error.message + next_free)
     return HttpResponseRedirect(back)
 
 

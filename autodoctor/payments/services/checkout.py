@@ -246,7 +246,7 @@ def payment_with_waiver(
         raise InvalidInput(_("Unknown waiver version; reload the page."), field="waiver_version")
     _check_payable(payable, now=now)
     if plan.code == TRIAL_PLAN_CODE and not trial_available(customer):
-        raise TrialAlreadyUsed("You have already used your trial session.")
+        raise TrialAlreadyUsed(_("You have already used your trial session."))
     payment = _payment_open(
         payable, method=PaymentMethod.WAIVER, quote=None, waiver_text_version=text_version
     )
@@ -274,8 +274,13 @@ def payment_with_credits(
     balance = credit_balance_cents(customer)
     if balance < quote.total_cents:
         raise credits.InsufficientCredits(
-            f"Not enough credits: you have {money_label(balance, plan.currency)}, "
-            f"this plan costs {money_label(quote.total_cents, plan.currency)} with tax.",
+            _(
+                "Not enough credits: you have %(money_label_balance_plan_curre)s, this plan costs %(money_label_quote_total_cents)s with tax."
+            )
+            % {
+                "money_label_balance_plan_curre": money_label(balance, plan.currency),
+                "money_label_quote_total_cents": money_label(quote.total_cents, plan.currency),
+            },
             balance_cents=balance,
             needed_cents=quote.total_cents,
         )
@@ -408,7 +413,9 @@ def reservation_pay_and_confirm(
         payment = payment_checkout_start(customer=customer, reservation_id=reservation_id, now=now)
         if payment.status != S.SUCCEEDED:
             raise PaymentRequired(
-                "This plan is paid: complete the card checkout (or pay with credits) to confirm.",
+                _(
+                    "This plan is paid: complete the card checkout (or pay with credits) to confirm."
+                ),
                 checkout_url=payment.checkout_url,
                 payment_id=payment.pk,
                 amount_cents=payment.amount_cents,
@@ -514,7 +521,7 @@ def _settle_confirmation(event: SessionEvent) -> None:
         if event.data.get("mode") == "immediate":
             # Nobody is offered an unpaid start-now session (plan §1.2), whoever asks.
             raise PaymentRequired(
-                "A start-now session goes out to mechanics only once it is paid for.",
+                _("A start-now session goes out to mechanics only once it is paid for."),
                 session_id=session.pk,
             )
         return  # confirmed without a payment of ours (e.g. an admin tool): nothing to settle
@@ -573,5 +580,5 @@ def _waiver_record(payment: Payment) -> Waiver:
     except IntegrityError as exc:
         # PostgreSQL names the constraint; SQLite names the column of the partial index.
         if TRIAL_CONSTRAINT in str(exc) or "payments_waiver.customer_id" in str(exc):
-            raise TrialAlreadyUsed("You have already used your trial session.") from exc
+            raise TrialAlreadyUsed(_("You have already used your trial session.")) from exc
         raise

@@ -47,8 +47,13 @@ def credits_move(
     new_balance = account.balance_cents + delta_cents
     if new_balance < 0:
         raise InsufficientCredits(
-            f"Not enough credits: you have {money_label(account.balance_cents)}, "
-            f"this needs {money_label(-delta_cents)}.",
+            _(
+                "Not enough credits: you have %(money_label_account_balance_ce)s, this needs %(money_label_delta_cents)s."
+            )
+            % {
+                "money_label_account_balance_ce": money_label(account.balance_cents),
+                "money_label_delta_cents": money_label(-delta_cents),
+            },
             balance_cents=account.balance_cents,
             needed_cents=-delta_cents,
         )
@@ -58,7 +63,7 @@ def credits_move(
             account.save(update_fields=["balance_cents", "updated_at"])
     except IntegrityError as exc:  # the guarantee: the database refused a negative balance
         if BALANCE_CONSTRAINT in str(exc):
-            raise InsufficientCredits("Not enough credits.") from exc
+            raise InsufficientCredits(_("Not enough credits.")) from exc
         raise
     return CreditEntry.objects.create(
         account=account,
