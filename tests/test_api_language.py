@@ -4,11 +4,19 @@ Accept-Language asks for. The machine `code` never changes."""
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from autodoctor.accounts.services import api_token_create
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language():
+    """A request activates its user's language for the thread; later tests expect none."""
+    yield
+    translation.deactivate()
 
 
 def _token_of(language: str) -> str:

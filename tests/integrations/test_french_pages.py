@@ -1,10 +1,18 @@
 """The integrations page and its refusals in Canadian French."""
 
 import pytest
+from django.utils import translation
 
 from autodoctor.integrations.models import Endpoint
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language():
+    """A request activates its user's language for the thread; later tests expect none."""
+    yield
+    translation.deactivate()
 
 
 def _in_french(user):

@@ -19,6 +19,13 @@ from .conftest import NOW
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language():
+    """A request activates its user's language for the thread; later tests expect none."""
+    yield
+    translation.deactivate()
+
+
 def _speaks(user, language):
     user.language = language
     user.save(update_fields=["language"])

@@ -4,6 +4,7 @@
 import html
 
 import pytest
+from django.utils import translation
 
 from autodoctor.payments.services import credits
 from tests.factories import UserFactory
@@ -11,6 +12,13 @@ from tests.factories import UserFactory
 from .conftest import later
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language():
+    """A request activates its user's language for the thread; later tests expect none."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

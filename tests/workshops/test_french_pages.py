@@ -2,6 +2,7 @@
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from autodoctor.workshops import services
 from autodoctor.workshops.services import VisitRequest
@@ -9,6 +10,13 @@ from autodoctor.workshops.services import VisitRequest
 from .conftest import NOW, TUESDAY_10
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language():
+    """A request activates its user's language for the thread; later tests expect none."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
