@@ -3,6 +3,10 @@
 Every error body is `{"detail": <message>, "code": <machine code>, ...}`.
 Authentication: a personal API token (`Authorization: Bearer adt_...`) or the
 browser session (which then needs the CSRF token on unsafe methods).
+Error messages (`detail`) are in the caller's language: a token's owner gets their
+account's language (User.language, activated by ApiTokenAuth), a browser session the
+one web.middleware.UserLanguageMiddleware chose, an anonymous caller what its
+Accept-Language asks for (LocaleMiddleware). `code` never changes with the language.
 """
 
 import logging
@@ -12,6 +16,8 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.constants import NOT_SET
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
@@ -42,6 +48,11 @@ class ApiTokenAuth(HttpBearer):
         user = api_token_authenticate(token)
         if user is not None:
             request.user = user
+            # The token's owner reads messages in their own language, whatever the
+            # client's Accept-Language says (like a signed-in browser session).
+            if user.language:
+                translation.activate(user.language)
+                request.LANGUAGE_CODE = translation.get_language()
         return user
 
 
@@ -95,7 +106,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
             if part not in ("body", "query", "path", "payload")
         ]
         errors.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
-    first = errors[0] if errors else {"field": None, "message": "invalid input"}
+    first = errors[0] if errors else {"field": None, "message": _("invalid input")}
     detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return _error(request, 422, detail, "validation_error", field=first["field"], errors=errors)
 
@@ -105,7 +116,7 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
     return _error(
         request,
         401,
-        "Authentication required: log in or send a valid API token.",
+        _("Authentication required: log in or send a valid API token."),
         "unauthenticated",
     )
 
@@ -134,19 +145,20 @@ def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespons
     return _error(
         request,
         413,
-        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+        _("The request body is larger than %(size)s bytes.")
+        % {"size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"},
         "body_too_large",
     )
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _error(request, 404, "Not found.", "not_found")
+    return _error(request, 404, _("Not found."), "not_found")
 
 
 @api.exception_handler(PermissionDenied)
 def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return _error(request, 403, str(exc) or "Not allowed.", "forbidden")
+    return _error(request, 403, str(exc) or _("Not allowed."), "forbidden")
 
 
 @api.exception_handler(OperationalError)
@@ -155,7 +167,7 @@ def on_operational_error(request: HttpRequest, exc: OperationalError) -> HttpRes
     # Retryable, nothing written (errors.database_busy): a lock we waited too long for,
     # the database unreachable, restarting or full.
     if database_busy(exc):
-        response = _error(request, 503, "The system is busy, please retry.", "busy")
+        response = _error(request, 503, _("The system is busy, please retry."), "busy")
         response["Retry-After"] = "5"
         return response
     return on_unhandled(request, exc)
@@ -169,7 +181,9 @@ def on_unhandled(request: HttpRequest, exc: Exception) -> HttpResponse:
         raise exc
     log.error("Unhandled API error on %s %s", request.method, request.path, exc_info=exc)
     got_request_exception.send(sender=None, request=request)
-    return _error(request, 500, "Something went wrong on our side; please retry.", "server_error")
+    return _error(
+        request, 500, _("Something went wrong on our side; please retry."), "server_error"
+    )
 
 
 api.add_router("/", accounts_router)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext as _
 from ninja.parser import Parser
 
 from autodoctor.errors import InvalidInput
@@ -21,12 +22,11 @@ _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 
 
 def _first_bad_text(value: Any, path: str) -> tuple[str, str] | None:
-    """(path, reason) of the first string in ``value`` that no database can store."""
+    """(path, offending character) of the first string in ``value`` that no database can store."""
     if isinstance(value, str):
         match = _FORBIDDEN.search(value)
         if match:
-            reason = "a NUL character" if match.group() == "\x00" else "an unpaired surrogate"
-            return path, reason
+            return path, match.group()
         return None
     if isinstance(value, dict):
         for key, item in value.items():
@@ -48,8 +48,13 @@ def text_check(value: Any, *, where: str = "") -> None:
     lone surrogate."""
     found = _first_bad_text(value, where)
     if found:
-        field, reason = found
-        raise InvalidInput(f"{field or 'body'}: text contains {reason}.", field=field or None)
+        field, character = found
+        message = (
+            _("%(field)s: text contains a NUL character.")
+            if character == "\x00"
+            else _("%(field)s: text contains an unpaired surrogate.")
+        )
+        raise InvalidInput(message % {"field": field or "body"}, field=field or None)
 
 
 class TextCheckingParser(Parser):

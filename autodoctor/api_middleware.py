@@ -8,6 +8,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 _CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "body_too_large"}
 
@@ -25,10 +26,15 @@ class ApiErrorShapeMiddleware:
         ):
             return response
         status = response.status_code
-        detail = {
-            404: "Not found.",
-            405: f"{request.method} is not allowed here; allowed: {response.get('Allow', '')}.",
-        }.get(status, HTTPStatus(status).phrase + ".")
+        if status == 404:
+            detail = _("Not found.")
+        elif status == 405:
+            detail = _("%(method)s is not allowed here; allowed: %(allowed)s.") % {
+                "method": request.method,
+                "allowed": response.get("Allow", ""),
+            }
+        else:
+            detail = HTTPStatus(status).phrase + "."
         shaped = HttpResponse(
             json.dumps({"detail": detail, "code": _CODES.get(status, f"http_{status}")}),
             status=status,

@@ -9,6 +9,8 @@ Tighter rules (the booking window, a time-off horizon) live with the services th
 
 from datetime import UTC, date, datetime, time
 
+from django.utils.translation import gettext as _
+
 from autodoctor.errors import InvalidInput
 
 EARLIEST_DATE = date(2000, 1, 1)
@@ -19,8 +21,14 @@ def date_in_range(value: date, *, field: str) -> date:
     """``value`` if it lies in [EARLIEST_DATE, LATEST_DATE], else InvalidInput."""
     if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise InvalidInput(
-            f"{value.isoformat()} is outside the supported dates "
-            f"({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}).",
+            _(
+                "%(value_isoformat)s is outside the supported dates (%(earliest_date_isoformat)s to %(latest_date_isoformat)s)."
+            )
+            % {
+                "value_isoformat": value.isoformat(),
+                "earliest_date_isoformat": EARLIEST_DATE.isoformat(),
+                "latest_date_isoformat": LATEST_DATE.isoformat(),
+            },
             field=field,
         )
     return value

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja.throttling import BaseThrottle
 
 from autodoctor.web.models import RateCounter
@@ -37,10 +38,22 @@ class Refusal:
 
     @property
     def message(self) -> str:
-        what = "searches for free times" if self.scope == READ else "changes"
+        """In the active language (the caller's: read when the refusal is answered)."""
+        values = {"limit": self.limit, "seconds": self.seconds, "retry_after": self.retry_after}
+        if self.scope == READ:
+            return (
+                _(
+                    "Too many searches for free times: at most %(limit)s every %(seconds)s "
+                    "seconds. Try again in %(retry_after)s s."
+                )
+                % values
+            )
         return (
-            f"Too many {what}: at most {self.limit} every {self.seconds} seconds. "
-            f"Try again in {self.retry_after} s."
+            _(
+                "Too many changes: at most %(limit)s every %(seconds)s seconds. "
+                "Try again in %(retry_after)s s."
+            )
+            % values
         )
 
 
@@ -85,7 +98,9 @@ def rate_limit_hit(scope: str, who: str, *, now: datetime | None = None) -> Refu
 
 def rate_counters_prune(*, now: datetime) -> int:
     """Delete the counters of windows that have ended; returns how many."""
-    deleted, _ = RateCounter.objects.filter(window_ends_at__lt=now - timedelta(seconds=1)).delete()
+    deleted, _per_model = RateCounter.objects.filter(
+        window_ends_at__lt=now - timedelta(seconds=1)
+    ).delete()
     return deleted
 
 

@@ -1,7 +1,9 @@
 """Shared fixtures. App-specific fixtures live in tests/<app>/conftest.py."""
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from autodoctor.accounts.models import Role
@@ -12,6 +14,16 @@ from .factories import PASSWORD, CustomerFactory, MechanicFactory, UserFactory, 
 # database on disk, no per-example deadline (CI machines are shared and noisy).
 hypothesis_settings.register_profile("autodoctor", derandomize=True, database=None, deadline=None)
 hypothesis_settings.load_profile("autodoctor")
+
+
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Every test starts in the site's language: a French request leaves French active on
+    its thread (LocaleMiddleware sets it again for the next request; code a test calls
+    directly would not), so no test sees the language of the one before."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

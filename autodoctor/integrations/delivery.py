@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import ERROR_MAX, RESPONSE_MAX, Delivery, DeliveryStatus, Endpoint
 
@@ -81,16 +82,16 @@ def url_refusal(url: str) -> str | None:
     settings.WEBHOOKS_ALLOW_PRIVATE (development, tests)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        return "only http:// and https:// addresses are allowed"
+        return _("only http:// and https:// addresses are allowed")
     if not parts.hostname:
-        return "the address has no host"
+        return _("the address has no host")
     if parts.username or parts.password:
-        return "the address must not carry a user name or password"
+        return _("the address must not carry a user name or password")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError) as exc:
-        return f"the host cannot be resolved ({exc})"
+        return _("the host cannot be resolved (%(error)s)") % {"error": exc}
     if settings.WEBHOOKS_ALLOW_PRIVATE:
         return None
     for info in infos:
@@ -98,7 +99,9 @@ def url_refusal(url: str) -> str | None:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:
-            return f"the host resolves to a private or local address ({address})"
+            return _("the host resolves to a private or local address (%(address)s)") % {
+                "address": address
+            }
     return None
 
 
@@ -151,7 +154,7 @@ def delivery_claim(*, now: datetime) -> Delivery | None:
     """Claim the next due delivery for this worker, or None when nothing is due."""
     token = secrets.token_hex(16)
     features = connection.features
-    for _ in range(5):  # another worker may win the row we picked; pick again
+    for _attempt in range(5):  # another worker may win the row we picked; pick again
         with transaction.atomic(durable=True):
             candidates = Delivery.objects.filter(_claimable(now)).order_by("next_attempt_at", "pk")
             if features.has_select_for_update_skip_locked and features.has_select_for_update_of:
@@ -177,7 +180,7 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 200) -> dic
     """Send up to `limit` due deliveries, one claim at a time. Returns counts per outcome."""
     clock: Callable[[], datetime] = (lambda: now) if now else timezone.now
     counts = {"delivered": 0, "retry": 0, "failed": 0}
-    for _ in range(limit):
+    for _row in range(limit):
         delivery = delivery_claim(now=clock())
         if delivery is None:
             break

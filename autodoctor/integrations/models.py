@@ -6,6 +6,7 @@ The Delivery rows are the outbox: written in the transaction of the change they 
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 URL_MAX = 500
 RESPONSE_MAX = 500  # of a receiver's answer we keep this much, no more
@@ -35,10 +36,10 @@ class Endpoint(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
 
 
 class Delivery(models.Model):

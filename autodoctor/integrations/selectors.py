@@ -2,6 +2,7 @@
 delivery is NotFound (never 403), so ids cannot be probed."""
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import NotFound
@@ -18,7 +19,7 @@ def endpoints_for(user: User) -> QuerySet[Endpoint]:
 def endpoint_for_owner(user: User, endpoint_id: int) -> Endpoint:
     endpoint = endpoints_for(user).filter(pk=endpoint_id).first()
     if endpoint is None:
-        raise NotFound("No such webhook endpoint.", code="endpoint_not_found")
+        raise NotFound(_("No such webhook endpoint."), code="endpoint_not_found")
     return endpoint
 
 
@@ -34,5 +35,5 @@ def delivery_for_owner(user: User, delivery_id: int) -> Delivery:
         .first()
     )
     if delivery is None:
-        raise NotFound("No such delivery.", code="delivery_not_found")
+        raise NotFound(_("No such delivery."), code="delivery_not_found")
     return delivery

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import Conflict, InvalidInput
@@ -33,23 +34,30 @@ def endpoint_create(
     url = (url or "").strip()
     if not url or len(url) > URL_MAX:
         raise InvalidInput(
-            f"Give the endpoint's address (up to {URL_MAX} characters).", field="url"
+            _("Give the endpoint's address (up to %(url_max)s characters).") % {"url_max": URL_MAX},
+            field="url",
         )
     if refusal := url_refusal(url):
-        raise InvalidInput(f"We cannot send to this address: {refusal}.", field="url")
+        raise InvalidInput(
+            _("We cannot send to this address: %(refusal)s.") % {"refusal": refusal}, field="url"
+        )
     chosen = list(dict.fromkeys(event_types))
     unknown = sorted(set(chosen) - set(EVENT_TYPES))
     if unknown:
-        raise InvalidInput(f"Unknown event type(s): {', '.join(unknown)}.", field="event_types")
+        raise InvalidInput(
+            _("Unknown event type(s): %(join_unknown)s.") % {"join_unknown": ", ".join(unknown)},
+            field="event_types",
+        )
     if not chosen:
-        raise InvalidInput("Choose at least one event.", field="event_types")
+        raise InvalidInput(_("Choose at least one event."), field="event_types")
     secret = f"whsec_{secrets.token_urlsafe(32)}"
     with transaction.atomic(durable=True):
         # Lock the owner's row so two creations cannot both pass the cap.
         User.objects.select_for_update().filter(pk=owner.pk).first()
         if Endpoint.objects.filter(owner=owner).count() >= ENDPOINTS_PER_USER:
             raise Conflict(
-                f"You have {ENDPOINTS_PER_USER} endpoints already; remove one first.",
+                _("You have %(endpoints_per_user)s endpoints already; remove one first.")
+                % {"endpoints_per_user": ENDPOINTS_PER_USER},
                 code="too_many_endpoints",
             )
         endpoint = Endpoint.objects.create(
@@ -87,10 +95,10 @@ def delivery_resend(*, owner: User, delivery_id: int, now: datetime | None = Non
     with transaction.atomic(durable=True):
         original = selectors.delivery_for_owner(owner, delivery_id)
         if original.status in (DeliveryStatus.PENDING, DeliveryStatus.SENDING):
-            raise Conflict("This delivery is still on its way.", code="delivery_in_flight")
+            raise Conflict(_("This delivery is still on its way."), code="delivery_in_flight")
         if not original.endpoint.active:
             raise Conflict(
-                "This endpoint is turned off; turn it on to resend.", code="endpoint_off"
+                _("This endpoint is turned off; turn it on to resend."), code="endpoint_off"
             )
         again = Delivery.objects.create(
             endpoint=original.endpoint,

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from autodoctor.errors import InvalidInput
@@ -40,7 +41,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
         raise InvalidInput(f"{field}: {errors[0]}", field=field)
     issued = services.endpoint_create(owner=request.user, **form.cleaned_data)  # type: ignore[arg-type]
     request.session[ISSUED_KEY] = {"url": issued.endpoint.url, "secret": issued.secret}
-    messages.success(request, "Endpoint registered. Copy its secret now: it is shown only once.")
+    messages.success(request, _("Endpoint registered. Copy its secret now: it is shown only once."))
     return redirect("integrations:endpoints")
 
 
@@ -48,7 +49,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     services.endpoint_delete(owner=request.user, endpoint_id=endpoint_id)  # type: ignore[arg-type]
-    messages.success(request, "Endpoint removed.")
+    messages.success(request, _("Endpoint removed."))
     return redirect("integrations:endpoints")
 
 
@@ -56,7 +57,7 @@ def endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 @require_POST
 def endpoint_enable(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     services.endpoint_enable(owner=request.user, endpoint_id=endpoint_id)  # type: ignore[arg-type]
-    messages.success(request, "Endpoint turned on again; waiting events go out now.")
+    messages.success(request, _("Endpoint turned on again; waiting events go out now."))
     return redirect("integrations:endpoint", endpoint_id=endpoint_id)
 
 
@@ -75,5 +76,8 @@ def endpoint(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 @require_POST
 def delivery_resend(request: HttpRequest, delivery_id: int) -> HttpResponse:
     again = services.delivery_resend(owner=request.user, delivery_id=delivery_id)  # type: ignore[arg-type]
-    messages.success(request, f"{again.event_type} queued to be sent again.")
+    messages.success(
+        request,
+        _("%(again_event_type)s queued to be sent again.") % {"again_event_type": again.event_type},
+    )
     return redirect("integrations:endpoint", endpoint_id=again.endpoint_id)

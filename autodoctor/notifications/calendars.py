@@ -2,6 +2,8 @@
 
 from datetime import date, datetime, time, timedelta
 
+from django.utils.translation import gettext as _
+
 from autodoctor.accounts.models import User
 from autodoctor.availability.models import TimeOff
 from autodoctor.booking.models import Session, SessionStatus
@@ -14,7 +16,7 @@ from .facts import role_of, session_facts
 def session_calendar(session: Session, *, viewer: User, now: datetime) -> bytes:
     entry = _session_entry(session, viewer=viewer, now=now)
     if entry is None:  # an immediate session has no time slot to put in a calendar
-        raise Conflict("This session has no scheduled time.", code="not_scheduled")
+        raise Conflict(_("This session has no scheduled time."), code="not_scheduled")
     return ics.calendar_bytes([entry], method="PUBLISH")
 
 
@@ -54,7 +56,7 @@ def _time_off_entry(off: TimeOff, *, now: datetime) -> ics.CalendarEntry:
         uid=f"timeoff-{off.pk}@{ics.UID_DOMAIN}",
         start=start,
         end=end,
-        summary=f"Time off{': ' + off.reason if off.reason else ''}",
+        summary=_("Time off: %(reason)s") % {"reason": off.reason} if off.reason else _("Time off"),
         stamp=now,
         alarm=False,
     )

@@ -4,19 +4,38 @@ Taken inside the booking transaction when the event happens (so a message descri
 the session as it was then, e.g. the SEQUENCE of its calendar file), stored on the
 Notification, and read back by rendering and ics. The same function describes a live
 session for the calendar API and the feeds, so every calendar file has one source.
-Times are UTC ISO 8601 strings. `visit_facts` does the same for an in-person workshop
+Times are UTC ISO 8601 strings. Choice labels are stored in English whoever acted and in
+whatever language (translation.override(None)); rendering translates them for each
+recipient. `visit_facts` does the same for an in-person workshop
 visit (workshops.Visit): its times are shown in the WORKSHOP's zone (`workshop.zone`),
 since that is where the customer has to be.
 """
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import translation
 
 from autodoctor.booking.diagnosis import diagnosis_of, labour_words
 from autodoctor.booking.models import ServiceType, Session
 from autodoctor.workshops.models import Visit
 
 
+def _in_english[**P, R](build: Callable[P, R]) -> Callable[P, R]:
+    """Snapshot choice labels in English (their msgids): rendering translates them for
+    each recipient, so the actor's language never leaks into someone else's message."""
+
+    @functools.wraps(build)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with translation.override(None):
+            return build(*args, **kwargs)
+
+    return wrapper
+
+
+@_in_english
 def session_facts(session: Session) -> dict[str, Any]:
     mechanic_user = session.mechanic.user if session.mechanic_id else None  # type: ignore[union-attr]
     start = session.scheduled_for
@@ -37,6 +56,7 @@ def session_facts(session: Session) -> dict[str, Any]:
     }
 
 
+@_in_english
 def diagnosis_facts(session: Session) -> dict[str, Any] | None:
     """The mechanic's diagnosis as the completion email tells it; None while unwritten."""
     diagnosis = diagnosis_of(session)
@@ -52,6 +72,7 @@ def diagnosis_facts(session: Session) -> dict[str, Any] | None:
     }
 
 
+@_in_english
 def visit_facts(visit: Visit) -> dict[str, Any]:
     """A visit as the messages about it describe it. `role` is added per recipient:
     "customer", "workshop" (owner or staff) or "mechanic" (the assigned one)."""

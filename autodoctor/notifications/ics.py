@@ -24,6 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from icalendar import Alarm, Calendar, Event, vCalAddress
 
 from .facts import parse_time, workshop_location
@@ -59,6 +61,12 @@ class CalendarEntry:
     zone: str | None = None  # write the times in this zone (with VTIMEZONE); None: UTC
 
 
+def label(english: str) -> str:
+    """A choice label the facts hold in English (facts.py), in the reader's language.
+    (gettext("") would be the catalogue's header, hence the guard.)"""
+    return _(english) if english else english
+
+
 def session_uid(session_id: int) -> str:
     return f"session-{session_id}@{UID_DOMAIN}"
 
@@ -88,19 +96,24 @@ def session_entry(
     links = session_links(facts["session_id"])
     mechanic = facts.get("mechanic") or {}
     customer = facts["customer"]
-    other = customer["name"] if role == "mechanic" else mechanic.get("name") or "your mechanic"
-    summary = f"Auto Doctor {facts['type'].lower()} session with {other}"
+    other = customer["name"] if role == "mechanic" else mechanic.get("name") or _("your mechanic")
+    # facts["type"] is the English label (facts.py): translated for the reader here.
+    summary = _("Auto Doctor %(type)s session with %(other)s") % {
+        "type": label(facts["type"]).lower(),
+        "other": other,
+    }
     if role == "mechanic" and facts["vehicle"]:
         summary += f" ({facts['vehicle']})"
     description = "\n".join(
         line
         for line in [
-            f"{facts['plan']} · {facts['duration_minutes']} minutes",
-            f"Vehicle: {facts['vehicle']}" if facts["vehicle"] else "",
-            f"Concern: {facts['concern']}",
-            f"Join: {links['join']}",
-            f"Reschedule: {links['reschedule']}",
-            f"Cancel: {links['cancel']}",
+            _("%(plan)s · %(minutes)s minutes")
+            % {"plan": facts["plan"], "minutes": facts["duration_minutes"]},
+            _("Vehicle: %(vehicle)s") % {"vehicle": facts["vehicle"]} if facts["vehicle"] else "",
+            _("Concern: %(concern)s") % {"concern": facts["concern"]},
+            _("Join: %(link)s") % {"link": links["join"]},
+            _("Reschedule: %(link)s") % {"link": links["reschedule"]},
+            _("Cancel: %(link)s") % {"link": links["cancel"]},
         ]
         if line
     )
@@ -137,21 +150,33 @@ def visit_entry(
     link = visit_links(facts["visit_id"])["visit"]
     customer, mechanic = facts["customer"], facts.get("mechanic")
     location = workshop_location(facts)
+    service = label(facts["service"])  # English labels in the facts (facts.py)
     if role == "mechanic":
-        summary = f"Workshop visit: {facts['service']} for {customer['name']}"
+        summary = _("Workshop visit: %(service)s for %(customer)s") % {
+            "service": service,
+            "customer": customer["name"],
+        }
         if facts["vehicle"]:
             summary += f" ({facts['vehicle']})"
     else:
-        summary = f"Auto Doctor visit at {shop['name']}: {facts['service']}"
+        summary = _("Auto Doctor visit at %(workshop)s: %(service)s") % {
+            "workshop": shop["name"],
+            "service": service,
+        }
     description = "\n".join(
         line
         for line in [
-            f"{facts['service']} · {facts['duration_minutes']} minutes · {facts['mode']}",
-            f"Workshop: {shop['name']}",
-            f"Address: {location}" if location else "",
-            f"Vehicle: {facts['vehicle']}" if facts["vehicle"] else "",
-            f"Concern: {facts['concern']}" if facts["concern"] else "",
-            f"Details, reschedule or cancel: {link}",
+            _("%(service)s · %(minutes)s minutes · %(mode)s")
+            % {
+                "service": service,
+                "minutes": facts["duration_minutes"],
+                "mode": label(facts["mode"]),
+            },
+            _("Workshop: %(workshop)s") % {"workshop": shop["name"]},
+            _("Address: %(address)s") % {"address": location} if location else "",
+            _("Vehicle: %(vehicle)s") % {"vehicle": facts["vehicle"]} if facts["vehicle"] else "",
+            _("Concern: %(concern)s") % {"concern": facts["concern"]} if facts["concern"] else "",
+            _("Details, reschedule or cancel: %(link)s") % {"link": link},
         ]
         if line
     )
@@ -231,7 +256,8 @@ def _event(entry: CalendarEntry) -> Event:
     if entry.alarm:
         event.add_component(
             Alarm.new_display(
-                description=f"In {_duration_words(entry.alarm_before)}: {entry.summary}",
+                description=_("In %(duration)s: %(summary)s")
+                % {"duration": _duration_words(entry.alarm_before), "summary": entry.summary},
                 trigger=-entry.alarm_before,
             )
         )
@@ -248,8 +274,8 @@ def _duration_words(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes % 60 == 0:
         hours = minutes // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{minutes} minutes"
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def _utc[T: (datetime, date)](value: T) -> T:

@@ -15,19 +15,20 @@ and each person's preferences (including the private calendar-feed key).
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
 
 
 class OutboxStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class Notification(models.Model):
@@ -41,7 +42,7 @@ class Notification(models.Model):
     # Only for a message to someone who has no account yet (a workshop's invitation):
     # where the email goes. Messages to a person use their account's address.
     address = models.EmailField(blank=True)
-    kind = models.CharField(max_length=40, db_index=True, help_text="A key of catalog.KINDS")
+    kind = models.CharField(max_length=40, db_index=True, help_text=_("A key of catalog.KINDS"))
     session = models.ForeignKey(
         "booking.Session",
         null=True,
@@ -49,7 +50,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         related_name="notifications",
     )
-    context = models.JSONField(default=dict, help_text="Snapshot of the facts, UTC ISO times")
+    context = models.JSONField(default=dict, help_text=_("Snapshot of the facts, UTC ISO times"))
     dedupe_key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -88,7 +89,7 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(
-        max_length=100, blank=True, help_text="Message id from the provider"
+        max_length=100, blank=True, help_text=_("Message id from the provider")
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -121,15 +122,17 @@ class NotificationPreference(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
-    email_enabled = models.BooleanField("Email", default=True)
+    email_enabled = models.BooleanField(_("Email"), default=True)
     sms_enabled = models.BooleanField(
-        "Text messages (SMS)", default=False, help_text="Opt-in; customers with a phone number"
+        _("Text messages (SMS)"),
+        default=False,
+        help_text=_("Opt-in; customers with a phone number"),
     )
-    remind_24h = models.BooleanField("Reminder 24 hours before", default=True)
-    remind_1h = models.BooleanField("Reminder 1 hour before", default=True)
+    remind_24h = models.BooleanField(_("Reminder 24 hours before"), default=True)
+    remind_1h = models.BooleanField(_("Reminder 1 hour before"), default=True)
     # Mechanics, opt-in (plan §13.3): a weekly email when their hours look stale.
     hours_review_weekly = models.BooleanField(
-        "Weekly reminder to review my hours when they look out of date", default=False
+        _("Weekly reminder to review my hours when they look out of date"), default=False
     )
     # The private calendar feed: the URL carries this random key signed with SECRET_KEY
     # (services.feed_token). Empty = no feed / revoked. A copy of the database alone does

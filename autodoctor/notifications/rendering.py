@@ -5,6 +5,13 @@ they are now: every time in *their* zone with the zone's name. Message templates
 plain text, so they render with autoescape off (an apostrophe in a name must not become
 `&#x27;` in an email or SMS).
 
+Every message is rendered in the RECIPIENT's language (User.language; the site's default
+for an address without an account), whoever caused it and whatever the sending request or
+worker had active: message_render is the one place, for email, SMS, the calendar file
+and the notification centre. Dates name their month and day in that language (Django's
+formats). The labels a facts snapshot carries (session type, service, mode, urgency) are
+stored in English (facts.py) and translated here.
+
 A message about a workshop visit (facts with "visit_id") is the exception: its times
 are shown in the WORKSHOP's zone, named, since the customer has to be there then; its
 links lead to the visit page and its calendar file is ics.visit_entry.
@@ -15,15 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template import Context, Engine
+from django.utils import dateformat, translation
 
-from autodoctor.booking.templatetags.booking_tags import when
+from autodoctor.payments.models import money_label
 
 from . import ics
 from .catalog import KINDS, SMS
 from .facts import parse_time, workshop_location
+from .ics import label
 from .links import session_links, visit_links
 from .models import Notification
 
@@ -36,10 +46,39 @@ class Rendered:
     calendar: tuple[str, bytes] | None  # (iTIP method, .ics bytes) for the email
 
 
+# A moment as messages write it, per language (Django's dateformat: localized day and
+# month names; T is the zone's abbreviation). English: "Tue 1 Dec 2026, 10:00 EST".
+WHEN_FORMATS = {"en": "D j M Y, H:i T", "fr": "D j b Y, H:i T"}
+
+
 def when_label(moment: datetime, zone_name: str) -> str:
-    """'Tue 1 Dec 2026, 10:00 EST (America/Toronto)': the pages' format plus the zone's
-    full name, since a message is read away from the site (and EST is ambiguous)."""
-    return f"{when(moment, zone_name)} ({zone_name})"
+    """'Tue 1 Dec 2026, 10:00 EST (America/Toronto)' ('mar 1 déc 2026, 10:00 EST
+    (America/Toronto)' in French): the pages' format plus the zone's full name, since a
+    message is read away from the site (and EST is ambiguous)."""
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    local = moment.astimezone(ZoneInfo(zone_name or settings.DEFAULT_DISPLAY_ZONE))
+    shown = dateformat.format(local, WHEN_FORMATS.get(language, WHEN_FORMATS["en"]))
+    return f"{shown} ({zone_name})"
+
+
+def localized_labels(facts: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot's English labels in the active language (their catalogues hold them)."""
+    out = {key: label(facts[key]) for key in LABEL_FACTS if facts.get(key)}
+    if diagnosis := facts.get("diagnosis"):
+        out["diagnosis"] = {
+            **diagnosis,
+            **{key: label(diagnosis[key]) for key in LABEL_FACTS if diagnosis.get(key)},
+        }
+    return out
+
+
+# Facts that hold a choice label (facts.py snapshots them in English).
+LABEL_FACTS = ("type", "service", "mode", "service_type", "urgency_label")
+
+
+def recipient_language(notification: Notification) -> str:
+    user = notification.recipient
+    return (user.language if user else "") or settings.LANGUAGE_CODE
 
 
 def message_context(notification: Notification) -> dict[str, Any]:
@@ -53,6 +92,7 @@ def message_context(notification: Notification) -> dict[str, Any]:
     customer = facts.get("customer") or {}
     context: dict[str, Any] = {
         **facts,
+        **localized_labels(facts),
         "recipient_name": (user.full_name or user.email) if user else notification.address,
         "zone": zone,
         "is_mechanic": role == "mechanic",
@@ -75,7 +115,7 @@ def message_context(notification: Notification) -> dict[str, Any]:
     free = facts.get("next_free_slots") or []
     if refund := facts.get("refund"):
         cents = int(refund.get("amount_cents") or 0)
-        context["refund_amount"] = f"${cents / 100:,.2f} {refund.get('currency') or 'CAD'}"
+        context["refund_amount"] = money_label(cents, refund.get("currency") or "CAD")
         free = refund.get("next_free_slots") or free
     context["alternatives"] = [
         when_label(moment, zone) for value in free if (moment := parse_time(value))
@@ -102,6 +142,7 @@ def visit_message_context(notification: Notification) -> dict[str, Any]:
     mechanic = facts.get("mechanic") or {}
     context: dict[str, Any] = {
         **facts,
+        **localized_labels(facts),
         "recipient_name": (user.full_name or user.email) if user else notification.address,
         "zone": zone,
         "is_customer": role == "customer",
@@ -120,6 +161,12 @@ def visit_message_context(notification: Notification) -> dict[str, Any]:
 
 
 def message_render(notification: Notification, *, with_calendar: bool = True) -> Rendered:
+    """The message in its recipient's language (recipient_language), whatever is active."""
+    with translation.override(recipient_language(notification)):
+        return _render(notification, with_calendar=with_calendar)
+
+
+def _render(notification: Notification, *, with_calendar: bool) -> Rendered:
     kind = KINDS[notification.kind]
     context = Context(message_context(notification), autoescape=False)
 
@@ -146,7 +193,7 @@ def message_render(notification: Notification, *, with_calendar: bool = True) ->
 
 @cache
 def _engine() -> Engine:
-    return Engine(app_dirs=True)
+    return Engine(app_dirs=True, libraries={"i18n": "django.templatetags.i18n"})
 
 
 def _tidy(text: str) -> str:

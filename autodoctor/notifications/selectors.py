@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.core import signing
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.availability.models import TimeOff, TimeOffStatus
@@ -123,7 +124,7 @@ def session_for_party(session_id: int, user: User) -> Session:
         .first()
     )
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     return session
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.booking.models import Session
@@ -94,7 +95,7 @@ def notifications_mark_read(
     if notification_ids is not None:
         ids = set(notification_ids)
         if Notification.objects.filter(recipient=user, pk__in=ids).count() != len(ids):
-            raise NotFound("No such notification.")
+            raise NotFound(_("No such notification."))
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=now)
 
@@ -120,7 +121,7 @@ def preferences_update(
     }
     if hours_review_weekly is not None:
         defaults["hours_review_weekly"] = hours_review_weekly
-    prefs, _ = NotificationPreference.objects.update_or_create(user=user, defaults=defaults)
+    prefs, _created = NotificationPreference.objects.update_or_create(user=user, defaults=defaults)
     return prefs
 
 
@@ -134,7 +135,7 @@ def feed_token(prefs: NotificationPreference) -> str | None:
 
 def feed_regenerate(*, user: User, now: datetime | None = None) -> str:
     """Issue a new feed URL; the previous one stops working at once."""
-    prefs, _ = NotificationPreference.objects.update_or_create(
+    prefs, _created = NotificationPreference.objects.update_or_create(
         user=user,
         defaults={"feed_key": secrets.token_urlsafe(24), "feed_created_at": now or timezone.now()},
     )

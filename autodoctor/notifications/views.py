@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from . import calendars, selectors, services
@@ -58,7 +59,10 @@ def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
 @require_POST
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     count = services.notifications_mark_read(user=request.user)  # type: ignore[arg-type]
-    messages.success(request, f"{count} message(s) marked read.")
+    messages.success(
+        request,
+        _("%(count)d message(s) marked read.") % {"count": count},
+    )
     return redirect("notifications:centre")
 
 
@@ -69,7 +73,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferenceForm(request.POST or None, instance=prefs)
     if request.method == "POST" and form.is_valid():
         services.preferences_update(user=user, **form.cleaned_data)  # type: ignore[arg-type]
-        messages.success(request, "Preferences saved.")
+        messages.success(request, _("Preferences saved."))
         return redirect("notifications:preferences")
     token = services.feed_token(prefs)
     feed_url = absolute(reverse("notifications:feed", args=[token])) if token else None
@@ -91,7 +95,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
 @require_POST
 def feed_regenerate(request: HttpRequest) -> HttpResponse:
     services.feed_regenerate(user=request.user)  # type: ignore[arg-type]
-    messages.success(request, "New calendar feed address created; the old one no longer works.")
+    messages.success(request, _("New calendar feed address created; the old one no longer works."))
     return redirect("notifications:preferences")
 
 
@@ -99,7 +103,7 @@ def feed_regenerate(request: HttpRequest) -> HttpResponse:
 @require_POST
 def feed_revoke(request: HttpRequest) -> HttpResponse:
     services.feed_revoke(user=request.user)  # type: ignore[arg-type]
-    messages.success(request, "Calendar feed turned off; its address no longer works.")
+    messages.success(request, _("Calendar feed turned off; its address no longer works."))
     return redirect("notifications:preferences")
 
 
@@ -109,7 +113,7 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     credential. Wrong, revoked or replaced token → 404 (nothing to tell apart)."""
     user = selectors.feed_user(token)
     if user is None:
-        raise Http404("No such calendar feed.")
+        raise Http404(_("No such calendar feed."))
     body = calendars.feed_calendar(user, now=timezone.now())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="autodoctor.ics"'

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from autodoctor.accounts.models import Role, User
 from autodoctor.booking import services as booking
@@ -212,9 +214,9 @@ class RefundAdmin(ReadOnlyAdmin):
 
 
 class CreditGrantForm(forms.Form):
-    customer_email = forms.EmailField(label="Customer email")
+    customer_email = forms.EmailField(label=gettext_lazy("Customer email"))
     amount = forms.DecimalField(
-        label="Amount (CAD)",
+        label=gettext_lazy("Amount (CAD)"),
         min_value=Decimal("0.01"),
         max_value=Decimal("10000"),
         decimal_places=2,
@@ -225,7 +227,7 @@ class CreditGrantForm(forms.Form):
         email = self.cleaned_data["customer_email"].lower()
         user = User.objects.filter(email=email, role=Role.CUSTOMER).first()
         if user is None:
-            raise forms.ValidationError("No customer with this email.")
+            raise forms.ValidationError(_("No customer with this email."))
         return user
 
 

@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Workshop
 from autodoctor.booking.models import Plan, Reservation, Session
@@ -60,17 +61,17 @@ class AppendOnlyModel(models.Model):
 
 
 class PaymentMethod(models.TextChoices):
-    WAIVER = "waiver", "Free / trial (waiver)"
-    CREDITS = "credits", "Credits"
-    CARD = "card", "Card"
+    WAIVER = "waiver", _("Free / trial (waiver)")
+    CREDITS = "credits", _("Credits")
+    CARD = "card", _("Card")
 
 
 class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # checkout open, or settlement in progress
-    PAID = "paid", "Paid, confirming"  # the provider has the money; booking not confirmed yet
-    SUCCEEDED = "succeeded", "Paid"  # the booking is confirmed with this payment
-    FAILED = "failed", "Failed"  # nothing charged: declined, expired, refused
-    REFUNDED = "refunded", "Refunded"  # everything paid was given back
+    PENDING = "pending", _("Pending")  # checkout open, or settlement in progress
+    PAID = "paid", _("Paid, confirming")  # the provider has the money; booking not confirmed yet
+    SUCCEEDED = "succeeded", _("Paid")  # the booking is confirmed with this payment
+    FAILED = "failed", _("Failed")  # nothing charged: declined, expired, refused
+    REFUNDED = "refunded", _("Refunded")  # everything paid was given back
 
 
 class Payment(models.Model):
@@ -88,7 +89,7 @@ class Payment(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="payments",
-        help_text="The hold paid for; empty for a start-now session (paid before it goes out)",
+        help_text=_("The hold paid for; empty for a start-now session (paid before it goes out)"),
     )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
     method = models.CharField(max_length=10, choices=PaymentMethod.choices)
@@ -96,35 +97,35 @@ class Payment(models.Model):
         max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
     amount_cents = models.PositiveIntegerField(
-        help_text="What the customer pays: the plan price when checkout started plus sales tax"
+        help_text=_("What the customer pays: the plan price when checkout started plus sales tax")
     )
     subtotal_cents = models.PositiveIntegerField(
-        default=0, help_text="The plan price before tax (the payout split applies to this)"
+        default=0, help_text=_("The plan price before tax (the payout split applies to this)")
     )
-    tax_cents = models.PositiveIntegerField(default=0, help_text="Sum of the tax lines")
+    tax_cents = models.PositiveIntegerField(default=0, help_text=_("Sum of the tax lines"))
     tax_province = models.CharField(
-        max_length=2, blank=True, help_text="Whose rates applied (from the postal code)"
+        max_length=2, blank=True, help_text=_("Whose rates applied (from the postal code)")
     )
     currency = models.CharField(max_length=3, default="CAD")
     refunded_cents = models.PositiveIntegerField(default=0)
     provider = models.CharField(
-        max_length=20, blank=True, help_text="Card payments: stripe/simulated"
+        max_length=20, blank=True, help_text=_("Card payments: stripe/simulated")
     )
     provider_checkout_id = models.CharField(max_length=255, blank=True)
     provider_payment_id = models.CharField(
-        max_length=255, blank=True, help_text="The provider's payment (Stripe PaymentIntent) id"
+        max_length=255, blank=True, help_text=_("The provider's payment (Stripe PaymentIntent) id")
     )
     checkout_url = models.CharField(max_length=2000, blank=True)
     checkout_expires_at = models.DateTimeField(null=True, blank=True)
     waiver_text_version = models.CharField(max_length=20, blank=True)
     outcome = models.CharField(
-        max_length=40, blank=True, help_text="Why it failed or was refunded (machine code)"
+        max_length=40, blank=True, help_text=_("Why it failed or was refunded (machine code)")
     )
     outcome_detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True, help_text="Failed or refunded at")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text=_("Failed or refunded at"))
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -204,8 +205,8 @@ def rate_percent(rate_bp: Decimal) -> str:
 
 
 class WaiverKind(models.TextChoices):
-    FREE = "free", "Free session"
-    TRIAL = "trial", "Trial session"
+    FREE = "free", _("Free session")
+    TRIAL = "trial", _("Trial session")
 
 
 class Waiver(models.Model):
@@ -265,9 +266,9 @@ class CreditAccount(models.Model):
 
 
 class CreditEntryKind(models.TextChoices):
-    GRANT = "grant", "Granted by an admin"
-    DEBIT = "debit", "Paid for a session"
-    REFUND = "refund", "Refund as credit"
+    GRANT = "grant", _("Granted by an admin")
+    DEBIT = "debit", _("Paid for a session")
+    REFUND = "refund", _("Refund as credit")
 
 
 class CreditEntry(AppendOnlyModel):
@@ -313,16 +314,16 @@ class CreditEntry(AppendOnlyModel):
 
 
 class RefundDestination(models.TextChoices):
-    PROVIDER = "provider", "Back to the card"
-    CREDITS = "credits", "As credits"
-    WAIVER = "waiver", "Trial given back"
+    PROVIDER = "provider", _("Back to the card")
+    CREDITS = "credits", _("As credits")
+    WAIVER = "waiver", _("Trial given back")
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # decided; the provider has not been asked yet
-    SUBMITTED = "submitted", "Submitted"  # the provider accepted it and is processing
-    SUCCEEDED = "succeeded", "Refunded"
-    FAILED = "failed", "Failed"  # the provider refused: an admin looks at it
+    PENDING = "pending", _("Pending")  # decided; the provider has not been asked yet
+    SUBMITTED = "submitted", _("Submitted")  # the provider accepted it and is processing
+    SUCCEEDED = "succeeded", _("Refunded")
+    FAILED = "failed", _("Failed")  # the provider refused: an admin looks at it
 
 
 class Refund(models.Model):
@@ -336,7 +337,7 @@ class Refund(models.Model):
         max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
     )
     tax_cents = models.PositiveIntegerField(
-        default=0, help_text="The sales tax part of amount_cents, reversed in proportion"
+        default=0, help_text=_("The sales tax part of amount_cents, reversed in proportion")
     )
     provider_refund_id = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -365,11 +366,11 @@ class Refund(models.Model):
 
 
 class TaxKind(models.TextChoices):
-    GST = "GST", "GST"
-    HST = "HST", "HST"
-    QST = "QST", "QST"
-    PST = "PST", "PST"
-    RST = "RST", "RST"  # Manitoba's retail sales tax (a PST by another name)
+    GST = "GST", _("GST")
+    HST = "HST", _("HST")
+    QST = "QST", _("QST")
+    PST = "PST", _("PST")
+    RST = "RST", _("RST")  # Manitoba's retail sales tax (a PST by another name)
 
 
 class SalesTaxRate(models.Model):
@@ -382,7 +383,7 @@ class SalesTaxRate(models.Model):
     kind = models.CharField(max_length=3, choices=TaxKind.choices)
     rate_bp = models.DecimalField(max_digits=7, decimal_places=2)
     effective_from = models.DateField()
-    effective_to = models.DateField(null=True, blank=True, help_text="Exclusive; empty = open")
+    effective_to = models.DateField(null=True, blank=True, help_text=_("Exclusive; empty = open"))
 
     class Meta:
         ordering = ["province", "kind", "-effective_from"]
@@ -447,13 +448,13 @@ class TaxLine(AppendOnlyModel):
 
 
 class PayeeKind(models.TextChoices):
-    MECHANIC = "mechanic", "Mechanic"
-    WORKSHOP = "workshop", "Workshop"
+    MECHANIC = "mechanic", _("Mechanic")
+    WORKSHOP = "workshop", _("Workshop")
 
 
 class PayoutEntryKind(models.TextChoices):
-    EARNING = "earning", "Earning"
-    REVERSAL = "reversal", "Reversal (refund)"
+    EARNING = "earning", _("Earning")
+    REVERSAL = "reversal", _("Reversal (refund)")
 
 
 class PayoutEntry(AppendOnlyModel):
@@ -470,7 +471,7 @@ class PayoutEntry(AppendOnlyModel):
         MechanicProfile,
         on_delete=models.PROTECT,
         related_name="payout_entries",
-        help_text="Who ran the session",
+        help_text=_("Who ran the session"),
     )
     mechanic_type = models.CharField(max_length=30)
     payee_kind = models.CharField(max_length=10, choices=PayeeKind.choices)
@@ -538,7 +539,7 @@ class PayoutRun(models.Model):
     creates this row (one Payout per payee, one PayoutItem per ledger row). Transfers are
     sent after commit and retried until the provider accepts them."""
 
-    cutoff = models.DateTimeField(help_text="Ledger rows created up to this time are included")
+    cutoff = models.DateTimeField(help_text=_("Ledger rows created up to this time are included"))
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -557,9 +558,9 @@ class PayoutRun(models.Model):
 
 
 class PayoutStatus(models.TextChoices):
-    PENDING = "pending", "Sending"  # claimed; the transfer has not been accepted yet
-    PAID = "paid", "Paid"  # the provider accepted the transfer (transfer_id set)
-    FAILED = "failed", "Failed, retrying"  # the provider refused or was unreachable
+    PENDING = "pending", _("Sending")  # claimed; the transfer has not been accepted yet
+    PAID = "paid", _("Paid")  # the provider accepted the transfer (transfer_id set)
+    FAILED = "failed", _("Failed, retrying")  # the provider refused or was unreachable
 
 
 class Payout(models.Model):

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
 from autodoctor.accounts.selectors import workshops_for_staff
@@ -74,7 +75,7 @@ def payments_for(user: User) -> QuerySet[Payment]:
 def payment_for(payment_id: int, user: User) -> Payment:
     payment = payments_for(user).filter(pk=payment_id).first()
     if payment is None:
-        raise NotFound("No such payment.")
+        raise NotFound(_("No such payment."))
     return payment
 
 
@@ -105,7 +106,7 @@ def payable_for(
     session's id stands for its latest hold."""
     if (reservation_id is None) == (session_id is None):
         raise InvalidInput(
-            "Give either reservation_id (a held slot) or session_id (a session).",
+            _("Give either reservation_id (a held slot) or session_id (a session)."),
             field="reservation_id",
         )
     if reservation_id is not None:
@@ -115,13 +116,13 @@ def payable_for(
             .first()
         )
         if reservation is None:
-            raise NotFound("No such reservation.")
+            raise NotFound(_("No such reservation."))
         return Payable(reservation.session, reservation)
     session = (
         Session.objects.select_related("plan").filter(pk=session_id, customer=customer).first()
     )
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     if session.scheduled_for is None:
         return Payable(session, None)
     reservation = (
@@ -131,7 +132,7 @@ def payable_for(
         .first()
     )
     if reservation is None:
-        raise NotFound("This session has no hold to pay for.")
+        raise NotFound(_("This session has no hold to pay for."))
     return Payable(reservation.session, reservation)
 
 
@@ -145,18 +146,20 @@ def payable_refusal(payable: Payable, *, now: datetime) -> Conflict | None:
             return None
         if session.status != SessionStatus.PENDING:
             return Conflict(
-                f"This session is {session.status}; start a new one.", code="session_closed"
+                _("This session is %(session_status)s; start a new one.")
+                % {"session_status": session.status},
+                code="session_closed",
             )
         return Conflict(
-            "This session is already paid; we are finding your mechanic.",
+            _("This session is already paid; we are finding your mechanic."),
             code="already_confirmed",
         )
     if reservation.status == ReservationStatus.CONFIRMED:
-        return Conflict("This booking is already confirmed.", code="already_confirmed")
+        return Conflict(_("This booking is already confirmed."), code="already_confirmed")
     if reservation.status == ReservationStatus.RELEASED or session.status != SessionStatus.PENDING:
-        return Conflict("This hold was released; pick a slot again.", code="hold_released")
+        return Conflict(_("This hold was released; pick a slot again."), code="hold_released")
     if reservation.starts_at <= now:
-        return Conflict("This slot has already started; pick another time.", code="slot_in_past")
+        return Conflict(_("This slot has already started; pick another time."), code="slot_in_past")
     # An expired hold is fine: confirming revives it if the slot is still free.
     return None
 
@@ -321,7 +324,7 @@ def earnings_scope(user: User) -> tuple[Q, list[str]]:
             Q(payee_kind=PayeeKind.WORKSHOP, payee_workshop__in=workshops),
             [w.name for w in workshops],
         )
-    raise NotAllowed("Earnings are for mechanics and workshops.")
+    raise NotAllowed(_("Earnings are for mechanics and workshops."))
 
 
 def earnings_period(
@@ -332,9 +335,9 @@ def earnings_period(
     start = date_in_range(start or today.replace(day=1), field="start")
     end = date_in_range(end or today, field="end")
     if end < start:
-        raise InvalidInput("The period ends before it starts.", field="end")
+        raise InvalidInput(_("The period ends before it starts."), field="end")
     if (end - start).days > 366:
-        raise InvalidInput("Ask for at most one year at a time.", field="start")
+        raise InvalidInput(_("Ask for at most one year at a time."), field="start")
     return start, end
 
 
@@ -389,7 +392,7 @@ def earnings_report(
 def payouts_for(user: User) -> QuerySet[Payout]:
     """The payouts (transfers) to the viewer's payees, newest first: the same scope as
     their earnings (admins: all)."""
-    scope, _ = earnings_scope(user)
+    scope, _roles = earnings_scope(user)
     return (
         Payout.objects.filter(scope)
         .select_related("run", "payee_mechanic__user", "payee_workshop")
@@ -409,7 +412,7 @@ def payout_runs_overview(user: User, *, limit: int = 20) -> PayoutRunsOverview:
     """Admins: the latest runs with their payouts, transfers failing now, and what the
     ledger still owes."""
     if not user.is_platform_admin:
-        raise NotAllowed("Payout runs are for platform admins.")
+        raise NotAllowed(_("Payout runs are for platform admins."))
     runs = list(
         PayoutRun.objects.prefetch_related(
             Prefetch(
@@ -469,14 +472,14 @@ class PayeeYear:
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
     if not 2000 <= year <= 2100:
-        raise InvalidInput("Ask for a year like 2026.", field="year")
+        raise InvalidInput(_("Ask for a year like 2026."), field="year")
     tz = ZoneInfo(settings.DEFAULT_DISPLAY_ZONE)
     return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
 
 
 def earnings_statements(user: User, *, year: int) -> list[PayeeYear]:
     """The viewer's payees' yearly totals (admins: every payee), by name."""
-    scope, _ = earnings_scope(user)
+    scope, _roles = earnings_scope(user)
     lower, upper = _year_bounds(year)
     keys = ("payee_kind", "payee_mechanic", "payee_workshop")
     rows = (
@@ -594,7 +597,7 @@ def platform_statement(user: User, *, year: int) -> list[PlatformMonth]:
     """Admins: the platform's fee (its share of the ledger, net of refunds) and the sales
     tax collected (net of refunds, by kind), per month of `year` (platform zone)."""
     if not user.is_platform_admin:
-        raise NotAllowed("The platform statement is for platform admins.")
+        raise NotAllowed(_("The platform statement is for platform admins."))
     lower, upper = _year_bounds(year)
     tz = ZoneInfo(settings.DEFAULT_DISPLAY_ZONE)
     fees = {

@@ -11,6 +11,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -40,7 +41,14 @@ def _after_payment(request: HttpRequest, payment: Payment) -> HttpResponse:
         if request.method == "POST":  # just paid, not a revisit of the checkout page
             messages.success(
                 request,
-                f"{payment.get_method_display()}: {payment.amount_label}. Receipt #{payment.pk}.",
+                _(
+                    "%(payment_get_method_display)s: %(payment_amount_label)s. Receipt #%(payment_pk)s."
+                )
+                % {
+                    "payment_get_method_display": payment.get_method_display(),
+                    "payment_amount_label": payment.amount_label,
+                    "payment_pk": payment.pk,
+                },
             )
         return redirect("booking:waiting", payment.session_id)
     if payment.status == PaymentStatus.SUCCEEDED:
@@ -122,14 +130,14 @@ def simulated_checkout(request: HttpRequest, checkout_id: str) -> HttpResponse:
     if request.method == "POST":
         outcome = request.POST.get("outcome")
         if outcome not in ("pay", "fail"):
-            raise InvalidInput("Press Pay or Fail.", field="outcome")
+            raise InvalidInput(_("Press Pay or Fail."), field="outcome")
         payment = simulated_checkout_finish(
             checkout_id=checkout_id,
             customer=request.user,  # type: ignore[arg-type]
             outcome=outcome,  # type: ignore[arg-type]
         )
         if outcome == "fail" and payment.status == PaymentStatus.FAILED:
-            messages.error(request, "The payment failed (simulated). Nothing was charged.")
+            messages.error(request, _("The payment failed (simulated). Nothing was charged."))
             return redirect(payment.checkout_page_url)
         return _after_payment(request, payment)
     payment = simulated_checkout_for(checkout_id, request.user)  # type: ignore[arg-type]
@@ -175,7 +183,9 @@ def _date_param(request: HttpRequest, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidInput(f"{name}: use a date like 2026-12-01.", field=name) from exc
+        raise InvalidInput(
+            _("%(name)s: use a date like 2026-12-01.") % {"name": name}, field=name
+        ) from exc
 
 
 @login_required
@@ -262,11 +272,18 @@ def payout_runs(request: HttpRequest) -> HttpResponse:
 def payout_run_start(request: HttpRequest) -> HttpResponse:
     """Admins: start a payout run now (the weekly job does it on its own)."""
     if not request.user.is_platform_admin:  # type: ignore[union-attr]
-        raise NotAllowed("Payout runs are for platform admins.")
+        raise NotAllowed(_("Payout runs are for platform admins."))
     run = payout_runs_service.payout_run_start(started_by=request.user)  # type: ignore[arg-type]
     messages.success(
         request,
-        f"Payout run #{run.pk}: {run.payouts_count} transfer(s), {money_label(run.total_cents)}.",
+        _(
+            "Payout run #%(run_pk)s: %(run_payouts_count)s transfer(s), %(money_label_run_total_cents)s."
+        )
+        % {
+            "run_pk": run.pk,
+            "run_payouts_count": run.payouts_count,
+            "money_label_run_total_cents": money_label(run.total_cents),
+        },
     )
     return redirect("payments:payout_runs")
 
@@ -288,7 +305,7 @@ def _webhook(request: HttpRequest, provider: str) -> JsonResponse:
     except OperationalError as exc:
         if not database_busy(exc):
             raise
-        busy = Busy("The database is busy; retry this event later.")
+        busy = Busy(_("The database is busy; retry this event later."))
         return JsonResponse(busy.as_body(), status=busy.status)
     return JsonResponse(
         {"received": True, "event_id": result.event_id, "outcome": result.outcome},

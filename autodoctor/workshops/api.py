@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from autodoctor.accounts.models import User, Workshop
@@ -173,7 +174,7 @@ def workshops_list(
         session = Session.objects.filter(pk=session_id, customer=user).select_related("mechanic")
         found = session.first()
         if found is None:
-            raise NotFound("No such session.")
+            raise NotFound(_("No such session."))
         mechanic_workshop = found.mechanic.workshop_id if found.mechanic_id else None
     nearby = selectors.workshops_near(
         postal_code=near if near is not None else getattr(profile, "postal_code", ""),
@@ -217,18 +218,18 @@ def available_times(
 ) -> dict:
     workshop = Workshop.objects.filter(pk=workshop_id).first()
     if workshop is None:
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
     zone = parse_zone(tz) if tz else workshop.time_zone
     if (session_id is None) == (duration is None):
-        raise InvalidInput("Give session_id or duration (minutes).", field="duration")
+        raise InvalidInput(_("Give session_id or duration (minutes)."), field="duration")
     if session_id is not None:
         session = Session.objects.filter(pk=session_id, customer=_user(request)).first()
         if session is None:
-            raise NotFound("No such session.")
+            raise NotFound(_("No such session."))
         minutes = services.visit_plan_for_session(session, workshop.pk)[1]
     else:
         if not 15 <= duration <= 1440:  # type: ignore[operator]
-            raise InvalidInput("Duration must be between 15 and 1440 minutes.", field="duration")
+            raise InvalidInput(_("Duration must be between 15 and 1440 minutes."), field="duration")
         minutes = duration  # type: ignore[assignment]
     start, end = _window(from_, to, workshop.time_zone)
     slots = availability.visit_slots(workshop, start, end, timedelta(minutes=minutes))
@@ -354,7 +355,7 @@ def workshop_appointments(
     if workshop_id is None and mine:
         workshop_id = mine[0]
     if workshop_id not in mine:
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
     return list(selectors.workshop_visits(workshop_id, tab).select_related("workshop"))
 
 

@@ -15,6 +15,7 @@ mechanic from being booked for a remote session during a visit.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from autodoctor.accounts.models import MechanicProfile, Vehicle, Workshop
 from autodoctor.booking.models import Reservation, ServiceType, Session
@@ -24,15 +25,15 @@ REASON_MAX = 300
 
 
 class VisitStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"  # waiting for the workshop; holds its time
-    COUNTERED = "countered", "Other time offered"  # waiting for the customer; holds the new time
-    CONFIRMED = "confirmed", "Confirmed"
-    CHECKED_IN = "checked_in", "Checked in"
-    COMPLETED = "completed", "Completed"
-    DECLINED = "declined", "Declined"
-    EXPIRED = "expired", "Expired"
-    CANCELLED = "cancelled", "Cancelled"
-    NO_SHOW = "no_show", "No-show"
+    REQUESTED = "requested", _("Requested")  # waiting for the workshop; holds its time
+    COUNTERED = "countered", _("Other time offered")  # waiting for the customer; holds the new time
+    CONFIRMED = "confirmed", _("Confirmed")
+    CHECKED_IN = "checked_in", _("Checked in")
+    COMPLETED = "completed", _("Completed")
+    DECLINED = "declined", _("Declined")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+    NO_SHOW = "no_show", _("No-show")
 
 
 # Statuses whose visit occupies a bay (the database guard counts exactly these).
@@ -47,8 +48,8 @@ WAITING_STATUSES = (VisitStatus.REQUESTED, VisitStatus.COUNTERED)
 
 
 class VisitMode(models.TextChoices):
-    DROP_OFF = "drop_off", "Drop off the car"
-    WAIT = "wait", "Wait on site"
+    DROP_OFF = "drop_off", _("Drop off the car")
+    WAIT = "wait", _("Wait on site")
 
 
 class Visit(models.Model):
@@ -62,7 +63,7 @@ class Visit(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="visits",
-        help_text="The remote session this visit follows up",
+        help_text=_("The remote session this visit follows up"),
     )
     vehicle = models.ForeignKey(
         Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
@@ -73,12 +74,12 @@ class Visit(models.Model):
     duration_minutes = models.PositiveSmallIntegerField()
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
-    bay = models.PositiveSmallIntegerField(help_text="1..bays; chosen when the time is taken")
+    bay = models.PositiveSmallIntegerField(help_text=_("1..bays; chosen when the time is taken"))
     status = models.CharField(
         max_length=12, choices=VisitStatus.choices, default=VisitStatus.REQUESTED
     )
     expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="Requested / other time offered: the answer is due"
+        null=True, blank=True, help_text=_("Requested / other time offered: the answer is due")
     )
     mode = models.CharField(max_length=10, choices=VisitMode.choices, default=VisitMode.DROP_OFF)
     customer_notes = models.TextField(max_length=NOTES_MAX, blank=True)
@@ -86,7 +87,7 @@ class Visit(models.Model):
     decline_reason = models.CharField(max_length=REASON_MAX, blank=True)
     counter_reason = models.CharField(max_length=REASON_MAX, blank=True)
     requested_starts_at = models.DateTimeField(
-        null=True, blank=True, help_text="The customer's time, when the workshop offered another"
+        null=True, blank=True, help_text=_("The customer's time, when the workshop offered another")
     )
     assigned_mechanic = models.ForeignKey(
         MechanicProfile,
@@ -98,7 +99,7 @@ class Visit(models.Model):
     mechanic_reservation = models.OneToOneField(
         Reservation, null=True, blank=True, on_delete=models.SET_NULL, related_name="visit"
     )
-    sequence = models.PositiveSmallIntegerField(default=0, help_text="Calendar SEQUENCE")
+    sequence = models.PositiveSmallIntegerField(default=0, help_text=_("Calendar SEQUENCE"))
     cancelled_by = models.CharField(max_length=12, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User, Workshop
 from autodoctor.availability.engine import Interval
@@ -120,7 +121,7 @@ def access_visit(user: User, visit_id: int) -> Visit:
         .first()
     )
     if visit is None:
-        raise NotFound("No such visit.")
+        raise NotFound(_("No such visit."))
     return visit
 
 

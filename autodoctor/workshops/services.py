@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
 from autodoctor.availability import service as availability
@@ -87,8 +88,13 @@ def _transition(
     the visit row locked. The caller saves the visit's other fields first."""
     if to not in ALLOWED[visit.status]:
         raise InvalidTransition(
-            f"This visit is {visit.get_status_display().lower()}; it cannot become "
-            f"{VisitStatus(to).label.lower()}.",
+            _(
+                "This visit is %(visit_get_status_display_lower)s; it cannot become %(visitstatus_to_label_lower)s."
+            )
+            % {
+                "visit_get_status_display_lower": visit.get_status_display().lower(),
+                "visitstatus_to_label_lower": VisitStatus(to).label.lower(),
+            },
             current_status=visit.status,
             requested_status=to,
         )
@@ -123,14 +129,14 @@ def _visible(visit_id: int, user: User, *, as_role: str, lock: bool = False) -> 
         .first()
     )
     if visit is None:
-        raise NotFound("No such visit.")
+        raise NotFound(_("No such visit."))
     is_staff = user.is_platform_admin or visit.workshop_id in staff_workshop_ids(user)
     if as_role == "customer" and visit.customer_id != user.pk:
-        raise NotAllowed("Only the customer who asked for this visit can do that.")
+        raise NotAllowed(_("Only the customer who asked for this visit can do that."))
     if as_role == "workshop" and not is_staff:
-        raise NotAllowed("Only the workshop's staff can do that.")
+        raise NotAllowed(_("Only the workshop's staff can do that."))
     if as_role == "any" and not (is_staff or visit.customer_id == user.pk):
-        raise NotAllowed("Only the customer or the workshop can do that.")
+        raise NotAllowed(_("Only the customer or the workshop can do that."))
     return visit
 
 
@@ -187,26 +193,29 @@ def _time_refusal(
     nxt = _next_times(workshop_id, duration, max(starts_at, now), now=now, ignore=ignore)
     if starts_at <= now:
         raise Conflict(
-            "That time has already passed; pick another time.",
+            _("That time has already passed; pick another time."),
             code="slot_in_past",
             next_free_slots=nxt,
         )
     if starts_at < now + rules.min_notice:
         hours = rules.min_notice / timedelta(hours=1)
         raise SlotUnavailable(
-            f"This workshop needs {hours:g} hours' notice; pick a later time.",
+            _("This workshop needs %(hours)s hours' notice; pick a later time.")
+            % {"hours": format(hours, "g")},
             code="too_soon",
             next_free_slots=nxt,
         )
     if starts_at > now + rules.max_advance:
         raise SlotUnavailable(
-            f"This workshop takes bookings up to {rules.max_advance.days} days ahead.",
+            _("This workshop takes bookings up to %(rules_max_advance_days)s days ahead.")
+            % {"rules_max_advance_days": rules.max_advance.days},
             code="too_far_ahead",
             next_free_slots=nxt,
         )
     raise SlotUnavailable(
-        "The workshop has no free bay for the whole visit at that time (or is closed). "
-        "Pick one of the listed times.",
+        _(
+            "The workshop has no free bay for the whole visit at that time (or is closed). Pick one of the listed times."
+        ),
         next_free_slots=nxt,
     )
 
@@ -244,13 +253,15 @@ def _place(visit: Visit, *, now: datetime, bay: int | None = None) -> None:
     )
     bays = visit.workshop.max_concurrent_appointments
     if bay is not None and not 1 <= bay <= bays:
-        raise InvalidInput(f"This workshop has bays 1 to {bays}.", field="bay")
+        raise InvalidInput(_("This workshop has bays 1 to %(bays)s.") % {"bays": bays}, field="bay")
     for _attempt in range(bays):
         free = _free_bays(visit, now=now)
         if bay is not None:
             if bay not in free:
                 raise SlotUnavailable(
-                    f"Bay {bay} is taken at that time.", code="bay_taken", free_bays=free
+                    _("Bay %(bay)s is taken at that time.") % {"bay": bay},
+                    code="bay_taken",
+                    free_bays=free,
                 )
             choice = bay
         elif not free:
@@ -266,7 +277,9 @@ def _place(visit: Visit, *, now: datetime, bay: int | None = None) -> None:
             if BAY_GUARD not in str(exc):
                 raise
             if bay is not None:
-                raise SlotUnavailable(f"Bay {bay} was just taken.", code="bay_taken") from exc
+                raise SlotUnavailable(
+                    _("Bay %(bay)s was just taken.") % {"bay": bay}, code="bay_taken"
+                ) from exc
     raise _BayRace
 
 
@@ -291,11 +304,14 @@ def _assign(visit: Visit, mechanic_id: int | None, *, now: datetime) -> None:
         .first()
     )
     if mechanic is None:
-        raise InvalidInput("Choose one of this workshop's own mechanics.", field="mechanic_id")
+        raise InvalidInput(_("Choose one of this workshop's own mechanics."), field="mechanic_id")
     free = availability.free_intervals(mechanic, visit.starts_at, visit.ends_at, now=now)
     if not any(iv.start <= visit.starts_at and visit.ends_at <= iv.end for iv in free):
         raise SlotUnavailable(
-            f"{mechanic} is not free for all of this visit (hours, time off or another booking).",
+            _(
+                "%(mechanic)s is not free for all of this visit (hours, time off or another booking)."
+            )
+            % {"mechanic": mechanic},
             code="mechanic_busy",
             mechanic_id=mechanic.pk,
         )
@@ -314,7 +330,7 @@ def _run(work: Callable[[], Visit], *, full: Callable[[], SlotUnavailable]) -> V
 
 def _full(workshop_id: int, duration: timedelta, starts_at: datetime, now: datetime, ignore=()):
     return lambda: SlotUnavailable(
-        "That time was just taken: every bay is booked then. Pick another time.",
+        _("That time was just taken: every bay is booked then. Pick another time."),
         next_free_slots=_next_times(
             workshop_id, duration, max(starts_at, now), now=now, ignore=ignore
         ),
@@ -324,13 +340,19 @@ def _full(workshop_id: int, duration: timedelta, starts_at: datetime, now: datet
 def _text(value: str, *, field: str, label: str, limit: int) -> str:
     text = (value or "").strip()
     if len(text) > limit:
-        raise InvalidInput(f"The {label} is longer than {limit} characters.", field=field)
+        raise InvalidInput(
+            _("The %(label)s is longer than %(limit)s characters.")
+            % {"label": label, "limit": limit},
+            field=field,
+        )
     return text
 
 
 def _aware(value: datetime, field: str = "start") -> datetime:
     if timezone.is_naive(value):
-        raise InvalidInput("The time needs a time zone (e.g. 2026-12-01T15:00:00Z).", field=field)
+        raise InvalidInput(
+            _("The time needs a time zone (e.g. 2026-12-01T15:00:00Z)."), field=field
+        )
     return value
 
 
@@ -365,20 +387,20 @@ def visit_request_from_session(
     now = now or timezone.now()
     starts_at = _aware(request.starts_at)
     if request.mode not in VisitMode.values:
-        raise InvalidInput("Choose drop-off or wait on site.", field="mode")
-    notes = _text(request.notes, field="notes", label="note", limit=NOTES_MAX)
+        raise InvalidInput(_("Choose drop-off or wait on site."), field="mode")
+    notes = _text(request.notes, field="notes", label=_("note"), limit=NOTES_MAX)
     session = Session.objects.filter(pk=session_id, customer=customer).first()
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     if session.status != SessionStatus.COMPLETED:
         raise Conflict(
-            "An in-person visit can be booked once the remote session is completed.",
+            _("An in-person visit can be booked once the remote session is completed."),
             code="session_not_completed",
             current_status=session.status,
         )
     workshop = Workshop.objects.filter(pk=request.workshop_id).first()
     if workshop is None:
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
     service_type, minutes = visit_plan_for_session(session, workshop.pk)
     duration = timedelta(minutes=minutes)
     _time_refusal(workshop.pk, starts_at, duration, now=now)
@@ -388,7 +410,7 @@ def visit_request_from_session(
         _share_lock_workshop(workshop.pk)
         if Visit.objects.filter(session=session, status__in=HOLDING_STATUSES).exists():
             raise Conflict(
-                "You already have an open visit for this session; change or cancel it instead.",
+                _("You already have an open visit for this session; change or cancel it instead."),
                 code="visit_exists",
             )
         visit = Visit(
@@ -422,7 +444,7 @@ def visit_request_from_session(
     except IntegrityError as exc:
         if "visit_one_open_per_session" in str(exc):
             raise Conflict(
-                "You already have an open visit for this session; change or cancel it instead.",
+                _("You already have an open visit for this session; change or cancel it instead."),
                 code="visit_exists",
             ) from exc
         raise
@@ -450,7 +472,7 @@ def visit_counter_decline(*, customer: User, visit_id: int, now: datetime | None
     def work() -> Visit:
         visit = _lock(visit_id, customer, as_role="customer")
         if visit.status != V.COUNTERED:
-            raise _not_now(visit, "decline an offered time")
+            raise _not_now(visit, _("decline an offered time"))
         visit.cancelled_by = "customer"
         _unassign(visit, now=now)
         _transition(visit, V.CANCELLED, actor=customer, action="workshops.visit.counter_declined")
@@ -462,11 +484,16 @@ def visit_counter_decline(*, customer: User, visit_id: int, now: datetime | None
 def _still_open(visit: Visit, status: str, *, now: datetime, who: str) -> None:
     """Precondition for answering a waiting visit: in `status` and not lapsed."""
     if visit.status != status:
-        raise _not_now(visit, "answer it")
+        raise _not_now(visit, _("answer it"))
     if visit.expires_at is not None and visit.expires_at <= now:
         when = visit.expires_at.isoformat()
         raise InvalidTransition(
-            f"This {who} lapsed at {when} and the time was freed.",
+            (
+                _("This offer lapsed at %(when)s and the time was freed.")
+                if who == "offer"
+                else _("This request lapsed at %(when)s and the time was freed.")
+            )
+            % {"when": when},
             code="visit_lapsed",
             current_status=V.EXPIRED,
             expired_at=when,
@@ -475,7 +502,8 @@ def _still_open(visit: Visit, status: str, *, now: datetime, who: str) -> None:
 
 def _not_now(visit: Visit, what: str) -> InvalidTransition:
     return InvalidTransition(
-        f"This visit is {visit.get_status_display().lower()}; you cannot {what} now.",
+        _("This visit is %(visit_get_status_display_lower)s; you cannot %(what)s now.")
+        % {"visit_get_status_display_lower": visit.get_status_display().lower(), "what": what},
         current_status=visit.status,
     )
 
@@ -489,14 +517,14 @@ def visit_cancel(
     """The customer or the workshop cancels a visit that has not started. No money moves:
     in-person work is paid at the workshop (docs/workshops.md)."""
     now = now or timezone.now()
-    reason = _text(reason, field="reason", label="reason", limit=REASON_MAX)
+    reason = _text(reason, field="reason", label=_("reason"), limit=REASON_MAX)
 
     def work() -> Visit:
         visit = _lock(visit_id, user, as_role="any")
         role = "customer" if visit.customer_id == user.pk else "workshop"
         if visit.status == V.CONFIRMED and visit.starts_at <= now:
             raise InvalidTransition(
-                "This visit has started; the workshop marks it checked in or a no-show.",
+                _("This visit has started; the workshop marks it checked in or a no-show."),
                 current_status=visit.status,
             )
         visit.cancelled_by = role
@@ -532,7 +560,7 @@ def visit_reschedule(
         by_customer = visit.customer_id == user.pk
         allowed = (V.REQUESTED, V.CONFIRMED) if by_customer else (V.CONFIRMED,)
         if visit.status not in allowed:
-            raise _not_now(visit, "move it")
+            raise _not_now(visit, _("move it"))
         previous = visit.starts_at
         visit.starts_at, visit.ends_at = starts_at, starts_at + duration
         visit.sequence += 1
@@ -609,7 +637,7 @@ def visit_counter(
     bay) and waits for the customer, who accepts or declines within the response window."""
     now = now or timezone.now()
     starts_at = _aware(starts_at)
-    reason = _text(reason, field="reason", label="reason", limit=REASON_MAX)
+    reason = _text(reason, field="reason", label=_("reason"), limit=REASON_MAX)
     visit = _visible(visit_id, user, as_role="workshop")
     duration = timedelta(minutes=visit.duration_minutes)
     _time_refusal(visit.workshop_id, starts_at, duration, now=now, ignore={visit.pk})
@@ -642,14 +670,16 @@ def visit_counter(
 
 def visit_decline(*, user: User, visit_id: int, reason: str, now: datetime | None = None) -> Visit:
     now = now or timezone.now()
-    reason = _text(reason, field="reason", label="reason", limit=REASON_MAX)
+    reason = _text(reason, field="reason", label=_("reason"), limit=REASON_MAX)
     if not reason:
-        raise InvalidInput("Say why you decline, so the customer knows what to do.", field="reason")
+        raise InvalidInput(
+            _("Say why you decline, so the customer knows what to do."), field="reason"
+        )
 
     def work() -> Visit:
         visit = _lock(visit_id, user, as_role="workshop")
         if visit.status != V.REQUESTED:
-            raise _not_now(visit, "decline it")
+            raise _not_now(visit, _("decline it"))
         visit.decline_reason = reason
         _transition(
             visit,
@@ -677,7 +707,7 @@ def visit_assign(
     def work() -> Visit:
         visit = _lock(visit_id, user, as_role="workshop")
         if visit.status not in (V.REQUESTED, V.CONFIRMED, V.CHECKED_IN):
-            raise _not_now(visit, "assign it")
+            raise _not_now(visit, _("assign it"))
         if bay is not None and bay != visit.bay:
             _place(visit, now=now, bay=bay)
         previous = visit.assigned_mechanic_id
@@ -701,7 +731,7 @@ def visit_check_in(*, user: User, visit_id: int, now: datetime | None = None) ->
         visit = _lock(visit_id, user, as_role="workshop")
         if visit.status == V.CONFIRMED and now < visit.starts_at - timedelta(hours=12):
             raise InvalidTransition(
-                "Check in on the day of the visit.", current_status=visit.status
+                _("Check in on the day of the visit."), current_status=visit.status
             )
         _transition(visit, V.CHECKED_IN, actor=user, action="workshops.visit.checked_in")
         return visit
@@ -713,7 +743,7 @@ def visit_complete(
     *, user: User, visit_id: int, notes: str = "", now: datetime | None = None
 ) -> Visit:
     now = now or timezone.now()
-    notes = _text(notes, field="notes", label="final notes", limit=NOTES_MAX)
+    notes = _text(notes, field="notes", label=_("final notes"), limit=NOTES_MAX)
 
     def work() -> Visit:
         visit = _lock(visit_id, user, as_role="workshop")
@@ -732,7 +762,7 @@ def visit_no_show(*, user: User, visit_id: int, now: datetime | None = None) -> 
         visit = _lock(visit_id, user, as_role="workshop")
         if visit.status == V.CONFIRMED and now < visit.starts_at + NO_SHOW_AFTER:
             raise InvalidTransition(
-                "A visit can be marked a no-show 15 minutes after its start.",
+                _("A visit can be marked a no-show 15 minutes after its start."),
                 current_status=visit.status,
             )
         _unassign(visit, now=now)
@@ -791,8 +821,10 @@ def workshop_bays_change(*, workshop: Workshop, bays: int, now: datetime) -> Non
     if stuck:
         names = ", ".join(f"#{v.pk} ({v.starts_at:%Y-%m-%d %H:%M} UTC)" for v in stuck[:5])
         raise Conflict(
-            f"{len(stuck)} booked visit(s) need more than {bays} bays at once: {names}. "
-            "Move or cancel them first.",
+            _(
+                "%(len_stuck)s booked visit(s) need more than %(bays)s bays at once: %(names)s. Move or cancel them first."
+            )
+            % {"len_stuck": len(stuck), "bays": bays, "names": names},
             code="bays_in_use",
             field="bays",
             visits=[v.pk for v in stuck],

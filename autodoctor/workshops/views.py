@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from autodoctor.accounts.models import User, Workshop
@@ -51,12 +52,12 @@ def _htmx(request: HttpRequest) -> bool:
 def _start(request: HttpRequest) -> datetime:
     raw = request.POST.get("start", "")
     if not raw:
-        raise InvalidInput("Pick one of the free times.", field="start")
+        raise InvalidInput(_("Pick one of the free times."), field="start")
     try:
         return parse_start(raw)
     except ValidationError:  # not an offered time
         raise InvalidInput(
-            "That is not a time we offered; pick one again.", field="start"
+            _("That is not a time we offered; pick one again."), field="start"
         ) from None
 
 
@@ -65,7 +66,8 @@ def _optional_int(request: HttpRequest, name: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise InvalidInput(f"Choose a {name}.", field=name)
+        message = _("Choose a mechanic.") if name == "mechanic" else _("Choose a bay.")
+        raise InvalidInput(message, field=name)
     return int(raw)
 
 
@@ -74,7 +76,8 @@ def _refused_time(request: HttpRequest, error: SlotUnavailable, workshop: Worksh
     times, in the workshop's zone."""
     others = error.data.get("next_free_slots") or []
     hint = ", ".join(format_when(datetime.fromisoformat(s), workshop.time_zone) for s in others[:3])
-    messages.error(request, error.message + (f" Next free: {hint}." if hint else ""))
+    next_free = (" " + _("Next free: %(times)s.") % {"times": hint}) if hint else ""
+    messages.error(request, error.message + next_free)
     return HttpResponseRedirect(back)
 
 
@@ -101,10 +104,10 @@ def _completed_session(request: HttpRequest, session_id: int) -> Session:
         .first()
     )
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     if session.status != SessionStatus.COMPLETED:
         raise Conflict(
-            "An in-person visit can be booked once the remote session is completed.",
+            _("An in-person visit can be booked once the remote session is completed."),
             code="session_not_completed",
         )
     return session
@@ -146,7 +149,7 @@ def visit_new_at(request: HttpRequest, session_id: int, workshop_id: int) -> Htt
     session = _completed_session(request, session_id)
     workshop = Workshop.objects.filter(pk=workshop_id).first()
     if workshop is None:
-        raise NotFound("No such workshop.")
+        raise NotFound(_("No such workshop."))
     here = reverse("workshops:visit_new_at", args=[session.pk, workshop.pk])
     if request.method == "POST":
         request_ = services.VisitRequest(
@@ -161,7 +164,10 @@ def visit_new_at(request: HttpRequest, session_id: int, workshop_id: int) -> Htt
             )
         except SlotUnavailable as error:
             return _refused_time(request, error, workshop, here)
-        messages.success(request, f"Sent to {workshop}. The time is held while they answer.")
+        messages.success(
+            request,
+            _("Sent to %(workshop)s. The time is held while they answer.") % {"workshop": workshop},
+        )
         return redirect("workshops:visit_detail", visit.pk)
     service_type, minutes = services.visit_plan_for_session(session, workshop.pk)
     context = _picker(request, workshop, minutes, url=here)
@@ -361,8 +367,12 @@ def _time_page(request: HttpRequest, visit_id: int, *, counter: bool) -> HttpRes
     allowed = _actions(visit, role, now=timezone.now())
     if not allowed.get("counter" if counter else "move"):
         raise NotAllowed(
-            f"This visit is {visit.get_status_display().lower()}; it cannot be "
-            f"{'offered another time' if counter else 'moved'} now."
+            (
+                _("This visit is %(status)s; it cannot be offered another time now.")
+                if counter
+                else _("This visit is %(status)s; it cannot be moved now.")
+            )
+            % {"status": visit.get_status_display().lower()}
         )
     context = _picker(request, visit.workshop, visit.duration_minutes, url=here, ignore=(visit.pk,))
     if _htmx(request):
@@ -414,10 +424,10 @@ def staff_required(view: View) -> View:
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         ids = selectors.staff_workshop_ids(_user(request))
         if not ids:
-            raise NotAllowed("This page is for workshop staff.")
+            raise NotAllowed(_("This page is for workshop staff."))
         raw = request.GET.get("workshop", "")
         if raw and (not raw.isdigit() or int(raw) not in ids):
-            raise NotFound("No such workshop.")
+            raise NotFound(_("No such workshop."))
         shops = list(Workshop.objects.filter(pk__in=ids).prefetch_related("hours"))
         chosen = next((w for w in shops if str(w.pk) == raw), shops[0])
         return view(request, chosen, shops, *args, **kwargs)

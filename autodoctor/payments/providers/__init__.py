@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from autodoctor.errors import DomainError, NotFound
 
@@ -110,7 +111,7 @@ def provider_for(name: str) -> PaymentProvider:
         from .simulated import SimulatedProvider
 
         return SimulatedProvider(settings.SIMULATED_PAYMENTS_SECRET)
-    raise NotFound(f"The {name} payment provider is not enabled.")
+    raise NotFound(_("The %(name)s payment provider is not enabled.") % {"name": name})
 
 
 def active_provider_name() -> str | None:
@@ -127,7 +128,7 @@ def active_provider() -> PaymentProvider:
     if (name := active_provider_name()) is not None:
         return provider_for(name)
     raise DomainError(
-        "Card payments are not configured (set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET).",
+        _("Card payments are not configured (set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET)."),
         code="card_payments_unavailable",
         status=503,
     )

@@ -9,6 +9,7 @@ refunds twice. Webhook signatures are verified in services/webhooks.py with the 
 import logging
 
 import stripe
+from django.utils.translation import gettext as _
 
 from . import CheckoutCreated, CheckoutRequest, ProviderError, RefundCreated, TransferRequest
 
@@ -56,7 +57,7 @@ class StripeProvider:
         except stripe.StripeError as exc:
             log.warning("stripe checkout create failed: %s", exc)
             raise ProviderError(
-                "The card payment service is unavailable; try again or pay another way."
+                _("The card payment service is unavailable; try again or pay another way.")
             ) from exc
         return CheckoutCreated(checkout_id=session.id, url=session.url or "")
 
@@ -65,7 +66,7 @@ class StripeProvider:
             stripe.checkout.Session.expire(checkout_id, api_key=self._api_key)
         except stripe.StripeError as exc:
             log.warning("stripe checkout expire failed for %s: %s", checkout_id, exc)
-            raise ProviderError("The checkout could not be closed.") from exc
+            raise ProviderError(_("The checkout could not be closed.")) from exc
 
     def refund_create(
         self,
@@ -86,7 +87,7 @@ class StripeProvider:
         except stripe.StripeError as exc:
             log.warning("stripe refund failed: %s", exc)
             raise ProviderError(
-                "The card refund could not be sent yet; it will be retried."
+                _("The card refund could not be sent yet; it will be retried.")
             ) from exc
         return RefundCreated(refund_id=refund.id, status=refund.status or "pending")
 

@@ -40,6 +40,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.booking import services as booking
@@ -216,7 +217,7 @@ def _confirm_with(payment: Payment, *, now: datetime) -> Payment:
     payment.refresh_from_db()
     if payment.status != S.SUCCEEDED:  # the booking was confirmed some other way meanwhile
         _payment_close_failed(payment.pk, outcome="already_confirmed", detail={}, now=now)
-        raise Conflict("This booking is already confirmed.", code="already_confirmed")
+        raise Conflict(_("This booking is already confirmed."), code="already_confirmed")
     return payment
 
 
@@ -240,12 +241,12 @@ def payment_with_waiver(
         return settled
     plan = payable.session.plan
     if not accepted:
-        raise InvalidInput("Accept the waiver to book a free session.", field="waiver_accepted")
+        raise InvalidInput(_("Accept the waiver to book a free session."), field="waiver_accepted")
     if text_version not in WAIVER_TEXTS:
-        raise InvalidInput("Unknown waiver version; reload the page.", field="waiver_version")
+        raise InvalidInput(_("Unknown waiver version; reload the page."), field="waiver_version")
     _check_payable(payable, now=now)
     if plan.code == TRIAL_PLAN_CODE and not trial_available(customer):
-        raise TrialAlreadyUsed("You have already used your trial session.")
+        raise TrialAlreadyUsed(_("You have already used your trial session."))
     payment = _payment_open(
         payable, method=PaymentMethod.WAIVER, quote=None, waiver_text_version=text_version
     )
@@ -273,8 +274,13 @@ def payment_with_credits(
     balance = credit_balance_cents(customer)
     if balance < quote.total_cents:
         raise credits.InsufficientCredits(
-            f"Not enough credits: you have {money_label(balance, plan.currency)}, "
-            f"this plan costs {money_label(quote.total_cents, plan.currency)} with tax.",
+            _(
+                "Not enough credits: you have %(money_label_balance_plan_curre)s, this plan costs %(money_label_quote_total_cents)s with tax."
+            )
+            % {
+                "money_label_balance_plan_curre": money_label(balance, plan.currency),
+                "money_label_quote_total_cents": money_label(quote.total_cents, plan.currency),
+            },
             balance_cents=balance,
             needed_cents=quote.total_cents,
         )
@@ -365,7 +371,7 @@ def payment_checkout_start(
         # tab): the cancel saw no checkout to close, so close it here, unpaid.
         checkouts_close(payable.session.pk, now=now)
         raise Conflict(
-            "This booking was closed while the payment page was opening; nothing was charged.",
+            _("This booking was closed while the payment page was opening; nothing was charged."),
             code="session_closed",
         )
     payment.refresh_from_db()
@@ -407,7 +413,9 @@ def reservation_pay_and_confirm(
         payment = payment_checkout_start(customer=customer, reservation_id=reservation_id, now=now)
         if payment.status != S.SUCCEEDED:
             raise PaymentRequired(
-                "This plan is paid: complete the card checkout (or pay with credits) to confirm.",
+                _(
+                    "This plan is paid: complete the card checkout (or pay with credits) to confirm."
+                ),
                 checkout_url=payment.checkout_url,
                 payment_id=payment.pk,
                 amount_cents=payment.amount_cents,
@@ -513,7 +521,7 @@ def _settle_confirmation(event: SessionEvent) -> None:
         if event.data.get("mode") == "immediate":
             # Nobody is offered an unpaid start-now session (plan §1.2), whoever asks.
             raise PaymentRequired(
-                "A start-now session goes out to mechanics only once it is paid for.",
+                _("A start-now session goes out to mechanics only once it is paid for."),
                 session_id=session.pk,
             )
         return  # confirmed without a payment of ours (e.g. an admin tool): nothing to settle
@@ -525,7 +533,7 @@ def _settle_confirmation(event: SessionEvent) -> None:
         .first()
     )
     if payment is None or payment.reservation_id != event.data.get("reservation_id"):
-        raise Conflict("This payment does not belong to this booking.", code="payment_mismatch")
+        raise Conflict(_("This payment does not belong to this booking."), code="payment_mismatch")
     if payment.method == PaymentMethod.CREDITS and payment.status == S.PENDING:
         credits.credits_move(
             customer=payment.customer,
@@ -538,7 +546,8 @@ def _settle_confirmation(event: SessionEvent) -> None:
         _waiver_record(payment)
     elif not (payment.method == PaymentMethod.CARD and payment.status == S.PAID):
         raise Conflict(
-            f"This payment is {payment.status}; it cannot confirm the booking.",
+            _("This payment is %(payment_status)s; it cannot confirm the booking.")
+            % {"payment_status": payment.status},
             code="payment_not_settleable",
         )
     payment_transition(payment, S.SUCCEEDED, now=timezone.now())
@@ -571,5 +580,5 @@ def _waiver_record(payment: Payment) -> Waiver:
     except IntegrityError as exc:
         # PostgreSQL names the constraint; SQLite names the column of the partial index.
         if TRIAL_CONSTRAINT in str(exc) or "payments_waiver.customer_id" in str(exc):
-            raise TrialAlreadyUsed("You have already used your trial session.") from exc
+            raise TrialAlreadyUsed(_("You have already used your trial session.")) from exc
         raise

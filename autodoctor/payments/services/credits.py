@@ -8,6 +8,7 @@ balance and is refused, and its booking rolls back with it.
 """
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import DomainError, InvalidInput
@@ -46,8 +47,13 @@ def credits_move(
     new_balance = account.balance_cents + delta_cents
     if new_balance < 0:
         raise InsufficientCredits(
-            f"Not enough credits: you have {money_label(account.balance_cents)}, "
-            f"this needs {money_label(-delta_cents)}.",
+            _(
+                "Not enough credits: you have %(money_label_account_balance_ce)s, this needs %(money_label_delta_cents)s."
+            )
+            % {
+                "money_label_account_balance_ce": money_label(account.balance_cents),
+                "money_label_delta_cents": money_label(-delta_cents),
+            },
             balance_cents=account.balance_cents,
             needed_cents=-delta_cents,
         )
@@ -57,7 +63,7 @@ def credits_move(
             account.save(update_fields=["balance_cents", "updated_at"])
     except IntegrityError as exc:  # the guarantee: the database refused a negative balance
         if BALANCE_CONSTRAINT in str(exc):
-            raise InsufficientCredits("Not enough credits.") from exc
+            raise InsufficientCredits(_("Not enough credits.")) from exc
         raise
     return CreditEntry.objects.create(
         account=account,
@@ -74,9 +80,9 @@ def credits_move(
 def credits_grant(*, customer: User, amount_cents: int, note: str, granted_by: User) -> CreditEntry:
     """An admin gives a customer credits (goodwill, a promotion, a manual refund)."""
     if amount_cents <= 0:
-        raise InvalidInput("Grant a positive amount.", field="amount")
+        raise InvalidInput(_("Grant a positive amount."), field="amount")
     if not customer.is_customer:
-        raise InvalidInput("Credits can only be granted to customers.", field="customer")
+        raise InvalidInput(_("Credits can only be granted to customers."), field="customer")
     with transaction.atomic(durable=True):
         return credits_move(
             customer=customer,

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import MechanicProfile, User, Workshop
 from autodoctor.errors import Conflict, DomainError
@@ -61,7 +62,7 @@ def payout_run_start(*, now: datetime | None = None, started_by: User | None = N
     provider = active_provider_name()
     if provider is None:
         raise DomainError(
-            "Payouts need a payment provider (Stripe, or the simulated one offline).",
+            _("Payouts need a payment provider (Stripe, or the simulated one offline)."),
             code="payouts_unavailable",
             status=503,
         )
@@ -76,7 +77,9 @@ def payout_run_start(*, now: datetime | None = None, started_by: User | None = N
                 transaction.on_commit(partial(payout_send, payout.pk), robust=True)
     except IntegrityError as exc:
         raise Conflict(
-            "Another payout run claimed these earnings at the same moment; nothing was paid twice.",
+            _(
+                "Another payout run claimed these earnings at the same moment; nothing was paid twice."
+            ),
             code="payout_run_in_progress",
         ) from exc
     return run

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import Conflict, NotFound
@@ -26,7 +27,7 @@ def simulated_checkout_for(checkout_id: str, customer: User) -> Payment:
         .first()
     )
     if payment is None:
-        raise NotFound("No such checkout.")
+        raise NotFound(_("No such checkout."))
     return payment
 
 
@@ -70,7 +71,7 @@ def simulated_checkout_finish(
     if payment.status == PaymentStatus.FAILED:
         # Like an expired Stripe checkout (it ran out, failed, or we closed it when the
         # booking was cancelled): nothing can be paid here any more.
-        raise Conflict("This checkout is closed; nothing was charged.", code="checkout_closed")
+        raise Conflict(_("This checkout is closed; nothing was charged."), code="checkout_closed")
     if payment.status != PaymentStatus.PENDING:
         return payment  # paid already (a resubmitted "Pay"): nothing happens twice
     simulated_event_send(payment, paid=outcome == "pay", now=now)

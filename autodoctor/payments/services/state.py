@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+
 from autodoctor.errors import InvalidTransition
 
 from ..models import Payment, PaymentStatus
@@ -22,7 +24,8 @@ def payment_transition(payment: Payment, to: str, *, now: datetime, **fields: ob
     payment row lock inside a transaction."""
     if to not in PAYMENT_MOVES[payment.status]:
         raise InvalidTransition(
-            f"This payment is {payment.status}; it cannot become {to}.",
+            _("This payment is %(payment_status)s; it cannot become %(to)s.")
+            % {"payment_status": payment.status, "to": to},
             current_status=payment.status,
             requested_status=to,
         )

@@ -27,6 +27,7 @@ import stripe
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.booking import services as booking
 from autodoctor.errors import Busy, DomainError, SlotUnavailable
@@ -64,7 +65,7 @@ class _Outcome:
 def _signature_timestamp(header: str) -> int:
     """The `t=` of a verified Stripe-Signature header ("t=1700000000,v1=…")."""
     for item in header.split(","):
-        key, _, value = item.strip().partition("=")
+        key, _sep, value = item.strip().partition("=")
         if key == "t" and value.isdigit():
             return int(value)
     return 0
@@ -81,12 +82,12 @@ def webhook_receive(
         )
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
         raise WebhookRejected(
-            "The webhook signature does not verify.", code="bad_signature"
+            _("The webhook signature does not verify."), code="bad_signature"
         ) from exc
     signed_at = _signature_timestamp(signature or "")
     if signed_at - (now or timezone.now()).timestamp() > WEBHOOK_TOLERANCE_SECONDS:
         raise WebhookRejected(
-            "The webhook signature's timestamp is in the future.", code="bad_signature"
+            _("The webhook signature's timestamp is in the future."), code="bad_signature"
         )
     try:
         event = json.loads(payload)
@@ -96,7 +97,7 @@ def webhook_receive(
             raise TypeError("data.object is not an object")
     except (ValueError, KeyError, TypeError) as exc:
         raise WebhookRejected(
-            "The event is not a valid Stripe event.", code="malformed_event"
+            _("The event is not a valid Stripe event."), code="malformed_event"
         ) from exc
 
     record = _event_store(provider_name, event_id, event_type, event)
