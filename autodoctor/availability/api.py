@@ -683,7 +683,7 @@ def available_slots(
     length = _duration(plan, duration)
     start, end = _window(from_, to, zone)
     if not 0 < mechanic_id < 2**63:  # plain SQL below: no id past a bigint exists
-        raise NotFound("No such mechanic.")
+        raise NotFound(_("No such mechanic."))
     # approved_only: the visibility rule of selectors.mechanic_public, in the service's
     # own profile query (NotFound alike), so the mechanic is read once.
     slots = service.available_slots(mechanic_id, start, end, length, approved_only=True)
