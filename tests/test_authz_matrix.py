@@ -54,6 +54,7 @@ from autodoctor.booking.models import SessionStatus as Status
 from autodoctor.integrations import services as integrations
 from autodoctor.integrations.models import Delivery
 from autodoctor.notifications.models import Notification
+from autodoctor.payments.models import PayoutRun
 from autodoctor.payments.services import checkout, credits
 from autodoctor.workshops.models import Visit
 from tests.booking.conftest import _plans_migration
@@ -375,6 +376,11 @@ API: dict[str, Route] = {
     "GET /api/payments/{payment_id}": Route(OWN_C, {"payment_id": "c1_payment"}),
     "GET /api/credits": Route(USER),
     "GET /api/earnings": Route(PAYEE),
+    "GET /api/payouts": Route(PAYEE),
+    "GET /api/payouts/runs": Route(STAFF),
+    "GET /api/payouts/runs/{run_id}": Route(STAFF, {"run_id": "payout_run"}),
+    "GET /api/statements/{year}": Route(PAYEE, {"year": 2031}),
+    "GET /api/statements/{year}/platform": Route(STAFF, {"year": 2031}),
     "GET /api/sessions/{session_id}/calendar.ics": Route(OWN_C, {"session_id": "c1_session"}),
     "GET /api/workshops": Route(USER),
     "GET /api/workshops/{workshop_id}/available-times": Route(USER, {"workshop_id": "w1_shop"}),
@@ -606,6 +612,7 @@ def world(db):
             created_at=NOW,
             expires_at=NOW + timedelta(days=7),
         )
+    payout_run = PayoutRun.objects.create(cutoff=NOW)  # admins' to read
     notification = Notification.objects.filter(recipient=c1.user).first()
     assert notification is not None, "the booking should have notified its customer"
     users = {
@@ -649,6 +656,7 @@ def world(db):
             "c1_claim": waiting.claim_session_id,
             "c1_done_session": done_session.pk,
             "applicant": applicant.pk,
+            "payout_run": payout_run.pk,
             "c1_endpoint": webhook.pk,
             "c1_delivery": Delivery.objects.get(endpoint=webhook).pk,
             "bogus": "not-a-real-token",
