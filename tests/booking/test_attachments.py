@@ -355,3 +355,13 @@ def test_a_cancelled_session_keeps_its_files_for_its_two_parties(booked):
     booked.refresh_from_db()
     assert booked.status == SessionStatus.CANCELLED
     assert attachments.attachment_for_viewer(row.pk, booked.mechanic.user) == row
+
+
+def test_closing_the_account_deletes_the_photos_and_their_files(booked, media):
+    from autodoctor.accounts import privacy
+    from tests.factories import PASSWORD
+
+    attachments.attachments_add(session_id=booked.pk, user=booked.customer, files=[image()])
+    attachments.attachments_add_pending(customer=booked.customer, files=[image()])
+    privacy.account_delete(user=booked.customer, password=PASSWORD, now=NOW)
+    assert not IntakeAttachment.objects.exists() and stored_files(media) == []
