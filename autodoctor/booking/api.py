@@ -596,7 +596,10 @@ def attachment_list(request: HttpRequest, session_id: int) -> list[IntakeAttachm
         "responses": {
             200: {
                 "description": "The file, with its recognised content type",
-                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+                "content": {
+                    kind: {"schema": {"type": "string", "format": "binary"}}
+                    for kind in attachments.CONTENT_TYPES
+                },
             }
         }
     },

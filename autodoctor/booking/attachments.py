@@ -53,7 +53,11 @@ MP4_BRANDS = {
     b"M4V ", b"M4VP", b"mmp4", b"MSNV", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"dash",
 }  # fmt: skip
 QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide"}  # QuickTime files older than the ftyp box
-ACCEPT = "image/jpeg,image/png,image/webp,image/heic,video/mp4,video/quicktime,video/webm"
+CONTENT_TYPES = (
+    "image/jpeg", "image/png", "image/webp", "image/heic",
+    "video/mp4", "video/quicktime", "video/webm",
+)  # fmt: skip
+ACCEPT = ",".join(CONTENT_TYPES)
 OPEN_STATUSES = {SessionStatus.PENDING, SessionStatus.SCHEDULED, SessionStatus.WAITING, SessionStatus.LIVE}  # fmt: skip
 
 
@@ -361,10 +365,11 @@ def session_attachments(session: Session, user: User) -> list[IntakeAttachment]:
 def attachment_for_viewer(
     attachment_id: int, user: User, *, session_id: int | None = None
 ) -> IntakeAttachment:
-    qs = IntakeAttachment.objects.filter(_viewer_scope(user), pk=attachment_id)
-    if session_id is not None:
-        qs = qs.filter(session_id=session_id)
-    row = qs.first()
+    row = IntakeAttachment.objects.filter(_viewer_scope(user), pk=attachment_id).first()
+    # The session compared here, not in SQL: a foreign-key lookup with an id beyond 64
+    # bits overflows SQLite's driver (a 500) where a primary-key lookup finds nothing.
+    if row is not None and session_id is not None and row.session_id != session_id:
+        row = None
     if row is None or not row.file.name:
         raise NotFound("No such photo or video.")
     return row
