@@ -165,6 +165,12 @@ PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_MINUTES", "60")) * 6
 INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "7"))
 MECHANIC_PHOTO_MAX_BYTES = int(os.environ.get("MECHANIC_PHOTO_MAX_MB", "5")) * 1024 * 1024
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Intake photos and video of the problem (booking/attachments.py): stored through the
+# default storage (STORAGES["default"], e.g. S3-compatible), served only after a check.
+INTAKE_PHOTO_MAX_MB = int(os.environ.get("INTAKE_PHOTO_MAX_MB", "10"))
+INTAKE_VIDEO_MAX_MB = int(os.environ.get("INTAKE_VIDEO_MAX_MB", "50"))
+INTAKE_ATTACHMENTS_MAX = int(os.environ.get("INTAKE_ATTACHMENTS_MAX", "5"))
+INTAKE_PENDING_HOURS = int(os.environ.get("INTAKE_PENDING_HOURS", "24"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -59,12 +59,23 @@ def run_in_child(script: str, db: str, child_args: list[str], *, postgres_url: s
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def timed(fn: Callable[[], object], runs: int, *, warm: bool = True) -> tuple[float, float]:
-    """(median, p95) seconds of `runs` calls, after one untimed warm-up call."""
+def timed(
+    fn: Callable[[], object],
+    runs: int,
+    *,
+    warm: bool = True,
+    setup: Callable[[], object] | None = None,
+) -> tuple[float, float]:
+    """(median, p95) seconds of `runs` calls, after one untimed warm-up call; `setup`
+    (untimed) runs before each call, e.g. to undo what the last one wrote."""
     if warm:
+        if setup:
+            setup()
         fn()
     samples = []
     for _ in range(runs):
+        if setup:
+            setup()
         started = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - started)

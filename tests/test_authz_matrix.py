@@ -20,14 +20,17 @@ Unsafe methods are sent only by callers who must be refused (so the matrix never
 an account or logs a session out); routes that act on the caller alone are called with GET.
 """
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image as PILImage
 
 from autodoctor.accounts.models import Invitation, InvitationKind, Role, Vehicle
 from autodoctor.accounts.services import api_token_create
@@ -39,8 +42,8 @@ from autodoctor.availability.models import (
     TimeOffStatus,
     WeeklyBlock,
 )
+from autodoctor.booking import attachments, waitlist
 from autodoctor.booking import services as booking
-from autodoctor.booking import waitlist
 from autodoctor.booking.models import (
     Diagnosis,
     Offer,
@@ -54,6 +57,7 @@ from autodoctor.booking.models import SessionStatus as Status
 from autodoctor.integrations import services as integrations
 from autodoctor.integrations.models import Delivery
 from autodoctor.notifications.models import Notification
+from autodoctor.payments.models import PayoutRun
 from autodoctor.payments.services import checkout, credits
 from autodoctor.workshops.models import Visit
 from tests.booking.conftest import _plans_migration
@@ -199,6 +203,10 @@ PAGES: dict[str, Route] = {
     "booking:session_end": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_extend": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_diagnosis": Route(OWN_C, {"session_id": "c1_session"}),
+    # Photos and video of the problem: the customer and the assigned mechanic only.
+    "booking:attachment": Route(OWN_C, {"attachment_id": "c1_attachment"}),
+    "booking:session_attachments_add": Route(OWN_C, {"session_id": "c1_session"}),
+    "booking:intake_attachment_remove": Route(OWN_C, {"attachment_id": "c1_upload"}),
     "booking:session_cancel": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:session_reschedule": Route(OWN_C, {"session_id": "c1_session"}),
     "booking:offers": Route(MECHANIC),
@@ -353,6 +361,11 @@ API: dict[str, Route] = {
     "POST /api/sessions/{session_id}/end": Route(OWN_C, {"session_id": "c1_session"}),
     "POST /api/sessions/{session_id}/extend": Route(OWN_C, {"session_id": "c1_session"}),
     "GET /api/sessions/{session_id}/diagnosis": Route(OWN_C, {"session_id": "c1_session"}),
+    "POST /api/sessions/{session_id}/attachments": Route(OWN_C, {"session_id": "c1_session"}),
+    "GET /api/sessions/{session_id}/attachments": Route(OWN_C, {"session_id": "c1_session"}),
+    "GET /api/sessions/{session_id}/attachments/{attachment_id}/content": Route(
+        OWN_C, {"session_id": "c1_session", "attachment_id": "c1_attachment"}
+    ),
     "PUT /api/sessions/{session_id}/diagnosis": Route(
         OWN_C,
         {"session_id": "c1_session"},
@@ -376,6 +389,11 @@ API: dict[str, Route] = {
     "GET /api/payments/{payment_id}": Route(OWN_C, {"payment_id": "c1_payment"}),
     "GET /api/credits": Route(USER),
     "GET /api/earnings": Route(PAYEE),
+    "GET /api/payouts": Route(PAYEE),
+    "GET /api/payouts/runs": Route(STAFF),
+    "GET /api/payouts/runs/{run_id}": Route(STAFF, {"run_id": "payout_run"}),
+    "GET /api/statements/{year}": Route(PAYEE, {"year": 2031}),
+    "GET /api/statements/{year}/platform": Route(STAFF, {"year": 2031}),
     "GET /api/sessions/{session_id}/calendar.ics": Route(OWN_C, {"session_id": "c1_session"}),
     "GET /api/workshops": Route(USER),
     "GET /api/workshops/{workshop_id}/available-times": Route(USER, {"workshop_id": "w1_shop"}),
@@ -490,8 +508,10 @@ def test_every_route_is_classified():
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings, tmp_path):
     from django.apps import apps
+
+    settings.MEDIA_ROOT = tmp_path / "media"  # c1's photo below
 
     _plans_migration.create_plans(apps, None)
     with time_machine.travel(NOW, tick=False):
@@ -608,6 +628,18 @@ def world(db):
             created_at=NOW,
             expires_at=NOW + timedelta(days=7),
         )
+    payout_run = PayoutRun.objects.create(cutoff=NOW)  # admins' to read
+    with time_machine.travel(NOW, tick=False):  # c1's photos: one sent, one in the wizard
+        photo = io.BytesIO()
+        PILImage.new("RGB", (8, 8)).save(photo, "PNG")
+        (c1_attachment,) = attachments.attachments_add(
+            session_id=session.pk,
+            user=c1.user,
+            files=[SimpleUploadedFile("grinding-7f3.png", photo.getvalue())],
+        )
+        (c1_upload,) = attachments.attachments_add_pending(
+            customer=c1.user, files=[SimpleUploadedFile("p.png", photo.getvalue())]
+        )
     notification = Notification.objects.filter(recipient=c1.user).first()
     assert notification is not None, "the booking should have notified its customer"
     users = {
@@ -651,6 +683,9 @@ def world(db):
             "c1_claim": waiting.claim_session_id,
             "c1_done_session": done_session.pk,
             "applicant": applicant.pk,
+            "payout_run": payout_run.pk,
+            "c1_attachment": c1_attachment.pk,
+            "c1_upload": c1_upload.pk,
             "c1_endpoint": webhook.pk,
             "c1_delivery": Delivery.objects.get(endpoint=webhook).pk,
             "bogus": "not-a-real-token",

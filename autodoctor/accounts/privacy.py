@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -254,10 +255,24 @@ def account_delete(*, user: User, password: str, now: datetime | None = None) ->
                 code="deletion_refused",
             )
         photo = _anonymise(user, now=now)
+        uploads = _intake_uploads_delete(user)
     if photo:
         MechanicProfile.photo.field.storage.delete(photo)
+    for name in uploads:  # the photos and video of their car, after the commit
+        default_storage.delete(name)
     log.info("accounts.user.deleted user=%s cancelled=%s", user.pk, len(future))
     return user
+
+
+def _intake_uploads_delete(user: User) -> list[str]:
+    """Delete the rows of the customer's intake photos and video (caller holds the
+    transaction); returns their file names to remove once committed."""
+    from autodoctor.booking.models import IntakeAttachment
+
+    uploads = IntakeAttachment.objects.filter(customer=user)
+    names = list(uploads.values_list("file", flat=True))
+    uploads.delete()
+    return names
 
 
 def _anonymise(user: User, *, now: datetime) -> str:

@@ -6,13 +6,13 @@ from typing import Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.errors import NotAllowed
 from autodoctor.schemas import CODE_MAX, ErrorOut
 
-from . import diagnosis, lifecycle, selectors, services, waitlist
+from . import attachments, diagnosis, lifecycle, selectors, services, waitlist
 from .models import (
     BRAND_MAX,
     CANCELLATION_REASON_MAX,
@@ -23,6 +23,7 @@ from .models import (
     PARTS_MAX,
     VEHICLE_LABEL_MAX,
     Diagnosis,
+    IntakeAttachment,
     Offer,
     Reservation,
     Session,
@@ -530,3 +531,80 @@ def waitlist_list(request: HttpRequest) -> list[WaitlistEntry]:
 def waitlist_leave(request: HttpRequest, entry_id: int) -> WaitlistEntry:
     entry = waitlist.waitlist_leave(entry_id=entry_id, customer=_user(request))
     return waitlist.waitlist_entry_for_customer(entry.pk, _user(request))
+
+
+# --------------------------------------------------------------------------- intake files
+
+
+class AttachmentOut(Schema):
+    id: int
+    session_id: int | None
+    kind: str = Field(description="photo or video")
+    content_type: str = Field(description="What the content was recognised as")
+    size_bytes: int
+    name: str = Field(description="The file name the customer sent (display only)")
+    created_at: datetime
+    content_url: str = Field(description="The file itself, for the same two people only")
+
+    @staticmethod
+    def resolve_id(obj: IntakeAttachment) -> int:
+        return obj.pk
+
+    @staticmethod
+    def resolve_name(obj: IntakeAttachment) -> str:
+        return obj.original_name
+
+    @staticmethod
+    def resolve_content_url(obj: IntakeAttachment) -> str:
+        return f"/api/sessions/{obj.session_id}/attachments/{obj.pk}/content"
+
+
+@router.post(
+    "/sessions/{session_id}/attachments",
+    response={201: list[AttachmentOut], 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Send photos or a short video of the problem (the session's customer)",
+    description=(
+        "multipart/form-data with one or more `files`: JPEG, PNG, WebP or HEIC photos "
+        "(INTAKE_PHOTO_MAX_MB each), MP4, QuickTime or WebM video (INTAKE_VIDEO_MAX_MB), "
+        "at most INTAKE_ATTACHMENTS_MAX per session, while the session is open. The "
+        "content decides the type, not the name. One bad file refuses the whole batch "
+        "(400 `bad_attachment` naming the file and the problem; nothing stored). Only the "
+        "customer and the mechanic assigned to the session can see them."
+    ),
+)
+def attachment_upload(
+    request: HttpRequest, session_id: int, files: File[list[UploadedFile]]
+) -> Status:
+    rows = attachments.attachments_add(session_id=session_id, user=_user(request), files=files)
+    return Status(201, rows)
+
+
+@router.get(
+    "/sessions/{session_id}/attachments",
+    response={200: list[AttachmentOut], 404: ErrorOut},
+    summary="The session's photos and video (its customer and assigned mechanic only)",
+)
+def attachment_list(request: HttpRequest, session_id: int) -> list[IntakeAttachment]:
+    session = attachments.session_for_attachments(session_id, _user(request))
+    return attachments.session_attachments(session, _user(request))
+
+
+@router.get(
+    "/sessions/{session_id}/attachments/{attachment_id}/content",
+    response={200: None, 404: ErrorOut},
+    summary="One photo or video, the file itself (its customer and assigned mechanic only)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file, with its recognised content type",
+                "content": {
+                    kind: {"schema": {"type": "string", "format": "binary"}}
+                    for kind in attachments.CONTENT_TYPES
+                },
+            }
+        }
+    },
+)
+def attachment_content(request: HttpRequest, session_id: int, attachment_id: int) -> object:
+    row = attachments.attachment_for_viewer(attachment_id, _user(request), session_id=session_id)
+    return attachments.attachment_response(row)

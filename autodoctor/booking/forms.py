@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from autodoctor.accounts.models import Vehicle
 
+from .attachments import ACCEPT as ATTACHMENT_ACCEPT
 from .models import CANCELLATION_REASON_MAX, CONCERN_MAX, Plan, SessionType
 
 NEW_VEHICLE = "new"
@@ -95,6 +96,25 @@ class MechanicForm(forms.Form):
         self.fields["mechanic"].choices = choices
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked by booking/attachments.py, which
+    decides by content (the browser's `accept` list is only a hint)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ATTACHMENT_ACCEPT}))
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def clean(self, data: object, initial: object = None) -> list:
+        one = super().clean
+        if isinstance(data, list | tuple):
+            return [one(item, initial) for item in data]
+        return [one(data, initial)] if data else []
+
+
 class ConcernForm(forms.Form):
     concern = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -102,6 +122,11 @@ class ConcernForm(forms.Form):
         required=False,
         max_length=CONCERN_MAX,
     )
+    attachments = MultipleFileField(required=False, label="Photos or a short video (optional)")
+
+
+class AttachmentsForm(forms.Form):
+    attachments = MultipleFileField(label="Add photos or a short video")
 
 
 class CancelForm(forms.Form):

@@ -555,3 +555,53 @@ class WaitlistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"Waitlist #{self.pk} ({self.status})"
+
+
+# --------------------------------------------------------------------------- intake files
+
+
+class AttachmentKind(models.TextChoices):
+    PHOTO = "photo", "Photo"
+    VIDEO = "video", "Video"
+
+
+def intake_attachment_path(instance: "IntakeAttachment", filename: str) -> str:
+    """A random storage name (never the customer's file name); the extension is the
+    one the content was recognised as (booking/attachments.py)."""
+    import uuid
+    from pathlib import PurePosixPath
+
+    return f"intake/{uuid.uuid4().hex}{PurePosixPath(filename).suffix.lower()}"
+
+
+class IntakeAttachment(models.Model):
+    """A photo or short video of the problem, uploaded with the intake (issue 18).
+    Uploaded in the wizard before the session exists (`session` null: pending, claimed by
+    the session the wizard creates) or added to the session later. Seen only by the
+    customer and the mechanic assigned to the session (booking/attachments.py); the file
+    is in the default storage and never has a public URL."""
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="intake_attachments"
+    )
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to=intake_attachment_path, max_length=200)
+    kind = models.CharField(max_length=10, choices=AttachmentKind.choices)
+    content_type = models.CharField(max_length=50)
+    size_bytes = models.PositiveIntegerField()
+    original_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["customer", "session"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=AttachmentKind.values), name="intake_attachment_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} of session #{self.session_id}"

@@ -8,7 +8,7 @@ with the next free slots, never a 500.
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -35,6 +35,7 @@ from autodoctor.errors import (
     database_busy,
 )
 
+from . import attachments
 from .events import session_event_record
 from .matching import match_criteria, mechanics_ranked
 from .models import (
@@ -472,6 +473,7 @@ class Intake:
     vehicle: Vehicle | None
     vehicle_label: str
     brand: str
+    attachment_ids: tuple[int, ...] = ()  # pending uploads the new session claims
 
     def session_fields(self) -> dict[str, object]:
         """What a new Session takes from the answers (both flows create one)."""
@@ -495,8 +497,10 @@ def intake_validate(
     vehicle_id: int | None = None,
     vehicle_label: str = "",
     brand: str = "",
+    attachment_ids: Sequence[int] = (),
 ) -> Intake:
-    """Check the wizard's answers (plan §1.2): concern ≥ 10 characters (5 for urgent)."""
+    """Check the wizard's answers (plan §1.2): concern ≥ 10 characters (5 for urgent);
+    `attachment_ids`: the customer's own pending uploads (booking/attachments.py)."""
     if not customer.is_customer:
         raise NotAllowed(_("Only customers can book sessions."))
     require_verified_email(customer)  # accounts: book only after confirming the address
@@ -541,6 +545,19 @@ def intake_validate(
         if vehicle is None:
             raise InvalidInput(_("That vehicle is not in your garage."), field="vehicle_id")
     label = str(vehicle) if vehicle else vehicle_label.strip()
+    ids = tuple(dict.fromkeys(attachment_ids))
+    if ids:
+        found = attachments.pending_for(customer, ids).count()
+        if found != len(ids):
+            raise InvalidInput(
+                "Some photos or videos are no longer there; add them again.",
+                field="attachment_ids",
+            )
+        if found > settings.INTAKE_ATTACHMENTS_MAX:
+            raise InvalidInput(
+                f"At most {settings.INTAKE_ATTACHMENTS_MAX} photos or videos per session.",
+                field="attachment_ids",
+            )
     return Intake(
         plan=plan_row,
         session_type=session_type,
@@ -548,6 +565,7 @@ def intake_validate(
         vehicle=vehicle,
         vehicle_label=label,
         brand=(brand or (vehicle.make if vehicle else "")).strip(),
+        attachment_ids=ids,
     )
 
 
@@ -565,6 +583,7 @@ def session_create_immediate(
         _open_start_now_limit(customer)
         active_session_refusal(customer)
         session = Session.objects.create(customer=customer, **intake.session_fields())
+        attachments.attachments_claim(session=session, ids=intake.attachment_ids)
         session_event_record(
             session=session,
             action="booking.session.created",
@@ -917,6 +936,7 @@ def reservation_hold_locked(
         metadata=metadata or {},
         **intake.session_fields(),
     )
+    attachments.attachments_claim(session=session, ids=intake.attachment_ids)
     reservation = _reservation_insert(
         mechanic=mechanic,
         session=session,

@@ -2,7 +2,7 @@
 
 from django.tasks import task
 
-from . import lifecycle, services
+from . import attachments, lifecycle, services
 
 
 @task
@@ -54,3 +54,10 @@ def waitlist_sweep() -> dict[str, int]:
     from .waitlist import waitlist_sweep as sweep
 
     return sweep()
+
+
+@task
+def intake_uploads_sweep() -> int:
+    """Periodic: delete intake photos and video no session claimed within
+    INTAKE_PENDING_HOURS (a booking wizard left half-way)."""
+    return attachments.attachments_pending_sweep()

@@ -11,6 +11,18 @@ urlpatterns = [
     path("new/restart/", views.wizard_restart, name="wizard_restart"),
     path("new/slots/", views.wizard_slots, name="wizard_slots"),
     path("new/<slug:step>/", views.wizard_step, name="wizard_step"),
+    path(
+        "new/attachments/<int:attachment_id>/remove/",
+        views.intake_attachment_remove,
+        name="intake_attachment_remove",
+    ),
+    # photos and video of the problem: its customer and assigned mechanic only
+    path("attachments/<int:attachment_id>/", views.attachment_file, name="attachment"),
+    path(
+        "sessions/<int:session_id>/attachments/",
+        views.session_attachments_add,
+        name="session_attachments_add",
+    ),
     path("holds/<int:reservation_id>/", views.hold, name="hold"),
     path("holds/<int:reservation_id>/confirm/", views.hold_confirm, name="hold_confirm"),
     path("holds/<int:reservation_id>/release/", views.hold_release, name="hold_release"),

@@ -32,9 +32,10 @@ from autodoctor.dates import date_in_range
 from autodoctor.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 from autodoctor.ratelimit import READ, rate_limited
 
-from . import diagnosis, lifecycle, page_selectors, room, selectors, services
+from . import attachments, diagnosis, lifecycle, page_selectors, room, selectors, services
 from . import waitlist as waitlist_service
 from .forms import (
+    AttachmentsForm,
     CancelForm,
     ConcernForm,
     MechanicForm,
@@ -443,7 +444,13 @@ def _step_mechanic(request: HttpRequest, state: WizardState) -> HttpResponse:
     )
 
 
-def _intake(request: HttpRequest, state: WizardState, concern: str | None = None):
+def _intake(
+    request: HttpRequest,
+    state: WizardState,
+    concern: str | None = None,
+    *,
+    with_attachments: bool = False,
+):
     return services.intake_validate(
         customer=_user(request),
         plan=state.plan,
@@ -452,29 +459,92 @@ def _intake(request: HttpRequest, state: WizardState, concern: str | None = None
         vehicle_id=state.vehicle_id,
         vehicle_label=state.vehicle_label,
         brand=state.brand,
+        attachment_ids=_pending_uploads(request, state) if with_attachments else (),
     )
 
 
+def _pending_uploads(request: HttpRequest, state: WizardState) -> list[int]:
+    """The wizard's uploads that are still there (a sweep may have removed old ones)."""
+    found = set(
+        attachments.pending_for(_user(request), state.attachments).values_list("pk", flat=True)
+    )
+    return [pk for pk in state.attachments if pk in found]
+
+
 def _step_concern(request: HttpRequest, state: WizardState) -> HttpResponse:
-    form = ConcernForm(request.POST or None, initial={"concern": state.concern})
+    form = ConcernForm(
+        request.POST or None, request.FILES or None, initial={"concern": state.concern}
+    )
     # Only the hint; the rule itself is enforced by services.intake_validate (plan §1.2).
     minimum = services.concern_minimum(state.plan)
+    status = 422
     if request.method == "POST" and form.is_valid():
         concern = form.cleaned_data["concern"].strip()
+        files = form.cleaned_data["attachments"]
         try:
             _intake(request, state, concern)  # the rules live in the service
+            state.attachments = _pending_uploads(request, state)
+            if files:  # all or nothing: one bad file stores none of them
+                added = attachments.attachments_add_pending(
+                    customer=_user(request), files=files, pending_ids=state.attachments
+                )
+                state.attachments += [row.pk for row in added]
+        except attachments.AttachmentRefused as error:
+            form.add_error("attachments", error.message)
+            status = error.status
         except InvalidInput as error:
             field = error.data.get("field")
             form.add_error("concern" if field == "concern" else None, error.message)
         else:
+            if request.POST.get("upload") == "more":  # "Upload" stays on this step
+                state.concern = concern
+                state.save(request)
+                return redirect("booking:wizard_step", "concern")
             return _advance(request, state, "concern", concern=concern)
     return _render_step(
         request,
         state,
         "concern",
-        {"form": form, "minimum": minimum},
-        status=422 if request.method == "POST" else 200,
+        {
+            "form": form,
+            "minimum": minimum,
+            "uploads": attachments.pending_for(_user(request), state.attachments),
+            "attachments_max": settings.INTAKE_ATTACHMENTS_MAX,
+            "photo_max_mb": settings.INTAKE_PHOTO_MAX_MB,
+            "video_max_mb": settings.INTAKE_VIDEO_MAX_MB,
+        },
+        status=status if request.method == "POST" else 200,
     )
+
+
+@customer_required
+@require_POST
+def intake_attachment_remove(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """The wizard: take back an upload before the session is created."""
+    attachments.attachment_remove_pending(customer=_user(request), attachment_id=attachment_id)
+    state = WizardState.load(request)
+    state.attachments = [pk for pk in state.attachments if pk != attachment_id]
+    state.save(request)
+    return redirect("booking:wizard_step", "concern")
+
+
+@login_required
+def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """A photo or video of the problem, streamed after the check (booking/attachments.py:
+    its customer and the session's assigned mechanic only; 404 for anyone else)."""
+    row = attachments.attachment_for_viewer(attachment_id, _user(request))
+    return attachments.attachment_response(row)
+
+
+@login_required
+@require_POST
+def session_attachments_add(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The customer adds photos or video to their open session."""
+    form = AttachmentsForm(request.POST, request.FILES)
+    files = form.cleaned_data["attachments"] if form.is_valid() else []
+    rows = attachments.attachments_add(session_id=session_id, user=_user(request), files=files)
+    messages.success(request, f"Added {len(rows)} file{'s' if len(rows) != 1 else ''}.")
+    return redirect("booking:session_detail", session_id)
 
 
 def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
@@ -489,13 +559,19 @@ def _step_review(request: HttpRequest, state: WizardState) -> HttpResponse:
         )
     if request.method != "POST":
         session_type_label = dict(SessionType.choices).get(state.session_type, state.session_type)
+        uploads = attachments.pending_for(_user(request), state.attachments)
         return _render_step(
             request,
             state,
             "review",
-            {"mechanic": mechanic, "start": start, "session_type_label": session_type_label},
+            {
+                "mechanic": mechanic,
+                "start": start,
+                "session_type_label": session_type_label,
+                "uploads": uploads,
+            },
         )
-    intake = _intake(request, state)
+    intake = _intake(request, state, with_attachments=True)
     customer = _user(request)
     if not state.scheduled:
         session = services.session_create_immediate(customer=customer, intake=intake)
@@ -780,6 +856,10 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
     now = timezone.now()
     context = {
         "session": session,
+        "attachments": attachments.session_attachments(session, user),
+        "may_attach": user.pk == session.customer_id
+        and session.status in attachments.OPEN_STATUSES,
+        "attachments_form": AttachmentsForm(),
         "diagnosis": diagnosis.diagnosis_of(session),
         "hold": selectors.current_hold(session),
         "answer_by": selectors.session_request_deadline(session),

@@ -42,6 +42,7 @@ class WizardState:
     mechanic: str = ""  # a mechanic id, or ANY_MECHANIC
     concern: str = ""
     preferred_mechanic: int | None = None  # arrived from a mechanic's profile page
+    attachments: list[int] = field(default_factory=list)  # pending uploads (concern step)
     done: list[str] = field(default_factory=list)
 
     @classmethod

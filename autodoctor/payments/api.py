@@ -16,9 +16,9 @@ from autodoctor.accounts.models import User
 from autodoctor.schemas import ErrorOut
 
 from . import selectors
-from .models import CreditEntry, Payment, PayoutEntry, Refund
+from .models import CreditEntry, Payment, Payout, PayoutEntry, PayoutRun, Refund
 from .services import checkout
-from .views import earnings_csv_response
+from .views import earnings_csv_response, statements_csv_response
 
 router = Router(tags=["payments"])
 
@@ -239,3 +239,144 @@ def earnings(
         "platform_cents": report.totals["platform"],
         "entries": report.entries,
     }
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+class PayoutOut(Schema):
+    id: int
+    run_id: int
+    payee_kind: str
+    payee_id: int
+    payee: str
+    destination_account: str = Field(description="The connected account paid")
+    amount_cents: int = Field(description="The payee's unpaid net earnings the run claimed")
+    currency: str
+    provider: str
+    status: str = Field(description="pending (sending), paid, or failed (retried)")
+    transfer_id: str = Field(description="The provider's transfer id once paid")
+    attempts: int
+    failure_message: str
+    created_at: datetime
+    paid_at: datetime | None
+
+    @staticmethod
+    def resolve_id(obj: Payout) -> int:
+        return obj.pk
+
+    @staticmethod
+    def resolve_payee_id(obj: Payout) -> int:
+        return obj.payee_mechanic_id or obj.payee_workshop_id  # type: ignore[return-value]
+
+    @staticmethod
+    def resolve_payee(obj: Payout) -> str:
+        return selectors.payee_name(obj)  # type: ignore[arg-type]
+
+
+class PayoutRunOut(Schema):
+    id: int
+    cutoff: datetime = Field(description="Ledger rows created up to this time were included")
+    created_at: datetime
+    started_by_id: int | None = Field(description="The admin who started it; null: the job")
+    payouts_count: int
+    total_cents: int
+    currency: str
+    payouts: list[PayoutOut]
+
+    @staticmethod
+    def resolve_id(obj: PayoutRun) -> int:
+        return obj.pk
+
+    @staticmethod
+    def resolve_payouts(obj: PayoutRun) -> list[Payout]:
+        return list(obj.payouts.all())
+
+
+_CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "JSON (default) or, with `format=csv`, the same rows as CSV",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+class PayeeYearOut(Schema):
+    year: int
+    payee_kind: str
+    payee_id: int
+    payee: str = Field(alias="name")
+    address: str
+    payout_account: str = Field(alias="account")
+    sessions: int
+    gross_before_tax_cents: int = Field(alias="gross_cents")
+    platform_fee_cents: int = Field(alias="platform_cents")
+    fees_for_services_cents: int = Field(
+        alias="earned_cents", description="T4A box 048: the payee's net share"
+    )
+    refund_reversals_cents: int = Field(alias="reversed_cents")
+    paid_out_cents: int
+    t4a_required: bool = Field(alias="slip_required", description="fees over $500 (plan §5.4)")
+
+
+class PlatformMonthOut(Schema):
+    month: date
+    fee_cents: int
+    tax_cents: dict[str, int] = Field(description="Sales tax collected by kind, net of refunds")
+    tax_total_cents: int
+
+
+@router.get(
+    "/payouts",
+    response={200: list[PayoutOut], 403: ErrorOut},
+    summary="My payout history: transfers to my payees (mechanics: own; workshops: theirs; admins: all)",
+)
+def payout_list(request: HttpRequest) -> list[Payout]:
+    return list(selectors.payouts_for(_user(request))[:200])
+
+
+@router.get(
+    "/payouts/runs",
+    response={200: list[PayoutRunOut], 403: ErrorOut},
+    summary="Admins: payout runs, newest first, with their transfers",
+)
+def payout_run_list(request: HttpRequest) -> list[PayoutRun]:
+    return list(selectors.payout_runs(_user(request))[:50])
+
+
+@router.get(
+    "/payouts/runs/{run_id}",
+    response={200: PayoutRunOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Admins: one payout run and its transfers",
+)
+def payout_run_detail(request: HttpRequest, run_id: int) -> PayoutRun:
+    return selectors.payout_run_for(run_id, _user(request))
+
+
+@router.get(
+    "/statements/{year}",
+    response={200: list[PayeeYearOut], 403: ErrorOut, 422: ErrorOut},
+    summary="Yearly earnings statement per payee (T4A/T5018-style totals)",
+    description=(
+        "The calendar year in the platform's zone; mechanics their own, workshop staff "
+        "their workshops', admins every payee. `format=csv` returns the statement's CSV."
+    ),
+    openapi_extra=_CSV_RESPONSE,
+)
+def statement(request: HttpRequest, year: int, format: Literal["json", "csv"] = "json") -> object:
+    statements = selectors.earnings_statements(_user(request), year=year)
+    if format == "csv":
+        return statements_csv_response(year, statements)
+    return [{"year": year, **vars(s), "slip_required": s.slip_required} for s in statements]
+
+
+@router.get(
+    "/statements/{year}/platform",
+    response={200: list[PlatformMonthOut], 403: ErrorOut, 422: ErrorOut},
+    summary="Admins: the platform's fee and sales tax collected per month of the year",
+)
+def platform_statement(request: HttpRequest, year: int) -> list[dict]:
+    months = selectors.platform_statement(_user(request), year=year)
+    return [{**vars(m), "tax_total_cents": m.tax_total_cents} for m in months]

@@ -408,19 +408,29 @@ class PayoutRunsOverview:
     unpaid_without_account: int  # payees owed money who have no payout account
 
 
+def payout_runs(user: User) -> QuerySet[PayoutRun]:
+    """Admins: payout runs, newest first, each with its payouts (the page and the API)."""
+    if not user.is_platform_admin:
+        raise NotAllowed(_("Payout runs are for platform admins."))
+    return PayoutRun.objects.prefetch_related(
+        Prefetch(
+            "payouts",
+            queryset=Payout.objects.select_related("payee_mechanic__user", "payee_workshop"),
+        )
+    )
+
+
+def payout_run_for(run_id: int, user: User) -> PayoutRun:
+    run = payout_runs(user).filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("No such payout run.")
+    return run
+
+
 def payout_runs_overview(user: User, *, limit: int = 20) -> PayoutRunsOverview:
     """Admins: the latest runs with their payouts, transfers failing now, and what the
     ledger still owes."""
-    if not user.is_platform_admin:
-        raise NotAllowed(_("Payout runs are for platform admins."))
-    runs = list(
-        PayoutRun.objects.prefetch_related(
-            Prefetch(
-                "payouts",
-                queryset=Payout.objects.select_related("payee_mechanic__user", "payee_workshop"),
-            )
-        )[:limit]
-    )
+    runs = list(payout_runs(user)[:limit])
     unpaid = PayoutEntry.objects.filter(payout_item__isnull=True)
     without = (
         unpaid.filter(

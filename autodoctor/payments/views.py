@@ -223,14 +223,19 @@ def statement(request: HttpRequest, year: int) -> HttpResponse:
     `?format=csv`. Mechanics see theirs, workshop staff their workshops', admins all."""
     statements = selectors.earnings_statements(request.user, year=year)  # type: ignore[arg-type]
     if request.GET.get("format") == "csv":
-        response = HttpResponse(selectors.statements_csv(year, statements), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="earnings-statement-{year}.csv"'
-        return response
+        return statements_csv_response(year, statements)
     return render(
         request,
         "payments/statement.html",
         {"year": year, "statements": statements, "threshold": selectors.T4A_THRESHOLD_CENTS},
     )
+
+
+def statements_csv_response(year: int, statements: list[selectors.PayeeYear]) -> HttpResponse:
+    """The statement as a CSV download (the page's `?format=csv` and the API's)."""
+    response = HttpResponse(selectors.statements_csv(year, statements), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="earnings-statement-{year}.csv"'
+    return response
 
 
 @login_required

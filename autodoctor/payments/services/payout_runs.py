@@ -95,26 +95,37 @@ def _claim(run: PayoutRun, provider: str) -> list[Payout]:
         payee_id = mechanic_id if kind == PayeeKind.MECHANIC else workshop_id
         owed[(kind, payee_id, currency)].append((pk, cents))
     accounts = _payee_accounts({(kind, payee_id) for kind, payee_id, _ in owed})
-    payouts, items = [], []
+    payouts, claimed = [], []
     for (kind, payee_id, currency), entries in sorted(owed.items()):
         net = sum(cents for _, cents in entries)
         account = accounts.get((kind, payee_id), "")
         if net <= 0 or not account:
             continue  # nothing owed, or nowhere to send it: the rows wait for a later run
         is_mechanic = kind == PayeeKind.MECHANIC
-        payout = Payout.objects.create(
-            run=run,
-            payee_kind=kind,
-            payee_mechanic_id=payee_id if is_mechanic else None,
-            payee_workshop_id=None if is_mechanic else payee_id,
-            destination_account=account,
-            amount_cents=net,
-            currency=currency,
-            provider=provider,
+        payouts.append(
+            Payout(
+                run=run,
+                payee_kind=kind,
+                payee_mechanic_id=payee_id if is_mechanic else None,
+                payee_workshop_id=None if is_mechanic else payee_id,
+                destination_account=account,
+                amount_cents=net,
+                currency=currency,
+                provider=provider,
+            )
         )
-        payouts.append(payout)
-        items.extend(PayoutItem(payout=payout, entry_id=pk) for pk, _ in entries)
-    PayoutItem.objects.bulk_create(items, batch_size=1000)
+        claimed.append(entries)
+    # A fixed number of statements whatever the number of payees (bench/payouts.py):
+    # both databases return the new primary keys from a bulk insert.
+    Payout.objects.bulk_create(payouts, batch_size=500)
+    PayoutItem.objects.bulk_create(
+        [
+            PayoutItem(payout=payout, entry_id=pk)
+            for payout, entries in zip(payouts, claimed, strict=True)
+            for pk, _ in entries
+        ],
+        batch_size=1000,
+    )
     return payouts
 
 
