@@ -34,11 +34,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import FileResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from autodoctor.accounts.models import User
 from autodoctor.errors import Conflict, DomainError, NotAllowed, NotFound
 
-from .models import AttachmentKind, IntakeAttachment, Session, SessionStatus
+from .models import AttachmentKind, IntakeAttachment, Session, SessionStatus, status_in_words
 
 HEAD_BYTES = 64
 MAX_PIXELS = 50_000_000  # a phone photo is 12-48 MP; more is a decompression bomb
@@ -134,9 +135,14 @@ def attachment_check(upload: UploadedFile) -> Checked:
         kind, content_type, extension = sniffed
         limit = video_limit if kind == AttachmentKind.VIDEO else photo_limit
         if size > limit:
+            too_large = (
+                _("%(name)s: a video may be at most %(limit)s MB; this one is %(size).1f MB.")
+                if kind == AttachmentKind.VIDEO
+                else _("%(name)s: a photo may be at most %(limit)s MB; this one is %(size).1f MB.")
+            )
             raise AttachmentRefused(
-                f"{name}: a {kind} may be at most {limit // (1024 * 1024)} MB; "
-                f"this one is {size / (1024 * 1024):.1f} MB.",
+                too_large
+                % {"name": name, "limit": limit // (1024 * 1024), "size": size / (1024 * 1024)},
                 field="files",
                 file=name,
                 problem="too_large",
@@ -144,8 +150,8 @@ def attachment_check(upload: UploadedFile) -> Checked:
         return Checked(kind, content_type, extension, File(upload), size, name)
     if size > photo_limit:
         raise AttachmentRefused(
-            f"{name}: a photo may be at most {settings.INTAKE_PHOTO_MAX_MB} MB; "
-            f"this one is {size / (1024 * 1024):.1f} MB.",
+            _("%(name)s: a photo may be at most %(limit)s MB; this one is %(size).1f MB.")
+            % {"name": name, "limit": settings.INTAKE_PHOTO_MAX_MB, "size": size / (1024 * 1024)},
             field="files",
             file=name,
             problem="too_large",
@@ -172,15 +178,19 @@ def attachment_check(upload: UploadedFile) -> Checked:
         fmt = None
     if fmt not in IMAGE_TYPES:
         raise AttachmentRefused(
-            f"{name}: not a photo or video we can take; send JPEG, PNG, WebP or HEIC "
-            "photos, or an MP4, MOV or WebM video.",
+            _(
+                "%(name)s: not a photo or video we can take; send JPEG, PNG, WebP or HEIC "
+                "photos, or an MP4, MOV or WebM video."
+            )
+            % {"name": name},
             field="files",
             file=name,
             problem="unsupported_type",
         )
     if width * height > MAX_PIXELS:
         raise AttachmentRefused(
-            f"{name}: the image is too large (over {MAX_PIXELS // 1_000_000} megapixels).",
+            _("%(name)s: the image is too large (over %(megapixels)s megapixels).")
+            % {"name": name, "megapixels": MAX_PIXELS // 1_000_000},
             field="files",
             file=name,
             problem="too_many_pixels",
@@ -196,7 +206,7 @@ def attachments_check(files: Sequence[UploadedFile], *, already: int = 0) -> lis
     """Check a batch before anything is stored (all or nothing): at least one file, no
     more than INTAKE_ATTACHMENTS_MAX with the `already` sent, each a photo or video."""
     if not files:
-        raise AttachmentRefused("Choose at least one photo or video.", field="files")
+        raise AttachmentRefused(_("Choose at least one photo or video."), field="files")
     _within_limit(already, len(files))
     return [attachment_check(upload) for upload in files]
 
@@ -205,8 +215,11 @@ def _within_limit(already: int, adding: int) -> None:
     limit = settings.INTAKE_ATTACHMENTS_MAX
     if already + adding > limit:
         raise AttachmentRefused(
-            f"At most {limit} photos or videos per session; "
-            f"{already} already sent, {adding} more chosen.",
+            _(
+                "At most %(limit)s photos or videos per session; "
+                "%(already)s already sent, %(adding)s more chosen."
+            )
+            % {"limit": limit, "already": already, "adding": adding},
             field="files",
             problem="too_many",
         )
@@ -226,7 +239,8 @@ def _store(
                 session = Session.objects.select_for_update().get(pk=session_id)
                 if session.status not in OPEN_STATUSES:
                     raise Conflict(
-                        f"This session is {session.status}; it takes no more files.",
+                        _("This session is %(status)s; it takes no more files.")
+                        % {"status": status_in_words(session.status)},
                         code="session_closed",
                     )
                 _within_limit(
@@ -268,7 +282,7 @@ def attachments_add_pending(
     keeps their ids and the session it creates claims them (`attachments_claim`).
     Unclaimed ones are deleted after INTAKE_PENDING_HOURS (`attachments_pending_sweep`)."""
     if not customer.is_customer:
-        raise NotAllowed("Only customers send photos of their car.")
+        raise NotAllowed(_("Only customers send photos of their car."))
     checked = attachments_check(files, already=pending_for(customer, pending_ids).count())
     return _store(checked, customer=customer, session_id=None, now=now or timezone.now())
 
@@ -284,7 +298,7 @@ def attachments_add(
     (pending, scheduled, waiting or live). 404 for anyone else's session."""
     session = Session.objects.filter(pk=session_id, customer=user).first()
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     checked = attachments_check(files, already=session.attachments.count())
     return _store(checked, customer=user, session_id=session.pk, now=now or timezone.now())
 
@@ -301,7 +315,7 @@ def attachment_remove_pending(*, customer: User, attachment_id: int) -> None:
     """The customer takes back an upload the wizard has not sent yet."""
     row = pending_for(customer, [attachment_id]).first()
     if row is None:
-        raise NotFound("No such upload.")
+        raise NotFound(_("No such upload."))
     name = row.file.name
     with transaction.atomic(durable=True):
         row.delete()
@@ -350,7 +364,7 @@ def session_for_attachments(session_id: int, user: User) -> Session:
         .first()
     )
     if session is None:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     return session
 
 
@@ -371,7 +385,7 @@ def attachment_for_viewer(
     if row is not None and session_id is not None and row.session_id != session_id:
         row = None
     if row is None or not row.file.name:
-        raise NotFound("No such photo or video.")
+        raise NotFound(_("No such photo or video."))
     return row
 
 
@@ -380,7 +394,7 @@ def attachment_open(row: IntakeAttachment) -> File:
     try:
         return default_storage.open(row.file.name, "rb")
     except FileNotFoundError as exc:
-        raise NotFound("No such photo or video.") from exc
+        raise NotFound(_("No such photo or video.")) from exc
 
 
 def download_name(row: IntakeAttachment) -> str:

@@ -122,11 +122,13 @@ class ConcernForm(forms.Form):
         required=False,
         max_length=CONCERN_MAX,
     )
-    attachments = MultipleFileField(required=False, label="Photos or a short video (optional)")
+    attachments = MultipleFileField(
+        required=False, label=gettext_lazy("Photos or a short video (optional)")
+    )
 
 
 class AttachmentsForm(forms.Form):
-    attachments = MultipleFileField(label="Add photos or a short video")
+    attachments = MultipleFileField(label=gettext_lazy("Add photos or a short video"))
 
 
 class CancelForm(forms.Form):

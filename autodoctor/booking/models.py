@@ -561,8 +561,8 @@ class WaitlistEntry(models.Model):
 
 
 class AttachmentKind(models.TextChoices):
-    PHOTO = "photo", "Photo"
-    VIDEO = "video", "Video"
+    PHOTO = "photo", _("Photo")
+    VIDEO = "video", _("Video")
 
 
 def intake_attachment_path(instance: "IntakeAttachment", filename: str) -> str:

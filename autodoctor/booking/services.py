@@ -550,12 +550,13 @@ def intake_validate(
         found = attachments.pending_for(customer, ids).count()
         if found != len(ids):
             raise InvalidInput(
-                "Some photos or videos are no longer there; add them again.",
+                _("Some photos or videos are no longer there; add them again."),
                 field="attachment_ids",
             )
         if found > settings.INTAKE_ATTACHMENTS_MAX:
             raise InvalidInput(
-                f"At most {settings.INTAKE_ATTACHMENTS_MAX} photos or videos per session.",
+                _("At most %(limit)s photos or videos per session.")
+                % {"limit": settings.INTAKE_ATTACHMENTS_MAX},
                 field="attachment_ids",
             )
     return Intake(

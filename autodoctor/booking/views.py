@@ -22,7 +22,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from autodoctor.accounts.decorators import email_verified_required
@@ -543,7 +543,10 @@ def session_attachments_add(request: HttpRequest, session_id: int) -> HttpRespon
     form = AttachmentsForm(request.POST, request.FILES)
     files = form.cleaned_data["attachments"] if form.is_valid() else []
     rows = attachments.attachments_add(session_id=session_id, user=_user(request), files=files)
-    messages.success(request, f"Added {len(rows)} file{'s' if len(rows) != 1 else ''}.")
+    messages.success(
+        request,
+        ngettext("Added %(n)s file.", "Added %(n)s files.", len(rows)) % {"n": len(rows)},
+    )
     return redirect("booking:session_detail", session_id)
 
 

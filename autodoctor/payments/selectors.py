@@ -423,7 +423,7 @@ def payout_runs(user: User) -> QuerySet[PayoutRun]:
 def payout_run_for(run_id: int, user: User) -> PayoutRun:
     run = payout_runs(user).filter(pk=run_id).first()
     if run is None:
-        raise NotFound("No such payout run.")
+        raise NotFound(_("No such payout run."))
     return run
 
 
