@@ -114,9 +114,13 @@ From = Query(
 )
 To = Query(None, description="Last day of a custom range, included (at most 400 days)")
 # The admin filters of /analytics/ (metrics.Scope); empty = all.
-PlanFilter = Query("", description="A plan code: that plan's sessions only")
-TypeFilter = Query("", description="virtual_only, independent_workshop or workshop_affiliated")
-ProvinceFilter = Query("", description="A province code (ON, BC, QC…), by postal code")
+PlanFilter = Query("", description="A plan code: that plan's sessions only", max_length=20)
+TypeFilter = Query(
+    "", description="virtual_only, independent_workshop or workshop_affiliated", max_length=50
+)
+ProvinceFilter = Query(
+    "", description="A province code (ON, BC, QC…), by postal code", max_length=10
+)
 
 
 @router.get(

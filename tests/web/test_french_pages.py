@@ -29,7 +29,7 @@ def test_a_french_browser_gets_the_login_page_in_french():
     # « Connexion »: Django's own French catalogue (contrib.admin, listed first) has "Log in".
     for words in ("Connexion", "Courriel", "Mot de passe", "Mot de passe oublié?"):
         assert words in page, words
-    assert ">English</button>" in page  # the switch offers the other language
+    assert " · English</span></button>" in page  # the switch offers the other language
 
 
 def test_a_french_customer_sees_home_and_profile_in_french(login):
