@@ -4,6 +4,7 @@ around the run), and the timing of a callable as (median, p95) seconds."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -16,6 +17,27 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def parser(doc: str, *, runs: int, database: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: --db, --runs, --postgres-url (default: the
+    `database` scratch name, or BENCH_POSTGRES_URL) and the hidden --child."""
+    options = argparse.ArgumentParser(description=doc.splitlines()[0])
+    options.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    options.add_argument("--runs", type=int, default=runs, help="timed runs per measurement")
+    options.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/{database}"
+        ),
+    )
+    options.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
+    return options
+
+
+def databases(args: argparse.Namespace) -> list[str]:
+    """The databases --db names, in the order they run."""
+    return ["sqlite", "postgres"] if args.db == "both" else [args.db]
 
 
 def postgres_database(url: str, *, create: bool) -> None:

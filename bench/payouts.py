@@ -37,24 +37,15 @@ NOW = datetime(2026, 6, 8, 14, 0, tzinfo=UTC)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser = harness.parser(__doc__, runs=7, database="autodoctor_bench_payouts")
     parser.add_argument("--payees", type=int, default=5000)
     parser.add_argument("--rows", type=int, default=2, help="unpaid ledger rows per payee")
-    parser.add_argument("--runs", type=int, default=7, help="timed runs per measurement")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/autodoctor_bench_payouts"
-        ),
-    )
-    parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_child(args)))
         return
     results = []
-    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
+    for db in harness.databases(args):
         print(f"==> {db}: migrate, {args.payees} payees × {args.rows} rows, measure …", flush=True)
         child = ["--payees", str(args.payees), "--rows", str(args.rows), "--runs", str(args.runs)]
         results.append(harness.run_in_child(__file__, db, child, postgres_url=args.postgres_url))

@@ -37,22 +37,13 @@ TARGET = "≤ 10 ms median (SQLite)"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--runs", type=int, default=60, help="timed runs per measurement")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/autodoctor_bench"
-        ),
-    )
-    parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
+    parser = harness.parser(__doc__, runs=60, database="autodoctor_bench")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_child(args)))
         return
     results = []
-    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
+    for db in harness.databases(args):
         print(f"==> {db}: migrate, {VISITS} visits at a {BAYS}-bay workshop, measure …", flush=True)
         results.append(run_in_child(db, args))
     print_table(results)
