@@ -100,10 +100,16 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "autodoctor.web.context_processors.navigation",
                 "autodoctor.web.context_processors.form_error",
+                "autodoctor.web.context_processors.live_poll",
             ],
         },
     },
 ]
+
+# How often a page that waits for someone else asks the server again (htmx polling, in
+# seconds): the start-now waiting page, the session room, the mechanic's offers inbox and a
+# receipt waiting for the card provider. The browser tests poll every second.
+LIVE_POLL_SECONDS = {"waiting": 5, "room": 5, "offers": 10, "payment": 2}
 
 # --- Database -------------------------------------------------------------
 # SQLite by default (zero setup); PostgreSQL when DATABASE_URL says so.

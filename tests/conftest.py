@@ -114,3 +114,37 @@ def pytest_report_header(config):
     if clock_at:
         return f"clock moved to {clock_at} for the whole session"
     return None
+
+
+# Fixtures through which a test reaches the database (pytest-django's, and the live server).
+_DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+    "django_db_setup",
+}
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or not _DATABASE_FIXTURES.isdisjoint(
+        getattr(item, "fixturenames", ())
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run only the tests that use a database: the others (the i18n and
+    template checks, the availability engine, settings and the clock option) give the
+    same answer whatever the database and have already run in the SQLite pass of
+    `./dev test`. A test marked `every_database` runs in both passes regardless (it starts
+    processes that read DATABASE_URL themselves)."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return
+    keep, drop = [], []
+    for item in items:
+        wanted = _uses_database(item) or item.get_closest_marker("every_database")
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

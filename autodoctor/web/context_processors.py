@@ -1,6 +1,7 @@
 """Layout context: the navigation links by role, and the last refused form (so the page
 it returns to can show the error next to its field with what the person typed)."""
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy
@@ -71,3 +72,8 @@ def form_error(request: HttpRequest) -> dict:
     if session is None or FORM_ERROR_KEY not in session:
         return {}
     return {"form_error": session.pop(FORM_ERROR_KEY)}
+
+
+def live_poll(request: HttpRequest) -> dict:
+    """`poll.<page>`: seconds between a waiting page's htmx refreshes (settings.LIVE_POLL_SECONDS)."""
+    return {"poll": settings.LIVE_POLL_SECONDS}

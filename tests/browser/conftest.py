@@ -54,6 +54,13 @@ def plans(transactional_db):
     _tax_migration.seed_tax_rates(django_apps, None)
 
 
+@pytest.fixture(autouse=True)
+def quick_polls(settings):
+    """Pages that wait for the other side ask again every second (live: 2–10 s), so a
+    journey does not sit out a whole polling interval at each step."""
+    settings.LIVE_POLL_SECONDS = dict.fromkeys(settings.LIVE_POLL_SECONDS, 1)
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
