@@ -114,6 +114,7 @@ _DAY = timedelta(days=1)
 _WEEK_MINUTES = 7 * 1440
 _MICROS_PER_MINUTE = 60_000_000
 _MICROS_PER_DAY = 86_400_000_000
+_MICROSECOND = timedelta(microseconds=1)
 # Real time between two wall-clock readings differs from their wall-clock distance by at
 # most the DST shifts in between (1 h almost everywhere, 2 h in Antarctica/Troll).
 _DST_SLACK = timedelta(hours=3)
@@ -724,21 +725,162 @@ def offered_minutes(
     with date overrides, minus blocking time off. Booked time counts as offered (it is
     the denominator of utilization, analytics.metrics); no buffer, notice or advance
     rule applies. One load for all mechanics (a fixed number of queries); unknown ids
-    are left out, a mechanic with no hours offers 0."""
+    are left out, a mechanic with no hours offers 0.
+
+    Fast for thousands of mechanics (the analytics dashboard, 5,000 × 30 days), without
+    a second definition of "offered": the window is cut at the local midnights of the
+    mechanic's zone. A *plain* local day (one UTC offset all day, 24 h long) that lies
+    inside the window, has no date override and no time off offers exactly the measure
+    of that weekday's merged blocks (for an independent owner: own ∩ workshop, same
+    zone), which is summed in integer minutes; every other stretch (the partial days at
+    the window's ends, DST days, overridden days, days touched by time off, and every day
+    of an owner whose workshop keeps another zone) goes through the engine itself
+    (``_offered_exact``). Both are the same measure because local days never overlap in
+    real time, so the offered measure adds up day by day."""
     now = _now(now)
     window = Interval(start, end)
     # Booked time is not subtracted, so the busy sources (a year of reservations for the
     # analytics pages) are not loaded at all.
     loaded = _load(list(mechanic_ids), _context(window, timedelta(0)), now=now, with_busy=False)
+    plans: dict[str, _WindowDays] = {}
     out: dict[int, int] = {}
     for mid, inputs in loaded.items():
-        offered = engine.intersection(
-            engine.difference(inputs.pieces(window), inputs.time_off), [window]
-        )
-        out[mid] = int(
-            sum((piece.duration for piece in offered), timedelta(0)).total_seconds() // 60
-        )
+        micros = _offered_micros(inputs, window, plans)
+        out[mid] = micros // _MICROS_PER_MINUTE
     return out
+
+
+def _offered_exact(inputs: _Inputs, window: Interval) -> int:
+    """Offered microseconds of one mechanic in ``window`` by the engine: source pieces
+    clipped to the window, minus time off (the definition ``offered_minutes`` sums)."""
+    offered = engine.intersection(
+        engine.difference(inputs.pieces(window), inputs.time_off), [window]
+    )
+    return sum((piece.duration for piece in offered), timedelta(0)) // _MICROSECOND
+
+
+class _WindowDays(NamedTuple):
+    """A window cut at one zone's local midnights: the plain local days wholly inside it
+    (date -> its real start) and the rest of the window as real-time stretches."""
+
+    plain: dict[date, datetime]
+    weekdays: tuple[int, ...]  # how many of the plain days fall on each weekday (0 = Sunday)
+    rest: tuple[Interval, ...]
+
+
+@lru_cache(maxsize=8192)
+def _local_day(zone: str, day: date) -> tuple[datetime, datetime, bool]:
+    """Real start and end of local date ``day`` in ``zone`` (engine.wall_to_utc of 00:00
+    and 24:00) and whether it is plain: 24 h long with one UTC offset all through, checked
+    every hour (tzdata has no pair of transitions less than an hour apart), so that wall
+    minute m of the day is exactly start + m minutes. tzdata does not change while the
+    process runs, hence the cache."""
+    tz = engine.zone_info(zone)
+    first = engine.wall_to_utc(day, 0, tz)
+    last = engine.wall_to_utc(day, engine.MINUTES_PER_DAY, tz)
+    plain = (
+        last - first == _DAY
+        and len({(first + timedelta(hours=h)).astimezone(tz).utcoffset() for h in range(25)}) == 1
+    )
+    return first, last, plain
+
+
+def _window_days(zone: str, window: Interval) -> _WindowDays:
+    tz = engine.zone_info(zone)
+    day = window.start.astimezone(tz).date()
+    last_day = window.end.astimezone(tz).date()
+    plain: dict[date, datetime] = {}
+    rest: list[Interval] = []
+    while day <= last_day:
+        first, last, is_plain = _local_day(zone, day)
+        if is_plain and window.start <= first and last <= window.end:
+            plain[day] = first
+        else:
+            lo, hi = max(first, window.start), min(last, window.end)
+            if lo < hi:
+                rest.append(Interval(lo, hi))
+        day += _DAY
+    weekdays = [0] * 7
+    for day in plain:
+        weekdays[engine.day_of_week(day)] += 1
+    return _WindowDays(plain, tuple(weekdays), tuple(rest))
+
+
+def _weekday_minutes(*schedules: engine.LocalSchedule) -> list[int]:
+    """Per weekday (0 = Sunday), the minutes of a plain day that all ``schedules``' weekly
+    blocks cover together: each schedule's blocks of the day merged, then intersected."""
+    out = []
+    for dow in range(7):
+        covered: list[tuple[int, int]] | None = None
+        for schedule in schedules:
+            merged = _merged_minutes(
+                sorted(
+                    (b.start_minute, b.end_minute) for b in schedule.blocks if b.day_of_week == dow
+                )
+            )
+            covered = merged if covered is None else _intersect_minutes(covered, merged)
+        out.append(sum(hi - lo for lo, hi in covered or ()))
+    return out
+
+
+def _merged_minutes(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _intersect_minutes(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo < hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _offered_micros(inputs: _Inputs, window: Interval, plans: dict[str, _WindowDays]) -> int:
+    """``_offered_exact`` of the whole window, summed day by day (see offered_minutes);
+    ``plans`` caches the window's days per zone for the call."""
+    if not inputs.active:
+        return 0
+    if inputs.kind is MechanicType.VIRTUAL_ONLY:
+        schedules = (inputs.own,)
+    elif inputs.kind is MechanicType.WORKSHOP_AFFILIATED:
+        schedules = (inputs.shop,)
+    else:
+        schedules = (inputs.own, inputs.shop)
+    if any(s is None for s in schedules):
+        return 0
+    zones = {s.zone for s in schedules}
+    if len(zones) != 1:
+        return _offered_exact(inputs, window)
+    zone = zones.pop()
+    days = plans.get(zone)
+    if days is None:
+        days = plans[zone] = _window_days(zone, window)
+    plain = days.plain
+    special = {o.day for s in schedules for o in s.overrides if o.day in plain}
+    for off in inputs.time_off:
+        special.update(
+            d for d, first in plain.items() if first < off.end and off.start < first + _DAY
+        )
+    stretches = [*days.rest, *(Interval(plain[d], plain[d] + _DAY) for d in special)]
+    weekday = _weekday_minutes(*schedules)
+    minutes = sum(n * m for n, m in zip(days.weekdays, weekday, strict=True)) - sum(
+        weekday[engine.day_of_week(d)] for d in special
+    )
+    exact = sum(_offered_exact(inputs, stretch) for stretch in engine.merge(stretches))
+    return minutes * _MICROS_PER_MINUTE + exact
 
 
 # ======================================================================================
