@@ -115,6 +115,7 @@ _WEEK_MINUTES = 7 * 1440
 _MICROS_PER_MINUTE = 60_000_000
 _MICROS_PER_DAY = 86_400_000_000
 _MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Real time between two wall-clock readings differs from their wall-clock distance by at
 # most the DST shifts in between (1 h almost everywhere, 2 h in Antarctica/Troll).
 _DST_SLACK = timedelta(hours=3)
@@ -727,27 +728,26 @@ def offered_minutes(
     rule applies. One load for all mechanics (a fixed number of queries); unknown ids
     are left out, a mechanic with no hours offers 0.
 
-    Fast for thousands of mechanics (the analytics dashboard, 5,000 × 30 days), without
-    a second definition of "offered": the window is cut at the local midnights of the
-    mechanic's zone. A *plain* local day (one UTC offset all day, 24 h long) that lies
-    inside the window, has no date override and no time off offers exactly the measure
-    of that weekday's merged blocks (for an independent owner: own ∩ workshop, same
-    zone), which is summed in integer minutes; every other stretch (the partial days at
-    the window's ends, DST days, overridden days, days touched by time off, and every day
-    of an owner whose workshop keeps another zone) goes through the engine itself
-    (``_offered_exact``). Both are the same measure because local days never overlap in
-    real time, so the offered measure adds up day by day."""
+    Fast for thousands of mechanics (the analytics dashboard, 5,000 × 30 days) without a
+    second definition of "offered": the window is cut at the local midnights of the
+    mechanic's zone, and local days never overlap in real time, so the offered measure
+    adds up day by day. On a *plain* local day (24 h long, one UTC offset all through)
+    wall minute m is the day's start + m minutes, so the day is integer arithmetic: a
+    whole plain day without override or time off is that weekday's merged blocks (for
+    an independent owner: own ∩ workshop, same zone), counted once per weekday; a plain
+    day cut by the window, overridden or touched by time off is clipped in microseconds.
+    Days with a DST change, and every day of an owner whose workshop keeps another zone,
+    go through the engine itself (``_offered_exact``); tests compare the two."""
     now = _now(now)
     window = Interval(start, end)
     # Booked time is not subtracted, so the busy sources (a year of reservations for the
     # analytics pages) are not loaded at all.
     loaded = _load(list(mechanic_ids), _context(window, timedelta(0)), now=now, with_busy=False)
     plans: dict[str, _WindowDays] = {}
-    out: dict[int, int] = {}
-    for mid, inputs in loaded.items():
-        micros = _offered_micros(inputs, window, plans)
-        out[mid] = micros // _MICROS_PER_MINUTE
-    return out
+    return {
+        mid: _offered_micros(inputs, window, plans) // _MICROS_PER_MINUTE
+        for mid, inputs in loaded.items()
+    }
 
 
 def _offered_exact(inputs: _Inputs, window: Interval) -> int:
@@ -759,13 +759,28 @@ def _offered_exact(inputs: _Inputs, window: Interval) -> int:
     return sum((piece.duration for piece in offered), timedelta(0)) // _MICROSECOND
 
 
-class _WindowDays(NamedTuple):
-    """A window cut at one zone's local midnights: the plain local days wholly inside it
-    (date -> its real start) and the rest of the window as real-time stretches."""
+def _epoch_micros(value: datetime) -> int:
+    return (value - _EPOCH) // _MICROSECOND
 
-    plain: dict[date, datetime]
-    weekdays: tuple[int, ...]  # how many of the plain days fall on each weekday (0 = Sunday)
-    rest: tuple[Interval, ...]
+
+class _PlainDay(NamedTuple):
+    """A plain local day touching the window: its real start and the part of it inside
+    the window, all in microseconds since the epoch."""
+
+    day: date
+    dow: int
+    first: int
+    lo: int
+    hi: int
+
+
+class _WindowDays(NamedTuple):
+    """A window cut at one zone's local midnights."""
+
+    whole: dict[date, _PlainDay]  # plain days wholly inside the window
+    weekdays: tuple[int, ...]  # how many of them fall on each weekday (0 = Sunday)
+    cut: tuple[_PlainDay, ...]  # plain days the window cuts
+    rest: tuple[Interval, ...]  # the parts of days with a DST change inside the window
 
 
 @lru_cache(maxsize=8192)
@@ -789,41 +804,45 @@ def _window_days(zone: str, window: Interval) -> _WindowDays:
     tz = engine.zone_info(zone)
     day = window.start.astimezone(tz).date()
     last_day = window.end.astimezone(tz).date()
-    plain: dict[date, datetime] = {}
+    start_us, end_us = _epoch_micros(window.start), _epoch_micros(window.end)
+    whole: dict[date, _PlainDay] = {}
+    cut: list[_PlainDay] = []
     rest: list[Interval] = []
+    weekdays = [0] * 7
     while day <= last_day:
         first, last, is_plain = _local_day(zone, day)
-        if is_plain and window.start <= first and last <= window.end:
-            plain[day] = first
-        else:
-            lo, hi = max(first, window.start), min(last, window.end)
-            if lo < hi:
+        lo, hi = max(first, window.start), min(last, window.end)
+        if lo < hi:
+            if is_plain:
+                first_us = _epoch_micros(first)
+                piece = _PlainDay(
+                    day,
+                    engine.day_of_week(day),
+                    first_us,
+                    max(first_us, start_us),
+                    min(first_us + _MICROS_PER_DAY, end_us),
+                )
+                if window.start <= first and last <= window.end:
+                    whole[day] = piece
+                    weekdays[piece.dow] += 1
+                else:
+                    cut.append(piece)
+            else:
                 rest.append(Interval(lo, hi))
         day += _DAY
-    weekdays = [0] * 7
-    for day in plain:
-        weekdays[engine.day_of_week(day)] += 1
-    return _WindowDays(plain, tuple(weekdays), tuple(rest))
+    return _WindowDays(whole, tuple(weekdays), tuple(cut), tuple(rest))
 
 
-def _weekday_minutes(*schedules: engine.LocalSchedule) -> list[int]:
-    """Per weekday (0 = Sunday), the minutes of a plain day that all ``schedules``' weekly
-    blocks cover together: each schedule's blocks of the day merged, then intersected."""
-    out = []
-    for dow in range(7):
-        covered: list[tuple[int, int]] | None = None
-        for schedule in schedules:
-            merged = _merged_minutes(
-                sorted(
-                    (b.start_minute, b.end_minute) for b in schedule.blocks if b.day_of_week == dow
-                )
-            )
-            covered = merged if covered is None else _intersect_minutes(covered, merged)
-        out.append(sum(hi - lo for lo, hi in covered or ()))
-    return out
+def _weekly_spans(schedule: engine.LocalSchedule) -> list[list[tuple[int, int]]]:
+    """Each weekday's blocks (0 = Sunday) as merged minute spans."""
+    by_dow: list[list[tuple[int, int]]] = [[] for _ in range(7)]
+    for block in schedule.blocks:
+        by_dow[block.day_of_week].append((block.start_minute, block.end_minute))
+    return [_merged_minutes(sorted(spans)) for spans in by_dow]
 
 
 def _merged_minutes(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with the overlapping and touching ones joined."""
     out: list[tuple[int, int]] = []
     for lo, hi in spans:
         if out and lo <= out[-1][1]:
@@ -834,7 +853,8 @@ def _merged_minutes(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _intersect_minutes(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _intersect_spans(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The common part of two merged span lists (merged)."""
     out = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -848,9 +868,41 @@ def _intersect_minutes(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> li
     return out
 
 
+def _plain_day_micros(
+    day: _PlainDay,
+    weekly: list[list[list[tuple[int, int]]]],
+    overrides: list[dict[date, tuple[tuple[int, int], ...]]],
+    time_off: list[tuple[int, int]],
+) -> int:
+    """Offered microseconds of a plain day inside the window: each schedule's hours of
+    the day (its override, else its weekly blocks) merged, intersected across schedules,
+    placed at the day's start, clipped to the window, minus time off."""
+    covered: list[tuple[int, int]] | None = None
+    for spans, override in zip(weekly, overrides, strict=True):
+        hours = override.get(day.day)
+        spans = spans[day.dow] if hours is None else _merged_minutes(sorted(hours))
+        covered = spans if covered is None else _intersect_spans(covered, spans)
+    first, lo, hi = day.first, day.lo, day.hi
+    pieces = [
+        (max(lo, first + a * _MICROS_PER_MINUTE), min(hi, first + b * _MICROS_PER_MINUTE))
+        for a, b in covered or ()
+    ]
+    pieces = [(a, b) for a, b in pieces if a < b]
+    for off_lo, off_hi in time_off:
+        if off_lo < hi and lo < off_hi:
+            kept = []
+            for a, b in pieces:
+                if a < off_lo:
+                    kept.append((a, min(b, off_lo)))
+                if b > off_hi:
+                    kept.append((max(a, off_hi), b))
+            pieces = kept
+    return sum(b - a for a, b in pieces)
+
+
 def _offered_micros(inputs: _Inputs, window: Interval, plans: dict[str, _WindowDays]) -> int:
     """``_offered_exact`` of the whole window, summed day by day (see offered_minutes);
-    ``plans`` caches the window's days per zone for the call."""
+    ``plans`` keeps the window's days per zone for the call."""
     if not inputs.active:
         return 0
     if inputs.kind is MechanicType.VIRTUAL_ONLY:
@@ -861,26 +913,35 @@ def _offered_micros(inputs: _Inputs, window: Interval, plans: dict[str, _WindowD
         schedules = (inputs.own, inputs.shop)
     if any(s is None for s in schedules):
         return 0
-    zones = {s.zone for s in schedules}
+    zones = {s.zone for s in schedules}  # type: ignore[union-attr]
     if len(zones) != 1:
         return _offered_exact(inputs, window)
     zone = zones.pop()
     days = plans.get(zone)
     if days is None:
         days = plans[zone] = _window_days(zone, window)
-    plain = days.plain
-    special = {o.day for s in schedules for o in s.overrides if o.day in plain}
-    for off in inputs.time_off:
-        special.update(
-            d for d, first in plain.items() if first < off.end and off.start < first + _DAY
-        )
-    stretches = [*days.rest, *(Interval(plain[d], plain[d] + _DAY) for d in special)]
-    weekday = _weekday_minutes(*schedules)
-    minutes = sum(n * m for n, m in zip(days.weekdays, weekday, strict=True)) - sum(
-        weekday[engine.day_of_week(d)] for d in special
+    weekly = [_weekly_spans(s) for s in schedules]  # type: ignore[arg-type]
+    overrides = [{o.day: o.hours for o in s.overrides} for s in schedules]  # type: ignore[union-attr]
+    time_off = [(_epoch_micros(off.start), _epoch_micros(off.end)) for off in inputs.time_off]
+    whole = days.whole
+    special = {day for override in overrides for day in override if day in whole}
+    for off_lo, off_hi in time_off:
+        special.update(d for d, p in whole.items() if p.first < off_hi and off_lo < p.hi)
+    per_weekday = []
+    for dow in range(7):
+        covered = weekly[0][dow]
+        for spans in weekly[1:]:
+            covered = _intersect_spans(covered, spans[dow])
+        per_weekday.append(sum(b - a for a, b in covered))
+    minutes = sum(n * m for n, m in zip(days.weekdays, per_weekday, strict=True)) - sum(
+        per_weekday[whole[d].dow] for d in special
     )
-    exact = sum(_offered_exact(inputs, stretch) for stretch in engine.merge(stretches))
-    return minutes * _MICROS_PER_MINUTE + exact
+    micros = sum(
+        _plain_day_micros(day, weekly, overrides, time_off)
+        for day in (*days.cut, *(whole[d] for d in special))
+    )
+    exact = sum(_offered_exact(inputs, stretch) for stretch in days.rest)
+    return minutes * _MICROS_PER_MINUTE + micros + exact
 
 
 # ======================================================================================
