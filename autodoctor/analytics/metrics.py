@@ -437,27 +437,28 @@ def peak_times(period: Period, scope: Scope, *, zone: str) -> dict:
 
     sessions[d][h] = confirmed reservations starting in the period whose local start is
     ISO weekday d+1 (Monday = row 0), hour h; bookings[d][h] = bookings made in the period
-    by their local creation time. 2 queries (grouped in SQL)."""
+    by their local creation time. 1 query: both grids grouped in SQL, joined by UNION ALL
+    (one round trip; the mechanic's page has about fifteen)."""
     ZoneInfo(zone)  # an unknown zone fails here, before any query
 
-    def grid(queryset: QuerySet, field: str) -> list[list[int]]:
-        cells = [[0] * 24 for _ in range(7)]
+    def grid(queryset: QuerySet, field: str, number: int) -> QuerySet:
         weekday, hour = local_weekday_hour(field, zone, period.start, period.end)
-        rows = (
-            queryset.annotate(weekday=weekday, hour=hour)
-            .values("weekday", "hour")
+        return (
+            queryset.annotate(grid=Value(number), weekday=weekday, hour=hour)
+            .values("grid", "weekday", "hour")
             .annotate(n=Count("pk"))
             .order_by()
         )
-        for row in rows:
-            cells[row["weekday"]][row["hour"]] = row["n"]
-        return cells
 
-    return {
-        "zone": zone,
-        "sessions": grid(_booked_time(period, scope), "starts_at"),
-        "bookings": grid(bookings(period, scope), "created_at"),
-    }
+    grids = [[[0] * 24 for _ in range(7)] for _ in range(2)]
+    rows = (
+        grid(_booked_time(period, scope), "starts_at", 0)
+        .union(grid(bookings(period, scope), "created_at", 1), all=True)
+        .order_by()
+    )  # no model ordering on the compound query
+    for row in rows:
+        grids[row["grid"]][row["weekday"]][row["hour"]] = row["n"]
+    return {"zone": zone, "sessions": grids[0], "bookings": grids[1]}
 
 
 def _reliability_counts() -> dict:
