@@ -16,9 +16,8 @@ from autodoctor.availability.models import (
     TimeOff,
     TimeOffStatus,
     WeeklyBlock,
-    WorkshopHours,
 )
-from tests.factories import MechanicFactory, WorkshopFactory
+from tests.factories import MechanicFactory, WorkshopFactory, workshop_hours
 
 ZONES = [
     "America/Toronto",  # DST 2031-03-09 and 2031-11-02
@@ -60,14 +59,7 @@ def _random_mechanic(rng: random.Random, first_day: date, last_day: date):
             open_ = rng.choice([0, 120, 480, 540])
             close = rng.choice([900, 1020, 1440])
             pause = (720, 780) if rng.random() < 0.5 else None
-            WorkshopHours.objects.create(
-                workshop=shop,
-                day_of_week=dow,
-                open_minute=open_,
-                close_minute=close,
-                break_start_minute=pause[0] if pause else None,
-                break_end_minute=pause[1] if pause else None,
-            )
+            workshop_hours(shop, days=[dow], open_=open_, close=close, break_=pause)
     account_type = {
         "virtual": "",
         "affiliated": AccountType.WORKSHOP_MECHANIC,
