@@ -18,7 +18,10 @@ ANALYTICS_BENCH_RUNS samples each (default 15):
 (b) one mechanic's page (`metrics.dashboard` for that mechanic, last 30 days, plus their
     latest ratings) — target ≤ 30 ms;
 (c) the admin dashboard over the whole history (information);
-and, at up to 50,000 sessions, the naive baseline: booking mix + lead time computed
+then, for (a), the median of each metric function on its own (where the time goes), the
+availability service's `offered_minutes` for every mechanic, and the same figure by the
+reference path it replaced (`reference_offered_minutes`: the engine over the whole
+window, mechanic by mechanic) with its ratio; and, at up to 50,000 sessions, the naive baseline: booking mix + lead time computed
 row by row (every session loaded, each checked with its own reservation query).
 """
 
@@ -116,7 +119,68 @@ def main() -> None:
             f"{'    booking mix + lead time, SQL':<40} {sql[0] * 1000:>10.1f} {sql[1] * 1000:>9.1f}"
         )
         print(f"{'    the same, row by row':<40} {naive[0] * 1000:>10.1f} {naive[1] * 1000:>9.1f}")
+    print(f"(a) by metric, median of {runs} runs each (ms)")
+    breakdown(month, now=now, zone=zone, runs=runs)
     print(f"runs: {runs}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+def breakdown(period, *, now, zone: str, runs: int) -> None:
+    """The median of each part of the admin dashboard on its own (same JIT setting as
+    `metrics.dashboard`; booking mix and reliability only add up `booking_cells`, which
+    the dashboard runs once), then offered minutes now and by the reference path."""
+    from autodoctor.accounts.models import MechanicProfile
+    from autodoctor.analytics import metrics, visits
+    from autodoctor.availability import service
+
+    platform = metrics.Scope()
+    parts = {
+        "booking_cells (mix, lead, reliability)": lambda: metrics.booking_cells(period, platform),
+        "lead_time, given the cells": lambda: metrics.lead_time(period, platform, cells=cells),
+        "utilization": lambda: metrics.utilization(period, platform, now=now),
+        "peak_times": lambda: metrics.peak_times(period, platform, zone=zone),
+        "revenue": lambda: metrics.revenue(period, platform),
+        "satisfaction": lambda: metrics.satisfaction(period, platform),
+        "start_now": lambda: metrics.start_now(period, platform),
+        "bay_utilization": lambda: visits.bay_utilization(period, platform),
+        "visit_outcomes": lambda: visits.visit_outcomes(period, platform),
+        "response_time": lambda: visits.response_time(period, platform),
+    }
+    ids = list(MechanicProfile.objects.values_list("pk", flat=True))
+    cells = metrics.booking_cells(period, platform)
+
+    def offered() -> dict:
+        return service.offered_minutes(ids, period.start, period.end, now=now)
+
+    def reference() -> dict:
+        return reference_offered_minutes(ids, period.start, period.end, now=now)
+
+    with metrics._without_jit():
+        for name, fn in parts.items():
+            print(f"    {name:<36} {harness.timed(fn, runs)[0] * 1000:>10.1f}", flush=True)
+        assert offered() == reference(), "offered_minutes disagrees with the reference path"
+        fast = harness.timed(offered, runs)[0]
+        slow = harness.timed(reference, max(1, runs // 2))[0]
+    print(f"    {'offered_minutes, ' + str(len(ids)) + ' mechanics':<36} {fast * 1000:>10.1f}")
+    print(f"    {'  the reference path (engine)':<36} {slow * 1000:>10.1f}  ×{slow / fast:.1f}")
+
+
+def reference_offered_minutes(mechanic_ids, start, end, *, now) -> dict[int, int]:
+    """offered_minutes as it was before the day-by-day sum: every mechanic's hours over
+    the whole window expanded by the engine (the definition; tests compare the two)."""
+    from datetime import timedelta
+
+    from autodoctor.availability import engine, service
+
+    window = engine.Interval(start, end)
+    context = service._context(window, timedelta(0))
+    loaded = service._load(list(mechanic_ids), context, now=now, with_busy=False)
+    out = {}
+    for mid, inputs in loaded.items():
+        offered = engine.intersection(
+            engine.difference(inputs.pieces(window), inputs.time_off), [window]
+        )
+        out[mid] = int(sum((p.duration for p in offered), timedelta(0)).total_seconds() // 60)
+    return out
 
 
 def naive_mix_and_lead(period) -> tuple[int, int, float | None]:

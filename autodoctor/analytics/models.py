@@ -38,7 +38,11 @@ class SessionRating(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["mechanic", "created_at"])]
+        indexes = [
+            models.Index(fields=["mechanic", "created_at"]),
+            # The platform's satisfaction figure reads a period of ratings (metrics.satisfaction).
+            models.Index(fields=["created_at"], name="sessionrating_created_at"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(score__gte=RATING_MIN, score__lte=RATING_MAX),
