@@ -102,6 +102,10 @@ def run_child(args: argparse.Namespace) -> dict:
     call_command("migrate", verbosity=0)
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", mechanics=args.mechanics, quiet=True, stdout=quiet)
+    # What the periodic availability.tasks.offered_refresh keeps (issue 15 / docs/deploy.md).
+    from autodoctor.availability import offered
+
+    offered.rebuild(NOW - timedelta(hours=1), NOW + timedelta(days=offered.OFFERED_DAYS))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")

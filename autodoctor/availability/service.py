@@ -30,6 +30,7 @@ to ``timezone.now()``) so tests and benchmarks control the clock.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
@@ -51,12 +52,15 @@ from autodoctor.accounts.mechanic_types import (
 from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User, Workshop
 from autodoctor.errors import NotFound
 
-from . import engine
+from . import engine, offered
 from .engine import Interval
 from .models import (
     MAX_BUFFER_MINUTES,
     DateOverride,
     MechanicSettings,
+    OfferedDirty,
+    OfferedPiece,
+    OfferedRange,
     TimeOff,
     TimeOffStatus,
     WeeklyBlock,
@@ -86,6 +90,7 @@ __all__ = [
     "is_available",
     "local_instant",
     "mechanics_free_between",
+    "mechanics_free_by_rules",
     "register_bay_load_source",
     "register_busy_source",
     "slot_offered",
@@ -996,6 +1001,87 @@ def _free_by_sql(
     return _fetch(sql, params)
 
 
+def _offered_state() -> tuple[tuple[int, int] | None, set[int]]:
+    """The materialized range (epoch seconds) or None, and the dirty mechanics: one query
+    (``availability.offered``)."""
+    rows = _fetch(
+        f"SELECT 0, start_s, end_s FROM {_table(OfferedRange)} WHERE id = 1"
+        f" UNION ALL SELECT DISTINCT 1, mechanic_id, 0 FROM {_table(OfferedDirty)}",
+        [],
+    )
+    span = next(((a, b) for kind, a, b in rows if kind == 0), None)
+    return span, {mid for kind, mid, _ in rows if kind == 1}
+
+
+def _only(candidates: Iterable[int] | QuerySet | None, ids: set[int]) -> list[int] | QuerySet:
+    """``candidates`` restricted to ``ids``."""
+    if candidates is None:
+        return sorted(ids)
+    if isinstance(candidates, QuerySet):
+        return candidates.filter(pk__in=sorted(ids))
+    return [mid for mid in candidates if mid in ids]
+
+
+def _free_from_pieces(base: QuerySet, window: Interval) -> list[tuple[int, int]]:
+    """(id, buffer) of clean mechanics in ``base`` whose offered pieces cover ``window``
+    and who have no blocking time off in it: one query on the hour's pieces."""
+    ops = connection.ops
+    base_sql, base_params = base.values_list("pk", "buffer").query.sql_with_params()
+    t = offered.seconds(window.start)
+    big = _placeholder("bigint")
+    sql = (
+        f"WITH base(id, buffer) AS ({base_sql}) SELECT DISTINCT b.id, b.buffer"
+        f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
+        f" WHERE p.bucket = {big} AND p.start_s <= {big} AND p.end_s > {big}"
+        f" AND p.span_end_s >= {big}"
+        f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+        " WHERE d.mechanic_id = p.mechanic_id)"
+        f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
+        f" AND t.status IN ({_in(BLOCKING_TIME_OFF)}) AND t.starts_at < %s AND t.ends_at > %s)"
+    )
+    params = [
+        *base_params,
+        t // offered.BUCKET_SECONDS,
+        t,
+        t,
+        offered.ceil_seconds(window.end),
+        *[status.value for status in BLOCKING_TIME_OFF],
+        ops.adapt_datetimefield_value(window.end),
+        ops.adapt_datetimefield_value(window.start),
+    ]
+    return _fetch(sql, params)
+
+
+def _without_busy(free: dict[int, int], window: Interval, now: datetime) -> set[int]:
+    """The mechanics of ``free`` (id -> buffer minutes) whose busy time, widened by their
+    buffer, leaves ``window`` free."""
+    if free:
+        # Busy rows in a few hours are few: above a handful of mechanics it is cheaper
+        # to ask the sources for everyone than to send thousands of ids.
+        busy = busy_periods(
+            list(free) if len(free) <= _BUSY_ID_LIMIT else None,
+            Interval(window.start - MAX_BUFFER, window.end + MAX_BUFFER),
+            now=now,
+        )
+        for mid, intervals in busy.items():
+            buffer_minutes = free.get(mid)
+            if buffer_minutes is None:  # asked about everyone: not one of ours
+                continue
+            buffer = timedelta(minutes=buffer_minutes)
+            if any(interval.widened(buffer).overlaps(window) for interval in intervals):
+                del free[mid]
+    return set(free)
+
+
+def _notice_filter(base: QuerySet, lead: int) -> QuerySet:
+    # start >= now + notice  <=>  notice <= floor(lead);  start <= now + advance  <=>
+    # advance >= ceil(lead) (whole minutes and days in the settings).
+    return base.filter(
+        notice__lte=lead // _MICROS_PER_MINUTE,
+        advance__gte=-(-lead // _MICROS_PER_DAY),
+    )
+
+
 def mechanics_free_between(
     start: datetime,
     end: datetime,
@@ -1004,6 +1090,45 @@ def mechanics_free_between(
     now: datetime | None = None,
 ) -> set[int]:
     """Ids of the mechanic profiles for whom ``is_available(m, start, end)`` is true.
+
+    Inside the materialized range (``availability.offered``): the pieces of the asked
+    hour that cover the window, joined with the live rules, time off and busy time, for
+    every mechanic not marked dirty; dirty mechanics go through the set-based SQL
+    (``mechanics_free_by_rules``). Outside it, the set-based SQL for everyone.
+    """
+    now = _now(now)
+    window = Interval(start, end)
+    candidates = _candidate_ids(candidates)
+    if isinstance(candidates, list) and not candidates:
+        return set()
+    lead = _micros(window.start - now)
+    if lead < 0:  # the start has passed: no notice rule allows it
+        return set()
+    span, dirty = _offered_state()
+    if (
+        span is None
+        or offered.seconds(window.start) < span[0]
+        or offered.ceil_seconds(window.end) > span[1]
+        or window.duration > _DAY
+    ):
+        return mechanics_free_by_rules(start, end, candidates, now=now)
+    base = _notice_filter(_mechanic_rows(candidates), lead)
+    result = _without_busy(dict(_free_from_pieces(base, window)), window, now)
+    if dirty:
+        others = _only(candidates, dirty)
+        if isinstance(others, QuerySet) or others:
+            result |= mechanics_free_by_rules(start, end, others, now=now)
+    return result
+
+
+def mechanics_free_by_rules(
+    start: datetime,
+    end: datetime,
+    candidates: Iterable[int] | QuerySet | None = None,
+    *,
+    now: datetime | None = None,
+) -> set[int]:
+    """``mechanics_free_between`` by set-based SQL on the rules themselves (no pieces).
 
     Set-based: ``candidates`` (ids or a MechanicProfile queryset; ``None`` = everyone) are
     filtered in SQL by notice and advance, by source hours per type and local date
@@ -1020,12 +1145,7 @@ def mechanics_free_between(
     lead = _micros(window.start - now)
     if lead < 0:  # the start has passed: no notice rule allows it
         return set()
-    # start >= now + notice  <=>  notice <= floor(lead);  start <= now + advance  <=>
-    # advance >= ceil(lead) (whole minutes and days in the settings).
-    base = _mechanic_rows(candidates).filter(
-        notice__lte=lead // _MICROS_PER_MINUTE,
-        advance__gte=-(-lead // _MICROS_PER_DAY),
-    )
+    base = _notice_filter(_mechanic_rows(candidates), lead)
     zones = _zones_in_use()
     segments: dict[str, tuple[_Segment, ...]] = {}
     for zone in zones:
@@ -1033,23 +1153,7 @@ def mechanics_free_between(
         if local is not None:
             segments[zone] = local
 
-    free: dict[int, int] = dict(_free_by_sql(base, segments, window))
-    if free:
-        # Busy rows in a few hours are few: above a handful of mechanics it is cheaper
-        # to ask the sources for everyone than to send thousands of ids.
-        busy = busy_periods(
-            list(free) if len(free) <= _BUSY_ID_LIMIT else None,
-            Interval(window.start - MAX_BUFFER, window.end + MAX_BUFFER),
-            now=now,
-        )
-        for mid, intervals in busy.items():
-            buffer_minutes = free.get(mid)
-            if buffer_minutes is None:  # asked about everyone: not one of ours
-                continue
-            buffer = timedelta(minutes=buffer_minutes)
-            if any(interval.widened(buffer).overlaps(window) for interval in intervals):
-                del free[mid]
-    result = set(free)
+    result = _without_busy(dict(_free_by_sql(base, segments, window)), window, now)
 
     if len(segments) < len(zones):
         # The rare hard cases (a zone whose wall clock jumps inside the window): the SQL
@@ -1308,6 +1412,79 @@ def _lower_bounds(
         page *= 8
 
 
+def _piece_bounds_sql(base_sql: str) -> str:
+    """Per clean mechanic, the first slot-grid point at or after t0, its notice and the
+    piece start, among its pieces in a range of hour buckets, kept only where it lies in
+    [lo, hi), before the piece's end, with room for the duration in its merged span and
+    within the advance: a lower bound on its first slot there (bookings and time off
+    only remove slots). Best first."""
+    big = _placeholder("bigint")
+    x = _vendor_max(big, f"{big} + CAST(b.notice AS BIGINT) * 60", "p.start_s")
+    st = "(CAST(b.step AS BIGINT) * 60)"
+    grid = f"(p.start_s + (({x} - p.start_s + {st} - 1) / {st}) * {st})"
+    return (
+        f"WITH base(id, notice, advance, step) AS ({base_sql})"
+        " SELECT q.id, MIN(q.g), q.advance FROM ("
+        f"SELECT p.mechanic_id AS id, b.advance, p.end_s, p.span_end_s, {grid} AS g"
+        f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
+        f" WHERE p.bucket >= {big} AND p.bucket <= {big} AND p.end_s > {big}"
+        f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+        " WHERE d.mechanic_id = p.mechanic_id)) q"
+        f" WHERE q.g < q.end_s AND q.g + {big} <= q.span_end_s AND q.g >= {big}"
+        f" AND q.g < {big} AND q.g <= {big} + CAST(q.advance AS BIGINT) * 86400"
+        " GROUP BY q.id, q.advance ORDER BY MIN(q.g), q.id"
+    )
+
+
+def _piece_bounds(
+    t0: datetime,
+    now: datetime,
+    duration: timedelta,
+    candidates: Iterable[int] | QuerySet | None,
+    span: tuple[int, int],
+) -> Iterable[_Bound]:
+    """Lower bounds on each clean candidate's first slot at or after ``t0``, best first:
+    from the offered pieces hour range by hour range (growing) up to the end of the
+    materialized range; then a marker bound (mechanic 0) at that end; then the SQL lower
+    bounds from there on for mechanics not seen yet."""
+    base_sql, base_params = (
+        _mechanic_rows(candidates)
+        .values_list("pk", "notice", "advance", "step")
+        .query.sql_with_params()
+    )
+    sql = _piece_bounds_sql(base_sql)
+    t0_s, now_s = offered.ceil_seconds(t0), offered.ceil_seconds(now)
+    now_floor = offered.seconds(now)
+    duration_s = -(-_micros(duration) // 1_000_000)
+    end_s = span[1]
+    seen: set[int] = set()
+    lo, bucket, width = None, t0_s // offered.BUCKET_SECONDS, 1
+    while True:
+        last = bucket + width - 1
+        hi = min((last + 1) * offered.BUCKET_SECONDS, end_s)
+        params = [
+            *base_params,
+            t0_s, now_s,  # x = max(t0, now + notice, piece start)
+            bucket, last, t0_s,
+            duration_s, -(10**15) if lo is None else lo, hi, now_floor,
+        ]  # fmt: skip
+        for mid, g, advance in _fetch(sql, params):
+            if mid in seen:
+                continue
+            seen.add(mid)
+            order = offered.instant(g)
+            yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
+        if hi >= end_s:
+            break
+        lo, bucket, width = hi, last + 1, width * 2
+    tail_start = offered.instant(end_s)
+    yield _Bound(tail_start, 0, tail_start, tail_start)
+    for bound in _lower_bounds(max(t0, tail_start), now, candidates):
+        if bound.mechanic_id not in seen:
+            order = max(bound.order, tail_start)
+            yield bound._replace(order=order, start=max(bound.start, order))
+
+
 def _first_slot(
     inputs: _Inputs,
     cursor: datetime,
@@ -1348,7 +1525,19 @@ def earliest_slot(
     candidates = _candidate_ids(candidates)
     if isinstance(candidates, list) and not candidates:
         return None
-    bounds = iter(_lower_bounds(t0, now, candidates))
+    span, dirty = _offered_state()
+    if span is None or offered.seconds(t0) < span[0] or offered.ceil_seconds(t0) >= span[1]:
+        bounds = iter(_lower_bounds(t0, now, candidates))
+    else:
+        bounds = _piece_bounds(t0, now, duration, candidates, span)
+        others = _only(candidates, dirty) if dirty else []
+        if isinstance(others, QuerySet) or others:
+            bounds = heapq.merge(
+                bounds,
+                _lower_bounds(t0, now, others),
+                key=lambda b: (b.order, b.mechanic_id),
+            )
+        bounds = iter(bounds)
     best: tuple[int, Interval] | None = None
     pending: list[_Bound] = []
     batch_size = 8
@@ -1358,6 +1547,8 @@ def earliest_slot(
             if bound is None:
                 break
             pending.append(bound)
+            if bound.mechanic_id == 0:
+                break  # the end of the pieces: decide before asking for more
         if not pending:
             return best
         batch, pending = pending[:batch_size], pending[batch_size:]
