@@ -1432,7 +1432,7 @@ def _piece_bounds_sql(base_sql: str) -> str:
         " WHERE d.mechanic_id = p.mechanic_id)) q"
         f" WHERE q.g < q.end_s AND q.g + {big} <= q.span_end_s AND q.g >= {big}"
         f" AND q.g < {big} AND q.g <= {big} + CAST(q.advance AS BIGINT) * 86400"
-        " GROUP BY q.id, q.advance ORDER BY MIN(q.g), q.id"
+        " GROUP BY q.id, q.advance ORDER BY MIN(q.g), q.id LIMIT {limit} OFFSET {offset}"
     )
 
 
@@ -1468,12 +1468,19 @@ def _piece_bounds(
             bucket, last, t0_s,
             duration_s, -(10**15) if lo is None else lo, hi, now_floor,
         ]  # fmt: skip
-        for mid, g, advance in _fetch(sql, params):
-            if mid in seen:
-                continue
-            seen.add(mid)
-            order = offered.instant(g)
-            yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
+        offset, page = 0, 16  # most searches read only the first page of one range
+        while True:
+            rows = _fetch(sql.format(limit=page, offset=offset), params)
+            for mid, g, advance in rows:
+                if mid in seen:
+                    continue
+                seen.add(mid)
+                order = offered.instant(g)
+                yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
+            if len(rows) < page:
+                break
+            offset += page
+            page *= 8
         if hi >= end_s:
             break
         lo, bucket, width = hi, last + 1, width * 2
