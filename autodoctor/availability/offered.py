@@ -122,7 +122,13 @@ def rebuild(start: datetime, end: datetime) -> int:
     OfferedRange.objects.update_or_create(pk=1, defaults={"start_s": start_s, "end_s": end_s})
     seen = list(OfferedDirty.objects.values_list("id", flat=True))
     OfferedPiece.objects.all().delete()
-    count = _build(sorted(MechanicProfile.objects.values_list("pk", flat=True)), start_s, end_s)
+    mids = sorted(MechanicProfile.objects.values_list("pk", flat=True))
+    # Rows stored in (bucket, start) order: an hour's pieces share a few table pages.
+    rows: list[tuple] = []
+    for k in range(0, len(mids), _CHUNK):
+        rows.extend(_rows(mids[k : k + _CHUNK], start_s, end_s))
+    rows.sort(key=lambda row: (row[1], row[2]))
+    count = _insert(rows)
     _forget(seen)
     return count
 

@@ -1022,7 +1022,9 @@ def _only(candidates: Iterable[int] | QuerySet | None, ids: set[int]) -> list[in
     return [mid for mid in candidates if mid in ids]
 
 
-def _free_from_pieces(base: QuerySet, window: Interval) -> list[tuple[int, int]]:
+def _free_from_pieces(
+    base: QuerySet, window: Interval, *, with_dirty: bool
+) -> list[tuple[int, int]]:
     """(id, buffer) of clean mechanics in ``base`` whose offered pieces cover ``window``
     and who have no blocking time off in it: one query on the hour's pieces."""
     ops = connection.ops
@@ -1034,9 +1036,13 @@ def _free_from_pieces(base: QuerySet, window: Interval) -> list[tuple[int, int]]
         f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
         f" WHERE p.bucket = {big} AND p.start_s <= {big} AND p.end_s > {big}"
         f" AND p.span_end_s >= {big}"
-        f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
-        " WHERE d.mechanic_id = p.mechanic_id)"
-        f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
+        + (
+            f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+            " WHERE d.mechanic_id = p.mechanic_id)"
+            if with_dirty
+            else ""
+        )
+        + f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
         f" AND t.status IN ({_in(BLOCKING_TIME_OFF)}) AND t.starts_at < %s AND t.ends_at > %s)"
     )
     params = [
@@ -1113,7 +1119,9 @@ def mechanics_free_between(
     ):
         return mechanics_free_by_rules(start, end, candidates, now=now)
     base = _notice_filter(_mechanic_rows(candidates), lead)
-    result = _without_busy(dict(_free_from_pieces(base, window)), window, now)
+    result = _without_busy(
+        dict(_free_from_pieces(base, window, with_dirty=bool(dirty))), window, now
+    )
     if dirty:
         others = _only(candidates, dirty)
         if isinstance(others, QuerySet) or others:
@@ -1412,27 +1420,33 @@ def _lower_bounds(
         page *= 8
 
 
-def _piece_bounds_sql(base_sql: str) -> str:
+def _piece_bounds_sql(base_sql: str, *, with_dirty: bool) -> str:
     """Per clean mechanic, the first slot-grid point at or after t0, its notice and the
     piece start, among its pieces in a range of hour buckets, kept only where it lies in
     [lo, hi), before the piece's end, with room for the duration in its merged span and
     within the advance: a lower bound on its first slot there (bookings and time off
-    only remove slots). Best first."""
+    only remove slots). Best first, a row per piece (the caller keeps a mechanic's first);
+    ``with_dirty``: leave out mechanics marked dirty."""
     big = _placeholder("bigint")
     x = _vendor_max(big, f"{big} + CAST(b.notice AS BIGINT) * 60", "p.start_s")
     st = "(CAST(b.step AS BIGINT) * 60)"
     grid = f"(p.start_s + (({x} - p.start_s + {st} - 1) / {st}) * {st})"
     return (
         f"WITH base(id, notice, advance, step) AS ({base_sql})"
-        " SELECT q.id, MIN(q.g), q.advance FROM ("
+        " SELECT q.id, q.g, q.advance FROM ("
         f"SELECT p.mechanic_id AS id, b.advance, p.end_s, p.span_end_s, {grid} AS g"
         f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
         f" WHERE p.bucket >= {big} AND p.bucket <= {big} AND p.end_s > {big}"
-        f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
-        " WHERE d.mechanic_id = p.mechanic_id)) q"
+        + (
+            f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+            " WHERE d.mechanic_id = p.mechanic_id)"
+            if with_dirty
+            else ""
+        )
+        + ") q"
         f" WHERE q.g < q.end_s AND q.g + {big} <= q.span_end_s AND q.g >= {big}"
         f" AND q.g < {big} AND q.g <= {big} + CAST(q.advance AS BIGINT) * 86400"
-        " GROUP BY q.id, q.advance ORDER BY MIN(q.g), q.id LIMIT {limit} OFFSET {offset}"
+        " ORDER BY q.g, q.id LIMIT {limit} OFFSET {offset}"
     )
 
 
@@ -1442,6 +1456,8 @@ def _piece_bounds(
     duration: timedelta,
     candidates: Iterable[int] | QuerySet | None,
     span: tuple[int, int],
+    *,
+    with_dirty: bool,
 ) -> Iterable[_Bound]:
     """Lower bounds on each clean candidate's first slot at or after ``t0``, best first:
     from the offered pieces hour range by hour range (growing) up to the end of the
@@ -1452,7 +1468,7 @@ def _piece_bounds(
         .values_list("pk", "notice", "advance", "step")
         .query.sql_with_params()
     )
-    sql = _piece_bounds_sql(base_sql)
+    sql = _piece_bounds_sql(base_sql, with_dirty=with_dirty)
     t0_s, now_s = offered.ceil_seconds(t0), offered.ceil_seconds(now)
     now_floor = offered.seconds(now)
     duration_s = -(-_micros(duration) // 1_000_000)
@@ -1536,7 +1552,7 @@ def earliest_slot(
     if span is None or offered.seconds(t0) < span[0] or offered.ceil_seconds(t0) >= span[1]:
         bounds = iter(_lower_bounds(t0, now, candidates))
     else:
-        bounds = _piece_bounds(t0, now, duration, candidates, span)
+        bounds = _piece_bounds(t0, now, duration, candidates, span, with_dirty=bool(dirty))
         others = _only(candidates, dirty) if dirty else []
         if isinstance(others, QuerySet) or others:
             bounds = heapq.merge(
