@@ -207,6 +207,8 @@ class MechanicSettings(models.Model):
 
     class Meta:
         verbose_name_plural = "mechanic settings"
+        # The smallest notice anyone has: where the earliest-slot search starts (O(log n)).
+        indexes = [models.Index(fields=["min_notice_minutes"], name="settings_min_notice")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(buffer_minutes__lte=MAX_BUFFER_MINUTES),
@@ -368,7 +370,7 @@ class OfferedPiece(models.Model):
                 fields=["bucket", "start_s", "end_s", "span_end_s", "mechanic_id"],
                 name="offered_bucket_start",
             ),
-            models.Index(fields=["mechanic_id"], name="offered_mechanic"),
+            models.Index(fields=["mechanic_id", "bucket"], name="offered_mechanic_bucket"),
         ]
 
     def __str__(self) -> str:

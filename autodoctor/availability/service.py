@@ -1473,8 +1473,14 @@ def _piece_bounds(
     now_floor = offered.seconds(now)
     duration_s = -(-_micros(duration) // 1_000_000)
     end_s = span[1]
+    # Nobody's slots start before now + the smallest notice anyone has (the default for
+    # mechanics without a settings row): skip the hours before it.
+    (smallest,) = _fetch(f"SELECT MIN(min_notice_minutes) FROM {_table(MechanicSettings)}", [])[0]
+    default_notice = default_booking_rules().min_notice // _MINUTE
+    smallest = default_notice if smallest is None else min(smallest, default_notice)
+    first_s = max(t0_s, now_s + smallest * 60)
     seen: set[int] = set()
-    lo, bucket, width = None, t0_s // offered.BUCKET_SECONDS, 1
+    lo, bucket, width = None, first_s // offered.BUCKET_SECONDS, 1
     while True:
         last = bucket + width - 1
         hi = min((last + 1) * offered.BUCKET_SECONDS, end_s)

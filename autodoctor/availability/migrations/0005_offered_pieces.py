@@ -162,9 +162,13 @@ class Migration(migrations.Migration):
                         fields=["bucket", "start_s", "end_s", "span_end_s", "mechanic_id"],
                         name="offered_bucket_start",
                     ),
-                    models.Index(fields=["mechanic_id"], name="offered_mechanic"),
+                    models.Index(fields=["mechanic_id", "bucket"], name="offered_mechanic_bucket"),
                 ],
             },
+        ),
+        migrations.AddIndex(
+            model_name='mechanicsettings',
+            index=models.Index(fields=['min_notice_minutes'], name='settings_min_notice'),
         ),
         migrations.RunPython(create_triggers, drop_triggers),
     ]
