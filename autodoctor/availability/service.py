@@ -1088,6 +1088,20 @@ def _notice_filter(base: QuerySet, lead: int) -> QuerySet:
     )
 
 
+def _free_args(
+    start: datetime, end: datetime, candidates: Iterable[int] | QuerySet | None, now
+) -> tuple[datetime, Interval, Iterable[int] | QuerySet | None, int] | None:
+    """(now, window, candidates, lead in µs) for a who-is-free question; None when nobody
+    can be free (no candidates, or a start in the past: no notice rule allows it)."""
+    now = _now(now)
+    window = Interval(start, end)
+    candidates = _candidate_ids(candidates)
+    lead = _micros(window.start - now)
+    if (isinstance(candidates, list) and not candidates) or lead < 0:
+        return None
+    return now, window, candidates, lead
+
+
 def mechanics_free_between(
     start: datetime,
     end: datetime,
@@ -1102,14 +1116,10 @@ def mechanics_free_between(
     every mechanic not marked dirty; dirty mechanics go through the set-based SQL
     (``mechanics_free_by_rules``). Outside it, the set-based SQL for everyone.
     """
-    now = _now(now)
-    window = Interval(start, end)
-    candidates = _candidate_ids(candidates)
-    if isinstance(candidates, list) and not candidates:
+    args = _free_args(start, end, candidates, now)
+    if args is None:
         return set()
-    lead = _micros(window.start - now)
-    if lead < 0:  # the start has passed: no notice rule allows it
-        return set()
+    now, window, candidates, lead = args
     span, dirty = _offered_state()
     if (
         span is None
@@ -1145,14 +1155,10 @@ def mechanics_free_by_rules(
     the number of mechanics. Mechanics whose zone has a DST transition inside the window
     (a few hours a year) are checked by the engine instead, still with fixed queries.
     """
-    now = _now(now)
-    window = Interval(start, end)
-    candidates = _candidate_ids(candidates)
-    if isinstance(candidates, list) and not candidates:
+    args = _free_args(start, end, candidates, now)
+    if args is None:
         return set()
-    lead = _micros(window.start - now)
-    if lead < 0:  # the start has passed: no notice rule allows it
-        return set()
+    now, window, candidates, lead = args
     base = _notice_filter(_mechanic_rows(candidates), lead)
     zones = _zones_in_use()
     segments: dict[str, tuple[_Segment, ...]] = {}
