@@ -18,6 +18,7 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (60, "autodoctor.workshops.tasks.visits_expire"),
     # Each calendar is due EXTERNAL_CALENDARS_REFRESH_MINUTES after its last fetch.
     (300, "autodoctor.availability.tasks.external_calendars_refresh"),
+    (60, "autodoctor.availability.tasks.offered_refresh"),
     (30, "autodoctor.integrations.tasks.webhooks_send"),  # safety net; writes also wake it
     (60, "autodoctor.booking.tasks.waitlist_sweep"),
     (3600, "autodoctor.analytics.tasks.hours_review_nudges"),

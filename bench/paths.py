@@ -126,7 +126,8 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
     print(header)
     print("-" * (len(header) + 30))
     for r in results:
-        print(f"{r['db']}: {r['population']} mechanics, seeded in {r['seed_seconds']:.0f} s")
+        print(f"{r['db']}: {r['population']} mechanics, seeded in {r['seed_seconds']:.0f} s;"
+              f" {r.get('offered', '')}")  # fmt: skip
         for row in r["rows"]:
             if row["kind"] == "time":
                 base = row.get("baseline")
@@ -173,6 +174,9 @@ def run_child(args: argparse.Namespace) -> dict:
     seed_seconds = time.perf_counter() - started
     target = _target_mechanic()
     _add_bookings(target)
+    built = time.perf_counter()
+    pieces = offered_rebuild()
+    offered_seconds = time.perf_counter() - built
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -184,8 +188,16 @@ def run_child(args: argparse.Namespace) -> dict:
         "db": args.child,
         "population": MechanicProfile.objects.count(),
         "seed_seconds": seed_seconds,
+        "offered": f"{pieces} offered piece rows built in {offered_seconds:.1f} s",
         "rows": rows,
     }
+
+
+def offered_rebuild() -> int:
+    """What the periodic ``offered_refresh`` keeps: pieces from an hour before NOW."""
+    from autodoctor.availability import offered
+
+    return offered.rebuild(NOW - timedelta(hours=1), NOW + timedelta(days=offered.OFFERED_DAYS))
 
 
 def _target_mechanic():
@@ -529,6 +541,20 @@ def bench_batch(args, target) -> list[dict]:
     ]  # fmt: skip
 
 
+@contextmanager
+def without_offered_pieces():
+    """The set-based code alone (the baseline): hide the materialized range for a while."""
+    from autodoctor.availability.models import OfferedRange
+
+    saved = list(OfferedRange.objects.values_list("start_s", "end_s"))
+    OfferedRange.objects.all().delete()
+    try:
+        yield
+    finally:
+        for start_s, end_s in saved:
+            OfferedRange.objects.create(pk=1, start_s=start_s, end_s=end_s)
+
+
 def bench_earliest(args, target) -> list[dict]:
     from autodoctor.availability import service
 
@@ -536,9 +562,12 @@ def bench_earliest(args, target) -> list[dict]:
         return service.earliest_slot(DURATION, now=NOW)
 
     found = earliest()
+    with without_offered_pieces():
+        assert service.earliest_slot(DURATION, now=NOW) == found
+        old = harness.timed(earliest, args.runs)
     return [
         _time_row("earliest", "earliest slot, all mechanics", harness.timed(earliest, args.runs),
-                  note=f"mechanic {found[0]} at {found[1].start:%Y-%m-%d %H:%M} UTC")
+                  old, note=f"mechanic {found[0]} at {found[1].start:%Y-%m-%d %H:%M} UTC")
     ]  # fmt: skip
 
 
@@ -551,9 +580,13 @@ def bench_free(args, target) -> list[dict]:
             NOW + timedelta(hours=2), NOW + timedelta(hours=3), now=NOW
         )
 
+    found = free()
+    with without_offered_pieces():
+        assert free() == found
+        old = harness.timed(free, args.runs)
     return [
         _time_row("free", "free in the first bookable hour", harness.timed(free, args.runs),
-                  note=f"{len(free())} mechanics free")
+                  old, note=f"{len(found)} mechanics free")
     ]  # fmt: skip
 
 

@@ -207,6 +207,8 @@ class MechanicSettings(models.Model):
 
     class Meta:
         verbose_name_plural = "mechanic settings"
+        # The smallest notice anyone has: where the earliest-slot search starts (O(log n)).
+        indexes = [models.Index(fields=["min_notice_minutes"], name="settings_min_notice")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(buffer_minutes__lte=MAX_BUFFER_MINUTES),
@@ -332,3 +334,55 @@ class ExternalBusy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%H:%M} UTC"
+
+
+class OfferedRange(models.Model):
+    """The one row saying which stretch ``OfferedPiece`` holds: [start_s, end_s) in UTC
+    epoch seconds (``availability.offered``). No row: the many-mechanic reads use the
+    set-based SQL only."""
+
+    start_s = models.BigIntegerField()
+    end_s = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"offered {self.start_s}–{self.end_s}"
+
+
+class OfferedPiece(models.Model):
+    """One piece of a mechanic's source hours (engine ``pieces``: hours per type,
+    overrides applied, DST exact) overlapping the offered range, once per UTC hour
+    (``bucket``) it touches, in epoch seconds. ``span_end_s`` is the end of the merged
+    stretch of hours the piece lies in (touching pieces joined). Neither bookings, time
+    off nor booking settings are in it: they are read live. Kept exact by
+    ``availability.offered``; database triggers mark a mechanic dirty (``OfferedDirty``)
+    on every write that changes its hours, and reads treat dirty mechanics by the
+    set-based code until the pieces are rebuilt."""
+
+    mechanic_id = models.BigIntegerField()
+    bucket = models.BigIntegerField()
+    start_s = models.BigIntegerField()
+    end_s = models.BigIntegerField()
+    span_end_s = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["bucket", "start_s", "end_s", "span_end_s", "mechanic_id"],
+                name="offered_bucket_start",
+            ),
+            models.Index(fields=["mechanic_id", "bucket"], name="offered_mechanic_bucket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"mechanic {self.mechanic_id}: {self.start_s}–{self.end_s}"
+
+
+class OfferedDirty(models.Model):
+    """A mechanic whose hours changed since its pieces were built (one row per write,
+    inserted by database triggers; ``availability.offered`` deletes the rows it saw)."""
+
+    id = models.BigAutoField(primary_key=True)
+    mechanic_id = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"mechanic {self.mechanic_id} dirty"

@@ -30,6 +30,7 @@ to ``timezone.now()``) so tests and benchmarks control the clock.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
@@ -51,12 +52,15 @@ from autodoctor.accounts.mechanic_types import (
 from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User, Workshop
 from autodoctor.errors import NotFound
 
-from . import engine
+from . import engine, offered
 from .engine import Interval
 from .models import (
     MAX_BUFFER_MINUTES,
     DateOverride,
     MechanicSettings,
+    OfferedDirty,
+    OfferedPiece,
+    OfferedRange,
     TimeOff,
     TimeOffStatus,
     WeeklyBlock,
@@ -86,6 +90,7 @@ __all__ = [
     "is_available",
     "local_instant",
     "mechanics_free_between",
+    "mechanics_free_by_rules",
     "register_bay_load_source",
     "register_busy_source",
     "slot_offered",
@@ -1199,44 +1204,66 @@ def _free_by_sql(
     return _fetch(sql, params)
 
 
-def mechanics_free_between(
-    start: datetime,
-    end: datetime,
-    candidates: Iterable[int] | QuerySet | None = None,
-    *,
-    now: datetime | None = None,
-) -> set[int]:
-    """Ids of the mechanic profiles for whom ``is_available(m, start, end)`` is true.
-
-    Set-based: ``candidates`` (ids or a MechanicProfile queryset; ``None`` = everyone) are
-    filtered in SQL by notice and advance, by source hours per type and local date
-    (overrides first, touching blocks joined, breaks excluded) and by blocking time off;
-    busy time comes from the busy sources in one call. Queries: a fixed handful whatever
-    the number of mechanics. Mechanics whose zone has a DST transition inside the window
-    (a few hours a year) are checked by the engine instead, still with fixed queries.
-    """
-    now = _now(now)
-    window = Interval(start, end)
-    candidates = _candidate_ids(candidates)
-    if isinstance(candidates, list) and not candidates:
-        return set()
-    lead = _micros(window.start - now)
-    if lead < 0:  # the start has passed: no notice rule allows it
-        return set()
-    # start >= now + notice  <=>  notice <= floor(lead);  start <= now + advance  <=>
-    # advance >= ceil(lead) (whole minutes and days in the settings).
-    base = _mechanic_rows(candidates).filter(
-        notice__lte=lead // _MICROS_PER_MINUTE,
-        advance__gte=-(-lead // _MICROS_PER_DAY),
+def _offered_state() -> tuple[tuple[int, int] | None, set[int]]:
+    """The materialized range (epoch seconds) or None, and the dirty mechanics: one query
+    (``availability.offered``)."""
+    rows = _fetch(
+        f"SELECT 0, start_s, end_s FROM {_table(OfferedRange)} WHERE id = 1"
+        f" UNION ALL SELECT DISTINCT 1, mechanic_id, 0 FROM {_table(OfferedDirty)}",
+        [],
     )
-    zones = _zones_in_use()
-    segments: dict[str, tuple[_Segment, ...]] = {}
-    for zone in zones:
-        local = _local_segments(zone, window)
-        if local is not None:
-            segments[zone] = local
+    span = next(((a, b) for kind, a, b in rows if kind == 0), None)
+    return span, {mid for kind, mid, _ in rows if kind == 1}
 
-    free: dict[int, int] = dict(_free_by_sql(base, segments, window))
+
+def _only(candidates: Iterable[int] | QuerySet | None, ids: set[int]) -> list[int] | QuerySet:
+    """``candidates`` restricted to ``ids``."""
+    if candidates is None:
+        return sorted(ids)
+    if isinstance(candidates, QuerySet):
+        return candidates.filter(pk__in=sorted(ids))
+    return [mid for mid in candidates if mid in ids]
+
+
+def _free_from_pieces(
+    base: QuerySet, window: Interval, *, with_dirty: bool
+) -> list[tuple[int, int]]:
+    """(id, buffer) of clean mechanics in ``base`` whose offered pieces cover ``window``
+    and who have no blocking time off in it: one query on the hour's pieces."""
+    ops = connection.ops
+    base_sql, base_params = base.values_list("pk", "buffer").query.sql_with_params()
+    t = offered.seconds(window.start)
+    big = _placeholder("bigint")
+    sql = (
+        f"WITH base(id, buffer) AS ({base_sql}) SELECT DISTINCT b.id, b.buffer"
+        f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
+        f" WHERE p.bucket = {big} AND p.start_s <= {big} AND p.end_s > {big}"
+        f" AND p.span_end_s >= {big}"
+        + (
+            f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+            " WHERE d.mechanic_id = p.mechanic_id)"
+            if with_dirty
+            else ""
+        )
+        + f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
+        f" AND t.status IN ({_in(BLOCKING_TIME_OFF)}) AND t.starts_at < %s AND t.ends_at > %s)"
+    )
+    params = [
+        *base_params,
+        t // offered.BUCKET_SECONDS,
+        t,
+        t,
+        offered.ceil_seconds(window.end),
+        *[status.value for status in BLOCKING_TIME_OFF],
+        ops.adapt_datetimefield_value(window.end),
+        ops.adapt_datetimefield_value(window.start),
+    ]
+    return _fetch(sql, params)
+
+
+def _without_busy(free: dict[int, int], window: Interval, now: datetime) -> set[int]:
+    """The mechanics of ``free`` (id -> buffer minutes) whose busy time, widened by their
+    buffer, leaves ``window`` free."""
     if free:
         # Busy rows in a few hours are few: above a handful of mechanics it is cheaper
         # to ask the sources for everyone than to send thousands of ids.
@@ -1252,7 +1279,98 @@ def mechanics_free_between(
             buffer = timedelta(minutes=buffer_minutes)
             if any(interval.widened(buffer).overlaps(window) for interval in intervals):
                 del free[mid]
-    result = set(free)
+    return set(free)
+
+
+def _notice_filter(base: QuerySet, lead: int) -> QuerySet:
+    # start >= now + notice  <=>  notice <= floor(lead);  start <= now + advance  <=>
+    # advance >= ceil(lead) (whole minutes and days in the settings).
+    return base.filter(
+        notice__lte=lead // _MICROS_PER_MINUTE,
+        advance__gte=-(-lead // _MICROS_PER_DAY),
+    )
+
+
+def _free_args(
+    start: datetime, end: datetime, candidates: Iterable[int] | QuerySet | None, now
+) -> tuple[datetime, Interval, Iterable[int] | QuerySet | None, int] | None:
+    """(now, window, candidates, lead in µs) for a who-is-free question; None when nobody
+    can be free (no candidates, or a start in the past: no notice rule allows it)."""
+    now = _now(now)
+    window = Interval(start, end)
+    candidates = _candidate_ids(candidates)
+    lead = _micros(window.start - now)
+    if (isinstance(candidates, list) and not candidates) or lead < 0:
+        return None
+    return now, window, candidates, lead
+
+
+def mechanics_free_between(
+    start: datetime,
+    end: datetime,
+    candidates: Iterable[int] | QuerySet | None = None,
+    *,
+    now: datetime | None = None,
+) -> set[int]:
+    """Ids of the mechanic profiles for whom ``is_available(m, start, end)`` is true.
+
+    Inside the materialized range (``availability.offered``): the pieces of the asked
+    hour that cover the window, joined with the live rules, time off and busy time, for
+    every mechanic not marked dirty; dirty mechanics go through the set-based SQL
+    (``mechanics_free_by_rules``). Outside it, the set-based SQL for everyone.
+    """
+    args = _free_args(start, end, candidates, now)
+    if args is None:
+        return set()
+    now, window, candidates, lead = args
+    span, dirty = _offered_state()
+    if (
+        span is None
+        or offered.seconds(window.start) < span[0]
+        or offered.ceil_seconds(window.end) > span[1]
+        or window.duration > _DAY
+    ):
+        return mechanics_free_by_rules(start, end, candidates, now=now)
+    base = _notice_filter(_mechanic_rows(candidates), lead)
+    result = _without_busy(
+        dict(_free_from_pieces(base, window, with_dirty=bool(dirty))), window, now
+    )
+    if dirty:
+        others = _only(candidates, dirty)
+        if isinstance(others, QuerySet) or others:
+            result |= mechanics_free_by_rules(start, end, others, now=now)
+    return result
+
+
+def mechanics_free_by_rules(
+    start: datetime,
+    end: datetime,
+    candidates: Iterable[int] | QuerySet | None = None,
+    *,
+    now: datetime | None = None,
+) -> set[int]:
+    """``mechanics_free_between`` by set-based SQL on the rules themselves (no pieces).
+
+    Set-based: ``candidates`` (ids or a MechanicProfile queryset; ``None`` = everyone) are
+    filtered in SQL by notice and advance, by source hours per type and local date
+    (overrides first, touching blocks joined, breaks excluded) and by blocking time off;
+    busy time comes from the busy sources in one call. Queries: a fixed handful whatever
+    the number of mechanics. Mechanics whose zone has a DST transition inside the window
+    (a few hours a year) are checked by the engine instead, still with fixed queries.
+    """
+    args = _free_args(start, end, candidates, now)
+    if args is None:
+        return set()
+    now, window, candidates, lead = args
+    base = _notice_filter(_mechanic_rows(candidates), lead)
+    zones = _zones_in_use()
+    segments: dict[str, tuple[_Segment, ...]] = {}
+    for zone in zones:
+        local = _local_segments(zone, window)
+        if local is not None:
+            segments[zone] = local
+
+    result = _without_busy(dict(_free_by_sql(base, segments, window)), window, now)
 
     if len(segments) < len(zones):
         # The rare hard cases (a zone whose wall clock jumps inside the window): the SQL
@@ -1511,6 +1629,100 @@ def _lower_bounds(
         page *= 8
 
 
+def _piece_bounds_sql(base_sql: str, *, with_dirty: bool) -> str:
+    """Per clean mechanic, the first slot-grid point at or after t0, its notice and the
+    piece start, among its pieces in a range of hour buckets, kept only where it lies in
+    [lo, hi), before the piece's end, with room for the duration in its merged span and
+    within the advance: a lower bound on its first slot there (bookings and time off
+    only remove slots). Best first, a row per piece (the caller keeps a mechanic's first);
+    ``with_dirty``: leave out mechanics marked dirty."""
+    big = _placeholder("bigint")
+    x = _vendor_max(big, f"{big} + CAST(b.notice AS BIGINT) * 60", "p.start_s")
+    st = "(CAST(b.step AS BIGINT) * 60)"
+    grid = f"(p.start_s + (({x} - p.start_s + {st} - 1) / {st}) * {st})"
+    return (
+        f"WITH base(id, notice, advance, step) AS ({base_sql})"
+        " SELECT q.id, q.g, q.advance FROM ("
+        f"SELECT p.mechanic_id AS id, b.advance, p.end_s, p.span_end_s, {grid} AS g"
+        f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
+        f" WHERE p.bucket >= {big} AND p.bucket <= {big} AND p.end_s > {big}"
+        + (
+            f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+            " WHERE d.mechanic_id = p.mechanic_id)"
+            if with_dirty
+            else ""
+        )
+        + ") q"
+        f" WHERE q.g < q.end_s AND q.g + {big} <= q.span_end_s AND q.g >= {big}"
+        f" AND q.g < {big} AND q.g <= {big} + CAST(q.advance AS BIGINT) * 86400"
+        " ORDER BY q.g, q.id LIMIT {limit} OFFSET {offset}"
+    )
+
+
+def _piece_bounds(
+    t0: datetime,
+    now: datetime,
+    duration: timedelta,
+    candidates: Iterable[int] | QuerySet | None,
+    span: tuple[int, int],
+    *,
+    with_dirty: bool,
+) -> Iterable[_Bound]:
+    """Lower bounds on each clean candidate's first slot at or after ``t0``, best first:
+    from the offered pieces hour range by hour range (growing) up to the end of the
+    materialized range; then a marker bound (mechanic 0) at that end; then the SQL lower
+    bounds from there on for mechanics not seen yet."""
+    base_sql, base_params = (
+        _mechanic_rows(candidates)
+        .values_list("pk", "notice", "advance", "step")
+        .query.sql_with_params()
+    )
+    sql = _piece_bounds_sql(base_sql, with_dirty=with_dirty)
+    t0_s, now_s = offered.ceil_seconds(t0), offered.ceil_seconds(now)
+    now_floor = offered.seconds(now)
+    duration_s = -(-_micros(duration) // 1_000_000)
+    end_s = span[1]
+    # Nobody's slots start before now + the smallest notice anyone has (the default for
+    # mechanics without a settings row): skip the hours before it.
+    (smallest,) = _fetch(f"SELECT MIN(min_notice_minutes) FROM {_table(MechanicSettings)}", [])[0]
+    default_notice = default_booking_rules().min_notice // _MINUTE
+    smallest = default_notice if smallest is None else min(smallest, default_notice)
+    first_s = max(t0_s, now_s + smallest * 60)
+    seen: set[int] = set()
+    lo, bucket, width = None, first_s // offered.BUCKET_SECONDS, 1
+    while True:
+        last = bucket + width - 1
+        hi = min((last + 1) * offered.BUCKET_SECONDS, end_s)
+        params = [
+            *base_params,
+            t0_s, now_s,  # x = max(t0, now + notice, piece start)
+            bucket, last, t0_s,
+            duration_s, -(10**15) if lo is None else lo, hi, now_floor,
+        ]  # fmt: skip
+        offset, page = 0, 16  # most searches read only the first page of one range
+        while True:
+            rows = _fetch(sql.format(limit=page, offset=offset), params)
+            for mid, g, advance in rows:
+                if mid in seen:
+                    continue
+                seen.add(mid)
+                order = offered.instant(g)
+                yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
+            if len(rows) < page:
+                break
+            offset += page
+            page *= 8
+        if hi >= end_s:
+            break
+        lo, bucket, width = hi, last + 1, width * 2
+    tail_start = offered.instant(end_s)
+    yield _Bound(tail_start, 0, tail_start, tail_start)
+    for bound in _lower_bounds(max(t0, tail_start), now, candidates):
+        if bound.mechanic_id not in seen:
+            order = max(bound.order, tail_start)
+            yield bound._replace(order=order, start=max(bound.start, order))
+
+
 def _first_slot(
     inputs: _Inputs,
     cursor: datetime,
@@ -1551,7 +1763,19 @@ def earliest_slot(
     candidates = _candidate_ids(candidates)
     if isinstance(candidates, list) and not candidates:
         return None
-    bounds = iter(_lower_bounds(t0, now, candidates))
+    span, dirty = _offered_state()
+    if span is None or offered.seconds(t0) < span[0] or offered.ceil_seconds(t0) >= span[1]:
+        bounds = iter(_lower_bounds(t0, now, candidates))
+    else:
+        bounds = _piece_bounds(t0, now, duration, candidates, span, with_dirty=bool(dirty))
+        others = _only(candidates, dirty) if dirty else []
+        if isinstance(others, QuerySet) or others:
+            bounds = heapq.merge(
+                bounds,
+                _lower_bounds(t0, now, others),
+                key=lambda b: (b.order, b.mechanic_id),
+            )
+        bounds = iter(bounds)
     best: tuple[int, Interval] | None = None
     pending: list[_Bound] = []
     batch_size = 8
@@ -1561,6 +1785,8 @@ def earliest_slot(
             if bound is None:
                 break
             pending.append(bound)
+            if bound.mechanic_id == 0:
+                break  # the end of the pieces: decide before asking for more
         if not pending:
             return best
         batch, pending = pending[:batch_size], pending[batch_size:]

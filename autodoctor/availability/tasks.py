@@ -16,3 +16,14 @@ def external_calendars_refresh() -> int:
 def external_calendar_refresh(calendar_id: int) -> bool:
     """On demand ("Refresh now", a newly added calendar): fetch one calendar."""
     return external.external_calendar_refresh(calendar_id=calendar_id)
+
+
+@task
+def offered_refresh() -> int:
+    """Periodic: rebuild the offered pieces of mechanics whose hours changed, and move the
+    materialized range forward once a day (``availability.offered``)."""
+    from django.utils import timezone
+
+    from . import offered
+
+    return offered.refresh_due(timezone.now())

@@ -1,0 +1,169 @@
+"""Offered time, materialized: the pieces of every mechanic's source hours over the next
+days, indexed by UTC hour, so who-is-free and the earliest slot read the mechanics that
+work at the asked time instead of scoring every mechanic (issue 15, docs/deploy.md
+"Hot paths").
+
+What is stored (``OfferedPiece``) is exactly what ``service._Inputs.pieces`` gives the
+engine -- hours per mechanic type, date overrides, workshop hours and breaks, zones and
+DST -- for the range in ``OfferedRange``. It depends on nothing else: bookings, time off,
+booking settings, approval and the account's active flag are read live by the queries.
+So it goes stale only through writes to weekly blocks, date overrides, workshop hours, a
+user's or workshop's zone or a profile's type fields; database triggers (migration
+availability 0005) record each such write in ``OfferedDirty``. Readers treat a dirty
+mechanic with the set-based code (always exact), so a missed rebuild costs speed, never
+an answer. ``refresh_due`` (periodic) rebuilds the dirty mechanics and moves the range
+forward once a day.
+
+Rebuild races: a rebuild first locks the range row (one rebuild at a time), reads the
+dirty rows, then the hours, and at the end deletes exactly the dirty rows it read (by
+id). A write committed after that read leaves its own row, so the mechanic stays dirty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+
+from . import engine
+from .engine import Interval
+from .models import OfferedDirty, OfferedPiece, OfferedRange
+
+BUCKET_SECONDS = 3600
+# How far ahead pieces are kept. Searches past the range use the set-based code.
+OFFERED_DAYS = 8
+# Spans that reach the end of what was expanded may go on: stored as "open".
+OPEN_END = 10**15
+_CHUNK = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def seconds(at: datetime) -> int:
+    """Whole epoch seconds, rounded down."""
+    delta = at - _EPOCH
+    return delta.days * 86_400 + delta.seconds
+
+
+def ceil_seconds(at: datetime) -> int:
+    delta = at - _EPOCH
+    return delta.days * 86_400 + delta.seconds + (1 if delta.microseconds else 0)
+
+
+def instant(value: int) -> datetime:
+    return _EPOCH + timedelta(seconds=value)
+
+
+def _rows(mechanic_ids: Collection[int], start_s: int, end_s: int) -> Iterable[tuple]:
+    """(mechanic_id, bucket, start_s, end_s, span_end_s) for the mechanics' pieces that
+    overlap [start_s, end_s)."""
+    from .service import _load
+
+    outer = Interval(instant(start_s) - timedelta(days=1), instant(end_s) + timedelta(days=1))
+    context = Interval(outer.start - timedelta(days=1), outer.end + timedelta(days=1))
+    first_bucket, last_bucket = start_s // BUCKET_SECONDS, (end_s - 1) // BUCKET_SECONDS
+    inputs = _load(mechanic_ids, context, now=outer.start, with_busy=False)
+    for mid, item in inputs.items():
+        # Activity is read live; the pieces are the hours alone.
+        pieces = dataclasses.replace(item, active=True).pieces(outer)
+        if not pieces:
+            continue
+        spans = engine.merge(pieces)
+        last_end = max(piece.end for piece in pieces)
+        j = 0
+        for piece in pieces:  # sorted by start, like the spans
+            while spans[j].end < piece.end:
+                j += 1
+            a, b = seconds(piece.start), ceil_seconds(piece.end)
+            if b <= start_s or a >= end_s:
+                continue
+            span_end = OPEN_END if spans[j].end >= last_end else ceil_seconds(spans[j].end)
+            for bucket in range(max(a // BUCKET_SECONDS, first_bucket),
+                                min((b - 1) // BUCKET_SECONDS, last_bucket) + 1):  # fmt: skip
+                yield (mid, bucket, a, b, span_end)
+
+
+def _insert(rows: Iterable[tuple]) -> int:
+    table = connection.ops.quote_name(OfferedPiece._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (mechanic_id, bucket, start_s, end_s, span_end_s)"
+        " VALUES (%s, %s, %s, %s, %s)"
+    )
+    batch: list[tuple] = []
+    count = 0
+    with connection.cursor() as cursor:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= 5000:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    return count
+
+
+def _build(mechanic_ids: list[int], start_s: int, end_s: int) -> int:
+    count = 0
+    for k in range(0, len(mechanic_ids), _CHUNK):
+        count += _insert(_rows(mechanic_ids[k : k + _CHUNK], start_s, end_s))
+    return count
+
+
+@transaction.atomic
+def rebuild(start: datetime, end: datetime) -> int:
+    """Every mechanic's pieces for [start, end) (the range moves there). Returns rows."""
+    from autodoctor.accounts.models import MechanicProfile
+
+    start_s, end_s = seconds(start), ceil_seconds(end)
+    # update_or_create locks the row: one rebuild at a time.
+    OfferedRange.objects.update_or_create(pk=1, defaults={"start_s": start_s, "end_s": end_s})
+    seen = list(OfferedDirty.objects.values_list("id", flat=True))
+    OfferedPiece.objects.all().delete()
+    mids = sorted(MechanicProfile.objects.values_list("pk", flat=True))
+    # Rows stored in (bucket, start) order: an hour's pieces share a few table pages.
+    rows: list[tuple] = []
+    for k in range(0, len(mids), _CHUNK):
+        rows.extend(_rows(mids[k : k + _CHUNK], start_s, end_s))
+    rows.sort(key=lambda row: (row[1], row[2]))
+    count = _insert(rows)
+    _forget(seen)
+    return count
+
+
+@transaction.atomic
+def refresh_dirty() -> int:
+    """Rebuild the pieces of the mechanics marked dirty; returns how many mechanics."""
+    current = OfferedRange.objects.select_for_update().filter(pk=1).first()
+    if current is None:
+        return 0
+    seen = list(OfferedDirty.objects.values_list("id", "mechanic_id"))
+    if not seen:
+        return 0
+    mids = sorted({mid for _, mid in seen})
+    for k in range(0, len(mids), _CHUNK):
+        OfferedPiece.objects.filter(mechanic_id__in=mids[k : k + _CHUNK]).delete()
+    _build(mids, current.start_s, current.end_s)
+    _forget([pk for pk, _ in seen])
+    return len(mids)
+
+
+def _forget(dirty_ids: list[int]) -> None:
+    for k in range(0, len(dirty_ids), _CHUNK):
+        OfferedDirty.objects.filter(id__in=dirty_ids[k : k + _CHUNK]).delete()
+
+
+def refresh_due(now: datetime) -> int:
+    """Periodic: keep the range at [now - 1 h, now + OFFERED_DAYS days) (moved once it has
+    less than OFFERED_DAYS - 1 days ahead) and rebuild dirty mechanics."""
+    current = OfferedRange.objects.filter(pk=1).first()
+    now_s = seconds(now)
+    if (
+        current is None
+        or current.start_s > now_s
+        or current.end_s < now_s + (OFFERED_DAYS - 1) * 86_400
+    ):
+        return rebuild(now - timedelta(hours=1), now + timedelta(days=OFFERED_DAYS))
+    return refresh_dirty()
