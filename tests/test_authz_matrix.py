@@ -288,6 +288,7 @@ API: dict[str, Route] = {
     "PUT /api/me/vehicles/{vehicle_id}": Route(OWN_C, {"vehicle_id": "c1_vehicle"}),
     "DELETE /api/me/vehicles/{vehicle_id}": Route(OWN_C, {"vehicle_id": "c1_vehicle"}),
     "GET /api/me/export": Route(USER),
+    "GET /api/me/export/archive": Route(USER),
     "POST /api/me/delete": Route(USER),
     "GET /api/me/tokens": Route(USER),
     "POST /api/me/tokens": Route(USER),

@@ -229,10 +229,34 @@ def vehicle_remove(request: HttpRequest, vehicle_id: int) -> Status:
     response={200: dict, 401: ErrorOut},
     summary="Download my data (PIPEDA access)",
     description="Profile, vehicles, workshops, sessions, payments, credits, earnings, "
-    "notifications and token names, as JSON.",
+    "notifications, token names and the details of the intake photos and videos you sent "
+    "(`intake_attachments`), as JSON. The files themselves: `GET /api/me/export/archive`.",
 )
 def data_export(request: HttpRequest) -> dict:
     return privacy.personal_data_export(_user(request))
+
+
+@router.get(
+    "/me/export/archive",
+    response={200: None, 401: ErrorOut},
+    summary="Download my data with my photos and videos (ZIP)",
+    description="A ZIP holding `my-data.json` (the same document as `GET /api/me/export`) "
+    "and each intake photo or video you uploaded under "
+    "`attachments/<session id>/<attachment id>-<kind>.<ext>` (`attachments/pending/` for "
+    "uploads no session claimed yet), named in each entry's `file_in_archive`. A file "
+    "missing from storage is listed with `file_in_archive: null` and a `note`. Only your "
+    "own uploads: a mechanic's archive holds no customer's files.",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The ZIP archive",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def data_export_archive(request: HttpRequest) -> object:
+    return privacy.personal_data_archive_response(_user(request))
 
 
 class PasswordIn(Schema):

@@ -1,5 +1,12 @@
 """PIPEDA rights of access and deletion: download my data, delete my account.
 
+The export is one JSON document (`personal_data_export`); the ZIP download
+(`personal_data_archive`) holds that document plus the files the customer sent with their
+intakes (photos, video) under `attachments/<session id>/`, read through the storage API so
+an S3-compatible bucket works the same. Only the files the person uploaded themselves: a
+mechanic's export lists the sessions they took, never their customers' files (PIPEDA
+gives access to one's own information, not to other people's).
+
 Deletion anonymises instead of erasing rows: the booking history and the financial
 ledger (payments, refunds, credits, payouts) must be kept, so the person's row stays as
 "Deleted user" with every personal field emptied, and cannot log in again. Future
@@ -7,17 +14,27 @@ bookings are cancelled first through booking's normal cancel (refunds and notice
 for any cancellation); a live session blocks deletion until it ends.
 """
 
+import contextlib
+import io
+import json
 import logging
-from datetime import datetime
-from typing import Any
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import IO, Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
-from autodoctor.errors import Conflict, InvalidInput
+from autodoctor.errors import Conflict, InvalidInput, NotFound
 
 from .mechanic_types import mechanic_type
 from .models import (
@@ -35,10 +52,14 @@ from .search_terms import mechanic_search_terms_sync
 log = logging.getLogger("autodoctor.accounts")
 
 EXPORT_VERSION = 1
+ARCHIVE_JSON_NAME = "my-data.json"
+ARCHIVE_SPOOL_BYTES = 8 * 1024 * 1024  # a bigger archive is built on disk, not in memory
+COPY_CHUNK_BYTES = 1024 * 1024
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """ISO 8601 in UTC, whatever zone the value came in."""
+    return value.astimezone(UTC).isoformat() if value else None
 
 
 def _sessions_of(user: User):  # -> QuerySet[Session]
@@ -110,6 +131,7 @@ def personal_data_export(user: User) -> dict[str, Any]:
         }
         for w in Workshop.objects.filter(Q(owner=user) | Q(staff=user)).distinct()
     ]
+    data["intake_attachments"] = [_attachment_facts(row) for row in _attachments_of(user)]
     data["sessions"] = [
         {
             "id": s.pk,
@@ -199,6 +221,109 @@ def personal_data_export(user: User) -> dict[str, Any]:
         for t in user.api_tokens.all()
     ]
     return data
+
+
+def _attachments_of(user: User):  # -> QuerySet[IntakeAttachment]
+    """Security decision: the files this person uploaded, and only those (not the ones
+    of the sessions they took as a mechanic)."""
+    from autodoctor.booking.models import IntakeAttachment
+
+    return IntakeAttachment.objects.filter(customer=user).order_by("created_at", "pk")
+
+
+def _archive_path(row) -> str:  # row: IntakeAttachment
+    """Where the file sits in the ZIP: attachments/<session id>/<id>-<kind><extension>
+    (an upload no session claimed yet goes under attachments/pending/). Our own names,
+    not the customer's file name: it may repeat within a session."""
+    folder = row.session_id or "pending"
+    return f"attachments/{folder}/{row.pk}-{row.kind}{PurePosixPath(row.file.name).suffix}"
+
+
+def _attachment_facts(row) -> dict[str, Any]:  # row: IntakeAttachment
+    return {
+        "id": row.pk,
+        "session_id": row.session_id,
+        "kind": row.kind,
+        "content_type": row.content_type,
+        "size_bytes": row.size_bytes,
+        "original_name": row.original_name,
+        "uploaded_at": _iso(row.created_at),
+        "file_in_archive": _archive_path(row),
+    }
+
+
+def personal_data_archive(user: User) -> IO[bytes]:
+    """The ZIP download: `my-data.json` (the export above) and the customer's intake
+    files, read through the storage API. A file missing from storage does not fail the
+    export: its entry says so (`file_in_archive` null, a `note`). Returns a temporary file
+    positioned at the start; the caller streams it and closes it. Media is stored as is
+    (already compressed), the JSON deflated."""
+    from autodoctor.booking.attachments import attachment_open
+
+    data = personal_data_export(user)
+    rows = {row.pk: row for row in _attachments_of(user)}
+    out = tempfile.SpooledTemporaryFile(max_size=ARCHIVE_SPOOL_BYTES)  # noqa: SIM115
+    missing = 0
+    with zipfile.ZipFile(out, "w") as archive:
+        for entry in data["intake_attachments"]:
+            row = rows.get(entry["id"])  # None: deleted since the export was read
+            source = None
+            if row is not None and row.file.name:
+                with contextlib.suppress(NotFound):  # gone from storage: noted below
+                    source = attachment_open(row)
+            if source is None:
+                missing += 1
+                entry["file_in_archive"] = None
+                entry["note"] = _(
+                    "This file is no longer in our storage: only its details are kept."
+                )
+                continue
+            with source, archive.open(entry["file_in_archive"], "w") as target:
+                shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
+        archive.writestr(
+            ARCHIVE_JSON_NAME,
+            json.dumps(data, indent=2, ensure_ascii=False),
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
+    if missing:
+        log.warning("accounts.export.files_missing user=%s missing=%s", user.pk, missing)
+    out.seek(0)
+    return out
+
+
+class _ChunksThenClose:
+    """A file's bytes in chunks, the file closed once read to the end or when the
+    response is closed, whichever comes first (a WSGI server calls close(); a client
+    that only reads the body must not leave the temporary file open either)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.file.read(COPY_CHUNK_BYTES):
+            yield chunk
+        self.close()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def personal_data_archive_response(
+    user: User, *, now: datetime | None = None
+) -> StreamingHttpResponse:
+    """The ZIP as a download, for the page and the API alike: personal data, so never
+    kept by a shared cache."""
+    stamp = (now or timezone.now()).strftime("%Y%m%d")
+    archive = personal_data_archive(user)
+    size = archive.seek(0, io.SEEK_END)
+    archive.seek(0)
+    response = StreamingHttpResponse(_ChunksThenClose(archive), content_type="application/zip")
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"autodoctor-my-data-{stamp}.zip"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --------------------------------------------------------------------------- deletion

@@ -313,6 +313,9 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def data_export(request: HttpRequest) -> HttpResponse:
+    """The JSON document; `?format=zip` the ZIP with it and the intake photos and video."""
+    if request.GET.get("format") == "zip":
+        return privacy.personal_data_archive_response(_user(request))
     data = privacy.personal_data_export(_user(request))
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"

@@ -1,15 +1,23 @@
 """Privacy (issue 14 item 5, PIPEDA): download my data; delete my account, which
 anonymises, keeps the booking and payment records, cancels future bookings through the
-normal cancel (refunds, notices) and is refused while a session is live."""
+normal cancel (refunds, notices) and is refused while a session is live. The export
+carries the customer's own intake photos and video: their details in the JSON, the files
+in the ZIP download (issue 18)."""
 
+import io
 import json
+import zipfile
 from datetime import timedelta
 
 import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from PIL import Image
 
 from autodoctor.accounts import privacy
 from autodoctor.accounts.models import User
+from autodoctor.booking import attachments
 from autodoctor.booking import services as booking
 from autodoctor.booking.models import Session
 from autodoctor.errors import Conflict, InvalidInput
@@ -141,3 +149,183 @@ def test_api_delete(casey, login):
     ok = client.post("/api/me/delete", {"password": PASSWORD}, content_type="application/json")
     assert ok.status_code == 200
     assert not User.objects.get(pk=casey.pk).is_active
+
+
+# --------------------------------------------------------------------------- intake files
+
+# An MP4 is stored exactly as sent (photos are re-encoded to drop their metadata).
+MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"casey's brakes" * 40
+
+
+def png(name: str = "rotor.png", colour=(200, 30, 30)) -> SimpleUploadedFile:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), colour).save(out, "PNG")
+    return SimpleUploadedFile(name, out.getvalue(), content_type="image/png")
+
+
+@pytest.fixture
+def casey_files(casey, paid_booking):
+    """Casey sent a video and a photo with the booked session, and has one upload the
+    wizard has not sent yet (no session)."""
+    video, photo = attachments.attachments_add(
+        session_id=paid_booking.pk,
+        user=casey,
+        files=[SimpleUploadedFile("brakes.mp4", MP4, content_type="video/mp4"), png()],
+        now=NOW,
+    )
+    (pending,) = attachments.attachments_add_pending(
+        customer=casey, files=[png("later.png", (0, 90, 200))], now=NOW + timedelta(minutes=5)
+    )
+    return video, photo, pending
+
+
+@pytest.fixture
+def other_customers_file(db):
+    other = CustomerFactory(user__email="dana@example.test").user
+    (row,) = attachments.attachments_add_pending(
+        customer=other, files=[png("dana.png", (10, 200, 10))], now=NOW
+    )
+    return row
+
+
+def unzip(content: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def archive_of(user) -> dict[str, bytes]:
+    with privacy.personal_data_archive(user) as out:
+        return unzip(out.read())
+
+
+def test_my_data_lists_my_intake_files_with_their_details_in_utc(casey, casey_files):
+    video, photo, pending = casey_files
+    session_id = video.session_id
+    listed = privacy.personal_data_export(casey)["intake_attachments"]
+    assert listed == [
+        {
+            "id": video.pk,
+            "session_id": session_id,
+            "kind": "video",
+            "content_type": "video/mp4",
+            "size_bytes": len(MP4),
+            "original_name": "brakes.mp4",
+            "uploaded_at": "2026-11-30T12:00:00+00:00",
+            "file_in_archive": f"attachments/{session_id}/{video.pk}-video.mp4",
+        },
+        {
+            "id": photo.pk,
+            "session_id": session_id,
+            "kind": "photo",
+            "content_type": "image/png",
+            "size_bytes": photo.size_bytes,
+            "original_name": "rotor.png",
+            "uploaded_at": "2026-11-30T12:00:00+00:00",
+            "file_in_archive": f"attachments/{session_id}/{photo.pk}-photo.png",
+        },
+        {
+            "id": pending.pk,
+            "session_id": None,
+            "kind": "photo",
+            "content_type": "image/png",
+            "size_bytes": pending.size_bytes,
+            "original_name": "later.png",
+            "uploaded_at": "2026-11-30T12:05:00+00:00",
+            "file_in_archive": f"attachments/pending/{pending.pk}-photo.png",
+        },
+    ]
+
+
+def test_the_zip_holds_the_json_and_the_exact_bytes_of_each_file(casey, casey_files):
+    video, photo, pending = casey_files
+    files = archive_of(casey)
+    session_id = video.session_id
+    assert set(files) == {
+        "my-data.json",
+        f"attachments/{session_id}/{video.pk}-video.mp4",
+        f"attachments/{session_id}/{photo.pk}-photo.png",
+        f"attachments/pending/{pending.pk}-photo.png",
+    }
+    assert files[f"attachments/{session_id}/{video.pk}-video.mp4"] == MP4
+    with default_storage.open(photo.file.name, "rb") as stored:
+        assert files[f"attachments/{session_id}/{photo.pk}-photo.png"] == stored.read()
+    with Image.open(io.BytesIO(files[f"attachments/pending/{pending.pk}-photo.png"])) as image:
+        assert image.getpixel((0, 0)) == (0, 90, 200)
+    data = json.loads(files["my-data.json"])
+    assert data["account"]["email"] == "casey@example.test"
+    assert [a["id"] for a in data["intake_attachments"]] == [video.pk, photo.pk, pending.pk]
+    assert all("note" not in a for a in data["intake_attachments"])
+
+
+def test_another_customers_files_are_not_in_my_export(casey, casey_files, other_customers_file):
+    with default_storage.open(other_customers_file.file.name, "rb") as stored:
+        other_bytes = stored.read()
+    ids = [a["id"] for a in privacy.personal_data_export(casey)["intake_attachments"]]
+    assert other_customers_file.pk not in ids and len(ids) == 3
+    files = archive_of(casey)
+    assert other_bytes not in files.values()
+    assert not any(str(other_customers_file.pk) + "-" in name for name in files)
+
+
+def test_the_mechanic_of_the_session_gets_no_customer_files(casey, casey_files, paid_booking):
+    mechanic = paid_booking.mechanic.user
+    data = privacy.personal_data_export(mechanic)
+    assert [s["id"] for s in data["sessions"]] == [paid_booking.pk]  # they took it
+    assert data["intake_attachments"] == []
+    assert list(archive_of(mechanic)) == ["my-data.json"]
+
+
+def test_a_file_missing_from_storage_is_listed_with_a_note(casey, casey_files):
+    video, photo, _pending = casey_files
+    default_storage.delete(video.file.name)
+    files = archive_of(casey)
+    session_id = video.session_id
+    assert f"attachments/{session_id}/{video.pk}-video.mp4" not in files
+    assert f"attachments/{session_id}/{photo.pk}-photo.png" in files
+    listed = {a["id"]: a for a in json.loads(files["my-data.json"])["intake_attachments"]}
+    assert listed[video.pk]["file_in_archive"] is None
+    assert "no longer in our storage" in listed[video.pk]["note"]
+    assert listed[video.pk]["size_bytes"] == len(MP4)  # its details stay
+    assert "note" not in listed[photo.pk]
+
+
+def test_the_missing_file_note_is_in_the_persons_language(casey, casey_files):
+    from django.utils import translation
+
+    default_storage.delete(casey_files[0].file.name)
+    with translation.override("fr-ca"):
+        files = archive_of(casey)
+    listed = json.loads(files["my-data.json"])["intake_attachments"]
+    assert "n'est plus dans notre stockage" in listed[0]["note"]
+
+
+def test_the_zip_downloads_from_the_page_and_the_api(casey, casey_files, login):
+    client = login(casey)
+    page = client.get("/accounts/my-data/?format=zip")
+    assert page.status_code == 200 and page["Content-Type"] == "application/zip"
+    assert 'filename="autodoctor-my-data-20261130.zip"' in page["Content-Disposition"]
+    assert "no-store" in page["Cache-Control"]
+    from_page = unzip(b"".join(page.streaming_content))
+    api = client.get("/api/me/export/archive")
+    assert api.status_code == 200 and api["Content-Type"] == "application/zip"
+    from_api = unzip(b"".join(api.streaming_content))
+    assert set(from_page) == set(from_api) and len(from_page) == 4
+    video = casey_files[0]
+    assert from_api[f"attachments/{video.session_id}/{video.pk}-video.mp4"] == MP4
+    # The JSON route keeps its shape, now with the files' details.
+    plain = client.get("/accounts/my-data/")
+    assert plain["Content-Type"] == "application/json"
+    assert len(json.loads(plain.content)["intake_attachments"]) == 3
+
+
+def test_the_zip_needs_a_signed_in_person(casey_files):
+    anonymous = Client()
+    page = anonymous.get("/accounts/my-data/?format=zip")
+    assert page.status_code == 302 and page["Location"].startswith("/login/?next=")
+    assert anonymous.get("/api/me/export/archive").status_code == 401
+
+
+def test_the_delete_page_offers_the_zip(casey, login):
+    page = login(casey).get("/accounts/delete/").content.decode()
+    assert 'href="/accounts/my-data/?format=zip"' in page
+    assert "with the photos and videos I sent (ZIP)" in page
