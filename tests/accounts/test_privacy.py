@@ -329,3 +329,12 @@ def test_the_delete_page_offers_the_zip(casey, login):
     page = login(casey).get("/accounts/delete/").content.decode()
     assert 'href="/accounts/my-data/?format=zip"' in page
     assert "with the photos and videos I sent (ZIP)" in page
+
+
+@pytest.mark.parametrize("role", ["customer", "mechanic"])
+def test_the_profile_page_offers_the_json_and_the_zip(casey, mechanic, login, role):
+    person = casey if role == "customer" else mechanic.user
+    page = login(person).get("/profile/").content.decode()
+    assert 'href="/accounts/my-data/"' in page
+    assert 'href="/accounts/my-data/?format=zip"' in page
+    assert "With my photos and videos (ZIP)" in page
