@@ -2,7 +2,8 @@
 
 SQLite rebuilds a table when a migration alters one of its columns, and the rebuild
 drops the table's triggers; a later migration could silently remove a guarantee. This
-lists the guards by name, so losing one fails here and not in production."""
+lists the guards (and the triggers that keep derived tables right) by name, so losing one
+fails here and not in production."""
 
 import pytest
 from django.db import connection
@@ -30,3 +31,45 @@ def test_the_guard_exists(table, guard):
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
             )
             assert {f"{guard}_insert", f"{guard}_update"} <= {row[0] for row in cursor.fetchall()}
+
+
+# The offered-time triggers (availability 0005): each write that can change a mechanic's
+# source hours marks the mechanic dirty, so who-is-free and the earliest slot read the
+# exact code for it. A dropped trigger would leave stale pieces answering: a wrong answer.
+# (table, PostgreSQL trigger names, SQLite trigger names)
+_EVERY_WRITE = ("insert", "update", "delete")
+OFFERED_TRIGGERS = [
+    (table, {"offered_dirty"}, {f"offered_dirty_{table}_{event}" for event in _EVERY_WRITE})
+    for table in (
+        "availability_weeklyblock",
+        "availability_dateoverride",
+        "availability_workshophours",
+    )
+] + [
+    ("accounts_user", {"offered_dirty_update"}, {"offered_dirty_accounts_user_update"}),
+    ("accounts_workshop", {"offered_dirty_update"}, {"offered_dirty_accounts_workshop_update"}),
+    (
+        "accounts_mechanicprofile",
+        {"offered_dirty_update", "offered_dirty_insert"},
+        {
+            "offered_dirty_accounts_mechanicprofile_update",
+            "offered_dirty_accounts_mechanicprofile_insert",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("table", "postgres_names", "sqlite_names"), OFFERED_TRIGGERS)
+def test_the_offered_time_triggers_exist(table, postgres_names, sqlite_names):
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+                [table],
+            )
+            assert postgres_names <= {row[0] for row in cursor.fetchall()}
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+            )
+            assert sqlite_names <= {row[0] for row in cursor.fetchall()}
