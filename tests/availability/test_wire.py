@@ -84,7 +84,10 @@ def test_slot_text_equals_the_encoder_around_every_offset_change(zone):
 def test_odd_instants_take_the_exact_path():
     # seconds and microseconds are written as the encoder writes them (milliseconds)
     start = datetime(2026, 3, 8, 6, 59, 59, 123456, tzinfo=UTC)
-    slots = [Interval(start, start + timedelta(seconds=61)), Interval(start, start + timedelta(hours=2))]
+    slots = [
+        Interval(start, start + timedelta(seconds=61)),
+        Interval(start, start + timedelta(hours=2)),
+    ]
     zone = "America/Toronto"
     assert json.loads(slots_json(1, zone, 1, slots)) == reference(1, zone, 1, slots)
     assert json.loads(slots_json(1, zone, 1, slots))["slots"][0]["start"] == (
