@@ -50,6 +50,7 @@ from autodoctor.accounts.mechanic_types import (
     mechanic_type_expression,
 )
 from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User, Workshop
+from autodoctor.dates import db_instant
 from autodoctor.errors import NotFound
 
 from . import engine, offered
@@ -397,14 +398,6 @@ def _in(values: Collection) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def _as_datetime(value: datetime | str) -> datetime:
-    # Plain SQL gets SQLite's text ("2026-06-08 14:00:00", UTC) and PostgreSQL's aware
-    # datetimes; both become aware UTC datetimes.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
@@ -427,7 +420,7 @@ def busy_rows(sql: str, params: list, mechanic_ids: Collection[int] | None) -> l
         clause = f" AND mechanic_id IN ({_in(ids)})"
         values += ids
     return [
-        (*row[:-2], _as_datetime(row[-2]), _as_datetime(row[-1]))
+        (*row[:-2], db_instant(row[-2]), db_instant(row[-1]))
         for row in _fetch(sql.format(ids=clause), values)
     ]
 
@@ -531,7 +524,7 @@ def _load(
             connection.ops.adapt_datetimefield_value(context.start),
         ],
     ):
-        time_off[mid].append(Interval(_as_datetime(starts_at), _as_datetime(ends_at)))
+        time_off[mid].append(Interval(db_instant(starts_at), db_instant(ends_at)))
 
     busy = busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy) if with_busy else {}
 
