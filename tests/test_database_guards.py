@@ -33,8 +33,8 @@ def test_the_guard_exists(table, guard):
             assert {f"{guard}_insert", f"{guard}_update"} <= {row[0] for row in cursor.fetchall()}
 
 
-# The offered-time triggers (availability 0005): each write that can change a mechanic's
-# source hours marks the mechanic dirty, so who-is-free and the earliest slot read the
+# The offered-time triggers (availability 0005, 0006): each write that can change a mechanic's
+# source hours or booking rules marks the mechanic dirty, so who-is-free and the earliest slot read the
 # exact code for it. A dropped trigger would leave stale pieces answering: a wrong answer.
 # (table, PostgreSQL trigger names, SQLite trigger names)
 _EVERY_WRITE = ("insert", "update", "delete")
@@ -44,6 +44,7 @@ OFFERED_TRIGGERS = [
         "availability_weeklyblock",
         "availability_dateoverride",
         "availability_workshophours",
+        "availability_mechanicsettings",  # the rules copied into the pieces (0006)
     )
 ] + [
     ("accounts_user", {"offered_dirty_update"}, {"offered_dirty_accounts_user_update"}),

@@ -1669,9 +1669,127 @@ def _piece_bounds(
     with_dirty: bool,
 ) -> Iterable[_Bound]:
     """Lower bounds on each clean candidate's first slot at or after ``t0``, best first:
-    from the offered pieces hour range by hour range (growing) up to the end of the
-    materialized range; then a marker bound (mechanic 0) at that end; then the SQL lower
-    bounds from there on for mechanics not seen yet."""
+    from the offered pieces up to the end of the materialized range (everyone: by grid
+    class from the indexes, ``_class_bounds``; a candidate set: its pieces hour range by
+    hour range, ``_candidate_piece_bounds``); then a marker bound (mechanic 0) at that
+    end; then the SQL lower bounds from there on for mechanics not seen yet."""
+    seen: set[int] = set()
+    found = (
+        _class_bounds(t0, now, duration, span, with_dirty=with_dirty)
+        if candidates is None
+        else _candidate_piece_bounds(t0, now, duration, candidates, span, with_dirty=with_dirty)
+    )
+    for bound in found:
+        if bound.mechanic_id not in seen:
+            seen.add(bound.mechanic_id)
+            yield bound
+    tail_start = offered.instant(span[1])
+    yield _Bound(tail_start, 0, tail_start, tail_start)
+    for bound in _lower_bounds(max(t0, tail_start), now, candidates):
+        if bound.mechanic_id not in seen:
+            order = max(bound.order, tail_start)
+            yield bound._replace(order=order, start=max(bound.start, order))
+
+
+def _grid_classes() -> list[int]:
+    """The grid classes in the pieces (``offered.grid_class``), by a loose index scan:
+    one index probe per class (a population has a few: notice × step × grid phase)."""
+    table = _table(OfferedPiece)
+    rows = _fetch(
+        "WITH RECURSIVE c(k) AS ("
+        f" SELECT MIN(grid_class) FROM {table}"
+        f" UNION ALL SELECT (SELECT MIN(p.grid_class) FROM {table} p WHERE p.grid_class > c.k)"
+        " FROM c WHERE c.k IS NOT NULL)"
+        " SELECT k FROM c WHERE k IS NOT NULL",
+        [],
+    )
+    return [k for (k,) in rows]
+
+
+def _class_bounds_sql(
+    t0: datetime, now: datetime, duration: timedelta, end_s: int, *, with_dirty: bool
+) -> str | None:
+    """The SQL of ``_class_bounds`` (``{limit}``/``{offset}`` left to fill), or None when
+    no class can have a piece bound. Per grid class (notice N, step S, phase φ) the first
+    grid point at or after x = max(t0, now + N) of a piece [a, b) is a when a >= x, else
+    the same g = x + ((φ - x) mod S) for every piece containing x. So two index-ordered
+    reads per class: pieces of x's hour containing x, by mechanic id (``offered_class_
+    bucket``), and pieces starting at or after x, by start then id (``offered_class_
+    start``, the row of the piece's first hour only). Kept where the grid point lies
+    before the piece's end, leaves room for the duration in its merged stretch, is
+    within the advance and before ``end_s``. All values are integers we computed: inlined."""
+    t0_s, now_s = offered.ceil_seconds(t0), offered.ceil_seconds(now)
+    now_floor = offered.seconds(now)
+    duration_s = -(-_micros(duration) // 1_000_000)
+    table = _table(OfferedPiece)
+    clean = (
+        f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+        " WHERE d.mechanic_id = p.mechanic_id)"
+        if with_dirty
+        else ""
+    )
+    parts = []
+    for key in _grid_classes():
+        notice_s, step_s, phase_s = offered.grid_class_parts(key)
+        x = max(t0_s, now_s + notice_s)
+        if x >= end_s:
+            continue
+        g = x + (phase_s - x) % step_s
+        if g < end_s:
+            parts.append(
+                f"SELECT p.mechanic_id AS id, {g} AS g, p.advance_s AS advance FROM {table} p"
+                f" WHERE p.grid_class = {key} AND p.bucket = {x // offered.BUCKET_SECONDS}"
+                f" AND +p.start_s < {x} AND p.end_s > {g} AND p.span_end_s >= {g + duration_s}"
+                f" AND p.advance_s >= {g - now_floor}{clean}"
+                " ORDER BY p.mechanic_id LIMIT {reach}"
+            )
+        parts.append(
+            f"SELECT p.mechanic_id AS id, p.start_s AS g, p.advance_s AS advance FROM {table} p"
+            f" WHERE p.grid_class = {key} AND p.start_s >= {x} AND p.start_s < {end_s}"
+            f" AND p.bucket = p.start_s / {offered.BUCKET_SECONDS}"
+            f" AND p.span_end_s >= p.start_s + {duration_s}"
+            f" AND p.advance_s >= p.start_s - {now_floor}{clean}"
+            " ORDER BY p.start_s, p.mechanic_id LIMIT {reach}"
+        )
+    if not parts:
+        return None
+    union = " UNION ALL ".join(f"SELECT * FROM ({part}) AS c{n}" for n, part in enumerate(parts))
+    return f"SELECT id, g, advance FROM ({union}) AS u ORDER BY g, id LIMIT {{limit}} OFFSET {{offset}}"
+
+
+def _class_bounds(
+    t0: datetime, now: datetime, duration: timedelta, span: tuple[int, int], *, with_dirty: bool
+) -> Iterable[_Bound]:
+    """Piece bounds of every clean mechanic, best first (possibly a mechanic again,
+    later): a page at a time from ``_class_bounds_sql``; most searches read one page.
+    Approval and the active flag are checked by the precise search (``_load``)."""
+    sql = _class_bounds_sql(t0, now, duration, span[1], with_dirty=with_dirty)
+    if sql is None:
+        return
+    offset, page = 0, 16
+    while True:
+        rows = _fetch(sql.format(limit=page, offset=offset, reach=offset + page), [])
+        for mid, g, advance_s in rows:
+            order = offered.instant(g)
+            yield _Bound(order, mid, max(order, t0), now + timedelta(seconds=advance_s))
+        if len(rows) < page:
+            return
+        offset += page
+        page *= 8
+
+
+def _candidate_piece_bounds(
+    t0: datetime,
+    now: datetime,
+    duration: timedelta,
+    candidates: Iterable[int] | QuerySet,
+    span: tuple[int, int],
+    *,
+    with_dirty: bool,
+) -> Iterable[_Bound]:
+    """Piece bounds of the clean mechanics among ``candidates``, best first (possibly a
+    mechanic again, later): their pieces joined with the live rules, hour range by hour
+    range (growing) up to the end of the materialized range."""
     base_sql, base_params = (
         _mechanic_rows(candidates)
         .values_list("pk", "notice", "advance", "step")
@@ -1688,7 +1806,6 @@ def _piece_bounds(
     default_notice = default_booking_rules().min_notice // _MINUTE
     smallest = default_notice if smallest is None else min(smallest, default_notice)
     first_s = max(t0_s, now_s + smallest * 60)
-    seen: set[int] = set()
     lo, bucket, width = None, first_s // offered.BUCKET_SECONDS, 1
     while True:
         last = bucket + width - 1
@@ -1703,9 +1820,6 @@ def _piece_bounds(
         while True:
             rows = _fetch(sql.format(limit=page, offset=offset), params)
             for mid, g, advance in rows:
-                if mid in seen:
-                    continue
-                seen.add(mid)
                 order = offered.instant(g)
                 yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
             if len(rows) < page:
@@ -1713,14 +1827,8 @@ def _piece_bounds(
             offset += page
             page *= 8
         if hi >= end_s:
-            break
+            return
         lo, bucket, width = hi, last + 1, width * 2
-    tail_start = offered.instant(end_s)
-    yield _Bound(tail_start, 0, tail_start, tail_start)
-    for bound in _lower_bounds(max(t0, tail_start), now, candidates):
-        if bound.mechanic_id not in seen:
-            order = max(bound.order, tail_start)
-            yield bound._replace(order=order, start=max(bound.start, order))
 
 
 def _first_slot(
@@ -1794,10 +1902,13 @@ def earliest_slot(
         if best is not None and (batch[0].order, batch[0].mechanic_id) > (best[1].start, best[0]):
             return best
         horizon = max(bound.last_start for bound in batch)
+        # approved_only: bounds from the pieces are not filtered by approval or the
+        # active flag (read live here, for the few mechanics checked).
         inputs = _load(
             [bound.mechanic_id for bound in batch],
             Interval(t0 - _DAY, horizon + duration + _DAY),
             now=now,
+            approved_only=True,
         )
         for bound in batch:
             if best is not None and (bound.order, bound.mechanic_id) > (best[1].start, best[0]):

@@ -47,7 +47,8 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
     at = rng.choice(AROUND)
     kind = rng.choice(
         ["block", "block_update", "block_delete", "override", "shop_override", "shop_hours",
-         "time_off", "settings", "busy", "zone", "shop_zone", "type"]
+         "time_off", "settings", "settings_delete", "settings_bulk", "busy", "zone",
+         "shop_zone", "type"]
     )  # fmt: skip
     local_day = at.date()
     if kind == "block":
@@ -96,14 +97,21 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
             ends_at=start + timedelta(hours=2),
             status="approved",
         )
-    elif kind == "settings":
+    elif kind == "settings":  # created again when deleted before
         MechanicSettings.objects.update_or_create(
             mechanic=mechanic,
             defaults={
-                "min_notice_minutes": rng.choice([0, 60]),
-                "slot_step_minutes": rng.choice([5, 15, 60]),
+                "min_notice_minutes": rng.choice([0, 7, 60, 121]),
+                "slot_step_minutes": rng.choice([5, 15, 25, 60]),
                 "max_advance_days": rng.choice([1, 30]),
             },
+        )
+    elif kind == "settings_delete":  # back to the defaults (2 h notice, step 15, 30 days)
+        MechanicSettings.objects.filter(mechanic=mechanic).delete()
+    elif kind == "settings_bulk":  # a queryset update: no save(), still seen by the trigger
+        MechanicSettings.objects.filter(mechanic__in=rng.sample(mechanics, 3)).update(
+            min_notice_minutes=rng.choice([0, 45, 120]),
+            slot_step_minutes=rng.choice([10, 15, 30]),
         )
     elif kind == "busy":
         start = at + timedelta(minutes=rng.randrange(-300, 300, 5))
@@ -128,11 +136,14 @@ def _check(rng: random.Random, mechanics, context: str) -> None:
         now = start - timedelta(minutes=rng.choice([0, 30, 121]))
         expected = {m.pk for m in fresh if is_available(m, start, end, now=now)}
         assert mechanics_free_between(start, end, now=now) == expected, (context, start, end)
-    for _ in range(2):
+    for n in range(3):
         now = rng.choice(AROUND) + timedelta(minutes=rng.randrange(-300, 300))
+        now += timedelta(seconds=rng.choice([0, 13]))
+        after = now if n < 2 else now + timedelta(minutes=rng.randrange(0, 900))
         duration = timedelta(minutes=rng.choice([15, 60]))
-        expected = brute_force_earliest(fresh, duration, after=now, now=now)
-        assert earliest_slot(duration, now=now) == expected, (context, now)
+        expected = brute_force_earliest(fresh, duration, after=after, now=now)
+        found = earliest_slot(duration, after=None if after == now else after, now=now)
+        assert found == expected, (context, now, after)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -167,6 +178,25 @@ def test_the_pieces_are_what_clean_mechanics_are_read_from():
     assert mechanics_free_between(start, end, now=start) == {mechanic.pk}
 
 
+def test_the_earliest_slot_reads_the_rules_copied_into_the_pieces():
+    # Proof that the indexed path reads notice and step from the pieces, not the live
+    # settings: change them in the rows by hand (no trigger sees that) and the answer
+    # follows; a rebuild puts the real rules back.
+    mechanic = MechanicFactory(settings__min_notice_minutes=0)
+    weekly_hours(mechanic)  # 09:00-17:00 Toronto
+    offered.rebuild(*RANGE)
+    now = datetime(2026, 6, 10, 14, 5, tzinfo=UTC)  # 10:05 in Toronto
+    step = 15 * 60
+    assert earliest_slot(timedelta(minutes=30), now=now)[1].start == now.replace(minute=15)
+    notice = 3 * 3600
+    OfferedPiece.objects.filter(mechanic_id=mechanic.pk).update(
+        notice_s=notice, grid_class=offered.grid_class(notice, step, 0)
+    )
+    assert earliest_slot(timedelta(minutes=30), now=now)[1].start == now.replace(hour=17, minute=15)
+    offered.rebuild(*RANGE)
+    assert earliest_slot(timedelta(minutes=30), now=now)[1].start == now.replace(minute=15)
+
+
 def test_outside_the_range_the_set_based_code_answers():
     mechanic = MechanicFactory(settings__min_notice_minutes=0)
     weekly_hours(mechanic)
@@ -193,9 +223,10 @@ def _one_of_each():
         "block_insert", "block_update", "block_bulk_update", "block_delete", "block_bulk_delete",
         "override", "override_delete", "shop_override", "shop_hours", "shop_hours_update",
         "user_zone", "shop_zone", "account_type", "workshop", "new_mechanic",
+        "settings_update", "settings_bulk_update", "settings_delete", "settings_insert",
     ],
 )  # fmt: skip
-def test_every_write_to_hours_marks_the_mechanic_dirty(write):
+def test_every_write_to_hours_or_rules_marks_the_mechanic_dirty(write):
     virtual, affiliated = _one_of_each()
     shop = affiliated.workshop
     assert _dirty() == set()
@@ -252,6 +283,18 @@ def test_every_write_to_hours_marks_the_mechanic_dirty(write):
         virtual.save()
     elif write == "new_mechanic":
         expected = {MechanicFactory().pk}
+    elif write == "settings_update":
+        rules = MechanicSettings.objects.get(mechanic=virtual)
+        rules.slot_step_minutes = 30
+        rules.save()
+    elif write == "settings_bulk_update":
+        MechanicSettings.objects.filter(mechanic=virtual).update(max_advance_days=2)
+    elif write == "settings_delete":
+        MechanicSettings.objects.filter(mechanic=virtual).delete()
+    elif write == "settings_insert":
+        MechanicSettings.objects.filter(mechanic=virtual).delete()
+        offered.refresh_dirty()
+        MechanicSettings.objects.create(mechanic=virtual, min_notice_minutes=0)
     assert expected <= _dirty()
     offered.refresh_dirty()
     assert _dirty() == set()
@@ -266,6 +309,9 @@ def test_saves_that_change_no_hours_mark_nobody():
         profile.save()
     affiliated.workshop.name = "Renamed"
     affiliated.workshop.save()
+    # Instant booking is no rule the pieces carry; saving unchanged rules changes none.
+    MechanicSettings.objects.filter(mechanic=virtual).update(allow_instant_booking=False)
+    MechanicSettings.objects.get(mechanic=affiliated).save()
     assert _dirty() == set()
 
 

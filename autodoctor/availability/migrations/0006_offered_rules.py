@@ -1,0 +1,113 @@
+# The offered pieces carry each mechanic's booking rules (issue 15, availability.offered):
+# notice, step, advance, buffer and the grid class, so the earliest slot reads its first
+# candidates from an index in order. A trigger on MechanicSettings marks the mechanic
+# dirty on every write that changes those rules, like the hours triggers of 0005.
+
+from django.db import migrations, models
+
+DIRTY = "availability_offereddirty"
+SETTINGS = "availability_mechanicsettings"
+# The rules copied into the pieces (offered._rows); allow_instant_booking is not one.
+COLUMNS = ["mechanic_id", "min_notice_minutes", "slot_step_minutes", "max_advance_days",
+           "buffer_minutes"]  # fmt: skip
+
+
+def _sqlite():
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in COLUMNS)
+    mark = f"INSERT INTO {DIRTY}(mechanic_id)"
+    return [
+        f"CREATE TRIGGER offered_dirty_{SETTINGS}_insert AFTER INSERT ON {SETTINGS}"
+        f" BEGIN {mark} SELECT NEW.mechanic_id; END",
+        f"CREATE TRIGGER offered_dirty_{SETTINGS}_update AFTER UPDATE ON {SETTINGS}"
+        f" WHEN {changed} BEGIN {mark} SELECT OLD.mechanic_id;"
+        f" {mark} SELECT NEW.mechanic_id; END",
+        f"CREATE TRIGGER offered_dirty_{SETTINGS}_delete AFTER DELETE ON {SETTINGS}"
+        f" BEGIN {mark} SELECT OLD.mechanic_id; END",
+    ]
+
+
+def _postgres():
+    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in COLUMNS)
+    return [
+        f"CREATE FUNCTION offered_dirty_{SETTINGS}() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN IF TG_OP = 'UPDATE' AND NOT ({changed}) THEN RETURN NULL; END IF;"
+        f" IF TG_OP <> 'INSERT' THEN INSERT INTO {DIRTY}(mechanic_id) VALUES (OLD.mechanic_id);"
+        f" END IF; IF TG_OP <> 'DELETE' THEN INSERT INTO {DIRTY}(mechanic_id)"
+        f" VALUES (NEW.mechanic_id); END IF; RETURN NULL; END $$",
+        f"CREATE TRIGGER offered_dirty AFTER INSERT OR UPDATE OR DELETE ON {SETTINGS}"
+        f" FOR EACH ROW EXECUTE FUNCTION offered_dirty_{SETTINGS}()",
+    ]
+
+
+def _drop_sqlite():
+    return [f"DROP TRIGGER offered_dirty_{SETTINGS}_{e}" for e in ("insert", "update", "delete")]
+
+
+def _drop_postgres():
+    return [f"DROP FUNCTION offered_dirty_{SETTINGS}() CASCADE"]
+
+
+def _run(statements):
+    def run(apps, schema_editor):
+        for sql in statements[schema_editor.connection.vendor]():
+            schema_editor.execute(sql)
+
+    return run
+
+
+def forget_pieces(apps, schema_editor):
+    # Pieces built before this migration lack the rules: drop them and the range, so the
+    # reads use the set-based code until the periodic refresh rebuilds (offered_refresh).
+    apps.get_model("availability", "OfferedPiece").objects.all().delete()
+    apps.get_model("availability", "OfferedRange").objects.all().delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("availability", "0005_offered_pieces"),
+    ]
+
+    operations = [
+        migrations.RunPython(forget_pieces, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name="offeredpiece",
+            name="notice_s",
+            field=models.BigIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="offeredpiece",
+            name="step_s",
+            field=models.BigIntegerField(default=60),
+        ),
+        migrations.AddField(
+            model_name="offeredpiece",
+            name="advance_s",
+            field=models.BigIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="offeredpiece",
+            name="buffer_s",
+            field=models.BigIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="offeredpiece",
+            name="grid_class",
+            field=models.BigIntegerField(default=0),
+        ),
+        migrations.AddIndex(
+            model_name="offeredpiece",
+            index=models.Index(
+                fields=["grid_class", "bucket", "mechanic_id", "start_s", "end_s", "span_end_s",
+                        "advance_s"],
+                name="offered_class_bucket",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="offeredpiece",
+            index=models.Index(
+                fields=["grid_class", "start_s", "mechanic_id"], name="offered_class_start"
+            ),
+        ),
+        migrations.RunPython(_run({"sqlite": _sqlite, "postgresql": _postgres}),
+                             _run({"sqlite": _drop_sqlite, "postgresql": _drop_postgres})),  # fmt: skip
+    ]
