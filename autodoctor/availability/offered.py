@@ -5,13 +5,14 @@ work at the asked time instead of scoring every mechanic (issue 15, docs/deploy.
 
 What is stored (``OfferedPiece``) is exactly what ``service._Inputs.pieces`` gives the
 engine -- hours per mechanic type, date overrides, workshop hours and breaks, zones and
-DST -- for the range in ``OfferedRange``. It depends on nothing else: bookings, time off,
-approval and the account's active flag are read live by the queries. Each row also
-carries the mechanic's booking rules (notice, step, advance, buffer and ``grid_class``),
-so the earliest slot takes its first candidates from an index in order instead of
-joining every working mechanic with the live settings. So it goes stale only through
-writes to weekly blocks, date overrides, workshop hours, a user's or workshop's zone, a
-profile's type fields or the mechanic's settings; database triggers (migrations
+DST -- for the range in ``OfferedRange``. Bookings and time off are not in it: they are
+read live by the queries. Each row also carries the mechanic's booking rules (notice,
+step, advance, buffer and ``grid_class``), and only mechanics who may be found
+(approved, account active) have rows, so who-is-free reads the hour's rows without
+joining profiles, users and settings, and the earliest slot takes its first candidates
+from an index in order. So it goes stale only through writes to weekly blocks, date
+overrides, workshop hours, a user's or workshop's zone or active flag, a profile's type
+fields, approval or deletion, or the mechanic's settings; database triggers (migrations
 availability 0005 and 0006) record each such write in ``OfferedDirty``. Readers treat a dirty
 mechanic with the set-based code (always exact), so a missed rebuild costs speed, never
 an answer. ``refresh_due`` (periodic) rebuilds the dirty mechanics and moves the range
@@ -24,7 +25,6 @@ id). A write committed after that read leaves its own row, so the mechanic stays
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -81,10 +81,11 @@ def _rows(mechanic_ids: Collection[int], start_s: int, end_s: int) -> Iterable[t
     outer = Interval(instant(start_s) - timedelta(days=1), instant(end_s) + timedelta(days=1))
     context = Interval(outer.start - timedelta(days=1), outer.end + timedelta(days=1))
     first_bucket, last_bucket = start_s // BUCKET_SECONDS, (end_s - 1) // BUCKET_SECONDS
-    inputs = _load(mechanic_ids, context, now=outer.start, with_busy=False)
+    # Only mechanics who may be found (approved, account active) have pieces; a change
+    # of either marks the mechanic dirty (triggers, availability 0006).
+    inputs = _load(mechanic_ids, context, now=outer.start, with_busy=False, approved_only=True)
     for mid, item in inputs.items():
-        # Activity is read live; the pieces are the hours alone.
-        pieces = dataclasses.replace(item, active=True).pieces(outer)
+        pieces = item.pieces(outer)
         if not pieces:
             continue
         spans = engine.merge(pieces)

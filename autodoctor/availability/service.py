@@ -1226,26 +1226,39 @@ def _only(candidates: Iterable[int] | QuerySet | None, ids: set[int]) -> list[in
 
 
 def _free_from_pieces(
-    base: QuerySet, window: Interval, *, with_dirty: bool
+    candidates: Iterable[int] | QuerySet | None, window: Interval, lead: int, *, with_dirty: bool
 ) -> list[tuple[int, int]]:
-    """(id, buffer) of clean mechanics in ``base`` whose offered pieces cover ``window``
-    and who have no blocking time off in it: one query on the hour's pieces."""
+    """(id, buffer minutes) of clean mechanics (among ``candidates``; None = everyone)
+    whose offered pieces cover ``window``, whose notice and advance (copied into the
+    pieces) allow a start ``lead`` µs from now and who have no blocking time off in it:
+    one query on the hour's pieces. Only approved, active mechanics have pieces, so
+    everyone is read without joining profiles, users or settings; a candidate set is
+    joined as ids."""
     ops = connection.ops
-    base_sql, base_params = base.values_list("pk", "buffer").query.sql_with_params()
+    base_sql, base_params = ("", [])
+    if candidates is not None:
+        base_sql, base_params = _mechanic_rows(candidates).values_list("pk").query.sql_with_params()
     t = offered.seconds(window.start)
     big = _placeholder("bigint")
+    # start >= now + notice  <=>  notice <= floor(lead) in whole minutes;  start <= now +
+    # advance  <=>  advance >= ceil(lead) in whole days (as _notice_filter).
+    notice_s = lead // _MICROS_PER_MINUTE * 60
+    advance_s = -(-lead // _MICROS_PER_DAY) * 86_400
     sql = (
-        f"WITH base(id, buffer) AS ({base_sql}) SELECT DISTINCT b.id, b.buffer"
-        f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
-        f" WHERE p.bucket = {big} AND p.start_s <= {big} AND p.end_s > {big}"
-        f" AND p.span_end_s >= {big}"
+        (f"WITH base(id) AS ({base_sql}) " if base_sql else "")
+        + "SELECT p.mechanic_id, p.buffer_s / 60"
+        f" FROM {_table(OfferedPiece)} p"
+        + (" JOIN base b ON b.id = p.mechanic_id" if base_sql else "")
+        + f" WHERE p.bucket = {big} AND p.start_s <= {big} AND p.end_s > {big}"
+        f" AND p.span_end_s >= {big} AND p.notice_s <= {big} AND p.advance_s >= {big}"
         + (
             f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
             " WHERE d.mechanic_id = p.mechanic_id)"
             if with_dirty
             else ""
         )
-        + f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
+        + f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t"
+        " WHERE t.mechanic_id = p.mechanic_id"
         f" AND t.status IN ({_in(BLOCKING_TIME_OFF)}) AND t.starts_at < %s AND t.ends_at > %s)"
     )
     params = [
@@ -1254,6 +1267,8 @@ def _free_from_pieces(
         t,
         t,
         offered.ceil_seconds(window.end),
+        notice_s,
+        advance_s,
         *[status.value for status in BLOCKING_TIME_OFF],
         ops.adapt_datetimefield_value(window.end),
         ops.adapt_datetimefield_value(window.start),
@@ -1331,9 +1346,8 @@ def mechanics_free_between(
         or window.duration > _DAY
     ):
         return mechanics_free_by_rules(start, end, candidates, now=now)
-    base = _notice_filter(_mechanic_rows(candidates), lead)
     result = _without_busy(
-        dict(_free_from_pieces(base, window, with_dirty=bool(dirty))), window, now
+        dict(_free_from_pieces(candidates, window, lead, with_dirty=bool(dirty))), window, now
     )
     if dirty:
         others = _only(candidates, dirty)
@@ -1762,7 +1776,7 @@ def _class_bounds(
 ) -> Iterable[_Bound]:
     """Piece bounds of every clean mechanic, best first (possibly a mechanic again,
     later): a page at a time from ``_class_bounds_sql``; most searches read one page.
-    Approval and the active flag are checked by the precise search (``_load``)."""
+    Only approved, active mechanics have pieces (``availability.offered``)."""
     sql = _class_bounds_sql(t0, now, duration, span[1], with_dirty=with_dirty)
     if sql is None:
         return
@@ -1902,13 +1916,10 @@ def earliest_slot(
         if best is not None and (batch[0].order, batch[0].mechanic_id) > (best[1].start, best[0]):
             return best
         horizon = max(bound.last_start for bound in batch)
-        # approved_only: bounds from the pieces are not filtered by approval or the
-        # active flag (read live here, for the few mechanics checked).
         inputs = _load(
             [bound.mechanic_id for bound in batch],
             Interval(t0 - _DAY, horizon + duration + _DAY),
             now=now,
-            approved_only=True,
         )
         for bound in batch:
             if best is not None and (bound.order, bound.mechanic_id) > (best[1].start, best[0]):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autodoctor.accounts.models import MechanicProfile
+from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability import offered
 from autodoctor.availability.models import (
     DateOverride,
@@ -48,7 +48,7 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
     kind = rng.choice(
         ["block", "block_update", "block_delete", "override", "shop_override", "shop_hours",
          "time_off", "settings", "settings_delete", "settings_bulk", "busy", "zone",
-         "shop_zone", "type"]
+         "shop_zone", "type", "approval", "active"]
     )  # fmt: skip
     local_day = at.date()
     if kind == "block":
@@ -120,6 +120,15 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
         user = mechanic.user
         user.time_zone = rng.choice(ZONES)
         user.save()
+    elif kind == "approval":  # approved <-> pending, by a queryset update
+        status = MechanicProfile.objects.get(pk=mechanic.pk).approval_status
+        MechanicProfile.objects.filter(pk=mechanic.pk).update(
+            approval_status="pending" if status == "approved" else "approved"
+        )
+    elif kind == "active":
+        user = User.objects.get(pk=mechanic.user_id)
+        user.is_active = not user.is_active
+        user.save()
     elif kind == "type" and mechanic.workshop_id:
         MechanicProfile.objects.filter(pk=mechanic.pk).update(
             account_type=rng.choice(["workshop_mechanic", "individual_mechanic"])
@@ -128,7 +137,8 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
 
 
 def _check(rng: random.Random, mechanics, context: str) -> None:
-    fresh = list(MechanicProfile.objects.filter(pk__in=[m.pk for m in mechanics]))
+    # Who may be found at all: approved, account active (the searches' candidate set).
+    fresh = list(MechanicProfile.objects.approved().filter(pk__in=[m.pk for m in mechanics]))
     for _ in range(6):
         at = rng.choice(AROUND)
         start = at + timedelta(minutes=rng.randrange(-600, 600, rng.choice([1, 5, 15])))
@@ -224,6 +234,7 @@ def _one_of_each():
         "override", "override_delete", "shop_override", "shop_hours", "shop_hours_update",
         "user_zone", "shop_zone", "account_type", "workshop", "new_mechanic",
         "settings_update", "settings_bulk_update", "settings_delete", "settings_insert",
+        "approval", "deactivate", "delete_mechanic",
     ],
 )  # fmt: skip
 def test_every_write_to_hours_or_rules_marks_the_mechanic_dirty(write):
@@ -295,6 +306,14 @@ def test_every_write_to_hours_or_rules_marks_the_mechanic_dirty(write):
         MechanicSettings.objects.filter(mechanic=virtual).delete()
         offered.refresh_dirty()
         MechanicSettings.objects.create(mechanic=virtual, min_notice_minutes=0)
+    elif write == "approval":
+        MechanicProfile.objects.filter(pk=virtual.pk).update(approval_status="pending")
+    elif write == "deactivate":
+        user = virtual.user
+        user.is_active = False
+        user.save()
+    elif write == "delete_mechanic":
+        virtual.user.delete()
     assert expected <= _dirty()
     offered.refresh_dirty()
     assert _dirty() == set()
@@ -331,3 +350,18 @@ def test_the_periodic_refresh_moves_the_range_and_clears_dirty_mechanics():
     later = now + timedelta(days=1, hours=1)  # under 7 days ahead: moved
     offered.refresh_due(later)
     assert OfferedRange.objects.get().start_s == offered.seconds(later - timedelta(hours=1))
+
+
+def test_only_mechanics_who_may_be_found_have_pieces():
+    found, pending, inactive = (MechanicFactory() for _ in range(3))
+    for mechanic in (found, pending, inactive):
+        weekly_hours(mechanic)
+    MechanicProfile.objects.filter(pk=pending.pk).update(approval_status="pending")
+    User.objects.filter(pk=inactive.user_id).update(is_active=False)
+    offered.rebuild(*RANGE)
+    with_pieces = set(OfferedPiece.objects.values_list("mechanic_id", flat=True))
+    assert with_pieces == {found.pk}
+    MechanicProfile.objects.filter(pk=pending.pk).update(approval_status="approved")
+    assert _dirty() == {pending.pk}
+    offered.refresh_dirty()
+    assert set(OfferedPiece.objects.values_list("mechanic_id", flat=True)) == {found.pk, pending.pk}

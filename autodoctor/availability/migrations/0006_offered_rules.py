@@ -1,21 +1,39 @@
 # The offered pieces carry each mechanic's booking rules (issue 15, availability.offered):
 # notice, step, advance, buffer and the grid class, so the earliest slot reads its first
-# candidates from an index in order. A trigger on MechanicSettings marks the mechanic
-# dirty on every write that changes those rules, like the hours triggers of 0005.
+# candidates from an index in order; and only mechanics who may be found (approved,
+# account active) have pieces, so who-is-free joins no profiles or users. Triggers mark
+# the mechanic dirty on every write that changes those rules, its approval or active
+# flag, or deletes its profile, like the hours triggers of 0005.
 
 from django.db import migrations, models
 
 DIRTY = "availability_offereddirty"
 SETTINGS = "availability_mechanicsettings"
+PROFILES = "accounts_mechanicprofile"
+USERS = "accounts_user"
 # The rules copied into the pieces (offered._rows); allow_instant_booking is not one.
 COLUMNS = ["mechanic_id", "min_notice_minutes", "slot_step_minutes", "max_advance_days",
            "buffer_minutes"]  # fmt: skip
 
 
+# (table, trigger name part, column, mechanic ids using NEW): who may be found changed.
+FOUND = [
+    (PROFILES, "approval", "approval_status", "SELECT NEW.id"),
+    (USERS, "active", "is_active", f"SELECT id FROM {PROFILES} WHERE user_id = NEW.id"),
+]
+
+
 def _sqlite():
     changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in COLUMNS)
     mark = f"INSERT INTO {DIRTY}(mechanic_id)"
-    return [
+    found = [
+        f"CREATE TRIGGER offered_dirty_{table}_{name} AFTER UPDATE OF {column} ON {table}"
+        f" WHEN OLD.{column} IS NOT NEW.{column} BEGIN {mark} {select}; END"
+        for table, name, column, select in FOUND
+    ]
+    return found + [
+        f"CREATE TRIGGER offered_dirty_{PROFILES}_delete AFTER DELETE ON {PROFILES}"
+        f" BEGIN {mark} SELECT OLD.id; END",
         f"CREATE TRIGGER offered_dirty_{SETTINGS}_insert AFTER INSERT ON {SETTINGS}"
         f" BEGIN {mark} SELECT NEW.mechanic_id; END",
         f"CREATE TRIGGER offered_dirty_{SETTINGS}_update AFTER UPDATE ON {SETTINGS}"
@@ -28,7 +46,20 @@ def _sqlite():
 
 def _postgres():
     changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in COLUMNS)
-    return [
+    out = []
+    for table, name, column, select in FOUND:
+        out += [
+            f"CREATE FUNCTION offered_dirty_{table}_{name}() RETURNS trigger LANGUAGE plpgsql"
+            f" AS $$ BEGIN INSERT INTO {DIRTY}(mechanic_id) {select}; RETURN NULL; END $$",
+            f"CREATE TRIGGER offered_dirty_{name} AFTER UPDATE OF {column} ON {table}"
+            f" FOR EACH ROW WHEN (OLD.{column} IS DISTINCT FROM NEW.{column})"
+            f" EXECUTE FUNCTION offered_dirty_{table}_{name}()",
+        ]
+    return out + [
+        f"CREATE FUNCTION offered_dirty_{PROFILES}_delete() RETURNS trigger LANGUAGE plpgsql"
+        f" AS $$ BEGIN INSERT INTO {DIRTY}(mechanic_id) VALUES (OLD.id); RETURN NULL; END $$",
+        f"CREATE TRIGGER offered_dirty_delete AFTER DELETE ON {PROFILES}"
+        f" FOR EACH ROW EXECUTE FUNCTION offered_dirty_{PROFILES}_delete()",
         f"CREATE FUNCTION offered_dirty_{SETTINGS}() RETURNS trigger LANGUAGE plpgsql AS $$"
         f" BEGIN IF TG_OP = 'UPDATE' AND NOT ({changed}) THEN RETURN NULL; END IF;"
         f" IF TG_OP <> 'INSERT' THEN INSERT INTO {DIRTY}(mechanic_id) VALUES (OLD.mechanic_id);"
@@ -40,11 +71,15 @@ def _postgres():
 
 
 def _drop_sqlite():
-    return [f"DROP TRIGGER offered_dirty_{SETTINGS}_{e}" for e in ("insert", "update", "delete")]
+    rows = [f"DROP TRIGGER offered_dirty_{SETTINGS}_{e}" for e in ("insert", "update", "delete")]
+    rows += [f"DROP TRIGGER offered_dirty_{table}_{name}" for table, name, _, _ in FOUND]
+    return rows + [f"DROP TRIGGER offered_dirty_{PROFILES}_delete"]
 
 
 def _drop_postgres():
-    return [f"DROP FUNCTION offered_dirty_{SETTINGS}() CASCADE"]
+    rows = [f"DROP FUNCTION offered_dirty_{SETTINGS}() CASCADE"]
+    rows += [f"DROP FUNCTION offered_dirty_{table}_{name}() CASCADE" for table, name, _, _ in FOUND]
+    return rows + [f"DROP FUNCTION offered_dirty_{PROFILES}_delete() CASCADE"]
 
 
 def _run(statements):
