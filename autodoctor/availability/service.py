@@ -1281,10 +1281,12 @@ def _without_busy(free: dict[int, int], window: Interval, now: datetime) -> set[
     buffer, leaves ``window`` free."""
     if free:
         # Busy rows in a few hours are few: above a handful of mechanics it is cheaper
-        # to ask the sources for everyone than to send thousands of ids.
+        # to ask the sources for everyone than to send thousands of ids. Only busy time
+        # within the largest buffer of these mechanics can touch the window.
+        pad = timedelta(minutes=max(free.values()))
         busy = busy_periods(
             list(free) if len(free) <= _BUSY_ID_LIMIT else None,
-            Interval(window.start - MAX_BUFFER, window.end + MAX_BUFFER),
+            Interval(window.start - pad, window.end + pad),
             now=now,
         )
         for mid, intervals in busy.items():
