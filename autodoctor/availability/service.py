@@ -1782,12 +1782,23 @@ def _class_bounds(
     sql = _class_bounds_sql(t0, now, duration, span[1], with_dirty=with_dirty)
     if sql is None:
         return
+    pages = _pages(
+        lambda limit, offset: _fetch(
+            sql.format(limit=limit, offset=offset, reach=offset + limit), []
+        )
+    )
+    for mid, g, advance_s in pages:
+        order = offered.instant(g)
+        yield _Bound(order, mid, max(order, t0), now + timedelta(seconds=advance_s))
+
+
+def _pages(fetch: Callable[[int, int], list[tuple]]) -> Iterable[tuple]:
+    """The rows of ``fetch(limit, offset)`` a page at a time, pages growing (16, 128, …):
+    most searches read only the first."""
     offset, page = 0, 16
     while True:
-        rows = _fetch(sql.format(limit=page, offset=offset, reach=offset + page), [])
-        for mid, g, advance_s in rows:
-            order = offered.instant(g)
-            yield _Bound(order, mid, max(order, t0), now + timedelta(seconds=advance_s))
+        rows = fetch(page, offset)
+        yield from rows
         if len(rows) < page:
             return
         offset += page
@@ -1832,16 +1843,14 @@ def _candidate_piece_bounds(
             bucket, last, t0_s,
             duration_s, -(10**15) if lo is None else lo, hi, now_floor,
         ]  # fmt: skip
-        offset, page = 0, 16  # most searches read only the first page of one range
-        while True:
-            rows = _fetch(sql.format(limit=page, offset=offset), params)
-            for mid, g, advance in rows:
-                order = offered.instant(g)
-                yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
-            if len(rows) < page:
-                break
-            offset += page
-            page *= 8
+        pages = _pages(
+            lambda limit, offset, params=params: _fetch(
+                sql.format(limit=limit, offset=offset), params
+            )
+        )
+        for mid, g, advance in pages:
+            order = offered.instant(g)
+            yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
         if hi >= end_s:
             return
         lo, bucket, width = hi, last + 1, width * 2

@@ -104,31 +104,14 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(forget_pieces, migrations.RunPython.noop),
-        migrations.AddField(
-            model_name="offeredpiece",
-            name="notice_s",
-            field=models.BigIntegerField(default=0),
-        ),
-        migrations.AddField(
-            model_name="offeredpiece",
-            name="step_s",
-            field=models.BigIntegerField(default=60),
-        ),
-        migrations.AddField(
-            model_name="offeredpiece",
-            name="advance_s",
-            field=models.BigIntegerField(default=0),
-        ),
-        migrations.AddField(
-            model_name="offeredpiece",
-            name="buffer_s",
-            field=models.BigIntegerField(default=0),
-        ),
-        migrations.AddField(
-            model_name="offeredpiece",
-            name="grid_class",
-            field=models.BigIntegerField(default=0),
-        ),
+        # Rebuilds write every column (offered._rows); defaults only fill the empty table.
+        *[
+            migrations.AddField(
+                model_name="offeredpiece", name=name, field=models.BigIntegerField(default=value)
+            )
+            for name, value in [("notice_s", 0), ("step_s", 60), ("advance_s", 0),
+                                ("buffer_s", 0), ("grid_class", 0)]
+        ],  # fmt: skip
         migrations.AddIndex(
             model_name="offeredpiece",
             index=models.Index(
