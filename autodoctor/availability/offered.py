@@ -113,15 +113,28 @@ def _rows(mechanic_ids: Collection[int], start_s: int, end_s: int) -> Iterable[t
                 yield (mid, bucket, a, b, span_end, *rule)
 
 
+_COLUMNS = ("mechanic_id", "bucket", "start_s", "end_s", "span_end_s", "notice_s", "step_s",
+            "advance_s", "buffer_s", "grid_class")  # fmt: skip
+
+
 def _insert(rows: Iterable[tuple]) -> int:
     table = connection.ops.quote_name(OfferedPiece._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} (mechanic_id, bucket, start_s, end_s, span_end_s, notice_s,"
-        " step_s, advance_s, buffer_s, grid_class) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    )
-    batch: list[tuple] = []
+    columns = ", ".join(_COLUMNS)
     count = 0
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: the daily rebuild writes about 52 rows a mechanic (a million at
+            # 20,000 mechanics); executemany took 41 s for them here, COPY 14 s. The rows
+            # are read first: a generator of them queries the same connection (_load),
+            # which cannot run while a COPY is open.
+            rows = list(rows)
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+        batch: list[tuple] = []
         for row in rows:
             batch.append(row)
             if len(batch) >= 5000:
