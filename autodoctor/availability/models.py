@@ -356,11 +356,12 @@ class OfferedPiece(models.Model):
     rules are copied in (``MechanicSettings`` or the defaults): notice, step, advance and
     buffer, and ``grid_class`` -- notice, step and the phase of the piece's slot grid
     (``start_s`` modulo the step) in one sortable number (``offered.grid_class``) -- so
-    the earliest slot reads its candidates from an index in order. Neither bookings,
-    time off, approval nor the active flag are in it: they are read live. Kept exact by
-    ``availability.offered``; database triggers mark a mechanic dirty (``OfferedDirty``)
-    on every write that changes its hours or its rules, and reads treat dirty mechanics
-    by the set-based code until the pieces are rebuilt."""
+    the earliest slot reads its candidates from an index in order. Only mechanics who
+    may be found (approved, account active) have rows. Bookings and time off are not in
+    it: they are read live. Kept exact by ``availability.offered``; database triggers
+    mark a mechanic dirty (``OfferedDirty``) on every write that changes its hours, its
+    rules, its approval or active flag, and reads treat dirty mechanics by the set-based
+    code until the pieces are rebuilt."""
 
     mechanic_id = models.BigIntegerField()
     bucket = models.BigIntegerField()
