@@ -31,6 +31,7 @@ runs the race alone.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing
 import os
@@ -48,6 +49,7 @@ from collections import Counter, defaultdict
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -247,6 +249,7 @@ def drive(url: str, setup: dict, args: argparse.Namespace) -> dict:
         "rps": total / args.seconds,
         "latencies": latencies,
         "statuses": statuses,
+        "client_cpu": sum(part["cpu"] for part in parts),
     }
 
 
@@ -298,11 +301,13 @@ def load_process(url: str, mechanics: list[int], tokens: list[str], seconds: flo
         threading.Thread(target=client, args=(token, random.Random(seed * 1000 + i)))
         for i, token in enumerate(tokens)
     ]
+    cpu = time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return {"latencies": dict(latencies), "statuses": {k: dict(v) for k, v in statuses.items()}}
+    return {"latencies": dict(latencies), "statuses": {k: dict(v) for k, v in statuses.items()},
+            "cpu": time.process_time() - cpu}  # fmt: skip
 
 
 # ------------------------------------------------------------------------ the race
@@ -334,9 +339,6 @@ def race_process(url: str, mechanic: int, start: str, tokens: list[str], go_at: 
     """One process's clients: each connects and has its request ready before the
     moment, then sends it; the time counted is from sending to the whole answer (the
     clients' own start-up, 100 threads waking at once on 2 cores, is not the server's)."""
-    import http.client
-    from urllib.parse import urlsplit
-
     address = urlsplit(url)
     results: list[tuple[float, int | str]] = []
     lock = threading.Lock()
@@ -371,18 +373,25 @@ def race_process(url: str, mechanic: int, start: str, tokens: list[str], go_at: 
 
 
 def _request(method: str, url: str, headers: dict, body: dict | None) -> tuple[int | str, dict]:
+    """One request on its own connection (gunicorn's sync workers close each), with
+    http.client: urllib's opener machinery cost the load processes, which share the
+    server's cores, noticeably more CPU per request."""
+    address = urlsplit(url)
     data = json.dumps(body).encode() if body is not None else None
     if data:
         headers = {**headers, "Content-Type": "application/json"}
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
     try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read() or b"{}")
-    except urllib.error.HTTPError as refused:
-        refused.read()
-        return refused.code, {}
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        conn.request(method, f"{address.path}?{address.query}", data, headers)
+        answer = conn.getresponse()
+        content = answer.read()
+        if answer.status >= 400:
+            return answer.status, {}
+        return answer.status, json.loads(content or b"{}")
+    except (ConnectionError, TimeoutError, http.client.HTTPException):
         return "conn", {}
+    finally:
+        conn.close()
 
 
 # ------------------------------------------------------------------------ report
@@ -427,6 +436,11 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
         print(
             f"{'':>11}5xx: {errors}   connection failures: {all_counts.get('conn', 0)}   "
             f"overlapping active reservations: {row['overlaps']}"
+        )
+        print(
+            f"{'':>11}CPU of the load processes themselves: {row['client_cpu']:.1f} s in "
+            f"{args.seconds:.0f} s ({row['client_cpu'] / args.seconds / os.cpu_count():.0%} "
+            "of the machine)"
         )
 
 
