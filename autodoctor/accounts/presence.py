@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from .models import MechanicProfile
 
@@ -25,10 +27,12 @@ ONLINE_WINDOW = timedelta(minutes=2)
 @dataclass(frozen=True)
 class Presence:
     points: int
-    label: str  # in plain words, for the mechanic's own page and matching's reasons
+    # In plain words, for the mechanic's own page and matching's reasons: translated into
+    # the language active where it is shown.
+    label: str | Promise
 
 
-AWAY = Presence(0, "away")
+AWAY = Presence(0, _("away"))
 NOT_SEEN = Presence(0, "")
 
 
@@ -43,13 +47,13 @@ def presence_of(
         return NOT_SEEN
     ago = now - last_seen_at
     if ago <= ONLINE_WINDOW:
-        return Presence(50, "online now")
+        return Presence(50, _("online now"))
     if ago <= timedelta(minutes=30):
-        return Presence(30, "online in the last 30 minutes")
+        return Presence(30, _("online in the last 30 minutes"))
     if ago <= timedelta(hours=1):
-        return Presence(20, "online in the last hour")
+        return Presence(20, _("online in the last hour"))
     if last_seen_at.astimezone(zone).date() == now.astimezone(zone).date():
-        return Presence(10, "online today")
+        return Presence(10, _("online today"))
     return NOT_SEEN
 
 

@@ -31,6 +31,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.accounts.presence import ONLINE_WINDOW, presence_of
@@ -108,10 +109,27 @@ def _keyword_hits(specialties: list[str], concern: str, words: frozenset[str]) -
     return hits
 
 
-def match_score(mechanic: MechanicProfile, criteria: MatchCriteria, *, now: datetime) -> Match:
-    """Precondition: `mechanic.user` is loaded (its zone decides "online today")."""
+def _skip(message: str, **values) -> None:
+    pass
+
+
+def _explainer(reasons: list[str]):
+    """Adds a reason: ``message`` (marked with gettext_noop) translated, with values."""
+
+    def say(message: str, **values) -> None:
+        reasons.append(_(message) % values if values else _(message))
+
+    return say
+
+
+def match_score(
+    mechanic: MechanicProfile, criteria: MatchCriteria, *, now: datetime, explain: bool = True
+) -> Match:
+    """Precondition: `mechanic.user` is loaded (its zone decides "online today").
+    ``explain=False``: the score alone (no translated reasons), for ranking many."""
     score = 0
     reasons: list[str] = []
+    say = _explainer(reasons) if explain else _skip
     presence = presence_of(
         available=mechanic.is_online,
         last_seen_at=mechanic.last_seen_at,
@@ -120,29 +138,30 @@ def match_score(mechanic: MechanicProfile, criteria: MatchCriteria, *, now: date
     )
     if presence.points:
         score += presence.points
-        reasons.append(presence.label)
+        if explain:
+            reasons.append(str(presence.label))
     hits = _keyword_hits(
         mechanic.specialty_keywords or [], criteria.concern, concern_keywords(criteria.concern)
     )
     if hits:
         score += 15 * len(hits)
-        reasons.append(_("knows %(keywords)s") % {"keywords": ", ".join(hits)})
+        say(N_("knows %(keywords)s"), keywords=", ".join(hits))
     if criteria.brand and criteria.brand.lower() in {b.lower() for b in mechanic.brands or []}:
         score += 30
-        reasons.append(_("%(brand)s specialist") % {"brand": criteria.brand})
+        say(N_("%(brand)s specialist"), brand=criteria.brand)
     years = mechanic.years_experience or 0
     if years >= 10:
         score += 20
-        reasons.append(_("%(years)s years of experience") % {"years": years})
+        say(N_("%(years)s years of experience"), years=years)
     elif years >= 5:
         score += 10
-        reasons.append(_("%(years)s years of experience") % {"years": years})
+        say(N_("%(years)s years of experience"), years=years)
     if criteria.fsa and mechanic.fsa and criteria.fsa.upper() == mechanic.fsa:
         score += 10
-        reasons.append(_("in your area"))
+        say(N_("in your area"))
     elif criteria.city and mechanic.city and criteria.city.lower() == mechanic.city.lower():
         score += 5
-        reasons.append(_("in %(city)s") % {"city": mechanic.city})
+        say(N_("in %(city)s"), city=mechanic.city)
     rating = mechanic.rating
     if rating is not None:
         r = Decimal(rating)
@@ -159,7 +178,7 @@ def match_score(mechanic: MechanicProfile, criteria: MatchCriteria, *, now: date
         )
         if bonus:
             score += bonus
-            reasons.append(_("rated %(rating)s") % {"rating": r})
+            say(N_("rated %(rating)s"), rating=r)
     return Match(mechanic_id=mechanic.pk, score=score, reasons=reasons)
 
 
@@ -342,18 +361,20 @@ def _best_by_bound(
         .order_by("-bound", "pk")
         .values_list(*_ScoreRow._fields[:-1], "user__time_zone", "bound")
     )
-    matches: list[Match] = []  # the best so far, kept sorted, at most `limit`
-    rank = lambda m: (-m.score, m.mechanic_id)  # noqa: E731
+    best: list[tuple[Match, _ScoreRow]] = []  # the best so far, kept sorted, ≤ `limit`
+    rank = lambda pair: (-pair[0].score, pair[0].mechanic_id)  # noqa: E731
     # One query read a chunk at a time (not a new sorted query per page): rows come
     # best bound first, and reading stops once the limit-th best exact score beats the
-    # next row's bound.
+    # next row's bound. Rows are scored without their reasons; only the winners' are
+    # put into words.
     for *fields, time_zone, bound in ordered.iterator(chunk_size=64):
-        if len(matches) == limit and bound < matches[-1].score:
+        if len(best) == limit and bound < best[-1][0].score:
             break
         row = _ScoreRow(*fields, _Owner(ZoneInfo(time_zone)))
-        bisect.insort(matches, match_score(row, criteria, now=now), key=rank)  # type: ignore[arg-type]
-        del matches[limit:]
-    return matches
+        scored = match_score(row, criteria, now=now, explain=False)  # type: ignore[arg-type]
+        bisect.insort(best, (scored, row), key=rank)
+        del best[limit:]
+    return [match_score(row, criteria, now=now) for _match, row in best]  # type: ignore[arg-type]
 
 
 class _Owner(NamedTuple):

@@ -123,3 +123,23 @@ def test_matching_ranks_by_presence(frozen):
     assert "online now" in reasons[online.pk]
     assert "online today" in reasons[today.pk]
     assert not any("online" in r for r in reasons[away.pk])
+
+
+def test_match_reasons_are_in_the_readers_language_presence_included():
+    from django.utils import translation
+
+    mechanic = MechanicFactory(
+        is_online=True,
+        last_seen_at=NOW,
+        brands=["Honda"],
+        years_experience=12,
+        specialty_keywords=[],
+    )
+    criteria = MatchCriteria(concern="brakes squeal", brand="Honda")
+    with translation.override("fr-ca"):
+        (match,) = [m for m in mechanics_ranked(criteria, now=NOW) if m.mechanic_id == mechanic.pk]
+    assert match.reasons[:3] == ["en ligne maintenant", "spécialiste Honda", "12 ans d'expérience"]
+    with translation.override("en"):
+        (match,) = [m for m in mechanics_ranked(criteria, now=NOW) if m.mechanic_id == mechanic.pk]
+    assert match.reasons[:3] == ["online now", "Honda specialist", "12 years of experience"]
+    assert match.score == 50 + 30 + 20
