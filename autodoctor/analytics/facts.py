@@ -24,6 +24,9 @@ lost. On SQLite every write transaction is IMMEDIATE: refreshes and writes take 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -272,7 +275,24 @@ def facts_refresh() -> int:
     return len(ids)
 
 
-def session_facts() -> QuerySet:
-    """The fact table, refreshed first: what every metric reads."""
+# Set inside `refreshed()`: the facts were brought up to date once for a whole dashboard.
+_fresh: ContextVar[bool] = ContextVar("analytics_facts_fresh", default=False)
+
+
+@contextmanager
+def refreshed() -> Iterator[None]:
+    """Refresh once; `session_facts()` inside does not check again (one page, one check)."""
     facts_refresh()
+    token = _fresh.set(True)
+    try:
+        yield
+    finally:
+        _fresh.reset(token)
+
+
+def session_facts() -> QuerySet:
+    """The fact table, refreshed first (unless inside `refreshed()`): what every metric
+    reads."""
+    if not _fresh.get():
+        facts_refresh()
     return SessionFact.objects.all()

@@ -56,7 +56,7 @@ from autodoctor.errors import InvalidInput
 from autodoctor.payments.models import PayoutEntry
 
 from .expressions import local_weekday_hour, seconds_between, utc_week, week_start
-from .facts import LATENESS_BUCKETS, LEAD_BUCKETS, session_facts
+from .facts import LATENESS_BUCKETS, LEAD_BUCKETS, refreshed, session_facts
 
 PLATFORM, MECHANIC, WORKSHOP = "platform", "mechanic", "workshop"
 
@@ -468,7 +468,9 @@ def start_now(period: Period, scope: Scope | None = None) -> dict:
     )
     counted = sent.aggregate(
         sent=Count("pk"),
-        untaken=Count("pk", filter=Q(is_cancelled=True, cancelled_by="system", mechanic__isnull=True)),
+        untaken=Count(
+            "pk", filter=Q(is_cancelled=True, cancelled_by="system", mechanic__isnull=True)
+        ),
         waited=Count("wait_s"),
     )
     ranks = percentiles(sent, F("wait_s"), count=counted.pop("waited"))
@@ -554,7 +556,7 @@ def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict
     """Every metric for one scope (what the pages and the API show). The start-now
     wait is added for the platform only (plan §5.3); bay utilization and visit outcomes
     (visits.py) for the platform and a workshop."""
-    with _without_jit():
+    with refreshed(), _without_jit():
         return _dashboard(period, scope, now=now, zone=zone)
 
 
