@@ -165,7 +165,8 @@ def fact_rows() -> QuerySet:
         EpochSeconds("responded_at") - EpochSeconds(OuterRef("offered_at")),
         output_field=IntegerField(),
     )
-    accepted = Offer.objects.filter(session=OuterRef("pk"), status=OfferStatus.ACCEPTED)
+    # At most one accepted offer a session (offer_one_accepted_per_session): no ordering.
+    accepted = Offer.objects.filter(session=OuterRef("pk"), status=OfferStatus.ACCEPTED).order_by()
     return Session.objects.annotate(
         f_session=F("pk"),
         f_mechanic=F("mechanic_id"),

@@ -388,3 +388,16 @@ def test_a_write_committed_during_a_refresh_stays_dirty():
     facts.facts_refresh()
     assert SessionFact.objects.get(session_id=session.pk).is_rescheduled is True
     assert _facts_now() == _facts_defined()
+
+
+def test_the_periodic_task_recomputes_the_dirty_sessions():
+    from autodoctor.analytics import tasks
+    from autodoctor.periodic import PERIODIC_TASKS
+
+    assert (60, "autodoctor.analytics.tasks.facts_refresh") in PERIODIC_TASKS
+    rng = random.Random(6)
+    _shop, mechanics, customers = _population()
+    _book(rng, mechanics, customers)
+    assert FactDirty.objects.exists()
+    assert tasks.facts_refresh.call() >= 1
+    assert not FactDirty.objects.exists() and _facts_now() == _facts_defined()
