@@ -377,6 +377,12 @@ def peak_times(period: Period, scope: Scope, *, zone: str) -> dict:
     ISO weekday d+1 (Monday = row 0), hour h; bookings[d][h] = bookings made in the period
     by their local creation time. 1 query: both grids grouped in SQL, joined by UNION ALL
     (one round trip; the mechanic's page has about fifteen)."""
+    return peak_grids(period, zone, _booked_time(period, scope), bookings(period, scope))
+
+
+def peak_grids(period: Period, zone: str, booked: QuerySet, made: QuerySet) -> dict:
+    """`peak_times` of the booked time `booked` (by `starts_at`) and the bookings `made`
+    (by `created_at`)."""
     ZoneInfo(zone)  # an unknown zone fails here, before any query
 
     def grid(queryset: QuerySet, field: str, number: int) -> QuerySet:
@@ -390,9 +396,7 @@ def peak_times(period: Period, scope: Scope, *, zone: str) -> dict:
 
     grids = [[[0] * 24 for _ in range(7)] for _ in range(2)]
     rows = (
-        grid(_booked_time(period, scope), "starts_at", 0)
-        .union(grid(bookings(period, scope), "created_at", 1), all=True)
-        .order_by()
+        grid(booked, "starts_at", 0).union(grid(made, "created_at", 1), all=True).order_by()
     )  # no model ordering on the compound query
     for row in rows:
         grids[row["grid"]][row["weekday"]][row["hour"]] = row["n"]
@@ -474,6 +478,11 @@ def start_now(period: Period, scope: Scope | None = None) -> dict:
         waited=Count("wait_s"),
     )
     ranks = percentiles(sent, F("wait_s"), count=counted.pop("waited"))
+    return start_now_figures(counted, ranks)
+
+
+def start_now_figures(counted: dict, ranks: dict) -> dict:
+    """`start_now`'s answer from its counts (sent, untaken) and wait percentiles (s)."""
     return {
         **counted,
         "untaken_share": share(counted["untaken"], counted["sent"]),
@@ -525,7 +534,12 @@ def satisfaction(period: Period, scope: Scope) -> dict:
         rated_at__gte=period.start,
         rated_at__lt=period.end,
     )
-    advance = Q(scheduled=True)
+    return satisfaction_figures(rows, advance=Q(scheduled=True))
+
+
+def satisfaction_figures(rows: QuerySet, *, advance: Q) -> dict:
+    """`satisfaction`'s averages and counts over the ratings `rows`, `advance` telling
+    a scheduled session's rating from an immediate one's."""
     row = rows.aggregate(
         count=Count("pk"),
         average=Avg("score"),

@@ -11,7 +11,6 @@ application's own code.
 from __future__ import annotations
 
 from django.db.models import (
-    Avg,
     BooleanField,
     Case,
     Count,
@@ -27,7 +26,7 @@ from django.db.models import (
 from django.db.models.expressions import Combinable
 
 from autodoctor.analytics import metrics, visits
-from autodoctor.analytics.expressions import local_weekday_hour, seconds_between, utc_week
+from autodoctor.analytics.expressions import seconds_between, utc_week
 from autodoctor.analytics.facts import LATENESS_BUCKETS, LEAD_BUCKETS
 from autodoctor.analytics.metrics import MECHANIC, PLATFORM, Period, Scope
 from autodoctor.analytics.models import SessionRating
@@ -140,24 +139,9 @@ def lead_time(period: Period, scope: Scope, *, cells: list[dict]) -> dict:
 
 
 def peak_times(period: Period, scope: Scope, *, zone: str) -> dict:
-    def grid(queryset: QuerySet, field: str, number: int) -> QuerySet:
-        weekday, hour = local_weekday_hour(field, zone, period.start, period.end)
-        return (
-            queryset.annotate(grid=Value(number), weekday=weekday, hour=hour)
-            .values("grid", "weekday", "hour")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-
-    grids = [[[0] * 24 for _ in range(7)] for _ in range(2)]
-    rows = (
-        grid(metrics._booked_time(period, scope), "starts_at", 0)
-        .union(grid(bookings(period, scope), "created_at", 1), all=True)
-        .order_by()
+    return metrics.peak_grids(
+        period, zone, metrics._booked_time(period, scope), bookings(period, scope)
     )
-    for row in rows:
-        grids[row["grid"]][row["weekday"]][row["hour"]] = row["n"]
-    return {"zone": zone, "sessions": grids[0], "bookings": grids[1]}
 
 
 def start_now(period: Period, scope: Scope | None = None) -> dict:
@@ -185,12 +169,7 @@ def start_now(period: Period, scope: Scope | None = None) -> dict:
             filter=Q(status=SessionStatus.CANCELLED, cancelled_by="system", mechanic__isnull=True),
         ),
     )
-    return {
-        **counted,
-        "untaken_share": metrics.share(counted["untaken"], counted["sent"]),
-        "wait_median_minutes": metrics._minutes(ranks["p50"]),
-        "wait_p90_minutes": metrics._minutes(ranks["p90"]),
-    }
+    return metrics.start_now_figures(counted, ranks)
 
 
 def satisfaction(period: Period, scope: Scope) -> dict:
@@ -200,16 +179,7 @@ def satisfaction(period: Period, scope: Scope) -> dict:
         created_at__gte=period.start,
         created_at__lt=period.end,
     )
-    advance = Q(session__scheduled_for__isnull=False)
-    row = rows.aggregate(
-        count=Count("pk"),
-        average=Avg("score"),
-        scheduled_count=Count("pk", filter=advance),
-        scheduled_average=Avg("score", filter=advance),
-        immediate_count=Count("pk", filter=~advance),
-        immediate_average=Avg("score", filter=~advance),
-    )
-    return {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
+    return metrics.satisfaction_figures(rows, advance=Q(session__scheduled_for__isnull=False))
 
 
 def reference_dashboard(period: Period, scope: Scope, *, now, zone: str) -> dict:

@@ -306,6 +306,8 @@ def test_a_full_rebuild_equals_the_refreshed_facts():
 
 
 def _race_setup():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time: no race to lose")
     rng = random.Random(9)
     _shop, mechanics, customers = _population()
     session = None
@@ -364,8 +366,6 @@ def _naive_refresh() -> None:
 @pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 def test_canary_a_refresh_that_empties_the_dirty_table_at_the_end_loses_a_racing_write():
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite runs one write transaction at a time: no race to lose")
     session = _race_setup()
     _refresh_while_a_write_commits(
         session, _naive_refresh, after="SELECT session_id FROM analytics_factdirty"
@@ -378,8 +378,6 @@ def test_canary_a_refresh_that_empties_the_dirty_table_at_the_end_loses_a_racing
 @pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 def test_a_write_committed_during_a_refresh_stays_dirty():
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite runs one write transaction at a time: no race to lose")
     session = _race_setup()
     _refresh_while_a_write_commits(
         session, facts.facts_refresh, after='DELETE FROM "analytics_factdirty"'
