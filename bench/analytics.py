@@ -18,7 +18,10 @@ ANALYTICS_BENCH_RUNS samples each (default 15):
 (b) one mechanic's page (`metrics.dashboard` for that mechanic, last 30 days, plus their
     latest ratings) — target ≤ 30 ms;
 (c) the admin dashboard over the whole history (information);
-then, for (a), the median of each metric function on its own (where the time goes), the
+each beside the same figures computed from the raw tables, as before the session facts
+(tests/analytics/raw_metrics.py, asserted equal first), measured in the same run as the
+baseline, with the ratio; then what keeping the facts exact costs (a refresh with 0, 1,
+100 dirty sessions; a full build); then, for (a), the median of each metric function on its own (where the time goes), the
 availability service's `offered_minutes` for every mechanic, and the same figure by the
 reference path it replaced (`reference_offered_minutes`: the engine over the whole
 window, mechanic by mechanic) with its ratio; and, at up to 50,000 sessions, the naive baseline: booking mix + lead time computed

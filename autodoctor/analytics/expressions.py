@@ -105,11 +105,9 @@ def local_seconds(field: str, zone: str, start: datetime, end: datetime) -> Expr
     return _int(EpochSeconds(field) + shift)
 
 
-def local_weekday_hour(
-    field: str, zone: str, start: datetime, end: datetime
-) -> tuple[ExpressionWrapper, ExpressionWrapper]:
-    """(weekday 0 = Monday … 6 = Sunday, hour 0–23) of `field` on `zone`'s wall clock."""
+def local_hour_of_week(field: str, zone: str, start: datetime, end: datetime) -> ExpressionWrapper:
+    """The hour of the week of `field` on `zone`'s wall clock, 0 = Monday 00:00–01:00 …
+    167 = Sunday 23:00–24:00: weekday = h // 24, hour = h % 24. One expression (the local
+    time computed once a row, where a weekday and an hour column computed it twice)."""
     local = local_seconds(field, zone, start, end)
-    weekday = _int((local + Value(_MONDAY_SHIFT)) / Value(DAY_SECONDS) % Value(7))
-    hour = _int(local % Value(DAY_SECONDS) / Value(3600))
-    return weekday, hour
+    return _int((local + Value(_MONDAY_SHIFT)) / Value(3600) % Value(168))

@@ -55,7 +55,7 @@ from autodoctor.booking.models import (
 from autodoctor.errors import InvalidInput
 from autodoctor.payments.models import PayoutEntry
 
-from .expressions import local_weekday_hour, seconds_between, utc_week, week_start
+from .expressions import local_hour_of_week, seconds_between, utc_week, week_start
 from .facts import LATENESS_BUCKETS, LEAD_BUCKETS, refreshed, session_facts
 
 PLATFORM, MECHANIC, WORKSHOP = "platform", "mechanic", "workshop"
@@ -386,10 +386,12 @@ def peak_grids(period: Period, zone: str, booked: QuerySet, made: QuerySet) -> d
     ZoneInfo(zone)  # an unknown zone fails here, before any query
 
     def grid(queryset: QuerySet, field: str, number: int) -> QuerySet:
-        weekday, hour = local_weekday_hour(field, zone, period.start, period.end)
         return (
-            queryset.annotate(grid=Value(number), weekday=weekday, hour=hour)
-            .values("grid", "weekday", "hour")
+            queryset.annotate(
+                grid=Value(number),
+                hour_of_week=local_hour_of_week(field, zone, period.start, period.end),
+            )
+            .values("grid", "hour_of_week")
             .annotate(n=Count("pk"))
             .order_by()
         )
@@ -399,7 +401,8 @@ def peak_grids(period: Period, zone: str, booked: QuerySet, made: QuerySet) -> d
         grid(booked, "starts_at", 0).union(grid(made, "created_at", 1), all=True).order_by()
     )  # no model ordering on the compound query
     for row in rows:
-        grids[row["grid"]][row["weekday"]][row["hour"]] = row["n"]
+        weekday, hour = divmod(row["hour_of_week"], 24)
+        grids[row["grid"]][weekday][hour] = row["n"]
     return {"zone": zone, "sessions": grids[0], "bookings": grids[1]}
 
 
