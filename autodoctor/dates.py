@@ -42,3 +42,11 @@ def instant_in_range(value: datetime, *, field: str) -> datetime:
         # Naive values are the caller's bug, but a message beats a TypeError.
         date_in_range(value.date(), field=field)
     return value
+
+
+def db_instant(value: datetime | str) -> datetime:
+    """A datetime column read by plain SQL as an aware UTC datetime: SQLite gives Django's
+    naive UTC text ("2026-06-08 14:00:00"), PostgreSQL an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -18,6 +18,14 @@ load processes × ``--threads`` threads each, one customer token per thread, for
 Prints requests/s, p50/p95/p99 per endpoint, the status counts, 5xx and connection
 failures, and afterwards the overlapping active reservations found in the database
 (must be 0).
+
+Then the race (issue 15's first row): ``--race-clients`` customers (100), each with
+its own token, spread over ``--race-processes`` processes (10) of threads, all POST
+/api/slots/reserve of one mechanic's same slot at one instant, through gunicorn with
+``--race-workers`` workers (4), on each database of ``--race-db`` (postgres,sqlite; a
+temporary SQLite file for the latter). Prints p50/p95/max latency, the statuses (must
+be 1 × 201 and the rest 409), 5xx and the overlapping reservations. ``--web-workers ''``
+runs the race alone.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,24 +77,46 @@ def main() -> None:
             "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/autodoctor_bench_load"
         ),
     )
-    parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--race-clients", type=int, default=100)
+    parser.add_argument("--race-processes", type=int, default=10)
+    parser.add_argument("--race-workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--race-db", default="postgres,sqlite", help="'' skips the race")
+    parser.add_argument("--setup", type=int, help=argparse.SUPPRESS)  # customers to make
     args = parser.parse_args()
-    if args.setup:
-        print(json.dumps(bench_setup(args.mechanics, args.processes * args.threads)))
+    if args.setup is not None:
+        print(json.dumps(bench_setup(args.mechanics, args.setup)))
         return
-    rows = [run_one(int(n), args) for n in args.web_workers.split(",")]
-    print_table(rows, args)
+    customers = args.processes * args.threads
+    rows = [
+        served(int(n), "postgres", customers, args, lambda url, setup: drive(url, setup, args))
+        for n in args.web_workers.split(",")
+        if n
+    ]
+    if rows:
+        print_table(rows, args)
+    races = [
+        served(args.race_workers, db, args.race_clients, args,
+               lambda url, setup: race(url, setup, args))
+        for db in args.race_db.split(",")
+        if db
+    ]  # fmt: skip
+    if races:
+        print_race(races, args)
 
 
 # ------------------------------------------------------------------------ one server run
 
 
-def run_one(web_workers: int, args: argparse.Namespace) -> dict:
+def served(web_workers: int, db: str, customers: int, args: argparse.Namespace, work) -> dict:
+    """Start gunicorn as `./dev prod` does on a fresh database of kind `db` with the
+    bench's people (`customers` with tokens), run ``work(url, setup)``, stop it, and add
+    the overlapping reservations found afterwards to its result."""
     with tempfile.TemporaryDirectory(prefix="autodoctor-load-") as tmp:
+        db_url = args.postgres_url if db == "postgres" else f"sqlite:///{tmp}/load.sqlite3"
         env = dict(
             os.environ,
             DJANGO_SETTINGS_MODULE="autodoctor.settings",
-            DATABASE_URL=args.postgres_url,
+            DATABASE_URL=db_url,
             AUTODOCTOR_VAR_DIR=tmp,
             DEBUG="false",
             SECRET_KEY="bench-only",
@@ -98,7 +129,8 @@ def run_one(web_workers: int, args: argparse.Namespace) -> dict:
             HOLDS_PER_CUSTOMER_MECHANIC_DAY="100000",
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         )
-        postgres_database(args.postgres_url, create=True)
+        if db == "postgres":
+            postgres_database(db_url, create=True)
         try:
             subprocess.run(
                 [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
@@ -108,8 +140,8 @@ def run_one(web_workers: int, args: argparse.Namespace) -> dict:
             )
             setup = json.loads(
                 subprocess.run(
-                    [sys.executable, __file__, "--setup", "--mechanics", str(args.mechanics),
-                     "--processes", str(args.processes), "--threads", str(args.threads)],
+                    [sys.executable, __file__, "--setup", str(customers),
+                     "--mechanics", str(args.mechanics)],
                     env=env, cwd=ROOT, check=True, capture_output=True, text=True,
                 ).stdout.splitlines()[-1]
             )  # fmt: skip
@@ -122,14 +154,16 @@ def run_one(web_workers: int, args: argparse.Namespace) -> dict:
             url = f"http://127.0.0.1:{port}"
             try:
                 _wait_ready(url, server)
-                result = drive(url, setup, args)
+                result = work(url, setup)
             finally:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=60)
-            result["overlaps"] = _overlaps(args.postgres_url)
+            result["overlaps"] = _overlaps(db_url)
         finally:
-            postgres_database(args.postgres_url, create=False)
+            if db == "postgres":
+                postgres_database(db_url, create=False)
     result["web_workers"] = web_workers
+    result["db"] = db
     return result
 
 
@@ -152,6 +186,11 @@ def _wait_ready(url: str, server: subprocess.Popen) -> None:
 
 
 def _overlaps(url: str) -> int:
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            return conn.execute(OVERLAPS_SQL).fetchone()[0]
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -266,6 +305,71 @@ def load_process(url: str, mechanics: list[int], tokens: list[str], seconds: flo
     return {"latencies": dict(latencies), "statuses": {k: dict(v) for k, v in statuses.items()}}
 
 
+# ------------------------------------------------------------------------ the race
+
+
+def race(url: str, setup: dict, args: argparse.Namespace) -> dict:
+    """Every client holds the same slot of the first mechanic at one instant (a wall
+    clock moment a few seconds ahead, so the processes' threads go together)."""
+    tokens = setup["tokens"]
+    per = -(-len(tokens) // args.race_processes)
+    start = (datetime.now(UTC) + timedelta(days=10)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    go_at = time.time() + 3 + 0.3 * args.race_processes  # spawned processes import first
+    jobs = [
+        (url, setup["mechanics"][0], start.isoformat(), tokens[i * per : (i + 1) * per], go_at)
+        for i in range(args.race_processes)
+    ]
+    with multiprocessing.get_context("spawn").Pool(args.race_processes) as pool:
+        parts = pool.starmap(race_process, jobs)
+    return {
+        "latencies": [took for part in parts for took, _ in part],
+        "statuses": Counter(status for part in parts for _, status in part),
+        "clients": len(tokens),
+    }
+
+
+def race_process(url: str, mechanic: int, start: str, tokens: list[str], go_at: float):
+    """One process's clients: each connects and has its request ready before the
+    moment, then sends it; the time counted is from sending to the whole answer (the
+    clients' own start-up, 100 threads waking at once on 2 cores, is not the server's)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
+    results: list[tuple[float, int | str]] = []
+    lock = threading.Lock()
+    payload = json.dumps({"plan": "free", "concern": "Rattle over bumps at low speed",
+                          "mechanic_id": mechanic, "start": start}).encode()  # fmt: skip
+
+    def client(token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        began = time.perf_counter()
+        try:
+            conn.connect()
+            time.sleep(max(0.0, go_at - time.time()))
+            began = time.perf_counter()
+            conn.request("POST", "/api/slots/reserve", payload, headers)
+            answer = conn.getresponse()
+            answer.read()
+            status: int | str = answer.status
+        except (ConnectionError, TimeoutError, http.client.HTTPException):
+            status = "conn"
+        finally:
+            conn.close()
+        with lock:
+            results.append((time.perf_counter() - began, status))
+
+    threads = [threading.Thread(target=client, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def _request(method: str, url: str, headers: dict, body: dict | None) -> tuple[int | str, dict]:
     data = json.dumps(body).encode() if body is not None else None
     if data:
@@ -323,6 +427,30 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
         print(
             f"{'':>11}5xx: {errors}   connection failures: {all_counts.get('conn', 0)}   "
             f"overlapping active reservations: {row['overlaps']}"
+        )
+
+
+def print_race(rows: list[dict], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"The race: {args.race_clients} customers ({args.race_processes} processes of threads, "
+        f"one token each) holding one slot at once through gunicorn, {os.cpu_count()} cores"
+    )
+    header = (
+        f"{'database':>10}{'workers':>9}{'clients':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
+        "  statuses"
+    )
+    print(header)
+    print("-" * (len(header) + 30))
+    for row in rows:
+        values, counts = row["latencies"], row["statuses"]
+        errors = sum(v for k, v in counts.items() if isinstance(k, int) and k >= 500)
+        print(
+            f"{row['db']:>10}{row['web_workers']:>9}{len(values):>9}"
+            f"{_percentile(values, 50):>9.1f}{_percentile(values, 95):>9.1f}"
+            f"{max(values) * 1000:>9.1f}  "
+            + " ".join(f"{k}×{v}" for k, v in sorted(counts.items(), key=str))
+            + f"   5xx: {errors}   overlapping active reservations: {row['overlaps']}"
         )
 
 

@@ -1,6 +1,9 @@
 """/api/me and the error body contract."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 from django.test import Client
 
 from autodoctor.accounts.services import api_token_create, api_token_revoke
@@ -52,6 +55,36 @@ def test_revoked_token_is_401():
     api_token_revoke(user=user, token_id=issued.token.pk)
     response = Client().get("/api/me", headers={"Authorization": f"Bearer {issued.raw}"})
     assert response.status_code == 401
+
+
+def test_a_deactivated_owners_token_is_401():
+    user = CustomerFactory().user
+    raw = api_token_create(user=user, name="ci").raw
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert Client().get("/api/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+
+
+def test_a_tokens_last_use_is_recorded_at_most_once_a_minute():
+    user = CustomerFactory().user
+    issued = api_token_create(user=user, name="ci")
+    other = api_token_create(user=user, name="other")
+    headers = {"Authorization": f"Bearer {issued.raw}"}
+    start = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        Client().get("/api/me", headers=headers)
+    issued.token.refresh_from_db()
+    assert issued.token.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=59), tick=False):
+        Client().get("/api/me", headers=headers)
+    issued.token.refresh_from_db()
+    assert issued.token.last_used_at == start  # within the minute: no write
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        assert Client().get("/api/me", headers=headers).json()["email"] == user.email
+    issued.token.refresh_from_db()
+    other.token.refresh_from_db()
+    assert issued.token.last_used_at == start + timedelta(seconds=61)
+    assert other.token.last_used_at is None  # only the token that was used
 
 
 def test_session_post_without_csrf_token_is_refused(login):

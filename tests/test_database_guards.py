@@ -33,9 +33,9 @@ def test_the_guard_exists(table, guard):
             assert {f"{guard}_insert", f"{guard}_update"} <= {row[0] for row in cursor.fetchall()}
 
 
-# The offered-time triggers (availability 0005): each write that can change a mechanic's
-# source hours marks the mechanic dirty, so who-is-free and the earliest slot read the
-# exact code for it. A dropped trigger would leave stale pieces answering: a wrong answer.
+# The offered-time triggers (availability 0005, 0006): each write that can change a
+# mechanic's source hours, booking rules, approval or active flag marks the mechanic
+# dirty, so who-is-free and the earliest slot read the exact code for it. A dropped trigger would leave stale pieces answering: a wrong answer.
 # (table, PostgreSQL trigger names, SQLite trigger names)
 _EVERY_WRITE = ("insert", "update", "delete")
 OFFERED_TRIGGERS = [
@@ -44,16 +44,29 @@ OFFERED_TRIGGERS = [
         "availability_weeklyblock",
         "availability_dateoverride",
         "availability_workshophours",
+        "availability_mechanicsettings",  # the rules copied into the pieces (0006)
     )
 ] + [
-    ("accounts_user", {"offered_dirty_update"}, {"offered_dirty_accounts_user_update"}),
+    (
+        "accounts_user",
+        {"offered_dirty_update", "offered_dirty_active"},  # zone (0005), active flag (0006)
+        {"offered_dirty_accounts_user_update", "offered_dirty_accounts_user_active"},
+    ),
     ("accounts_workshop", {"offered_dirty_update"}, {"offered_dirty_accounts_workshop_update"}),
     (
         "accounts_mechanicprofile",
-        {"offered_dirty_update", "offered_dirty_insert"},
+        # type fields and new profiles (0005); approval and deletion (0006)
+        {
+            "offered_dirty_update",
+            "offered_dirty_insert",
+            "offered_dirty_approval",
+            "offered_dirty_delete",
+        },
         {
             "offered_dirty_accounts_mechanicprofile_update",
             "offered_dirty_accounts_mechanicprofile_insert",
+            "offered_dirty_accounts_mechanicprofile_approval",
+            "offered_dirty_accounts_mechanicprofile_delete",
         },
     ),
 ]

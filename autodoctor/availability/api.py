@@ -7,12 +7,10 @@ ISO 8601 (UTC in answers). Every error body is ``{detail, code, field}``.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -24,7 +22,7 @@ from autodoctor.errors import InvalidInput, NotFound
 from autodoctor.ratelimit import READ, ApiRateLimit
 from autodoctor.schemas import CODE_MAX, ISO_TEXT_MAX, ZONE_MAX, ErrorOut
 
-from . import external, selectors, service, services
+from . import external, selectors, service, services, wire
 from .engine import Interval, minute_label
 from .forms import parse_instant, parse_wall_time, parse_zone, wall_label
 from .models import (
@@ -582,30 +580,13 @@ class EarliestOut(Schema):
     slot: SlotOut | None
 
 
-def _utc_text(instant: datetime) -> str:
-    # What the API's JSON encoder writes for an aware UTC datetime (DjangoJSONEncoder).
-    return DjangoJSONEncoder().default(instant)
-
-
 def _slots_json(mechanic_id: int, zone: str, minutes: int, slots: list[Interval]) -> HttpResponse:
-    """SlotsOut as JSON, written directly: a month of slots is hundreds of two-timestamp
-    items, and validating each through pydantic cost more than finding them. The shape
-    is SlotsOut's (the route still declares it, so the OpenAPI schema stays true; a test
-    validates this body against it)."""
-    local = ZoneInfo(zone)
-    items = [
-        {
-            "start": _utc_text(slot.start),
-            "end": _utc_text(slot.end),
-            "start_local": slot.start.astimezone(local).isoformat(),
-            "end_local": slot.end.astimezone(local).isoformat(),
-            "zone": zone,
-        }
-        for slot in slots
-    ]
-    body = {"mechanic_id": mechanic_id, "time_zone": zone, "duration_minutes": minutes}
+    """SlotsOut as JSON, written directly (``availability.wire``): a month of slots is
+    hundreds of two-timestamp items, and validating and formatting each through pydantic
+    and datetime cost more than finding them. The route still declares SlotsOut, so the
+    OpenAPI schema stays true; a test validates this body against it."""
     return HttpResponse(
-        json.dumps({**body, "slots": items}, separators=(",", ":")),
+        wire.slots_json(mechanic_id, zone, minutes, slots),
         content_type="application/json; charset=utf-8",
     )
 

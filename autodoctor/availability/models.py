@@ -352,17 +352,27 @@ class OfferedPiece(models.Model):
     """One piece of a mechanic's source hours (engine ``pieces``: hours per type,
     overrides applied, DST exact) overlapping the offered range, once per UTC hour
     (``bucket``) it touches, in epoch seconds. ``span_end_s`` is the end of the merged
-    stretch of hours the piece lies in (touching pieces joined). Neither bookings, time
-    off nor booking settings are in it: they are read live. Kept exact by
-    ``availability.offered``; database triggers mark a mechanic dirty (``OfferedDirty``)
-    on every write that changes its hours, and reads treat dirty mechanics by the
-    set-based code until the pieces are rebuilt."""
+    stretch of hours the piece lies in (touching pieces joined). The mechanic's booking
+    rules are copied in (``MechanicSettings`` or the defaults): notice, step, advance and
+    buffer, and ``grid_class`` -- notice, step and the phase of the piece's slot grid
+    (``start_s`` modulo the step) in one sortable number (``offered.grid_class``) -- so
+    the earliest slot reads its candidates from an index in order. Only mechanics who
+    may be found (approved, account active) have rows. Bookings and time off are not in
+    it: they are read live. Kept exact by ``availability.offered``; database triggers
+    mark a mechanic dirty (``OfferedDirty``) on every write that changes its hours, its
+    rules, its approval or active flag, and reads treat dirty mechanics by the set-based
+    code until the pieces are rebuilt."""
 
     mechanic_id = models.BigIntegerField()
     bucket = models.BigIntegerField()
     start_s = models.BigIntegerField()
     end_s = models.BigIntegerField()
     span_end_s = models.BigIntegerField()
+    notice_s = models.BigIntegerField(default=0)
+    step_s = models.BigIntegerField(default=60)
+    advance_s = models.BigIntegerField(default=0)
+    buffer_s = models.BigIntegerField(default=0)
+    grid_class = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -371,6 +381,23 @@ class OfferedPiece(models.Model):
                 name="offered_bucket_start",
             ),
             models.Index(fields=["mechanic_id", "bucket"], name="offered_mechanic_bucket"),
+            # The earliest slot, per grid class: pieces containing an instant in
+            # mechanic order, and pieces starting after it in start order.
+            models.Index(
+                fields=[
+                    "grid_class",
+                    "bucket",
+                    "mechanic_id",
+                    "start_s",
+                    "end_s",
+                    "span_end_s",
+                    "advance_s",
+                ],
+                name="offered_class_bucket",
+            ),
+            models.Index(
+                fields=["grid_class", "start_s", "mechanic_id"], name="offered_class_start"
+            ),
         ]
 
     def __str__(self) -> str:

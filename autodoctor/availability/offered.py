@@ -5,11 +5,15 @@ work at the asked time instead of scoring every mechanic (issue 15, docs/deploy.
 
 What is stored (``OfferedPiece``) is exactly what ``service._Inputs.pieces`` gives the
 engine -- hours per mechanic type, date overrides, workshop hours and breaks, zones and
-DST -- for the range in ``OfferedRange``. It depends on nothing else: bookings, time off,
-booking settings, approval and the account's active flag are read live by the queries.
-So it goes stale only through writes to weekly blocks, date overrides, workshop hours, a
-user's or workshop's zone or a profile's type fields; database triggers (migration
-availability 0005) record each such write in ``OfferedDirty``. Readers treat a dirty
+DST -- for the range in ``OfferedRange``. Bookings and time off are not in it: they are
+read live by the queries. Each row also carries the mechanic's booking rules (notice,
+step, advance, buffer and ``grid_class``), and only mechanics who may be found
+(approved, account active) have rows, so who-is-free reads the hour's rows without
+joining profiles, users and settings, and the earliest slot takes its first candidates
+from an index in order. So it goes stale only through writes to weekly blocks, date
+overrides, workshop hours, a user's or workshop's zone or active flag, a profile's type
+fields, approval or deletion, or the mechanic's settings; database triggers (migrations
+availability 0005 and 0006) record each such write in ``OfferedDirty``. Readers treat a dirty
 mechanic with the set-based code (always exact), so a missed rebuild costs speed, never
 an answer. ``refresh_due`` (periodic) rebuilds the dirty mechanics and moves the range
 forward once a day.
@@ -21,7 +25,6 @@ id). A write committed after that read leaves its own row, so the mechanic stays
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -55,22 +58,47 @@ def instant(value: int) -> datetime:
     return _EPOCH + timedelta(seconds=value)
 
 
+def grid_class(notice_s: int, step_s: int, phase_s: int) -> int:
+    """One number for (notice, step, grid phase), ordered by notice first: pieces of one
+    class whose span contains an instant all have the same first grid point there, so
+    inside a class the earliest candidates come in mechanic-id order (service
+    ``_class_bounds``). Steps are 5-240 minutes (a settings constraint): phase < 14,400 s."""
+    return ((notice_s // 60) * 256 + step_s // 60) * 16_384 + phase_s
+
+
+def grid_class_parts(value: int) -> tuple[int, int, int]:
+    """(notice_s, step_s, phase_s) of a ``grid_class``."""
+    rest, phase_s = divmod(value, 16_384)
+    notice_m, step_m = divmod(rest, 256)
+    return notice_m * 60, step_m * 60, phase_s
+
+
 def _rows(mechanic_ids: Collection[int], start_s: int, end_s: int) -> Iterable[tuple]:
-    """(mechanic_id, bucket, start_s, end_s, span_end_s) for the mechanics' pieces that
-    overlap [start_s, end_s)."""
+    """(mechanic_id, bucket, start_s, end_s, span_end_s, notice_s, step_s, advance_s,
+    buffer_s, grid_class) for the mechanics' pieces that overlap [start_s, end_s)."""
     from .service import _load
 
     outer = Interval(instant(start_s) - timedelta(days=1), instant(end_s) + timedelta(days=1))
     context = Interval(outer.start - timedelta(days=1), outer.end + timedelta(days=1))
     first_bucket, last_bucket = start_s // BUCKET_SECONDS, (end_s - 1) // BUCKET_SECONDS
-    inputs = _load(mechanic_ids, context, now=outer.start, with_busy=False)
+    # Only mechanics who may be found (approved, account active) have pieces; a change
+    # of either marks the mechanic dirty (triggers, availability 0006).
+    inputs = _load(mechanic_ids, context, now=outer.start, with_busy=False, approved_only=True)
     for mid, item in inputs.items():
-        # Activity is read live; the pieces are the hours alone.
-        pieces = dataclasses.replace(item, active=True).pieces(outer)
+        pieces = item.pieces(outer)
         if not pieces:
             continue
         spans = engine.merge(pieces)
         last_end = max(piece.end for piece in pieces)
+        rules = item.rules
+        notice_s, step_s = (
+            int(rules.min_notice.total_seconds()),
+            int(rules.slot_step.total_seconds()),
+        )
+        advance_s, buffer_s = (
+            int(rules.max_advance.total_seconds()),
+            int(rules.buffer.total_seconds()),
+        )
         j = 0
         for piece in pieces:  # sorted by start, like the spans
             while spans[j].end < piece.end:
@@ -79,20 +107,34 @@ def _rows(mechanic_ids: Collection[int], start_s: int, end_s: int) -> Iterable[t
             if b <= start_s or a >= end_s:
                 continue
             span_end = OPEN_END if spans[j].end >= last_end else ceil_seconds(spans[j].end)
+            rule = (notice_s, step_s, advance_s, buffer_s, grid_class(notice_s, step_s, a % step_s))
             for bucket in range(max(a // BUCKET_SECONDS, first_bucket),
                                 min((b - 1) // BUCKET_SECONDS, last_bucket) + 1):  # fmt: skip
-                yield (mid, bucket, a, b, span_end)
+                yield (mid, bucket, a, b, span_end, *rule)
+
+
+_COLUMNS = ("mechanic_id", "bucket", "start_s", "end_s", "span_end_s", "notice_s", "step_s",
+            "advance_s", "buffer_s", "grid_class")  # fmt: skip
 
 
 def _insert(rows: Iterable[tuple]) -> int:
     table = connection.ops.quote_name(OfferedPiece._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} (mechanic_id, bucket, start_s, end_s, span_end_s)"
-        " VALUES (%s, %s, %s, %s, %s)"
-    )
-    batch: list[tuple] = []
+    columns = ", ".join(_COLUMNS)
     count = 0
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: the daily rebuild writes about 52 rows a mechanic (a million at
+            # 20,000 mechanics); executemany took 41 s for them here, COPY 14 s. The rows
+            # are read first: a generator of them queries the same connection (_load),
+            # which cannot run while a COPY is open.
+            rows = list(rows)
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+        batch: list[tuple] = []
         for row in rows:
             batch.append(row)
             if len(batch) >= 5000:

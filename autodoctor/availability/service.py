@@ -50,6 +50,7 @@ from autodoctor.accounts.mechanic_types import (
     mechanic_type_expression,
 )
 from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User, Workshop
+from autodoctor.dates import db_instant
 from autodoctor.errors import NotFound
 
 from . import engine, offered
@@ -406,14 +407,6 @@ def _ids_in(column: str, ids: Collection[int]) -> tuple[str, list]:
     return f"{column} IN ({_in(ids)})", list(ids)
 
 
-def _as_datetime(value: datetime | str) -> datetime:
-    # Plain SQL gets SQLite's text ("2026-06-08 14:00:00", UTC) and PostgreSQL's aware
-    # datetimes; both become aware UTC datetimes.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
@@ -437,7 +430,7 @@ def busy_rows(sql: str, params: list, mechanic_ids: Collection[int] | None) -> l
         clause = f" AND {where}"
         values += ids_params
     return [
-        (*row[:-2], _as_datetime(row[-2]), _as_datetime(row[-1]))
+        (*row[:-2], db_instant(row[-2]), db_instant(row[-1]))
         for row in _fetch(sql.format(ids=clause), values)
     ]
 
@@ -543,7 +536,7 @@ def _load(
             connection.ops.adapt_datetimefield_value(context.start),
         ],
     ):
-        time_off[mid].append(Interval(_as_datetime(starts_at), _as_datetime(ends_at)))
+        time_off[mid].append(Interval(db_instant(starts_at), db_instant(ends_at)))
 
     busy = busy_periods(list(kinds), context, now=now, ignore_busy=ignore_busy) if with_busy else {}
 
@@ -1238,26 +1231,39 @@ def _only(candidates: Iterable[int] | QuerySet | None, ids: set[int]) -> list[in
 
 
 def _free_from_pieces(
-    base: QuerySet, window: Interval, *, with_dirty: bool
+    candidates: Iterable[int] | QuerySet | None, window: Interval, lead: int, *, with_dirty: bool
 ) -> list[tuple[int, int]]:
-    """(id, buffer) of clean mechanics in ``base`` whose offered pieces cover ``window``
-    and who have no blocking time off in it: one query on the hour's pieces."""
+    """(id, buffer minutes) of clean mechanics (among ``candidates``; None = everyone)
+    whose offered pieces cover ``window``, whose notice and advance (copied into the
+    pieces) allow a start ``lead`` µs from now and who have no blocking time off in it:
+    one query on the hour's pieces. Only approved, active mechanics have pieces, so
+    everyone is read without joining profiles, users or settings; a candidate set is
+    joined as ids."""
     ops = connection.ops
-    base_sql, base_params = base.values_list("pk", "buffer").query.sql_with_params()
+    base_sql, base_params = ("", [])
+    if candidates is not None:
+        base_sql, base_params = _mechanic_rows(candidates).values_list("pk").query.sql_with_params()
     t = offered.seconds(window.start)
     big = _placeholder("bigint")
+    # start >= now + notice  <=>  notice <= floor(lead) in whole minutes;  start <= now +
+    # advance  <=>  advance >= ceil(lead) in whole days (as _notice_filter).
+    notice_s = lead // _MICROS_PER_MINUTE * 60
+    advance_s = -(-lead // _MICROS_PER_DAY) * 86_400
     sql = (
-        f"WITH base(id, buffer) AS ({base_sql}) SELECT DISTINCT b.id, b.buffer"
-        f" FROM {_table(OfferedPiece)} p JOIN base b ON b.id = p.mechanic_id"
-        f" WHERE p.bucket = {big} AND p.start_s <= {big} AND p.end_s > {big}"
-        f" AND p.span_end_s >= {big}"
+        (f"WITH base(id) AS ({base_sql}) " if base_sql else "")
+        + "SELECT p.mechanic_id, p.buffer_s / 60"
+        f" FROM {_table(OfferedPiece)} p"
+        + (" JOIN base b ON b.id = p.mechanic_id" if base_sql else "")
+        + f" WHERE p.bucket = {big} AND p.start_s <= {big} AND p.end_s > {big}"
+        f" AND p.span_end_s >= {big} AND p.notice_s <= {big} AND p.advance_s >= {big}"
         + (
             f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
             " WHERE d.mechanic_id = p.mechanic_id)"
             if with_dirty
             else ""
         )
-        + f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t WHERE t.mechanic_id = b.id"
+        + f" AND NOT EXISTS (SELECT 1 FROM {_table(TimeOff)} t"
+        " WHERE t.mechanic_id = p.mechanic_id"
         f" AND t.status IN ({_in(BLOCKING_TIME_OFF)}) AND t.starts_at < %s AND t.ends_at > %s)"
     )
     params = [
@@ -1266,6 +1272,8 @@ def _free_from_pieces(
         t,
         t,
         offered.ceil_seconds(window.end),
+        notice_s,
+        advance_s,
         *[status.value for status in BLOCKING_TIME_OFF],
         ops.adapt_datetimefield_value(window.end),
         ops.adapt_datetimefield_value(window.start),
@@ -1278,10 +1286,12 @@ def _without_busy(free: dict[int, int], window: Interval, now: datetime) -> set[
     buffer, leaves ``window`` free."""
     if free:
         # Busy rows in a few hours are few: above a handful of mechanics it is cheaper
-        # to ask the sources for everyone than to send thousands of ids.
+        # to ask the sources for everyone than to send thousands of ids. Only busy time
+        # within the largest buffer of these mechanics can touch the window.
+        pad = timedelta(minutes=max(free.values()))
         busy = busy_periods(
             list(free) if len(free) <= _BUSY_ID_LIMIT else None,
-            Interval(window.start - MAX_BUFFER, window.end + MAX_BUFFER),
+            Interval(window.start - pad, window.end + pad),
             now=now,
         )
         for mid, intervals in busy.items():
@@ -1343,9 +1353,8 @@ def mechanics_free_between(
         or window.duration > _DAY
     ):
         return mechanics_free_by_rules(start, end, candidates, now=now)
-    base = _notice_filter(_mechanic_rows(candidates), lead)
     result = _without_busy(
-        dict(_free_from_pieces(base, window, with_dirty=bool(dirty))), window, now
+        dict(_free_from_pieces(candidates, window, lead, with_dirty=bool(dirty))), window, now
     )
     if dirty:
         others = _only(candidates, dirty)
@@ -1681,9 +1690,138 @@ def _piece_bounds(
     with_dirty: bool,
 ) -> Iterable[_Bound]:
     """Lower bounds on each clean candidate's first slot at or after ``t0``, best first:
-    from the offered pieces hour range by hour range (growing) up to the end of the
-    materialized range; then a marker bound (mechanic 0) at that end; then the SQL lower
-    bounds from there on for mechanics not seen yet."""
+    from the offered pieces up to the end of the materialized range (everyone: by grid
+    class from the indexes, ``_class_bounds``; a candidate set: its pieces hour range by
+    hour range, ``_candidate_piece_bounds``); then a marker bound (mechanic 0) at that
+    end; then the SQL lower bounds from there on for mechanics not seen yet."""
+    seen: set[int] = set()
+    found = (
+        _class_bounds(t0, now, duration, span, with_dirty=with_dirty)
+        if candidates is None
+        else _candidate_piece_bounds(t0, now, duration, candidates, span, with_dirty=with_dirty)
+    )
+    for bound in found:
+        if bound.mechanic_id not in seen:
+            seen.add(bound.mechanic_id)
+            yield bound
+    tail_start = offered.instant(span[1])
+    yield _Bound(tail_start, 0, tail_start, tail_start)
+    for bound in _lower_bounds(max(t0, tail_start), now, candidates):
+        if bound.mechanic_id not in seen:
+            order = max(bound.order, tail_start)
+            yield bound._replace(order=order, start=max(bound.start, order))
+
+
+def _grid_classes() -> list[int]:
+    """The grid classes in the pieces (``offered.grid_class``), by a loose index scan:
+    one index probe per class (a population has a few: notice × step × grid phase)."""
+    table = _table(OfferedPiece)
+    rows = _fetch(
+        "WITH RECURSIVE c(k) AS ("
+        f" SELECT MIN(grid_class) FROM {table}"
+        f" UNION ALL SELECT (SELECT MIN(p.grid_class) FROM {table} p WHERE p.grid_class > c.k)"
+        " FROM c WHERE c.k IS NOT NULL)"
+        " SELECT k FROM c WHERE k IS NOT NULL",
+        [],
+    )
+    return [k for (k,) in rows]
+
+
+def _class_bounds_sql(
+    t0: datetime, now: datetime, duration: timedelta, end_s: int, *, with_dirty: bool
+) -> str | None:
+    """The SQL of ``_class_bounds`` (``{limit}``/``{offset}`` left to fill), or None when
+    no class can have a piece bound. Per grid class (notice N, step S, phase φ) the first
+    grid point at or after x = max(t0, now + N) of a piece [a, b) is a when a >= x, else
+    the same g = x + ((φ - x) mod S) for every piece containing x. So two index-ordered
+    reads per class: pieces of x's hour containing x, by mechanic id (``offered_class_
+    bucket``), and pieces starting at or after x, by start then id (``offered_class_
+    start``, the row of the piece's first hour only). Kept where the grid point lies
+    before the piece's end, leaves room for the duration in its merged stretch, is
+    within the advance and before ``end_s``. All values are integers we computed: inlined."""
+    t0_s, now_s = offered.ceil_seconds(t0), offered.ceil_seconds(now)
+    now_floor = offered.seconds(now)
+    duration_s = -(-_micros(duration) // 1_000_000)
+    table = _table(OfferedPiece)
+    clean = (
+        f" AND NOT EXISTS (SELECT 1 FROM {_table(OfferedDirty)} d"
+        " WHERE d.mechanic_id = p.mechanic_id)"
+        if with_dirty
+        else ""
+    )
+    parts = []
+    for key in _grid_classes():
+        notice_s, step_s, phase_s = offered.grid_class_parts(key)
+        x = max(t0_s, now_s + notice_s)
+        if x >= end_s:
+            continue
+        g = x + (phase_s - x) % step_s
+        if g < end_s:
+            parts.append(
+                f"SELECT p.mechanic_id AS id, {g} AS g, p.advance_s AS advance FROM {table} p"
+                f" WHERE p.grid_class = {key} AND p.bucket = {x // offered.BUCKET_SECONDS}"
+                f" AND +p.start_s < {x} AND p.end_s > {g} AND p.span_end_s >= {g + duration_s}"
+                f" AND p.advance_s >= {g - now_floor}{clean}"
+                " ORDER BY p.mechanic_id LIMIT {reach}"
+            )
+        parts.append(
+            f"SELECT p.mechanic_id AS id, p.start_s AS g, p.advance_s AS advance FROM {table} p"
+            f" WHERE p.grid_class = {key} AND p.start_s >= {x} AND p.start_s < {end_s}"
+            f" AND p.bucket = p.start_s / {offered.BUCKET_SECONDS}"
+            f" AND p.span_end_s >= p.start_s + {duration_s}"
+            f" AND p.advance_s >= p.start_s - {now_floor}{clean}"
+            " ORDER BY p.start_s, p.mechanic_id LIMIT {reach}"
+        )
+    if not parts:
+        return None
+    union = " UNION ALL ".join(f"SELECT * FROM ({part}) AS c{n}" for n, part in enumerate(parts))
+    return f"SELECT id, g, advance FROM ({union}) AS u ORDER BY g, id LIMIT {{limit}} OFFSET {{offset}}"
+
+
+def _class_bounds(
+    t0: datetime, now: datetime, duration: timedelta, span: tuple[int, int], *, with_dirty: bool
+) -> Iterable[_Bound]:
+    """Piece bounds of every clean mechanic, best first (possibly a mechanic again,
+    later): a page at a time from ``_class_bounds_sql``; most searches read one page.
+    Only approved, active mechanics have pieces (``availability.offered``)."""
+    sql = _class_bounds_sql(t0, now, duration, span[1], with_dirty=with_dirty)
+    if sql is None:
+        return
+    pages = _pages(
+        lambda limit, offset: _fetch(
+            sql.format(limit=limit, offset=offset, reach=offset + limit), []
+        )
+    )
+    for mid, g, advance_s in pages:
+        order = offered.instant(g)
+        yield _Bound(order, mid, max(order, t0), now + timedelta(seconds=advance_s))
+
+
+def _pages(fetch: Callable[[int, int], list[tuple]]) -> Iterable[tuple]:
+    """The rows of ``fetch(limit, offset)`` a page at a time, pages growing (16, 128, …):
+    most searches read only the first."""
+    offset, page = 0, 16
+    while True:
+        rows = fetch(page, offset)
+        yield from rows
+        if len(rows) < page:
+            return
+        offset += page
+        page *= 8
+
+
+def _candidate_piece_bounds(
+    t0: datetime,
+    now: datetime,
+    duration: timedelta,
+    candidates: Iterable[int] | QuerySet,
+    span: tuple[int, int],
+    *,
+    with_dirty: bool,
+) -> Iterable[_Bound]:
+    """Piece bounds of the clean mechanics among ``candidates``, best first (possibly a
+    mechanic again, later): their pieces joined with the live rules, hour range by hour
+    range (growing) up to the end of the materialized range."""
     base_sql, base_params = (
         _mechanic_rows(candidates)
         .values_list("pk", "notice", "advance", "step")
@@ -1700,7 +1838,6 @@ def _piece_bounds(
     default_notice = default_booking_rules().min_notice // _MINUTE
     smallest = default_notice if smallest is None else min(smallest, default_notice)
     first_s = max(t0_s, now_s + smallest * 60)
-    seen: set[int] = set()
     lo, bucket, width = None, first_s // offered.BUCKET_SECONDS, 1
     while True:
         last = bucket + width - 1
@@ -1711,28 +1848,17 @@ def _piece_bounds(
             bucket, last, t0_s,
             duration_s, -(10**15) if lo is None else lo, hi, now_floor,
         ]  # fmt: skip
-        offset, page = 0, 16  # most searches read only the first page of one range
-        while True:
-            rows = _fetch(sql.format(limit=page, offset=offset), params)
-            for mid, g, advance in rows:
-                if mid in seen:
-                    continue
-                seen.add(mid)
-                order = offered.instant(g)
-                yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
-            if len(rows) < page:
-                break
-            offset += page
-            page *= 8
+        pages = _pages(
+            lambda limit, offset, params=params: _fetch(
+                sql.format(limit=limit, offset=offset), params
+            )
+        )
+        for mid, g, advance in pages:
+            order = offered.instant(g)
+            yield _Bound(order, mid, max(order, t0), now + timedelta(days=advance))
         if hi >= end_s:
-            break
+            return
         lo, bucket, width = hi, last + 1, width * 2
-    tail_start = offered.instant(end_s)
-    yield _Bound(tail_start, 0, tail_start, tail_start)
-    for bound in _lower_bounds(max(t0, tail_start), now, candidates):
-        if bound.mechanic_id not in seen:
-            order = max(bound.order, tail_start)
-            yield bound._replace(order=order, start=max(bound.start, order))
 
 
 def _first_slot(

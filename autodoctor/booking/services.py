@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from autodoctor.accounts.models import MechanicProfile, User, Vehicle
 from autodoctor.accounts.registration import require_verified_email
 from autodoctor.availability.plans import PLAN_MINUTES
 from autodoctor.availability.service import BookingRules
-from autodoctor.dates import instant_in_range
+from autodoctor.dates import db_instant, instant_in_range
 from autodoctor.errors import (
     Busy,
     Conflict,
@@ -211,10 +211,25 @@ def _slot_refusal(
     )
 
 
+def _rows(sql: str, params: Sequence) -> list[tuple]:
+    """Plain SQL for the checks inside a hold's transaction (building their ORM queries
+    cost more than running them, and the transaction holds its locks meanwhile):
+    datetimes in ``params`` adapted for the database, rows as the driver gives them."""
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [adapt(v) if isinstance(v, datetime) else v for v in params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+
+
 def _lock_customer(customer: User) -> None:
     """Take the customer's row lock: racing requests of one customer queue here, so
-    their counts and inserts are one step. Precondition: inside the booking transaction."""
-    list(User.objects.select_for_update().filter(pk=customer.pk).order_by().values_list("pk"))
+    their counts and inserts are one step. Precondition: inside the booking transaction.
+    On SQLite that transaction began IMMEDIATE and already holds the database's one write
+    lock, so there is nothing more to take."""
+    if connection.vendor == "sqlite":
+        return
+    _rows(f"SELECT id FROM {User._meta.db_table} WHERE id = %s FOR UPDATE", [customer.pk])
 
 
 def _holds_limit(
@@ -228,11 +243,15 @@ def _holds_limit(
     One lock and one read of the customer's live holds (at most HOLDS_PER_CUSTOMER
     rows: the cap itself keeps it short)."""
     _lock_customer(customer)
-    active = list(
-        Reservation.objects.filter(
-            session__customer=customer, status=ReservationStatus.RESERVED, expires_at__gt=now
-        ).values_list("mechanic_id", "starts_at")[: settings.HOLDS_PER_CUSTOMER]
-    )
+    active = [
+        (mechanic_id, db_instant(start))
+        for mechanic_id, start in _rows(
+            f"SELECT r.mechanic_id, r.starts_at FROM {Reservation._meta.db_table} r"
+            f" JOIN {Session._meta.db_table} s ON s.id = r.session_id"
+            " WHERE s.customer_id = %s AND r.status = %s AND r.expires_at > %s LIMIT %s",
+            [customer.pk, ReservationStatus.RESERVED, now, settings.HOLDS_PER_CUSTOMER],
+        )
+    ]
     if len(active) >= settings.HOLDS_PER_CUSTOMER:
         raise DomainError(
             _(
@@ -315,27 +334,33 @@ def active_session_refusal(
     if not customer_locked:
         _lock_customer(customer)
     allowed = settings.ACTIVE_SESSIONS_PER_CUSTOMER
-    others = Session.objects.filter(customer=customer).exclude(pk=exclude)
     if starts_at is None or ends_at is None:
-        active = others.filter(status__in=(SessionStatus.LIVE, SessionStatus.WAITING))
+        live = (SessionStatus.LIVE, SessionStatus.WAITING)
+        condition, params = "status IN (%s, %s)", list(live)
     else:
-        overlapping = Reservation.objects.filter(
-            status=ReservationStatus.CONFIRMED, starts_at__lt=ends_at, ends_at__gt=starts_at
-        ).values("session_id")
-        active = others.filter(pk__in=overlapping).exclude(
-            status__in=(SessionStatus.COMPLETED, SessionStatus.CANCELLED)
+        # another booked (confirmed) session of theirs overlapping the range, not over
+        condition = (
+            "status NOT IN (%s, %s) AND id IN (SELECT session_id FROM"
+            f" {Reservation._meta.db_table} WHERE status = %s AND starts_at < %s"
+            " AND ends_at > %s AND session_id IS NOT NULL)"
         )
-    found = list(active.order_by("pk")[:allowed])
+        params = [SessionStatus.COMPLETED, SessionStatus.CANCELLED]
+        params += [ReservationStatus.CONFIRMED, ends_at, starts_at]
+    found = _rows(
+        f"SELECT id, status FROM {Session._meta.db_table} WHERE customer_id = %s"
+        f" AND id <> %s AND {condition} ORDER BY id LIMIT %s",
+        [customer.pk, -1 if exclude is None else exclude, *params, allowed],
+    )
     if len(found) >= allowed:
-        other = found[0]
+        other_pk, other_status = found[0]
         raise Conflict(
             _(
                 "You already have session #%(pk)s (%(status)s) at that time; finish or cancel it first."
             )
-            % {"pk": other.pk, "status": status_in_words(other.status)},
+            % {"pk": other_pk, "status": status_in_words(other_status)},
             code="active_session",
-            session_id=other.pk,
-            session_status=other.status,
+            session_id=other_pk,
+            session_status=other_status,
         )
 
 
@@ -343,7 +368,15 @@ def _expire_stale_holds(
     *, mechanic_id: int, starts_at: datetime, blocked_until: datetime, now: datetime
 ) -> int:
     """Expire holds past their expiry that overlap the range, inside the caller's
-    transaction (invariant 4: an expired hold never blocks, sweeper or not); how many."""
+    transaction (invariant 4: an expired hold never blocks, sweeper or not); how many.
+    A plain-SQL look first: almost always there is none, and the locking ORM query
+    (rows, their sessions, events) is then not built."""
+    if not _rows(
+        f"SELECT 1 FROM {Reservation._meta.db_table} WHERE mechanic_id = %s AND status = %s"
+        " AND expires_at <= %s AND starts_at < %s AND blocked_until > %s LIMIT 1",
+        [mechanic_id, ReservationStatus.RESERVED, now, blocked_until, starts_at],
+    ):
+        return 0
     stale = Reservation.objects.filter(
         mechanic_id=mechanic_id,
         status=ReservationStatus.RESERVED,

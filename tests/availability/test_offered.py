@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from autodoctor.accounts.models import MechanicProfile
+from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.availability import offered
 from autodoctor.availability.models import (
     DateOverride,
@@ -47,7 +47,8 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
     at = rng.choice(AROUND)
     kind = rng.choice(
         ["block", "block_update", "block_delete", "override", "shop_override", "shop_hours",
-         "time_off", "settings", "busy", "zone", "shop_zone", "type"]
+         "time_off", "settings", "settings_delete", "settings_bulk", "busy", "zone",
+         "shop_zone", "type", "approval", "active"]
     )  # fmt: skip
     local_day = at.date()
     if kind == "block":
@@ -96,14 +97,21 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
             ends_at=start + timedelta(hours=2),
             status="approved",
         )
-    elif kind == "settings":
+    elif kind == "settings":  # created again when deleted before
         MechanicSettings.objects.update_or_create(
             mechanic=mechanic,
             defaults={
-                "min_notice_minutes": rng.choice([0, 60]),
-                "slot_step_minutes": rng.choice([5, 15, 60]),
+                "min_notice_minutes": rng.choice([0, 7, 60, 121]),
+                "slot_step_minutes": rng.choice([5, 15, 25, 60]),
                 "max_advance_days": rng.choice([1, 30]),
             },
+        )
+    elif kind == "settings_delete":  # back to the defaults (2 h notice, step 15, 30 days)
+        MechanicSettings.objects.filter(mechanic=mechanic).delete()
+    elif kind == "settings_bulk":  # a queryset update: no save(), still seen by the trigger
+        MechanicSettings.objects.filter(mechanic__in=rng.sample(mechanics, 3)).update(
+            min_notice_minutes=rng.choice([0, 45, 120]),
+            slot_step_minutes=rng.choice([10, 15, 30]),
         )
     elif kind == "busy":
         start = at + timedelta(minutes=rng.randrange(-300, 300, 5))
@@ -111,6 +119,15 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
     elif kind == "zone":
         user = mechanic.user
         user.time_zone = rng.choice(ZONES)
+        user.save()
+    elif kind == "approval":  # approved <-> pending, by a queryset update
+        status = MechanicProfile.objects.get(pk=mechanic.pk).approval_status
+        MechanicProfile.objects.filter(pk=mechanic.pk).update(
+            approval_status="pending" if status == "approved" else "approved"
+        )
+    elif kind == "active":
+        user = User.objects.get(pk=mechanic.user_id)
+        user.is_active = not user.is_active
         user.save()
     elif kind == "type" and mechanic.workshop_id:
         MechanicProfile.objects.filter(pk=mechanic.pk).update(
@@ -120,7 +137,8 @@ def _random_write(rng: random.Random, mechanics, busy) -> str:
 
 
 def _check(rng: random.Random, mechanics, context: str) -> None:
-    fresh = list(MechanicProfile.objects.filter(pk__in=[m.pk for m in mechanics]))
+    # Who may be found at all: approved, account active (the searches' candidate set).
+    fresh = list(MechanicProfile.objects.approved().filter(pk__in=[m.pk for m in mechanics]))
     for _ in range(6):
         at = rng.choice(AROUND)
         start = at + timedelta(minutes=rng.randrange(-600, 600, rng.choice([1, 5, 15])))
@@ -128,11 +146,14 @@ def _check(rng: random.Random, mechanics, context: str) -> None:
         now = start - timedelta(minutes=rng.choice([0, 30, 121]))
         expected = {m.pk for m in fresh if is_available(m, start, end, now=now)}
         assert mechanics_free_between(start, end, now=now) == expected, (context, start, end)
-    for _ in range(2):
+    for n in range(3):
         now = rng.choice(AROUND) + timedelta(minutes=rng.randrange(-300, 300))
+        now += timedelta(seconds=rng.choice([0, 13]))
+        after = now if n < 2 else now + timedelta(minutes=rng.randrange(0, 900))
         duration = timedelta(minutes=rng.choice([15, 60]))
-        expected = brute_force_earliest(fresh, duration, after=now, now=now)
-        assert earliest_slot(duration, now=now) == expected, (context, now)
+        expected = brute_force_earliest(fresh, duration, after=after, now=now)
+        found = earliest_slot(duration, after=None if after == now else after, now=now)
+        assert found == expected, (context, now, after)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -167,6 +188,25 @@ def test_the_pieces_are_what_clean_mechanics_are_read_from():
     assert mechanics_free_between(start, end, now=start) == {mechanic.pk}
 
 
+def test_the_earliest_slot_reads_the_rules_copied_into_the_pieces():
+    # Proof that the indexed path reads notice and step from the pieces, not the live
+    # settings: change them in the rows by hand (no trigger sees that) and the answer
+    # follows; a rebuild puts the real rules back.
+    mechanic = MechanicFactory(settings__min_notice_minutes=0)
+    weekly_hours(mechanic)  # 09:00-17:00 Toronto
+    offered.rebuild(*RANGE)
+    now = datetime(2026, 6, 10, 14, 5, tzinfo=UTC)  # 10:05 in Toronto
+    step = 15 * 60
+    assert earliest_slot(timedelta(minutes=30), now=now)[1].start == now.replace(minute=15)
+    notice = 3 * 3600
+    OfferedPiece.objects.filter(mechanic_id=mechanic.pk).update(
+        notice_s=notice, grid_class=offered.grid_class(notice, step, 0)
+    )
+    assert earliest_slot(timedelta(minutes=30), now=now)[1].start == now.replace(hour=17, minute=15)
+    offered.rebuild(*RANGE)
+    assert earliest_slot(timedelta(minutes=30), now=now)[1].start == now.replace(minute=15)
+
+
 def test_outside_the_range_the_set_based_code_answers():
     mechanic = MechanicFactory(settings__min_notice_minutes=0)
     weekly_hours(mechanic)
@@ -193,9 +233,11 @@ def _one_of_each():
         "block_insert", "block_update", "block_bulk_update", "block_delete", "block_bulk_delete",
         "override", "override_delete", "shop_override", "shop_hours", "shop_hours_update",
         "user_zone", "shop_zone", "account_type", "workshop", "new_mechanic",
+        "settings_update", "settings_bulk_update", "settings_delete", "settings_insert",
+        "approval", "deactivate", "delete_mechanic",
     ],
 )  # fmt: skip
-def test_every_write_to_hours_marks_the_mechanic_dirty(write):
+def test_every_write_to_hours_or_rules_marks_the_mechanic_dirty(write):
     virtual, affiliated = _one_of_each()
     shop = affiliated.workshop
     assert _dirty() == set()
@@ -252,6 +294,26 @@ def test_every_write_to_hours_marks_the_mechanic_dirty(write):
         virtual.save()
     elif write == "new_mechanic":
         expected = {MechanicFactory().pk}
+    elif write == "settings_update":
+        rules = MechanicSettings.objects.get(mechanic=virtual)
+        rules.slot_step_minutes = 30
+        rules.save()
+    elif write == "settings_bulk_update":
+        MechanicSettings.objects.filter(mechanic=virtual).update(max_advance_days=2)
+    elif write == "settings_delete":
+        MechanicSettings.objects.filter(mechanic=virtual).delete()
+    elif write == "settings_insert":
+        MechanicSettings.objects.filter(mechanic=virtual).delete()
+        offered.refresh_dirty()
+        MechanicSettings.objects.create(mechanic=virtual, min_notice_minutes=0)
+    elif write == "approval":
+        MechanicProfile.objects.filter(pk=virtual.pk).update(approval_status="pending")
+    elif write == "deactivate":
+        user = virtual.user
+        user.is_active = False
+        user.save()
+    elif write == "delete_mechanic":
+        virtual.user.delete()
     assert expected <= _dirty()
     offered.refresh_dirty()
     assert _dirty() == set()
@@ -266,6 +328,9 @@ def test_saves_that_change_no_hours_mark_nobody():
         profile.save()
     affiliated.workshop.name = "Renamed"
     affiliated.workshop.save()
+    # Instant booking is no rule the pieces carry; saving unchanged rules changes none.
+    MechanicSettings.objects.filter(mechanic=virtual).update(allow_instant_booking=False)
+    MechanicSettings.objects.get(mechanic=affiliated).save()
     assert _dirty() == set()
 
 
@@ -285,3 +350,18 @@ def test_the_periodic_refresh_moves_the_range_and_clears_dirty_mechanics():
     later = now + timedelta(days=1, hours=1)  # under 7 days ahead: moved
     offered.refresh_due(later)
     assert OfferedRange.objects.get().start_s == offered.seconds(later - timedelta(hours=1))
+
+
+def test_only_mechanics_who_may_be_found_have_pieces():
+    found, pending, inactive = (MechanicFactory() for _ in range(3))
+    for mechanic in (found, pending, inactive):
+        weekly_hours(mechanic)
+    MechanicProfile.objects.filter(pk=pending.pk).update(approval_status="pending")
+    User.objects.filter(pk=inactive.user_id).update(is_active=False)
+    offered.rebuild(*RANGE)
+    with_pieces = set(OfferedPiece.objects.values_list("mechanic_id", flat=True))
+    assert with_pieces == {found.pk}
+    MechanicProfile.objects.filter(pk=pending.pk).update(approval_status="approved")
+    assert _dirty() == {pending.pk}
+    offered.refresh_dirty()
+    assert set(OfferedPiece.objects.values_list("mechanic_id", flat=True)) == {found.pk, pending.pk}

@@ -116,7 +116,7 @@ def test_racing_holds_of_one_customer_never_exceed_the_cap(
         weekly_hours(mechanic, days=range(7), start=9 * 60, end=17 * 60)
     if not guarded:
         # The count-then-insert without the customer-row lock.
-        monkeypatch.setattr(services.User.objects, "select_for_update", services.User.objects.all)
+        monkeypatch.setattr(services, "_lock_customer", lambda customer: None)
     intakes = [intake(booking_customer) for _ in crew]
 
     def work(i: int):

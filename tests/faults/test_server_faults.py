@@ -4,7 +4,9 @@
   not half-made, nothing is doubled when the customer retries, and an abandoned hold
   still expires;
 - PostgreSQL refusing connections and dropping the server's (what a restart does):
-  requests answer 503 `busy`, then work again without restarting the app.
+  requests answer 503 `busy`, then work again without restarting the app;
+- customers racing for one slot through several server processes (issue 15): one
+  booking, every other customer a 409, no 5xx.
 
 The server's clock starts at NOW (tests/faults/app.py), like the test's.
 """
@@ -91,7 +93,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def running_server(
+    tmp_path: Path, workers: int = 1, **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
     port = _free_port()
     environment = {
         **os.environ,
@@ -114,7 +118,7 @@ def running_server(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "1",
+            str(workers),
             "--threads",
             "4",
             "--timeout",
@@ -273,3 +277,50 @@ def test_postgresql_going_away_answers_503_busy_then_recovers(tmp_path, people, 
         assert page.status_code == 503 and "nothing was saved" in page.text
         # Back without restarting the server.
         assert call("GET", f"{url}/api/me", headers=headers).status_code == 200
+
+
+def test_customers_racing_through_several_server_processes_get_one_booking(tmp_path):
+    """16 customers, each connected before the moment, send their hold of one slot at
+    once to two gunicorn worker processes (4 threads each): exactly one 201, fifteen 409s
+    naming the slot as taken, one live reservation."""
+    import http.client
+
+    mechanic = MechanicFactory()
+    weekly_hours(mechanic, days=range(7), start=0, end=24 * 60)
+    tokens = [api_token_create(user=CustomerFactory().user, name="race").raw for _ in range(16)]
+    body = json.dumps(
+        {"plan": "free", "concern": "Rattle over bumps at low speed",
+         "mechanic_id": mechanic.pk, "start": SLOT.isoformat()}
+    )  # fmt: skip
+    outcomes: list[tuple[int, dict]] = []
+    with running_server(tmp_path, workers=2) as (url, _server):
+        port = int(url.rsplit(":", 1)[1])
+        barrier = threading.Barrier(len(tokens))
+
+        def client(token: str) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            try:
+                conn.connect()
+                barrier.wait(timeout=60)
+                conn.request("POST", "/api/slots/reserve", body, {
+                    "Authorization": f"Bearer {token}", "Content-Type": "application/json"
+                })  # fmt: skip
+                answer = conn.getresponse()
+                outcomes.append((answer.status, json.loads(answer.read() or b"{}")))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(token,)) for token in tokens]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+    statuses = sorted(status for status, _ in outcomes)
+    assert statuses == [201] + [409] * 15, outcomes
+    assert {answer.get("code") for status, answer in outcomes if status == 409} == {
+        "slot_unavailable"
+    }
+    live = Reservation.objects.filter(
+        mechanic=mechanic, status__in=(ReservationStatus.RESERVED, ReservationStatus.CONFIRMED)
+    )
+    assert live.count() == 1 and live.get().starts_at == SLOT
