@@ -22,5 +22,6 @@ PERIODIC_TASKS: list[tuple[int, str]] = [
     (30, "autodoctor.integrations.tasks.webhooks_send"),  # safety net; writes also wake it
     (60, "autodoctor.booking.tasks.waitlist_sweep"),
     (3600, "autodoctor.analytics.tasks.hours_review_nudges"),
+    (60, "autodoctor.analytics.tasks.facts_refresh"),
     (3600, "autodoctor.booking.tasks.intake_uploads_sweep"),
 ]

@@ -18,7 +18,10 @@ ANALYTICS_BENCH_RUNS samples each (default 15):
 (b) one mechanic's page (`metrics.dashboard` for that mechanic, last 30 days, plus their
     latest ratings) — target ≤ 30 ms;
 (c) the admin dashboard over the whole history (information);
-then, for (a), the median of each metric function on its own (where the time goes), the
+each beside the same figures computed from the raw tables, as before the session facts
+(tests/analytics/raw_metrics.py, asserted equal first), measured in the same run as the
+baseline, with the ratio; then what keeping the facts exact costs (a refresh with 0, 1,
+100 dirty sessions; a full build); then, for (a), the median of each metric function on its own (where the time goes), the
 availability service's `offered_minutes` for every mechanic, and the same figure by the
 reference path it replaced (`reference_offered_minutes`: the engine over the whole
 window, mechanic by mechanic) with its ratio; and, at up to 50,000 sessions, the naive baseline: booking mix + lead time computed
@@ -68,7 +71,9 @@ def main() -> None:
         call_command("seed_demo", mechanics=mechanics, history=days, quiet=True)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")  # what autovacuum would do after a bulk load
+                # What autovacuum would do after a bulk load: statistics, and the
+                # visibility map that index-only scans need.
+                cursor.execute("VACUUM ANALYZE")
         have = history.count()
         print(
             f"generated {have} sessions for {mechanics} mechanics over {days} days"
@@ -83,29 +88,55 @@ def main() -> None:
 
     target = MechanicProfile.objects.get(pk=history.values_list("mechanic_id", flat=True)[0])
 
-    def mechanic_page() -> None:
-        metrics.dashboard(month, metrics.Scope(metrics.MECHANIC, target.pk), now=now, zone=zone)
+    from tests.analytics.raw_metrics import reference_dashboard
+
+    mechanic = metrics.Scope(metrics.MECHANIC, target.pk)
+
+    def mechanic_page(board=metrics.dashboard) -> None:
+        board(month, mechanic, now=now, zone=zone)
         selectors.ratings_for_mechanic(target)
+
+    # The facts answer what the raw tables do (the bench's own check, as for offered minutes).
+    for period, scope in ((month, metrics.Scope()), (month, mechanic)):
+        fact_board = metrics.dashboard(period, scope, now=now, zone=zone)
+        assert fact_board == reference_dashboard(period, scope, now=now, zone=zone), scope
 
     rows = [
         (
             "(a) admin dashboard, 30 days",
             lambda: metrics.dashboard(month, metrics.Scope(), now=now, zone=zone),
+            lambda: reference_dashboard(month, metrics.Scope(), now=now, zone=zone),
             runs,
         ),
-        ("(b) one mechanic's page, 30 days", mechanic_page, runs),
+        (
+            "(b) one mechanic's page, 30 days",
+            mechanic_page,
+            lambda: mechanic_page(reference_dashboard),
+            runs,
+        ),
         (
             "(c) admin dashboard, whole history",
             lambda: metrics.dashboard(whole, metrics.Scope(), now=now, zone=zone),
+            lambda: reference_dashboard(whole, metrics.Scope(), now=now, zone=zone),
             max(1, runs // 3),
         ),
     ]
-    print(f"{'measurement':<40} {'median ms':>10} {'p95 ms':>9} {'target':>8}")
-    for label, fn, n in rows:
+    print("facts = the session facts (analytics.facts); raw = the same figures from the raw")
+    print("tables (tests/analytics/raw_metrics.py), measured in this run as the baseline")
+    print(
+        f"{'measurement':<40} {'median ms':>10} {'p95 ms':>9} {'target':>8}  raw median / p95  ratio"
+    )
+    for label, fn, raw, n in rows:
         median, p95 = harness.timed(fn, n)
+        raw_median, raw_p95 = harness.timed(raw, n)
         goal = TARGETS_MS.get(label[:3])
         verdict = "" if goal is None else f"≤ {goal} {'ok' if median * 1000 <= goal else 'MISSED'}"
-        print(f"{label:<40} {median * 1000:>10.1f} {p95 * 1000:>9.1f} {verdict:>8}", flush=True)
+        print(
+            f"{label:<40} {median * 1000:>10.1f} {p95 * 1000:>9.1f} {verdict:>8}"
+            f"  {raw_median * 1000:>7.1f} / {raw_p95 * 1000:.1f}  ×{raw_median / median:.1f}",
+            flush=True,
+        )
+    refresh_costs()
     if have <= 50_000:
         sql = harness.timed(
             lambda: (
@@ -133,14 +164,22 @@ def breakdown(period, *, now, zone: str, runs: int) -> None:
     from autodoctor.availability import service
 
     platform = metrics.Scope()
+    from tests.analytics import raw_metrics
+
+    raw_cells = raw_metrics.booking_cells(period, platform)
     parts = {
         "booking_cells (mix, lead, reliability)": lambda: metrics.booking_cells(period, platform),
+        "  raw": lambda: raw_metrics.booking_cells(period, platform),
         "lead_time, given the cells": lambda: metrics.lead_time(period, platform, cells=cells),
+        "  raw ": lambda: raw_metrics.lead_time(period, platform, cells=raw_cells),
         "utilization": lambda: metrics.utilization(period, platform, now=now),
         "peak_times": lambda: metrics.peak_times(period, platform, zone=zone),
+        "  raw  ": lambda: raw_metrics.peak_times(period, platform, zone=zone),
         "revenue": lambda: metrics.revenue(period, platform),
         "satisfaction": lambda: metrics.satisfaction(period, platform),
+        "  raw   ": lambda: raw_metrics.satisfaction(period, platform),
         "start_now": lambda: metrics.start_now(period, platform),
+        "  raw    ": lambda: raw_metrics.start_now(period, platform),
         "bay_utilization": lambda: visits.bay_utilization(period, platform),
         "visit_outcomes": lambda: visits.visit_outcomes(period, platform),
         "response_time": lambda: visits.response_time(period, platform),
@@ -162,6 +201,28 @@ def breakdown(period, *, now, zone: str, runs: int) -> None:
         slow = harness.timed(reference, max(1, runs // 2))[0]
     print(f"    {'offered_minutes, ' + str(len(ids)) + ' mechanics':<36} {fast * 1000:>10.1f}")
     print(f"    {'  the reference path (engine)':<36} {slow * 1000:>10.1f}  ×{slow / fast:.1f}")
+
+
+def refresh_costs() -> None:
+    """What keeping the facts exact costs: a refresh with nothing dirty (every page pays
+    it), with 1 and 100 dirty sessions (marked as the triggers would), and a full build."""
+    from autodoctor.analytics import facts
+    from autodoctor.analytics.models import FactDirty
+    from autodoctor.booking.models import Session
+
+    ids = list(Session.objects.order_by("-pk").values_list("pk", flat=True)[:100])
+    print("keeping the facts exact (ms)")
+    for n in (0, 1, 100):
+        median, p95 = harness.timed(
+            facts.facts_refresh,
+            15,
+            setup=lambda n=n: FactDirty.objects.bulk_create(
+                [FactDirty(session_id=i) for i in ids[:n]]
+            ),
+        )
+        print(f"    {f'refresh, {n} dirty sessions':<36} {median * 1000:>10.1f} {p95 * 1000:>9.1f}")
+    median, _ = harness.timed(facts.facts_rebuild, 1, warm=False)
+    print(f"    {'full build (facts_rebuild)':<36} {median * 1000:>10.1f}", flush=True)
 
 
 def reference_offered_minutes(mechanic_ids, start, end, *, now) -> dict[int, int]:

@@ -86,3 +86,27 @@ def test_the_offered_time_triggers_exist(table, postgres_names, sqlite_names):
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
             )
             assert sqlite_names <= {row[0] for row in cursor.fetchall()}
+
+
+# The session-fact triggers (analytics 0003): every write that can change a session's
+# facts marks the session dirty, so the dashboard recomputes it before reading. A dropped
+# trigger would leave a stale fact answering: a wrong figure.
+FACT_TRIGGERS = [
+    (
+        table,
+        {"fact_dirty", "fact_dirty_update"},
+        {f"fact_dirty_{table}_{event}" for event in _EVERY_WRITE},
+    )
+    for table in (
+        "booking_session",
+        "booking_reservation",
+        "booking_sessionevent",
+        "booking_offer",
+        "analytics_sessionrating",
+    )
+]
+
+
+@pytest.mark.parametrize(("table", "postgres_names", "sqlite_names"), FACT_TRIGGERS)
+def test_the_session_fact_triggers_exist(table, postgres_names, sqlite_names):
+    test_the_offered_time_triggers_exist(table, postgres_names, sqlite_names)

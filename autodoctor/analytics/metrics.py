@@ -32,19 +32,12 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.db.models import (
     Avg,
-    BooleanField,
-    Case,
     Count,
-    Exists,
     F,
-    FilteredRelation,
-    IntegerField,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
     Value,
-    When,
     Window,
 )
 from django.db.models.expressions import Combinable
@@ -55,37 +48,17 @@ from django.utils.translation import gettext as _
 from autodoctor.accounts.mechanic_types import mechanic_type_expression
 from autodoctor.accounts.models import MechanicProfile
 from autodoctor.booking.models import (
-    Offer,
-    OfferStatus,
     Plan,
     Reservation,
     ReservationStatus,
-    Session,
-    SessionStatus,
 )
 from autodoctor.errors import InvalidInput
 from autodoctor.payments.models import PayoutEntry
 
-from .expressions import local_weekday_hour, seconds_between, utc_week, week_start
-from .models import SessionRating
+from .expressions import local_hour_of_week, seconds_between, utc_week, week_start
+from .facts import LATENESS_BUCKETS, LEAD_BUCKETS, refreshed, session_facts
 
 PLATFORM, MECHANIC, WORKSHOP = "platform", "mechanic", "workshop"
-
-# Lead-time histogram buckets: (label, lower bound inclusive, upper bound exclusive).
-LEAD_BUCKETS: tuple[tuple[str, timedelta, timedelta | None], ...] = (
-    ("< 2 h", timedelta(0), timedelta(hours=2)),
-    ("2–24 h", timedelta(hours=2), timedelta(hours=24)),
-    ("1–3 days", timedelta(days=1), timedelta(days=3)),
-    ("3–7 days", timedelta(days=3), timedelta(days=7)),
-    ("≥ 7 days", timedelta(days=7), None),
-)
-# How late a cancellation came, in hours before the start (negative: after it).
-LATENESS_BUCKETS: tuple[tuple[str, float | None, float | None], ...] = (
-    ("after the start", None, 0),
-    ("< 2 h before", 0, 2),
-    ("2–24 h before", 2, 24),
-    ("≥ 24 h before", 24, None),
-)
 
 
 @dataclass(frozen=True)
@@ -247,21 +220,12 @@ def _by_week(queryset: QuerySet, field: str, **aggregates) -> list[dict]:
 
 
 def bookings(period: Period, scope: Scope) -> QuerySet:
-    """The bookings made in the period (see the module docstring)."""
-    confirmed = Reservation.objects.filter(session=OuterRef("pk"), confirmed_at__isnull=False)
-    # advance (scheduled_for set, a confirmed reservation) or start-now (sent out), as a
-    # CASE rather than `advance | immediate`: PostgreSQL turned the OR into a bitmap of
-    # every session with scheduled_for set (700k index entries on a year of history)
-    # ANDed with the period's, 60 ms of each 200 ms scan (EXPLAIN ANALYZE, 1M sessions).
-    booked = Case(
-        When(scheduled_for__isnull=False, then=Exists(confirmed)),
-        default=Q(offered_at__isnull=False),
-        output_field=BooleanField(),
-    )
-    return Session.objects.filter(
-        booked,
+    """The facts of the bookings made in the period (see the module docstring; the
+    classification is `facts.fact_rows`)."""
+    return session_facts().filter(
         scope.mechanic_filter(),
         scope.plan_filter(),
+        booking=True,
         created_at__gte=period.start,
         created_at__lt=period.end,
     )
@@ -280,41 +244,18 @@ def _booked_time(period: Period, scope: Scope) -> QuerySet:
 # --------------------------------------------------------------------------- metrics
 
 
-def _lead_bucket() -> tuple[Case, Combinable]:
-    """(bucket, lead): the LEAD_BUCKETS index of an advance booking's lead, NULL for a
-    start-now one (one CASE, evaluated lazily: about two comparisons a row), and the lead
-    in seconds it compares."""
-    lead = seconds_between("scheduled_for", "created_at")
-    whens = [
-        When(Q(scheduled_for__isnull=False) & Q(lead__lt=high.total_seconds()), then=Value(i))
-        for i, (_label, _low, high) in enumerate(LEAD_BUCKETS)
-        if high is not None
-    ]
-    whens.append(When(scheduled_for__isnull=False, then=Value(len(LEAD_BUCKETS) - 1)))
-    return Case(*whens, default=None, output_field=IntegerField()), lead
-
-
 def booking_cells(period: Period, scope: Scope) -> list[dict]:
     """The bookings made in the period counted per UTC week × plan × lead bucket, with
     reliability's counts (see `reliability`) in the same cells: the one scan of the
-    period's bookings that `booking_mix`, `lead_time` and `reliability` all add up (the
-    dashboard runs it once and hands it to the three). At most a few hundred rows."""
-    bucket, lead = _lead_bucket()
-    base = (
+    period's booking facts that `booking_mix`, `lead_time` and `reliability` all add up
+    (the dashboard runs it once and hands it to the three). At most a few hundred rows."""
+    cells = list(
         bookings(period, scope)
-        .annotate(
-            cancel=FilteredRelation(
-                "events", condition=Q(events__action="booking.session.cancelled")
-            ),
-            week_number=utc_week("created_at"),
-            lead=lead,
-            bucket=bucket,
-        )
+        .annotate(week_number=utc_week("created_at"), bucket=F("lead_bucket"))
         .values("week_number", "plan_id", "bucket")
+        .annotate(**_reliability_counts())
+        .order_by()
     )
-    # Grouped by plan_id, not the plan's code and name: joining the plans first made
-    # PostgreSQL rescan the period's bookings once per plan and sort them (230 ms of 390).
-    cells = list(base.annotate(**_reliability_counts()).order_by())
     plans = {
         pk: (code, name)
         for pk, code, name in Plan.objects.filter(
@@ -370,11 +311,8 @@ def lead_time(period: Period, scope: Scope, *, cells: list[dict] | None = None) 
         if cell["bucket"] is not None:
             counted[cell["bucket"]] = counted.get(cell["bucket"], 0) + cell["bookings"]
     count = sum(counted.values())
-    # The lead is NULL exactly for start-now bookings, which `percentiles` leaves out; an
-    # explicit `scheduled_for IS NOT NULL` made PostgreSQL read an index of 700k sessions.
-    ranks = percentiles(
-        bookings(period, scope), seconds_between("scheduled_for", "created_at"), count=count
-    )
+    # The lead is NULL exactly for start-now bookings, which `percentiles` leaves out.
+    ranks = percentiles(bookings(period, scope), F("lead_s"), count=count)
     return {
         "count": count,
         "median_minutes": _minutes(ranks["p50"]),
@@ -439,59 +377,49 @@ def peak_times(period: Period, scope: Scope, *, zone: str) -> dict:
     ISO weekday d+1 (Monday = row 0), hour h; bookings[d][h] = bookings made in the period
     by their local creation time. 1 query: both grids grouped in SQL, joined by UNION ALL
     (one round trip; the mechanic's page has about fifteen)."""
+    return peak_grids(period, zone, _booked_time(period, scope), bookings(period, scope))
+
+
+def peak_grids(period: Period, zone: str, booked: QuerySet, made: QuerySet) -> dict:
+    """`peak_times` of the booked time `booked` (by `starts_at`) and the bookings `made`
+    (by `created_at`)."""
     ZoneInfo(zone)  # an unknown zone fails here, before any query
 
     def grid(queryset: QuerySet, field: str, number: int) -> QuerySet:
-        weekday, hour = local_weekday_hour(field, zone, period.start, period.end)
         return (
-            queryset.annotate(grid=Value(number), weekday=weekday, hour=hour)
-            .values("grid", "weekday", "hour")
+            queryset.annotate(
+                grid=Value(number),
+                hour_of_week=local_hour_of_week(field, zone, period.start, period.end),
+            )
+            .values("grid", "hour_of_week")
             .annotate(n=Count("pk"))
             .order_by()
         )
 
     grids = [[[0] * 24 for _ in range(7)] for _ in range(2)]
     rows = (
-        grid(_booked_time(period, scope), "starts_at", 0)
-        .union(grid(bookings(period, scope), "created_at", 1), all=True)
-        .order_by()
+        grid(booked, "starts_at", 0).union(grid(made, "created_at", 1), all=True).order_by()
     )  # no model ordering on the compound query
     for row in rows:
-        grids[row["grid"]][row["weekday"]][row["hour"]] = row["n"]
+        weekday, hour = divmod(row["hour_of_week"], 24)
+        grids[row["grid"]][weekday][hour] = row["n"]
     return {"zone": zone, "sessions": grids[0], "bookings": grids[1]}
 
 
 def _reliability_counts() -> dict:
-    """The COUNTs `reliability` adds up, on bookings annotated with `cancel` (the
-    session's one cancellation event, a FilteredRelation)."""
-    cancelled = Q(status=SessionStatus.CANCELLED)
+    """The COUNTs `reliability` adds up, on booking facts."""
+    cancelled = Q(is_cancelled=True)
     fields = {
         "bookings": Count("pk"),
         "cancelled": Count("pk", filter=cancelled),
-        "rescheduled": Count("pk", filter=Q(reschedule_count__gt=0)),
+        "rescheduled": Count("pk", filter=Q(is_rescheduled=True)),
     }
     for who in ("customer", "mechanic", "admin", "system"):
         fields[f"by_{who}"] = Count("pk", filter=cancelled & Q(cancelled_by=who))
-    no_show = cancelled & Q(cancel__data__mechanic_no_show=True)
-    # The clock (booking.lifecycle) records the side that did not join as `no_show`.
-    by_clock = cancelled & Q(cancel__isnull=False, cancelled_by="system")
-    fields["mechanic_no_show"] = Count(
-        "pk",
-        filter=(no_show & Q(cancelled_by="customer"))
-        | (by_clock & Q(cancel__data__no_show="mechanic")),
-    )
-    fields["customer_no_show"] = Count(
-        "pk",
-        filter=(no_show & Q(cancelled_by="mechanic"))
-        | (by_clock & Q(cancel__data__no_show="customer")),
-    )
-    for i, (_label, low, high) in enumerate(LATENESS_BUCKETS):
-        condition = cancelled & Q(cancel__isnull=False)
-        if low is not None:
-            condition &= Q(cancel__data__hours_before_start__gte=low)
-        if high is not None:
-            condition &= Q(cancel__data__hours_before_start__lt=high)
-        fields[f"late_{i}"] = Count("pk", filter=condition)
+    for side in ("mechanic", "customer"):
+        fields[f"{side}_no_show"] = Count("pk", filter=Q(no_show=side))
+    for i in range(len(LATENESS_BUCKETS)):
+        fields[f"late_{i}"] = Count("pk", filter=Q(late_bucket=i))
     return fields
 
 
@@ -506,9 +434,8 @@ def reliability(period: Period, scope: Scope, *, cells: list[dict] | None = None
     show; by the mechanic, the customer did not; by the clock, `no_show` names the side
     that did not join (booking.lifecycle). no_show_rate = those ÷ bookings.
     reschedule_rate = bookings moved at least once ÷ bookings. Added up from
-    `booking_cells` (1 query, none when the caller passes them), joined to the session's
-    one cancellation event only (a cancellation is final, so at most one row a session:
-    plain COUNTs, no DISTINCT)."""
+    `booking_cells` (1 query, none when the caller passes them); the cancellation's
+    side and lateness are the session's facts (`facts.fact_rows`)."""
     row = dict.fromkeys(_reliability_counts(), 0)
     for cell in booking_cells(period, scope) if cells is None else cells:
         for key in row:
@@ -537,31 +464,28 @@ def start_now(period: Period, scope: Scope | None = None) -> dict:
 
     wait = accepted offer's responded_at − session.offered_at (paid and sent out → a
     mechanic took it): p50 and p90 by nearest rank, in minutes. untaken_share = requests
-    closed by the system untaken ÷ requests sent out. 4 queries."""
+    closed by the system untaken ÷ requests sent out. 2 queries on the session facts."""
     filters = _filters_only(scope or Scope())
-    sent = Session.objects.filter(
+    sent = session_facts().filter(
         filters.plan_filter(),
         filters.mechanic_filter() if filters.filters_mechanics else Q(),
-        scheduled_for__isnull=True,
+        scheduled=False,
         offered_at__gte=period.start,
         offered_at__lt=period.end,
     )
-    accepted = Offer.objects.filter(
-        filters.plan_filter("session__"),
-        filters.mechanic_filter("session__mechanic") if filters.filters_mechanics else Q(),
-        status=OfferStatus.ACCEPTED,
-        session__scheduled_for__isnull=True,
-        session__offered_at__gte=period.start,
-        session__offered_at__lt=period.end,
-    )
-    ranks = percentiles(accepted, seconds_between("responded_at", "session__offered_at"))
     counted = sent.aggregate(
         sent=Count("pk"),
         untaken=Count(
-            "pk",
-            filter=Q(status=SessionStatus.CANCELLED, cancelled_by="system", mechanic__isnull=True),
+            "pk", filter=Q(is_cancelled=True, cancelled_by="system", mechanic__isnull=True)
         ),
+        waited=Count("wait_s"),
     )
+    ranks = percentiles(sent, F("wait_s"), count=counted.pop("waited"))
+    return start_now_figures(counted, ranks)
+
+
+def start_now_figures(counted: dict, ranks: dict) -> dict:
+    """`start_now`'s answer from its counts (sent, untaken) and wait percentiles (s)."""
     return {
         **counted,
         "untaken_share": share(counted["untaken"], counted["sent"]),
@@ -604,14 +528,21 @@ def satisfaction(period: Period, scope: Scope) -> dict:
     """Customer satisfaction from post-session ratings given in the period.
 
     average = mean score (1–5), count = ratings, split by scheduled (advance) and
-    immediate (start-now) sessions side by side. 1 query."""
-    rows = SessionRating.objects.filter(
-        scope.mechanic_filter(),
-        scope.plan_filter("session__"),
-        created_at__gte=period.start,
-        created_at__lt=period.end,
+    immediate (start-now) sessions side by side; the scope's mechanic is the rating's.
+    1 query on the session facts."""
+    rows = session_facts().filter(
+        scope.mechanic_filter("rating_mechanic"),
+        scope.plan_filter(),
+        score__isnull=False,
+        rated_at__gte=period.start,
+        rated_at__lt=period.end,
     )
-    advance = Q(session__scheduled_for__isnull=False)
+    return satisfaction_figures(rows, advance=Q(scheduled=True))
+
+
+def satisfaction_figures(rows: QuerySet, *, advance: Q) -> dict:
+    """`satisfaction`'s averages and counts over the ratings `rows`, `advance` telling
+    a scheduled session's rating from an immediate one's."""
     row = rows.aggregate(
         count=Count("pk"),
         average=Avg("score"),
@@ -642,7 +573,7 @@ def dashboard(period: Period, scope: Scope, *, now: datetime, zone: str) -> dict
     """Every metric for one scope (what the pages and the API show). The start-now
     wait is added for the platform only (plan §5.3); bay utilization and visit outcomes
     (visits.py) for the platform and a workshop."""
-    with _without_jit():
+    with refreshed(), _without_jit():
         return _dashboard(period, scope, now=now, zone=zone)
 
 

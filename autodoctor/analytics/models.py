@@ -60,3 +60,99 @@ class SessionRating(models.Model):
     @property
     def editable_until(self):
         return self.created_at + RATING_EDIT_WINDOW
+
+
+class SessionFact(models.Model):
+    """One row per session: what the dashboard's booking figures read, derived from the
+    session, its confirmed reservation, its cancellation event, its accepted offer and its
+    rating by ONE query (`analytics.facts.fact_rows`). Kept exact by database triggers
+    (analytics migration 0003) that mark a session dirty on every write to those tables;
+    `facts.facts_refresh` recomputes the dirty sessions before any read. Never edited by
+    hand. Foreign keys without database constraints: a fact follows its session (deleted
+    at the next refresh), never blocks a delete."""
+
+    session = models.OneToOneField(
+        Session,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    mechanic = models.ForeignKey(
+        MechanicProfile,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # the indexes below lead with it where a read needs it
+        related_name="+",
+    )
+    plan = models.ForeignKey(
+        "booking.Plan",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField()
+    # a booking (metrics module docstring): paid start-now, or advance with a confirmed hold
+    booking = models.BooleanField()
+    scheduled = models.BooleanField()  # scheduled_for set (advance)
+    lead_s = models.BigIntegerField(null=True)  # scheduled_for − created_at, whole seconds
+    lead_bucket = models.SmallIntegerField(null=True)  # metrics.LEAD_BUCKETS index
+    is_cancelled = models.BooleanField()
+    cancelled_by = models.CharField(max_length=12, blank=True)
+    is_rescheduled = models.BooleanField()
+    late_bucket = models.SmallIntegerField(null=True)  # metrics.LATENESS_BUCKETS index
+    no_show = models.CharField(max_length=8, blank=True)  # "", "mechanic", "customer"
+    offered_at = models.DateTimeField(null=True)  # sent out to mechanics (start-now)
+    wait_s = models.BigIntegerField(null=True)  # accepted offer's responded_at − offered_at
+    score = models.SmallIntegerField(null=True)  # the session's rating
+    rated_at = models.DateTimeField(null=True)
+    rating_mechanic = models.ForeignKey(
+        MechanicProfile,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        indexes = [
+            # The period's bookings (cells, peak bookings, lead percentiles), platform and
+            # one mechanic.
+            models.Index(
+                fields=["created_at"], name="fact_booking_created", condition=Q(booking=True)
+            ),
+            models.Index(
+                fields=["mechanic", "created_at"],
+                name="fact_mechanic_created",
+                condition=Q(booking=True),
+            ),
+            # Start-now requests sent out in the period.
+            models.Index(
+                fields=["offered_at"], name="fact_start_now_offered", condition=Q(scheduled=False)
+            ),
+            # Ratings given in the period, platform and one mechanic.
+            models.Index(fields=["rated_at"], name="fact_rated", condition=Q(score__isnull=False)),
+            models.Index(
+                fields=["rating_mechanic", "rated_at"],
+                name="fact_mechanic_rated",
+                condition=Q(score__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"facts of session #{self.session_id}"
+
+
+class FactDirty(models.Model):
+    """Sessions whose facts may be stale, written by the triggers (never by Python). A row
+    with no session asks for a full rebuild (the migration that made the table leaves
+    one)."""
+
+    id = models.BigAutoField(primary_key=True)
+    session_id = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"dirty facts of session #{self.session_id}"

@@ -398,6 +398,15 @@ def _in(values: Collection) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def _ids_in(column: str, ids: Collection[int]) -> tuple[str, list]:
+    """`column IN ids` as (SQL, params). On PostgreSQL one array parameter (`= ANY`):
+    psycopg's client-side binding parses the query text for every `%s`, which cost
+    about 20 ms a query with 3,000 mechanic ids (the platform's offered minutes)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({_in(ids)})", list(ids)
+
+
 def _as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
@@ -417,8 +426,9 @@ def busy_rows(sql: str, params: list, mechanic_ids: Collection[int] | None) -> l
         ids = list(mechanic_ids)
         if not ids:
             return []
-        clause = f" AND mechanic_id IN ({_in(ids)})"
-        values += ids
+        where, ids_params = _ids_in("mechanic_id", ids)
+        clause = f" AND {where}"
+        values += ids_params
     return [
         (*row[:-2], db_instant(row[-2]), db_instant(row[-1]))
         for row in _fetch(sql.format(ids=clause), values)
@@ -447,6 +457,7 @@ def _load(
     ids = list(mechanic_ids)
     if not ids:
         return {}
+    where, where_params = _ids_in("m.id", ids)
     rows = _fetch(
         "SELECT m.id, m.workshop_id, m.account_type, m.partnership_type, u.time_zone,"
         " u.is_active, w.time_zone, s.buffer_minutes, s.min_notice_minutes,"
@@ -454,9 +465,9 @@ def _load(
         f" FROM {_table(MechanicProfile)} m JOIN {_table(User)} u ON u.id = m.user_id"
         f" LEFT JOIN {_table(Workshop)} w ON w.id = m.workshop_id"
         f" LEFT JOIN {_table(MechanicSettings)} s ON s.mechanic_id = m.id"
-        f" WHERE m.id IN ({_in(ids)})"
+        f" WHERE {where}"
         + (" AND m.approval_status = %s AND u.is_active" if approved_only else ""),
-        [*ids, *([ApprovalStatus.APPROVED.value] if approved_only else [])],
+        [*where_params, *([ApprovalStatus.APPROVED.value] if approved_only else [])],
     )
     if not rows:
         return {}
@@ -473,19 +484,20 @@ def _load(
 
     blocks: dict[int, list[engine.WeeklyBlock]] = defaultdict(list)
     if own_ids:
+        where, where_params = _ids_in("mechanic_id", own_ids)
         for mid, dow, start, end in _fetch(
             "SELECT mechanic_id, day_of_week, start_minute, end_minute"
-            f" FROM {_table(WeeklyBlock)} WHERE mechanic_id IN ({_in(own_ids)})",
-            own_ids,
+            f" FROM {_table(WeeklyBlock)} WHERE {where}",
+            where_params,
         ):
             blocks[mid].append(engine.WeeklyBlock(dow, start, end))
     hours: dict[int, list[engine.WeeklyBlock]] = defaultdict(list)
     if shop_ids:
+        where, where_params = _ids_in("workshop_id", shop_ids)
         for wid, *row_hours in _fetch(
             "SELECT workshop_id, day_of_week, open_minute, close_minute, break_start_minute,"
-            f" break_end_minute FROM {_table(WorkshopHours)}"
-            f" WHERE is_open AND workshop_id IN ({_in(shop_ids)})",
-            shop_ids,
+            f" break_end_minute FROM {_table(WorkshopHours)} WHERE is_open AND {where}",
+            where_params,
         ):
             hours[wid].extend(_workshop_blocks(*row_hours))
 
@@ -493,12 +505,11 @@ def _load(
     shop_overrides: dict[int, list] = defaultdict(list)
     owners = []
     params: list = []
-    if own_ids:
-        owners.append(f"mechanic_id IN ({_in(own_ids)})")
-        params += own_ids
-    if shop_ids:
-        owners.append(f"workshop_id IN ({_in(shop_ids)})")
-        params += shop_ids
+    for column, owner_ids in (("mechanic_id", own_ids), ("workshop_id", shop_ids)):
+        if owner_ids:
+            where, where_params = _ids_in(column, owner_ids)
+            owners.append(where)
+            params += where_params
     if owners:
         ops = connection.ops
         first_day = (context.start - _MAX_OFFSET).date() - _DAY
@@ -513,12 +524,13 @@ def _load(
             target.append((_as_date(day), start, end))
 
     time_off: dict[int, list[Interval]] = defaultdict(list)
+    where, where_params = _ids_in("mechanic_id", kinds)
     for mid, starts_at, ends_at in _fetch(
         f"SELECT mechanic_id, starts_at, ends_at FROM {_table(TimeOff)}"
-        f" WHERE mechanic_id IN ({_in(kinds)}) AND status IN ({_in(BLOCKING_TIME_OFF)})"
+        f" WHERE {where} AND status IN ({_in(BLOCKING_TIME_OFF)})"
         " AND starts_at < %s AND ends_at > %s",
         [
-            *kinds,
+            *where_params,
             *[status.value for status in BLOCKING_TIME_OFF],
             connection.ops.adapt_datetimefield_value(context.end),
             connection.ops.adapt_datetimefield_value(context.start),

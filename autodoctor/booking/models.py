@@ -278,6 +278,14 @@ class Reservation(models.Model):
             # `blocked_until > window start` is the selective side once a year of
             # bookings lies behind (EXPLAIN at 20,000 mechanics, docs/deploy.md).
             models.Index(fields=["status", "blocked_until"], name="reservation_status_blocked"),
+            # analytics.metrics booked time (utilization, the sessions grid) platform-wide:
+            # an index-only scan of the period's confirmed starts (VACUUMed pages), not a
+            # heap page per reservation.
+            models.Index(
+                fields=["starts_at", "ends_at", "mechanic"],
+                name="reservation_confirmed_start",
+                condition=Q(status="confirmed"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

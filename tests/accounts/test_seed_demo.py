@@ -55,10 +55,14 @@ def test_seed_demo_history_is_a_realistic_mix_made_once():
     from django.utils import timezone
 
     from autodoctor.analytics import metrics
-    from autodoctor.analytics.models import SessionRating
+    from autodoctor.analytics.models import FactDirty, SessionFact, SessionRating
     from autodoctor.booking.models import Session
+    from tests.analytics.raw_metrics import reference_dashboard
 
     call_command("seed_demo", history=30, quiet=True)
+    # The generated sessions' facts were built once after the bulk write.
+    assert not FactDirty.objects.exists()
+    assert SessionFact.objects.count() == Session.objects.count()
     sessions = Session.objects.filter(metadata__has_key="demo_history")
     first = (sessions.count(), SessionRating.objects.count())
     mechanics = MechanicProfile.objects.count()
@@ -83,6 +87,9 @@ def test_seed_demo_history_is_a_realistic_mix_made_once():
     assert board["satisfaction"]["count"] > 0
     assert SessionRating.objects.exclude(comment="").exists()
     assert SessionRating.objects.filter(comment="").exists()
+    # The facts answer what the raw tables do on a realistic history.
+    period = metrics.Period(now - timedelta(days=31), now)
+    assert board == reference_dashboard(period, metrics.Scope(), now=now, zone="UTC")
 
 
 def test_seed_demo_history_keeps_each_mechanic_free_of_overlaps_and_rates_them():
