@@ -435,6 +435,21 @@ def busy_rows(sql: str, params: list, mechanic_ids: Collection[int] | None) -> l
     ]
 
 
+# Rows become engine values once per distinct value (they are immutable, so shared): the
+# analytics dashboard loads tens of thousands of weekly blocks and thousands of settings
+# rows, and validating each again was a third of its load's Python time.
+@lru_cache(maxsize=65536)
+def _weekly_block(day: int, start: int, end: int) -> engine.WeeklyBlock:
+    return engine.WeeklyBlock(day, start, end)
+
+
+@lru_cache(maxsize=4096)
+def _booking_rules(buffer: int, notice: int, advance: int, step: int, instant: bool):
+    return BookingRules.from_minutes(
+        buffer=buffer, notice=notice, advance_days=advance, step=step, instant=instant
+    )
+
+
 def _load(
     mechanic_ids: Collection[int],
     context: Interval,
@@ -490,7 +505,7 @@ def _load(
             f" FROM {_table(WeeklyBlock)} WHERE {where}",
             where_params,
         ):
-            blocks[mid].append(engine.WeeklyBlock(dow, start, end))
+            blocks[mid].append(_weekly_block(dow, start, end))
     hours: dict[int, list[engine.WeeklyBlock]] = defaultdict(list)
     if shop_ids:
         where, where_params = _ids_in("workshop_id", shop_ids)
@@ -549,13 +564,7 @@ def _load(
         rules = (
             default_booking_rules()
             if buffer is None
-            else BookingRules.from_minutes(
-                buffer=buffer,
-                notice=notice,
-                advance_days=advance,
-                step=step,
-                instant=bool(instant),
-            )
+            else _booking_rules(buffer, notice, advance, step, bool(instant))
         )
         own = shop = None
         if kind is not MechanicType.WORKSHOP_AFFILIATED:
@@ -843,12 +852,20 @@ def _window_days(zone: str, window: Interval) -> _WindowDays:
     return _WindowDays(whole, tuple(weekdays), tuple(cut), tuple(rest))
 
 
-def _weekly_spans(schedule: engine.LocalSchedule) -> list[list[tuple[int, int]]]:
-    """Each weekday's blocks (0 = Sunday) as merged minute spans."""
+def _weekly_spans(schedule: engine.LocalSchedule) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Each weekday's blocks (0 = Sunday) as merged minute spans (read only: shared by
+    every schedule with the same blocks)."""
+    return _weekly_spans_of(schedule.blocks)
+
+
+@lru_cache(maxsize=16384)
+def _weekly_spans_of(
+    blocks: tuple[engine.WeeklyBlock, ...],
+) -> tuple[tuple[tuple[int, int], ...], ...]:
     by_dow: list[list[tuple[int, int]]] = [[] for _ in range(7)]
-    for block in schedule.blocks:
+    for block in blocks:
         by_dow[block.day_of_week].append((block.start_minute, block.end_minute))
-    return [_merged_minutes(sorted(spans)) for spans in by_dow]
+    return tuple(tuple(_merged_minutes(sorted(spans))) for spans in by_dow)
 
 
 def _merged_minutes(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
