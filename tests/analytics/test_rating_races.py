@@ -37,9 +37,11 @@ def test_racing_ratings_of_one_mechanic_leave_the_true_average(completed_session
 
 
 def test_without_the_lock_racing_ratings_can_lose_one(completed_session, monkeypatch):
-    """The canary (PostgreSQL, READ COMMITTED): drop the mechanic lock and slow the
-    writers down between insert and average; each computes an average that misses the
-    others' uncommitted rows and the last writer wins with a wrong value."""
+    """The canary (PostgreSQL, READ COMMITTED): drop the mechanic lock and hold each
+    writer between computing its average and storing it until both have computed one;
+    each average misses the other's uncommitted row and the last writer wins with a
+    wrong value. (Waiting at the store, not before the average, keeps it deterministic:
+    no writer can commit before the other has read.)"""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -48,24 +50,24 @@ def test_without_the_lock_racing_ratings_can_lose_one(completed_session, monkeyp
 
     mechanic = MechanicFactory(rating=None)
     sessions = [completed_session(mechanic=mechanic) for _ in range(2)]
-    barrier = threading.Barrier(2)
-    real_refresh = services.mechanic_rating_refresh
+    both_averaged = threading.Barrier(2)
+    manager = services.MechanicProfile.objects
+    real_filter = manager.filter
 
-    def slow_refresh(*, mechanic_id):
-        barrier.wait(10)  # both rows inserted, neither committed
-        return real_refresh(mechanic_id=mechanic_id)
+    def filter_after_both_averaged(*args, **kwargs):
+        # The manager's own .filter is only the rating store in mechanic_rating_refresh
+        # (the lock goes through select_for_update, dropped below).
+        both_averaged.wait(10)
+        return real_filter(*args, **kwargs)
 
-    monkeypatch.setattr(services, "mechanic_rating_refresh", slow_refresh)
-    monkeypatch.setattr(
-        services.MechanicProfile.objects,
-        "select_for_update",
-        lambda: services.MechanicProfile.objects.all(),
-    )
+    monkeypatch.setattr(manager, "select_for_update", lambda: manager.all())
+    monkeypatch.setattr(manager, "filter", filter_after_both_averaged)
 
     def work(i: int):
         s = sessions[i]
         return services.rating_save(session_id=s.pk, user=s.customer, score=[5, 1][i], now=NOW)
 
     assert race(2, work) == {"ok": 2}
+    monkeypatch.undo()
     mechanic.refresh_from_db()
     assert mechanic.rating in {Decimal("5.0"), Decimal("1.0")}  # not the true 3.0
