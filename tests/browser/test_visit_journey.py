@@ -7,7 +7,9 @@ history at the end.
 
 Real clock and live server; the workshop is open 00:00–24:00 every day so the pages find
 times at any hour, and the times picked are the first ones listed (a few hours ahead), so
-checking in is allowed (it opens 12 hours before the start).
+checking in is allowed (it opens 12 hours before the start). Late in the evening the
+first day may list one time only: the workshop's second choice is then early the next
+day, still within those 12 hours.
 """
 
 from datetime import timedelta
@@ -77,14 +79,22 @@ def plans(db):
 
 
 def pick_first_time(page, nth: int = 0) -> str:
-    """Choose the first day with free times, then its nth time; returns the time's label."""
-    pick_day(page, page.locator("#slot-picker a.day.has-slots").first)
-    # The day's times are grouped in collapsible periods (night, morning, …): open them all.
-    page.eval_on_selector_all("#slot-picker details", "all => all.forEach(d => { d.open = true; })")
-    slot = page.locator("#slot-picker label.slot:visible").nth(nth)
-    label = slot.inner_text().strip()
-    slot.click()
-    return label
+    """Choose the first day that lists more than `nth` free times, then its nth time;
+    returns the time's label. Late in the evening today may list a single time (the
+    visit must end by midnight): then the nth is the next day's."""
+    days = page.locator("#slot-picker a.day.has-slots")
+    for index in range(days.count()):
+        pick_day(page, page.locator("#slot-picker a.day.has-slots").nth(index))
+        # The day's times are grouped in collapsible periods (night, morning, …): open them.
+        page.eval_on_selector_all(
+            "#slot-picker details", "all => all.forEach(d => { d.open = true; })"
+        )
+        slots = page.locator("#slot-picker label.slot:visible")
+        if slots.count() > nth:
+            label = slots.nth(nth).inner_text().strip()
+            slots.nth(nth).click()
+            return label
+    raise AssertionError(f"no day lists {nth + 1} free times")
 
 
 @pytest.mark.parametrize(("size", "viewport"), VIEWPORTS, ids=[v[0] for v in VIEWPORTS])
