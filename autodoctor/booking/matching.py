@@ -242,20 +242,40 @@ class _ListLength(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-class _HasNonPlain(Func):
-    """True where the text holds a character outside printable ASCII (``[^ -~]``), in
-    the database's own matching: GLOB on SQLite (its REGEXP is a Python callback, once
-    per row and column: most of the pre-filter's time at 5,000 mechanics), ``~`` on
-    PostgreSQL."""
+class _MayContain(Func):
+    """True where a JSON list column's text could hold one of ``needles``
+    case-insensitively, as match_score compares (``lower()``): the text contains a
+    needle, or a character that is not plain ASCII (``[^ -~]``, whose ``lower()`` could be
+    anything, e.g. the Kelvin sign's is "k"), or an escape (``\\u``: SQLite's JSON text
+    writes every non-ASCII character so). Needles are plain ASCII. PostgreSQL tests it
+    all with one case-insensitive pattern (an ``upper()`` and a ``LIKE`` per needle were
+    most of the pre-filter's time there); SQLite with GLOB and LIKE (already
+    case-insensitive for ASCII; its REGEXP is a Python callback, once per row)."""
 
     output_field = BooleanField()
     arity = 1
 
+    def __init__(self, expression, needles: list[str]):
+        super().__init__(expression)
+        self.needles = needles
+
     def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="%(expressions)s GLOB '*[^ -~]*'")
+        text, params = compiler.compile(self.source_expressions[0])
+        likes = [f"%{connection.ops.prep_for_like_query(n)}%" for n in ["\\u", *self.needles]]
+        sql = " OR ".join(
+            [f"{text} GLOB '*[^ -~]*'"] + [f"{text} LIKE %s ESCAPE '\\'"] * len(likes)
+        )
+        return f"({sql})", (*params, *(value for like in likes for value in (*params, like)))
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="%(expressions)s ~ '[^ -~]'")
+        # The unusual characters are matched case-sensitively: under ~* a bracket
+        # expression also takes its characters' other cases.
+        text, params = compiler.compile(self.source_expressions[0])
+        unusual = "[^ -~]|" + re.escape("\\u")
+        if not self.needles:
+            return f"({text} ~ %s)", (*params, unusual)
+        needles = "|".join(map(re.escape, self.needles))
+        return f"({text} ~ %s OR {text} ~* %s)", (*params, unusual, *params, needles)
 
 
 # Characters a JSON column's text shows as themselves (json.dumps escapes '"', '\\' and
@@ -263,22 +283,16 @@ class _HasNonPlain(Func):
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")
 
 
-def _json_text_may_contain(column: str, needles: list[str]) -> Q | None:
+def _json_text_may_contain(column: str, needles: list[str]) -> _MayContain | None:
     """SQL: true for every row whose JSON list ``column`` could hold an item that
-    contains one of ``needles`` case-insensitively, as match_score compares (``lower()``):
-    the column's text contains the needle, or the column holds a character that is not
-    plain ASCII (whose ``lower()`` could be anything, e.g. the Kelvin sign's is "k").
-    None when a needle itself is not plain ASCII: then nothing can be ruled out."""
+    contains one of ``needles`` case-insensitively (see `_MayContain`). None when a
+    needle itself is not plain ASCII: then nothing can be ruled out."""
     if not all(_PLAIN.fullmatch(needle) for needle in needles):
         return None
-    text = f"{column}_text"
-    condition = Q(_HasNonPlain(F(text))) | Q(**{f"{text}__contains": "\\u"})
-    for needle in needles:
-        condition |= Q(**{f"{text}__icontains": needle})
-    return condition
+    return _MayContain(Cast(column, TextField()), needles)
 
 
-def _keywords_may_hit(concern: str) -> Q | None:
+def _keywords_may_hit(concern: str) -> _MayContain | None:
     """SQL: a superset of the mechanics with a specialty keyword `_keyword_hits` counts
     for ``concern``. A hit is a concern word, or a phrase (it has an inner space) found in
     the concern's text -- and such a phrase contains the three characters around one of
@@ -296,7 +310,7 @@ def score_bound(criteria: MatchCriteria, *, now: datetime) -> Func | Case:
     exact for presence (except "today", bounded by the last 26 hours), experience and
     rating; every specialty keyword counted as a hit where one may hit, the brand where
     it may match, the area as matching when the request names it. The start-now
-    pre-filter orders by it (rows annotated with ``*_text``, see `_best_by_bound`)."""
+    pre-filter orders by it (see `_best_by_bound`)."""
     zero = Value(0)
     presence = Case(
         When(Q(is_online=False) | Q(last_seen_at__isnull=True), then=zero),
@@ -350,14 +364,11 @@ def _best_by_bound(
 ) -> list[Match]:
     """The top `limit` of `candidates` by (score desc, id): a SQL pre-filter instead of
     scoring every mechanic in Python. Rows come best bound first, a page at a time; once
-    the `limit`-th best exact score beats the next row's bound, nobody unseen can enter
-    (their scores are at most their bounds), so the answer is the full scan's."""
-    ordered = candidates.annotate(
-        specialty_keywords_text=Cast("specialty_keywords", TextField()),
-        brands_text=Cast("brands", TextField()),
-    )
+    the `limit`-th best exact score beats the next row's bound (or equals it, the row's id
+    being higher), nobody unseen can enter (their scores are at most their bounds), so
+    the answer is the full scan's."""
     ordered = (
-        ordered.annotate(bound=score_bound(criteria, now=now))
+        candidates.annotate(bound=score_bound(criteria, now=now))
         .order_by("-bound", "pk")
         .values_list(*_ScoreRow._fields[:-1], "user__time_zone", "bound")
     )
@@ -368,8 +379,12 @@ def _best_by_bound(
     # next row's bound. Rows are scored without their reasons; only the winners' are
     # put into words.
     for *fields, time_zone, bound in ordered.iterator(chunk_size=64):
-        if len(best) == limit and bound < best[-1][0].score:
-            break
+        if len(best) == limit:
+            last = best[-1][0]
+            # Unseen rows score at most their bound, and ties go to the lower id: past
+            # the last place's score, or level with it at a higher id, nobody can enter.
+            if bound < last.score or (bound == last.score and fields[0] > last.mechanic_id):
+                break
         row = _ScoreRow(*fields, _Owner(ZoneInfo(time_zone)))
         scored = match_score(row, criteria, now=now, explain=False)  # type: ignore[arg-type]
         bisect.insort(best, (scored, row), key=rank)

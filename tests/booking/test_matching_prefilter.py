@@ -72,8 +72,17 @@ def _brute_force(criteria: MatchCriteria, limit: int) -> list[tuple[int, int]]:
         MatchCriteria(concern="nothing relevant here", city="Ottawa"),
         MatchCriteria(concern="Grinding noise, kania", brand="kia"),
         MatchCriteria(concern='My citroën says "hi" and has a back\\slash', brand="citroën"),
+        MatchCriteria(concern="the", brand="Honda"),
     ],
-    ids=["keywords", "everything", "brand_only", "no_hits", "kelvin", "not_plain_ascii"],
+    ids=[
+        "keywords",
+        "everything",
+        "brand_only",
+        "no_hits",
+        "kelvin",
+        "not_plain_ascii",
+        "stopword_only",
+    ],
 )
 def test_start_now_ranking_equals_scoring_every_mechanic(criteria):
     _population(random.Random(15), 320)
@@ -93,3 +102,24 @@ def test_the_pre_filter_reads_fewer_mechanics_than_it_has(django_assert_max_num_
     with django_assert_max_num_queries(2):
         ranked = mechanics_ranked(criteria, limit=3, now=NOW)
     assert [(m.mechanic_id, m.score) for m in ranked] == _brute_force(criteria, 3)
+
+
+def test_level_bounds_stop_the_scan_at_the_limit(monkeypatch):
+    # Forty mechanics alike: every bound equals every score. Ties go to the lower id, so
+    # once the top 3 are read nobody later can enter: 3 rows scored, not 40.
+    for _ in range(40):
+        MechanicFactory(specialty_keywords=["brakes"], brands=[], years_experience=12,
+                        rating=Decimal("4.6"), is_online=False, last_seen_at=None)  # fmt: skip
+    criteria = MatchCriteria(concern="brakes")
+    scored = []
+    real = match_score
+
+    def counting(*args, **kwargs):
+        scored.append(args[0].pk)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("autodoctor.booking.matching.match_score", counting)
+    ranked = mechanics_ranked(criteria, limit=3, now=NOW)
+    monkeypatch.undo()
+    assert [(m.mechanic_id, m.score) for m in ranked] == _brute_force(criteria, 3)
+    assert len(scored) == 3 + 3  # three read and scored, then the winners explained
