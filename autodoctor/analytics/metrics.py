@@ -392,7 +392,7 @@ def peak_grids(period: Period, zone: str, booked: QuerySet, made: QuerySet) -> d
                 hour_of_week=local_hour_of_week(field, zone, period.start, period.end),
             )
             .values("grid", "hour_of_week")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("*"))  # not COUNT(id): the covering indexes answer alone
             .order_by()
         )
 
