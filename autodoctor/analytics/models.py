@@ -152,8 +152,15 @@ class SessionFact(models.Model):
             # Start-now requests sent out in the period, and ratings given in it
             # (platform): covering as above.
             models.Index(
-                fields=["offered_at", "wait_s", "is_cancelled", "cancelled_by"]
-                + ["mechanic", "plan", "session"],
+                fields=[
+                    "offered_at",
+                    "wait_s",
+                    "is_cancelled",
+                    "cancelled_by",
+                    "mechanic",
+                    "plan",
+                    "session",
+                ],
                 name="fact_start_now_cover",
                 condition=Q(scheduled=False),
             ),
