@@ -248,9 +248,10 @@ class _MayContain(Func):
     needle, or a character that is not plain ASCII (``[^ -~]``, whose ``lower()`` could be
     anything, e.g. the Kelvin sign's is "k"), or an escape (``\\u``: SQLite's JSON text
     writes every non-ASCII character so). Needles are plain ASCII. PostgreSQL tests it
-    all with one case-insensitive pattern (an ``upper()`` and a ``LIKE`` per needle were
-    most of the pre-filter's time there); SQLite with GLOB and LIKE (already
-    case-insensitive for ASCII; its REGEXP is a Python callback, once per row)."""
+    with two patterns, the needles in one case-insensitive ``~*`` (an ``upper()`` and a
+    ``LIKE`` per needle were most of the pre-filter's time there); SQLite with GLOB and
+    LIKE (already case-insensitive for ASCII; its REGEXP is a Python callback, once per
+    row)."""
 
     output_field = BooleanField()
     arity = 1
