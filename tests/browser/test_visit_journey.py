@@ -80,11 +80,11 @@ def plans(db):
 
 def pick_first_time(page, nth: int = 0) -> str:
     """Choose the first day that lists more than `nth` free times, then its nth time;
-    returns the time's label. Late in the evening today may list a single time (the
-    visit must end by midnight): then the nth is the next day's."""
-    days = page.locator("#slot-picker a.day.has-slots")
+    returns the time's label. Late in the evening today may list a single time (notice
+    leaves one start on the grid): then the nth is the next day's."""
+    days = page.locator("#slot-picker a.day.has-slots")  # lazy: re-resolved after each swap
     for index in range(days.count()):
-        pick_day(page, page.locator("#slot-picker a.day.has-slots").nth(index))
+        pick_day(page, days.nth(index))
         # The day's times are grouped in collapsible periods (night, morning, …): open them.
         page.eval_on_selector_all(
             "#slot-picker details", "all => all.forEach(d => { d.open = true; })"
