@@ -226,10 +226,14 @@ def _lock_customer(customer: User) -> None:
     """Take the customer's row lock: racing requests of one customer queue here, so
     their counts and inserts are one step. Precondition: inside the booking transaction.
     On SQLite that transaction began IMMEDIATE and already holds the database's one write
-    lock, so there is nothing more to take."""
+    lock, so there is nothing more to take.
+    NO KEY UPDATE, not UPDATE: it queues the customer's own requests just the same, but
+    does not block the key-share lock a row referencing the customer takes (a hold-expired
+    notification written by another transaction that is expiring this customer's hold
+    while it waits for a lock this one holds: with FOR UPDATE the two deadlocked)."""
     if connection.vendor == "sqlite":
         return
-    _rows(f"SELECT id FROM {User._meta.db_table} WHERE id = %s FOR UPDATE", [customer.pk])
+    _rows(f"SELECT id FROM {User._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [customer.pk])
 
 
 def _holds_limit(
@@ -284,8 +288,9 @@ def _open_start_now_limit(customer: User) -> None:
     START_NOW_WAITING_PER_CUSTOMER (1) requests out to mechanics (paid, waiting) cannot
     send another, and may keep at most START_NOW_UNPAID_PER_CUSTOMER unpaid ones (they
     expire on their own), so nobody can fan out offers and notifications to every mechanic.
-    Precondition: inside the booking transaction (locks the customer row)."""
-    User.objects.select_for_update().filter(pk=customer.pk).first()
+    Precondition: inside the booking transaction (locks the customer row, NO KEY UPDATE as
+    in _lock_customer)."""
+    User.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
     open_requests = Session.objects.filter(
         customer=customer, scheduled_for__isnull=True, status=SessionStatus.PENDING
     ).order_by("-pk")

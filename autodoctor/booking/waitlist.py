@@ -139,7 +139,7 @@ def waitlist_join(
     starts_after, ends_before = _range_instants(first_day, last_day, zone)
 
     def work() -> WaitlistEntry:
-        User.objects.select_for_update().filter(pk=customer.pk).first()  # count + insert
+        User.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()  # count + insert
         active = WaitlistEntry.objects.filter(
             customer=customer, status__in=ACTIVE_WAITLIST_STATUSES
         )

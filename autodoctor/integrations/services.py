@@ -53,7 +53,7 @@ def endpoint_create(
     secret = f"whsec_{secrets.token_urlsafe(32)}"
     with transaction.atomic(durable=True):
         # Lock the owner's row so two creations cannot both pass the cap.
-        User.objects.select_for_update().filter(pk=owner.pk).first()
+        User.objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
         if Endpoint.objects.filter(owner=owner).count() >= ENDPOINTS_PER_USER:
             raise Conflict(
                 _("You have %(endpoints_per_user)s endpoints already; remove one first.")
