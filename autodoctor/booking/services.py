@@ -402,11 +402,14 @@ def _reservation_insert(
     status: str,
     expires_at: datetime | None = None,
     buffer: timedelta | None = None,
+    savepoint: bool = True,
 ) -> Reservation:
     """Pin [starts_at, ends_at + buffer) for the mechanic — the one place reservations
     are inserted. Stale holds in the way are expired first (invariant 4); if the overlap
     guard still refuses, raise _SlotRace so the caller's transaction rolls back.
     ``buffer``: the mechanic's buffer when the caller has just read it (else read here).
+    ``savepoint=False``: the caller rolls its whole transaction back on _SlotRace (a
+    hold), so the insert needs no savepoint of its own (two statements fewer a hold).
     Expiring before inserting (not after a refusal) matters on PostgreSQL: racers then
     queue on the stale row's lock; inserting first let a racer's retry and another's
     first insert wait on each other (40P01, measured: 4 of 20 ended "busy").
@@ -416,7 +419,7 @@ def _reservation_insert(
         mechanic_id=mechanic.pk, starts_at=starts_at, blocked_until=blocked_until, now=now
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             return Reservation.objects.create(
                 mechanic=mechanic,
                 session=session,
@@ -985,6 +988,7 @@ def reservation_hold_locked(
         status=ReservationStatus.RESERVED,
         expires_at=expires_at,
         buffer=buffer,
+        savepoint=False,  # SlotRace ends the caller's transaction (see the docstring)
     )
     session_event_record(
         session=session,
