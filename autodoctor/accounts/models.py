@@ -211,6 +211,45 @@ def mechanic_photo_path(instance: "MechanicProfile", filename: str) -> str:
     return f"mechanics/{instance.user_id}/{secrets.token_hex(8)}.jpg"
 
 
+def match_terms(items: object, *, strip: bool) -> str | None:
+    """A JSON list as start-now matching compares its items (``booking.matching``): each
+    ``lower()``-ed, and ``strip()``-ped with ``strip``, between bars: ``|ac|check engine
+    light|``. None for anything but a list of strings (matching then assumes any hit)."""
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return None
+    terms = [item.lower().strip() if strip else item.lower() for item in items]
+    return "|" + "|".join(terms) + "|"
+
+
+class MatchTermsField(models.TextField):
+    """``match_terms`` of the model's list field ``source``, for matching's SQL
+    pre-filter to test with plain ``LIKE`` instead of casting JSON to text and running
+    case-insensitive patterns on every mechanic (most of the query's time at 5,000).
+
+    Computed on every ``save()`` and ``bulk_create`` (``pre_save``), which also puts a
+    copy of the list it was computed from in the model's ``<name>_of`` field (declare it
+    right after this one). A row whose list was written some other way (a
+    ``QuerySet.update``, say) no longer equals its copy; matching then treats it as "may
+    hit", so a stale row can only cost speed, never a wrong ranking."""
+
+    def __init__(self, *args, source: str, strip: bool, **kwargs):
+        self.source, self.strip = source, strip
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        return name, path, args, {**kwargs, "source": self.source, "strip": self.strip}
+
+    def pre_save(self, model_instance, add):
+        items = getattr(model_instance, self.source)
+        setattr(model_instance, f"{self.attname}_of", items)
+        value = match_terms(items, strip=self.strip)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class MechanicProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mechanic_profile"
@@ -226,6 +265,12 @@ class MechanicProfile(models.Model):
         default=list, blank=True, help_text=gettext_lazy("Brand specialties, e.g. Honda")
     )
     specialty_keywords = models.JSONField(default=list, blank=True)
+    # Start-now matching's copies of the two lists above (MatchTermsField): each set on
+    # every save from its list, with the list it was computed from beside it.
+    keyword_terms = MatchTermsField(source="specialty_keywords", strip=True)
+    keyword_terms_of = models.JSONField(null=True, editable=False)
+    brand_terms = MatchTermsField(source="brands", strip=False)
+    brand_terms_of = models.JSONField(null=True, editable=False)
     languages = models.JSONField(
         default=list,
         blank=True,

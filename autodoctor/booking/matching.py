@@ -8,6 +8,7 @@ per-mechanic checks), scores and sorts.
 
 import bisect
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -24,11 +26,9 @@ from django.db.models import (
     IntegerField,
     Q,
     QuerySet,
-    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
@@ -242,68 +242,45 @@ class _ListLength(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-class _MayContain(Func):
-    """True where a JSON list column's text could hold one of ``needles``
-    case-insensitively, as match_score compares (``lower()``): the text contains a
-    needle, or a character that is not plain ASCII (``[^ -~]``, whose ``lower()`` could be
-    anything, e.g. the Kelvin sign's is "k"), or an escape (``\\u``: SQLite's JSON text
-    writes every non-ASCII character so). Needles are plain ASCII. PostgreSQL tests it
-    with two patterns, the needles in one case-insensitive ``~*`` (an ``upper()`` and a
-    ``LIKE`` per needle were most of the pre-filter's time there); SQLite with GLOB and
-    LIKE (already case-insensitive for ASCII; its REGEXP is a Python callback, once per
-    row)."""
+class _RuledOut(Func):
+    """True where a profile's ``<terms>`` text (``accounts.models.MatchTermsField``) is
+    current -- its copy ``<terms>_of`` still equals the list it was made from -- and holds
+    none of ``needles``: such a row cannot hit. False or NULL otherwise (a stale copy, a
+    list that is not one of strings): the row may hit. Terms and needles are both
+    ``lower()``-ed by Python, so ``LIKE`` needs no case folding (SQLite's folds ASCII
+    anyway, which only lets more rows through)."""
 
     output_field = BooleanField()
-    arity = 1
+    arity = 3
 
-    def __init__(self, expression, needles: list[str]):
-        super().__init__(expression)
+    def __init__(self, terms: str, source: str, needles: list[str]):
+        super().__init__(F(terms), F(f"{terms}_of"), F(source))
         self.needles = needles
 
-    def as_sqlite(self, compiler, connection, **extra):
-        text, params = compiler.compile(self.source_expressions[0])
-        likes = [f"%{connection.ops.prep_for_like_query(n)}%" for n in ["\\u", *self.needles]]
-        sql = " OR ".join(
-            [f"{text} GLOB '*[^ -~]*'"] + [f"{text} LIKE %s ESCAPE '\\'"] * len(likes)
+    def as_sql(self, compiler, connection, **extra):
+        (terms, terms_params), (copy, copy_params), (source, source_params) = (
+            compiler.compile(expression) for expression in self.source_expressions
         )
-        return f"({sql})", (*params, *(value for like in likes for value in (*params, like)))
-
-    def as_postgresql(self, compiler, connection, **extra):
-        # The unusual characters are matched case-sensitively: under ~* a bracket
-        # expression also takes its characters' other cases.
-        text, params = compiler.compile(self.source_expressions[0])
-        unusual = "[^ -~]|" + re.escape("\\u")
-        if not self.needles:
-            return f"({text} ~ %s)", (*params, unusual)
-        needles = "|".join(map(re.escape, self.needles))
-        return f"({text} ~ %s OR {text} ~* %s)", (*params, unusual, *params, needles)
+        likes = [f"%{connection.ops.prep_for_like_query(n)}%" for n in self.needles]
+        sql = f"({copy} = {source} AND {terms} IS NOT NULL"
+        params = [*copy_params, *source_params, *terms_params]
+        if likes:
+            sql += " AND NOT (" + " OR ".join([f"{terms} LIKE %s ESCAPE '\\'"] * len(likes)) + ")"
+            params += [value for like in likes for value in (*terms_params, like)]
+        return sql + ")", params
 
 
-# Characters a JSON column's text shows as themselves (json.dumps escapes '"', '\\' and
-# control characters, and on SQLite every non-ASCII character as \uXXXX).
-_PLAIN = re.compile(r"[ !#-\[\]-~]*")
-
-
-def _json_text_may_contain(column: str, needles: list[str]) -> _MayContain | None:
-    """SQL: true for every row whose JSON list ``column`` could hold an item that
-    contains one of ``needles`` case-insensitively (see `_MayContain`). None when a
-    needle itself is not plain ASCII: then nothing can be ruled out."""
-    if not all(_PLAIN.fullmatch(needle) for needle in needles):
-        return None
-    return _MayContain(Cast(column, TextField()), needles)
-
-
-def _keywords_may_hit(concern: str) -> _MayContain | None:
-    """SQL: a superset of the mechanics with a specialty keyword `_keyword_hits` counts
-    for ``concern``. A hit is a concern word, or a phrase (it has an inner space) found in
-    the concern's text -- and such a phrase contains the three characters around one of
-    the text's spaces. So a row can hit only if its keywords' text contains a concern
-    word or one of those windows. None when that cannot be told (not plain ASCII)."""
+def _keyword_needles(concern: str) -> list[str]:
+    """What a profile's keyword terms must contain to hit ``concern`` (a superset test,
+    see `_keyword_hits`): a concern word as a whole term (``|brakes|``), or, for a phrase
+    (it has an inner space) found in the concern's text, one of the three-character
+    windows around that text's spaces -- the phrase contains the window around its own
+    inner space."""
     text = concern.lower()
     windows = {
         text[i - 1 : i + 2] for i, char in enumerate(text) if char == " " and 0 < i < len(text) - 1
     }
-    return _json_text_may_contain("specialty_keywords", sorted(concern_keywords(concern) | windows))
+    return sorted({f"|{word}|" for word in concern_keywords(concern)} | windows)
 
 
 def score_bound(criteria: MatchCriteria, *, now: datetime) -> Func | Case:
@@ -342,19 +319,15 @@ def score_bound(criteria: MatchCriteria, *, now: datetime) -> Func | Case:
     )
     keywords = zero
     if criteria.concern:
-        every_keyword = _ListLength(F("specialty_keywords")) * Value(15)
-        may_hit = _keywords_may_hit(criteria.concern)
-        keywords = (
-            every_keyword
-            if may_hit is None
-            else Case(When(may_hit, then=every_keyword), default=zero)
+        ruled_out = _RuledOut(
+            "keyword_terms", "specialty_keywords", _keyword_needles(criteria.concern)
         )
+        every_keyword = _ListLength(F("specialty_keywords")) * Value(15)
+        keywords = Case(When(ruled_out, then=zero), default=every_keyword)
     brand = zero
     if criteria.brand:
-        may_match = _json_text_may_contain("brands", [criteria.brand])
-        brand = (
-            Value(30) if may_match is None else Case(When(may_match, then=Value(30)), default=zero)
-        )
+        ruled_out = _RuledOut("brand_terms", "brands", [f"|{criteria.brand.lower()}|"])
+        brand = Case(When(ruled_out, then=zero), default=Value(30))
     return ExpressionWrapper(
         presence + years + rating + local + keywords + brand, output_field=IntegerField()
     )
@@ -375,21 +348,24 @@ def _best_by_bound(
     )
     best: list[tuple[Match, _ScoreRow]] = []  # the best so far, kept sorted, ≤ `limit`
     rank = lambda pair: (-pair[0].score, pair[0].mechanic_id)  # noqa: E731
-    # One query read a chunk at a time (not a new sorted query per page): rows come
-    # best bound first, and reading stops once the limit-th best exact score beats the
-    # next row's bound. Rows are scored without their reasons; only the winners' are
-    # put into words.
-    for *fields, time_zone, bound in ordered.iterator(chunk_size=64):
-        if len(best) == limit:
-            last = best[-1][0]
-            # Unseen rows score at most their bound, and ties go to the lower id: past
-            # the last place's score, or level with it at a higher id, nobody can enter.
-            if bound < last.score or (bound == last.score and fields[0] > last.mechanic_id):
-                break
-        row = _ScoreRow(*fields, _Owner(ZoneInfo(time_zone)))
-        scored = match_score(row, criteria, now=now, explain=False)  # type: ignore[arg-type]
-        bisect.insort(best, (scored, row), key=rank)
-        del best[limit:]
+    # One query read a chunk at a time (not a new sorted query per page, nor a first
+    # LIMIT page: with nobody online the scan can run past any page, and a second query
+    # costs as much as the first). Rows are scored without their reasons; only the
+    # winners' are put into words. On PostgreSQL inside a transaction, so the server-side
+    # cursor is declared without WITH HOLD (which copies every sorted row first).
+    in_transaction = connection.vendor != "postgresql" or connection.in_atomic_block
+    with nullcontext() if in_transaction else transaction.atomic():
+        for *fields, time_zone, bound in ordered.iterator(chunk_size=64):
+            if len(best) == limit:
+                last = best[-1][0]
+                # Unseen rows score at most their bound, and ties go to the lower id: past
+                # the last place's score, or level with it at a higher id, nobody can enter.
+                if bound < last.score or (bound == last.score and fields[0] > last.mechanic_id):
+                    break
+            row = _ScoreRow(*fields, _Owner(ZoneInfo(time_zone)))
+            scored = match_score(row, criteria, now=now, explain=False)  # type: ignore[arg-type]
+            bisect.insort(best, (scored, row), key=rank)
+            del best[limit:]
     return [match_score(row, criteria, now=now) for _match, row in best]  # type: ignore[arg-type]
 
 

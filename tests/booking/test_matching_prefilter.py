@@ -123,3 +123,40 @@ def test_level_bounds_stop_the_scan_at_the_limit(monkeypatch):
     monkeypatch.undo()
     assert [(m.mechanic_id, m.score) for m in ranked] == _brute_force(criteria, 3)
     assert len(scored) == 3 + 3  # three read and scored, then the winners explained
+
+
+def test_profiles_keep_their_lists_as_matching_compares_them():
+    # save() and bulk_create both fill the terms and the copy they were made from.
+    saved = MechanicFactory(specialty_keywords=["  Brake Pads ", "NOISE"], brands=["Honda"])
+    saved.refresh_from_db()
+    assert saved.keyword_terms == "|brake pads|noise|"
+    assert saved.keyword_terms_of == ["  Brake Pads ", "NOISE"]
+    assert saved.brand_terms == "|honda|"
+    other = MechanicFactory()  # a user has one profile: bulk-create theirs afresh
+    MechanicProfile.objects.filter(pk=other.pk).delete()
+    MechanicProfile.objects.bulk_create(
+        [MechanicProfile(user=other.user, specialty_keywords=["\u212aia"], brands=[7])]
+    )
+    row = MechanicProfile.objects.get(user=other.user)
+    assert row.keyword_terms == "|kia|"  # Python's lower(): the Kelvin sign's is "k"
+    assert row.brand_terms is None  # not a list of strings: matching assumes it may hit
+    assert row.brand_terms_of == [7]
+
+
+def test_rows_written_around_save_still_rank_as_scoring_every_mechanic():
+    # QuerySet.update() writes the lists without their terms: those rows' copies no
+    # longer match, so the pre-filter must treat them as "may hit", never rule them out.
+    _population(random.Random(3), 120)
+    some = list(MechanicProfile.objects.order_by("pk").values_list("pk", flat=True)[::7])
+    MechanicProfile.objects.filter(pk__in=some).update(
+        specialty_keywords=["grinding", "brake pads"], brands=["HONDA"]
+    )
+    for criteria in (
+        MatchCriteria(concern="Grinding noise from the brake pads", brand="honda"),
+        MatchCriteria(concern="oil leak", brand="Toyota"),
+    ):
+        for limit in (1, 10, 60):
+            ranked = mechanics_ranked(criteria, limit=limit, now=NOW)
+            assert [(m.mechanic_id, m.score) for m in ranked] == _brute_force(criteria, limit)
+    stale = MechanicProfile.objects.get(pk=some[0])
+    assert stale.keyword_terms_of != stale.specialty_keywords  # the case under test
