@@ -2,7 +2,7 @@
 asserts nothing.
 
     python3 -m uv run python bench/paths.py [--db sqlite|postgres|both]
-        [--mechanics 5000] [--runs 20] [--holds 200] [--hold-workers 8]
+        [--mechanics 5000] [--runs 20] [--holds 500] [--hold-workers 8]
         [--http-requests 60] [--http-seconds 3] [--only slots,holds,...]
 
 Knobs for bigger runs: ``--mechanics 20000`` (or BENCH_MECHANICS), ``--holds 2000``.
@@ -79,7 +79,7 @@ def main() -> None:
         "--mechanics", type=int, default=int(os.environ.get("BENCH_MECHANICS", "5000"))
     )
     parser.add_argument("--runs", type=int, default=20, help="timed runs per measurement")
-    parser.add_argument("--holds", type=int, default=200, help="holds per variant")
+    parser.add_argument("--holds", type=int, default=500, help="holds per variant")
     parser.add_argument("--hold-workers", type=int, default=8, help="process pool for holds")
     parser.add_argument("--http-requests", type=int, default=60, help="sequential requests")
     parser.add_argument("--http-seconds", type=float, default=3, help="8-connection run")

@@ -12,7 +12,7 @@ from autodoctor.booking import services
 from autodoctor.booking.models import Offer, Reservation, ReservationStatus, Session
 from autodoctor.errors import Conflict, DomainError
 from autodoctor.payments.services import checkout
-from tests.factories import MechanicFactory, weekly_hours
+from tests.factories import CustomerFactory, MechanicFactory, weekly_hours
 from tests.racing import race
 
 from .conftest import NOW, SLOT, later
@@ -135,3 +135,44 @@ def test_racing_holds_of_one_customer_never_exceed_the_cap(
         assert held == 3
     else:
         assert held > 3, outcomes
+
+
+def test_a_customers_live_holds_are_read_by_their_sessions_whatever_the_statistics(
+    booking_customer, mechanics, hold
+):
+    """The hold cap reads the customer's own few holds, not everyone's: statistics taken
+    while holds were rare, then a burst of 1,200 other customers' live holds (a sale, the
+    hold bench) once made PostgreSQL scan every live hold on the platform for each new hold.
+    Fails with the plain join on PostgreSQL (verified: its plan read the (status,
+    expires_at) index and filtered every live hold by session)."""
+    mine = hold(booking_customer, mechanics[0])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    other = CustomerFactory().user
+    sessions = Session.objects.bulk_create(
+        Session(customer=other, mechanic=mine.mechanic, plan=mine.session.plan, duration_minutes=30)
+        for _ in range(1200)
+    )
+    Reservation.objects.bulk_create(
+        Reservation(
+            mechanic=mechanics[k % 4],
+            session=session,
+            starts_at=SLOT + timedelta(days=2, hours=k),
+            ends_at=SLOT + timedelta(days=2, hours=k, minutes=30),
+            blocked_until=SLOT + timedelta(days=2, hours=k, minutes=30),
+            status=ReservationStatus.RESERVED,
+            expires_at=NOW + timedelta(minutes=15),
+        )
+        for k, session in enumerate(sessions)
+    )
+    params = [booking_customer.pk, ReservationStatus.RESERVED, NOW, 10]
+    sql = services._CUSTOMER_LIVE_HOLDS[connection.vendor == "postgresql"]
+    explain = "EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(explain + sql, [adapt(v) if v is NOW else v for v in params])
+        plan = "\n".join(str(row) for row in cursor.fetchall())
+    assert "booking_reservation_session_id" in plan, plan
+    assert "reservation_status" not in plan and "booking_res_status" not in plan, plan
+    live = [(m, services.db_instant(start)) for m, start in services._rows(sql, params)]
+    assert live == [(mine.mechanic_id, mine.starts_at)]
