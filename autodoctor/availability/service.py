@@ -31,6 +31,7 @@ to ``timezone.now()``) so tests and benchmarks control the clock.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User, Wo
 from autodoctor.dates import db_instant
 from autodoctor.errors import NotFound
 
-from . import engine, offered
+from . import engine, offered, wire
 from .engine import Interval
 from .models import (
     MAX_BUFFER_MINUTES,
@@ -317,7 +318,13 @@ class _Inputs:
     def shop_pieces(self, window: Interval) -> tuple[Interval, ...]:
         return engine.expand(self.shop, window) if self.shop else ()
 
-    def slots(self, window: Interval, duration: timedelta, now: datetime) -> tuple[Interval, ...]:
+    def slots(
+        self, window: Interval, duration: timedelta, now: datetime | None
+    ) -> tuple[Interval, ...]:
+        """Bookable slots starting in ``window``. ``now=None``: without notice and
+        advance, which only drop starts before now + notice or after now + advance (the
+        grid is anchored at each piece's start, never at now): `available_slots_json`
+        computes that once and cuts it for each now."""
         # The engine needs pieces up to window.end + duration (a slot may start late).
         pieces = self.pieces(Interval(window.start, window.end + duration))
         if not pieces:
@@ -331,9 +338,9 @@ class _Inputs:
             busy=self.busy,
             buffer=rules.buffer,
             time_off=self.time_off,
-            now=now,
-            min_notice=rules.min_notice,
-            max_advance=rules.max_advance,
+            now=window.start if now is None else now,
+            min_notice=rules.min_notice if now is not None else timedelta(0),
+            max_advance=rules.max_advance if now is not None else None,
         )
 
     def bookable(self, slot: Interval, now: datetime) -> bool:
@@ -652,6 +659,55 @@ def available_slots(
         approved_only=approved_only,
     )
     return list(inputs.slots(window, duration, now))
+
+
+def available_slots_json(
+    mechanic_id: int,
+    start: datetime,
+    end: datetime,
+    duration: timedelta,
+    zone: str,
+    *,
+    now: datetime | None = None,
+    approved_only: bool = False,
+) -> str:
+    """`available_slots` as the body of the API's ``SlotsOut``, each slot also shown in
+    ``zone`` (``availability.wire``): what the slot list route returns.
+
+    The rows are read on every call, as for `available_slots`. What is computed from them
+    -- the slots without notice and advance, and their JSON texts -- is remembered per
+    process (`_slot_texts`), keyed by those rows themselves (the mechanic's hours,
+    overrides, time off, busy time and booking rules as loaded, the window, the length and
+    the zone), not by anything a write would have to invalidate: a changed row is another
+    key. Notice and advance then cut the remembered list for this ``now`` (two bisections),
+    which is exactly what computing with them gives (they only drop starts; the grid is
+    anchored at the pieces). A mechanic read more often than their rows change is listed
+    without the engine or the formatting."""
+    now = _now(now)
+    window = Interval(start, end)
+    inputs = _load_one(
+        mechanic_id, _context(window, duration), now=now, approved_only=approved_only
+    )
+    starts, items = _slot_texts(inputs, window, duration, zone)
+    rules = inputs.rules
+    first = bisect_left(starts, now + rules.min_notice)
+    last = bisect_right(starts, now + rules.max_advance)
+    minutes = duration // timedelta(minutes=1)
+    return wire.slots_body(inputs.mechanic_id, zone, minutes, items[first:last])
+
+
+# Entries hold a list's texts (about 200 bytes a slot: a 30-day list of 8-hour days on a
+# 15-minute grid is ~200 kB, a 62-day list of 24-hour days ~1.2 MB), per web process.
+SLOT_TEXTS_REMEMBERED = 32
+
+
+@lru_cache(maxsize=SLOT_TEXTS_REMEMBERED)
+def _slot_texts(
+    inputs: _Inputs, window: Interval, duration: timedelta, zone: str
+) -> tuple[tuple[datetime, ...], tuple[str, ...]]:
+    """(starts, JSON texts) of every slot in ``window`` without notice and advance."""
+    slots = inputs.slots(window, duration, None)
+    return tuple(slot.start for slot in slots), tuple(wire.slot_items(zone, slots))
 
 
 def slot_offered(

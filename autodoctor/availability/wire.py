@@ -14,6 +14,7 @@ through ``astimezone``. The output is character for character what
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -92,8 +93,8 @@ class _Formatter:
         return utc, f"{_date_text(local_day)}{_clock_text(local_second)}{_offset_text(offset)}"
 
 
-def slots_json(mechanic_id: int, zone: str, minutes: int, slots: list[Interval]) -> str:
-    """The body of ``SlotsOut`` as compact JSON text."""
+def slot_items(zone: str, slots: Iterable[Interval]) -> list[str]:
+    """Each slot's object in ``SlotsOut.slots`` as compact JSON text, in order."""
     fmt = _Formatter(zone)
     zone_json = json.dumps(zone)
     items = []
@@ -104,7 +105,17 @@ def slots_json(mechanic_id: int, zone: str, minutes: int, slots: list[Interval])
             f'{{"start":"{start}","end":"{end}","start_local":"{start_local}",'
             f'"end_local":"{end_local}","zone":{zone_json}}}'
         )
+    return items
+
+
+def slots_body(mechanic_id: int, zone: str, minutes: int, items: Iterable[str]) -> str:
+    """The body of ``SlotsOut`` around slot texts from `slot_items`."""
     return (
-        f'{{"mechanic_id":{int(mechanic_id)},"time_zone":{zone_json},'
+        f'{{"mechanic_id":{int(mechanic_id)},"time_zone":{json.dumps(zone)},'
         f'"duration_minutes":{int(minutes)},"slots":[{",".join(items)}]}}'
     )
+
+
+def slots_json(mechanic_id: int, zone: str, minutes: int, slots: Iterable[Interval]) -> str:
+    """The body of ``SlotsOut`` as compact JSON text."""
+    return slots_body(mechanic_id, zone, minutes, slot_items(zone, slots))
