@@ -36,6 +36,7 @@ from django.utils.translation import gettext_noop as N_
 from autodoctor.accounts.models import MechanicProfile, User
 from autodoctor.accounts.presence import ONLINE_WINDOW, presence_of
 from autodoctor.availability.service import MAX_BUFFER
+from autodoctor.dates import db_instant
 
 STOPWORDS = {
     "the",
@@ -391,18 +392,47 @@ class _ScoreRow(NamedTuple):
 
 def _booked_soon(criteria: MatchCriteria, *, now: datetime) -> set[int]:
     """Mechanics who could not accept a start-now request now: accepting pins
-    [now, now + duration + their buffer), and one of their bookings overlaps it."""
-    from .selectors import active_reservations, mechanic_buffers
+    [now, now + duration + their buffer), and one of their bookings overlaps it.
+    One query: each booking beside its mechanic's buffer, the buffer compared in SQL
+    (PostgreSQL exactly; SQLite on julianday, a float, with a minute to spare) so only
+    bookings at the edge come back, and the exact test here. Before, every booking in
+    the next duration + 4 h came back and then every one of their mechanics' settings:
+    with a fifth of 5,000 mechanics booked a few hours ahead, that was a 1,000-row read
+    and a 1,000-id query on every start-now request."""
+    from autodoctor.availability.models import MechanicSettings
+
+    from .models import Reservation, ReservationStatus
 
     length = timedelta(minutes=criteria.duration_minutes)
-    rows = list(
-        active_reservations(now=now)
-        .filter(starts_at__lt=now + length + MAX_BUFFER, blocked_until__gt=now)
-        .values_list("mechanic_id", "starts_at")
-    )
-    buffers = mechanic_buffers({mechanic_id for mechanic_id, _ in rows})
+    default = MechanicSettings._meta.get_field("buffer_minutes").get_default()
+    if connection.vendor == "postgresql":
+        within = "r.starts_at < %s + make_interval(mins => COALESCE(s.buffer_minutes, %s))"
+    else:
+        within = (
+            "julianday(r.starts_at) < julianday(%s) + (COALESCE(s.buffer_minutes, %s) + 1) / 1440.0"
+        )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.mechanic_id, r.starts_at, COALESCE(s.buffer_minutes, %s)"
+            f" FROM {Reservation._meta.db_table} r"
+            f" LEFT JOIN {MechanicSettings._meta.db_table} s ON s.mechanic_id = r.mechanic_id"
+            " WHERE (r.status = %s OR (r.status = %s AND r.expires_at > %s))"
+            f" AND r.blocked_until > %s AND r.starts_at < %s AND {within}",
+            [
+                default,
+                ReservationStatus.CONFIRMED.value,
+                ReservationStatus.RESERVED.value,
+                adapt(now),
+                adapt(now),
+                adapt(now + length + MAX_BUFFER),
+                adapt(now + length),
+                default,
+            ],
+        )
+        rows = cursor.fetchall()
     return {
         mechanic_id
-        for mechanic_id, starts_at in rows
-        if starts_at < now + length + buffers[mechanic_id]
+        for mechanic_id, starts_at, buffer in rows
+        if db_instant(starts_at) < now + length + timedelta(minutes=buffer)
     }

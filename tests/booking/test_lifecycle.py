@@ -382,6 +382,36 @@ def test_start_now_matching_skips_mechanics_who_could_not_accept_for_a_booking(
         assert ranked(minutes) == [busy.pk, free.pk], minutes  # the better-rated first
 
 
+def test_start_now_matching_reads_each_mechanics_own_buffer_before_a_booking(
+    booking_customer, intake, hold
+):
+    """A one-hour buffer rules out 75 minutes before a booking for a 15-minute request;
+    a mechanic without a settings row has the default 15-minute buffer (30 minutes)."""
+    from autodoctor.availability.models import MechanicSettings
+    from autodoctor.booking.matching import MatchCriteria, mechanics_ranked
+    from tests.factories import weekly_hours
+
+    slow = MechanicFactory(is_online=True, rating="5.0", settings__buffer_minutes=60)
+    plain = MechanicFactory(is_online=True, rating="4.5")
+    for mechanic in (slow, plain):
+        weekly_hours(mechanic, days=range(7))
+        booked = hold(CustomerFactory().user, mechanic)  # 15:00-15:30 UTC on SLOT's day
+        services.reservation_confirm(
+            reservation_id=booked.pk, customer=booked.session.customer, now=later(1)
+        )
+    MechanicSettings.objects.filter(mechanic=plain).delete()
+    criteria = MatchCriteria(concern="brakes squeal", duration_minutes=15)
+
+    def ranked(minutes_before: int) -> list[int]:
+        at = SLOT - timedelta(minutes=minutes_before)
+        return [m.mechanic_id for m in mechanics_ranked(criteria, now=at)]
+
+    assert ranked(74) == [plain.pk]  # pins up to 15:01 for the one-hour buffer
+    assert ranked(75) == [slow.pk, plain.pk]  # up to 15:00 exactly: clear
+    assert ranked(29) == []  # both ruled out: the default buffer pins up to 15:01
+    assert ranked(30) == [plain.pk]  # the default pins up to 15:00 exactly: clear
+
+
 def test_an_expired_hold_does_not_block_accepting_an_immediate_session(
     booking_customer, intake, hold
 ):
