@@ -30,6 +30,7 @@ to ``timezone.now()``) so tests and benchmarks control the clock.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -675,25 +676,50 @@ def available_slots_json(
     ``zone`` (``availability.wire``): what the slot list route returns.
 
     The rows are read on every call, as for `available_slots`. What is computed from them
-    -- the slots without notice and advance, and their JSON texts -- is remembered per
-    process (`_slot_texts`), keyed by those rows themselves (the mechanic's hours,
-    overrides, time off, busy time and booking rules as loaded, the window, the length and
-    the zone), not by anything a write would have to invalidate: a changed row is another
-    key. Notice and advance then cut the remembered list for this ``now`` (two bisections),
-    which is exactly what computing with them gives (they only drop starts; the grid is
-    anchored at the pieces). A mechanic read more often than their rows change is listed
-    without the engine or the formatting."""
+    is remembered per process (`_slot_texts`): the slots as they would be with no busy
+    time, no notice and no advance, and their JSON texts, keyed by the rows themselves
+    (hours, overrides, time off and booking rules as loaded, the window, the length, the
+    zone), not by anything a write would have to invalidate: a changed row is another key.
+    Then, for this call, busy time and the two limits only take slots away, each a run of
+    the sorted starts found by bisection -- exactly what computing with them gives:
+
+    * a slot fits the free time with busy time iff it fits it without and overlaps no busy
+      interval widened by the buffer (busy time only removes time; a slot is one piece of
+      time, so it then lies in one free interval);
+    * notice and advance only drop starts before now + notice or after now + advance (the
+      grid is anchored at each piece's start, never at now or at a booking).
+
+    So bookings, holds and their expiry change nothing remembered: a mechanic read more
+    often than their hours change is listed without the engine or the formatting, however
+    busy they are."""
     now = _now(now)
     window = Interval(start, end)
     inputs = _load_one(
         mechanic_id, _context(window, duration), now=now, approved_only=approved_only
     )
-    starts, items = _slot_texts(inputs, window, duration, zone)
+    starts, items = _slot_texts(dataclasses.replace(inputs, busy=()), window, duration, zone)
     rules = inputs.rules
     first = bisect_left(starts, now + rules.min_notice)
     last = bisect_right(starts, now + rules.max_advance)
+    # Each busy interval [s, e), widened by the buffer, takes the starts c with
+    # c + duration > s and c < e.
+    taken = sorted(
+        (bisect_right(starts, busy.start - rules.buffer - duration),
+         bisect_left(starts, busy.end + rules.buffer))
+        for busy in inputs.busy
+        if busy.start - rules.buffer < busy.end + rules.buffer
+    )  # fmt: skip
+    kept: list[str] = []
+    for lo, hi in taken:
+        if lo > first:
+            kept.extend(items[first : min(lo, last)])
+        first = max(first, hi)
+        if first >= last:
+            break
+    if first < last:
+        kept.extend(items[first:last])
     minutes = duration // timedelta(minutes=1)
-    return wire.slots_body(inputs.mechanic_id, zone, minutes, items[first:last])
+    return wire.slots_body(inputs.mechanic_id, zone, minutes, kept)
 
 
 # Entries hold a list's texts (about 200 bytes a slot: a 30-day list of 8-hour days on a
@@ -705,7 +731,8 @@ SLOT_TEXTS_REMEMBERED = 32
 def _slot_texts(
     inputs: _Inputs, window: Interval, duration: timedelta, zone: str
 ) -> tuple[tuple[datetime, ...], tuple[str, ...]]:
-    """(starts, JSON texts) of every slot in ``window`` without notice and advance."""
+    """(starts, JSON texts) of every slot of ``inputs`` in ``window`` without notice and
+    advance (`available_slots_json` passes inputs without busy time)."""
     slots = inputs.slots(window, duration, None)
     return tuple(slot.start for slot in slots), tuple(wire.slot_items(zone, slots))
 

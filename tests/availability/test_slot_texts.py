@@ -1,8 +1,10 @@
 """The slot list route's remembered texts (`service.available_slots_json`, issue 15): a
-list computed once is served again while the mechanic's rows stay the same, cut for
-each moment's notice and advance, and never served once a row changed."""
+list computed once from the mechanic's hours is served again while those rows stay the
+same, with busy time, notice and advance taken out for each call, and never served once
+a row changed."""
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -165,3 +167,56 @@ def test_the_viewers_zone_is_part_of_what_is_remembered(mechanic, engine_runs):
     assert json.loads(vancouver)["slots"][0]["start_local"] == "2026-03-02T06:00:00-08:00"
     assert json.loads(toronto)["slots"][0]["start_local"] == "2026-03-02T09:00:00-05:00"
     assert len(engine_runs) == 2
+
+
+def test_bookings_and_holds_are_taken_out_without_computing_the_list_again(mechanic, engine_runs):
+    listed(mechanic, NOW)
+    tuesday_ten = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+    for hour in range(3):
+        start = tuesday_ten + timedelta(hours=hour)
+        Reservation.objects.create(
+            mechanic=mechanic,
+            starts_at=start,
+            ends_at=start + HALF_HOUR,
+            blocked_until=start + HALF_HOUR + timedelta(minutes=15),
+            status=ReservationStatus.CONFIRMED,
+        )
+        body = listed(mechanic, NOW)
+        # the 15-minute buffer blocks 09:45 onwards: 09:15-09:45 fits, 09:30-10:00 not
+        assert '"start":"2026-03-03T14:15:00Z"' in body
+        assert '"start":"2026-03-03T14:30:00Z"' not in body
+        assert f'"start":"2026-03-03T{15 + hour}:45:00Z"' in body  # 30 min after the end
+    runs = len(engine_runs)
+    assert runs == 1  # the hours did not change: the first list, cut three ways
+    assert listed(mechanic, NOW) == computed(mechanic, NOW)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cutting_busy_time_out_equals_computing_with_it(busy, seed):
+    """Random busy time (overlapping, touching, longer than a day), buffers,
+    steps, lengths and moments, for a virtual mechanic and for an independent one whose
+    hours are the intersection of its own and its workshop's (pieces that overlap)."""
+    from tests.factories import workshop_hours
+
+    rng = random.Random(seed)
+    settings = {
+        "settings__buffer_minutes": rng.choice([0, 5, 15, 60]),
+        "settings__slot_step_minutes": rng.choice([5, 15, 20, 30]),
+        "settings__min_notice_minutes": rng.choice([0, 45, 120]),
+        "settings__max_advance_days": rng.choice([1, 2, 30]),
+    }
+    mechanic = MechanicFactory(independent=bool(seed % 2), **settings)
+    if seed % 2:
+        workshop_hours(mechanic.workshop, days=range(7), open_=8 * 60 + 5, close=18 * 60)
+    weekly_hours(mechanic, days=range(7), start=9 * 60 + 10, end=12 * 60)
+    weekly_hours(mechanic, days=range(7), start=12 * 60, end=17 * 60 + 20)
+    duration = timedelta(minutes=rng.choice([15, 30, 45, 90]))
+    for _ in range(rng.randrange(0, 25)):
+        begin = START + timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
+        length = timedelta(minutes=rng.choice([5, 15, 30, 60, 240, 26 * 60]))
+        busy.add(mechanic, begin, begin + length)
+    for _ in range(4):
+        now = NOW + timedelta(minutes=rng.randrange(0, 3 * 24 * 60))
+        body = service.available_slots_json(mechanic.pk, START, END, duration, ZONE, now=now)
+        slots = service.available_slots(mechanic, START, END, duration, now=now)
+        assert body == wire.slots_json(mechanic.pk, ZONE, duration // timedelta(minutes=1), slots)
