@@ -61,6 +61,19 @@ def computed(mechanic, now):
     return wire.slots_json(mechanic.pk, ZONE, 30, slots)
 
 
+def booked(mechanic, start, status=ReservationStatus.CONFIRMED):
+    """A 30-minute reservation at ``start`` with the mechanic's 15-minute buffer (a hold
+    expires 15 minutes after NOW)."""
+    return Reservation.objects.create(
+        mechanic=mechanic,
+        starts_at=start,
+        ends_at=start + HALF_HOUR,
+        blocked_until=start + HALF_HOUR + timedelta(minutes=15),
+        status=status,
+        expires_at=NOW + timedelta(minutes=15) if status == ReservationStatus.RESERVED else None,
+    )
+
+
 def test_a_list_is_computed_once_and_cut_for_each_moment(mechanic, engine_runs):
     first = json.loads(listed(mechanic, NOW))
     # notice: 2 h, so nothing before 08:00 Toronto would count; hours open at 09:00
@@ -108,14 +121,7 @@ def test_any_write_that_changes_slots_is_seen_on_the_next_read(mechanic, engine_
             "confirmed_booking": ReservationStatus.CONFIRMED,
             "released_hold": ReservationStatus.RESERVED,
         }[write]
-        reservation = Reservation.objects.create(
-            mechanic=mechanic,
-            starts_at=tuesday_ten,
-            ends_at=tuesday_ten + HALF_HOUR,
-            blocked_until=tuesday_ten + HALF_HOUR + timedelta(minutes=15),
-            status=status,
-            expires_at=NOW + timedelta(minutes=15),
-        )
+        reservation = booked(mechanic, tuesday_ten, status)
         if write == "released_hold":
             listed(mechanic, NOW)  # remembered with the hold in it
             Reservation.objects.filter(pk=reservation.pk).update(status=ReservationStatus.RELEASED)
@@ -144,14 +150,7 @@ def test_any_write_that_changes_slots_is_seen_on_the_next_read(mechanic, engine_
 
 def test_an_expired_hold_stops_blocking_without_a_write(mechanic, engine_runs):
     tuesday_ten = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
-    Reservation.objects.create(
-        mechanic=mechanic,
-        starts_at=tuesday_ten,
-        ends_at=tuesday_ten + HALF_HOUR,
-        blocked_until=tuesday_ten + HALF_HOUR + timedelta(minutes=15),
-        status=ReservationStatus.RESERVED,
-        expires_at=NOW + timedelta(minutes=15),
-    )
+    booked(mechanic, tuesday_ten, ReservationStatus.RESERVED)
     held = listed(mechanic, NOW)
     assert '"start":"2026-03-03T15:00:00Z"' not in held
     lapsed = NOW + timedelta(minutes=16)
@@ -173,14 +172,7 @@ def test_bookings_and_holds_are_taken_out_without_computing_the_list_again(mecha
     listed(mechanic, NOW)
     tuesday_ten = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
     for hour in range(3):
-        start = tuesday_ten + timedelta(hours=hour)
-        Reservation.objects.create(
-            mechanic=mechanic,
-            starts_at=start,
-            ends_at=start + HALF_HOUR,
-            blocked_until=start + HALF_HOUR + timedelta(minutes=15),
-            status=ReservationStatus.CONFIRMED,
-        )
+        booked(mechanic, tuesday_ten + timedelta(hours=hour))
         body = listed(mechanic, NOW)
         # the 15-minute buffer blocks 09:45 onwards: 09:15-09:45 fits, 09:30-10:00 not
         assert '"start":"2026-03-03T14:15:00Z"' in body
