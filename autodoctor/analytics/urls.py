@@ -8,6 +8,7 @@ app_name = "analytics"
 urlpatterns = [
     path("", views.platform, name="platform"),
     path("mine/", views.mine, name="mine"),
+    path("compliance/", views.compliance, name="compliance"),
     path("mechanics/<int:mechanic_id>/", views.mechanic, name="mechanic"),
     path("workshop/", views.workshop_default, name="workshop_default"),
     path("workshops/<int:workshop_id>/", views.workshop, name="workshop"),

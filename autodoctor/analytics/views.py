@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from autodoctor.errors import InvalidInput, NotAllowed, NotFound
 
+from . import compliance as compliance_checks
 from . import metrics, selectors, services, tables
 from .forms import PERIOD_CHOICES, FilterForm, PeriodForm, RatingForm, period_from
 
@@ -51,13 +52,27 @@ def _csv_link(query: QueryDict, name: str) -> str:
     return f"?{query.urlencode()}"
 
 
+def _period(request: HttpRequest, *, now, zone: str) -> tuple[metrics.Period, dict]:
+    """The period the page's query asks for (`PeriodForm`), and what the period picker
+    (`analytics/_period.html`) shows of it."""
+    form = PeriodForm(request.GET)
+    period = period_from(form, now=now, zone=zone)
+    return period, {
+        "period": period,
+        "form": form,
+        "custom": bool(form.is_valid() and form.cleaned_data.get("start")),
+        "days": round((period.end - period.start).days),
+        "period_choices": PERIOD_CHOICES,
+        "zone": zone,
+    }
+
+
 def _render(request: HttpRequest, scope: metrics.Scope, title: str, **extra) -> HttpResponse:
     """The dashboard page of `scope`, or one of its tables as CSV (`?format=csv&table=…`,
     same authorization: the caller checked it before calling)."""
     now = timezone.now()
     zone = request.user.time_zone  # type: ignore[union-attr]
-    form = PeriodForm(request.GET)
-    period = period_from(form, now=now, zone=zone)
+    period, period_context = _period(request, now=now, zone=zone)
     board = metrics.dashboard(period, scope, now=now, zone=zone)
     with_mechanics = extra.get("audience") != "mechanic"
     names = tables.table_names(board, with_mechanics=with_mechanics)
@@ -75,12 +90,7 @@ def _render(request: HttpRequest, scope: metrics.Scope, title: str, **extra) -> 
     context = {
         "title": title,
         "board": board,
-        "period": period,
-        "form": form,
-        "custom": bool(form.is_valid() and form.cleaned_data.get("start")),
-        "days": round((period.end - period.start).days),
-        "period_choices": PERIOD_CHOICES,
-        "zone": zone,
+        **period_context,
         "csv": {name.replace("-", "_"): _csv_link(query, name) for name in names},
         "heat_sessions": _heat(peaks["sessions"]),
         "heat_bookings": _heat(peaks["bookings"]),
@@ -104,6 +114,24 @@ def platform(request: HttpRequest) -> HttpResponse:
         audience="admin",
         filters=filters,
     )
+
+
+@login_required
+def compliance(request: HttpRequest) -> HttpResponse:
+    """Admins: the contractor-law rules (plan §5.3, §5.5) checked against the code and the
+    period's data (`analytics.compliance`)."""
+    if not request.user.is_platform_admin:  # type: ignore[union-attr]
+        raise NotFound(_("No such page."))
+    zone = request.user.time_zone  # type: ignore[union-attr]
+    period, period_context = _period(request, now=timezone.now(), zone=zone)
+    found = {check.key: check for check in compliance_checks.checks(period)}
+    context = {
+        "title": _("Contractor-law compliance"),
+        "checks": found,
+        "all_held": all(check.held for check in found.values()),
+        **period_context,
+    }
+    return render(request, "analytics/compliance.html", context)
 
 
 @login_required

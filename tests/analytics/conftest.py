@@ -86,3 +86,61 @@ def booking(
         )
     session.refresh_from_db()
     return session
+
+
+def earning(
+    session,
+    mechanic,
+    *,
+    gross,
+    payee,
+    created,
+    workshop=None,
+    refund=False,
+    mechanic_type="virtual",
+):
+    """A payment of `gross` for `session` and its ledger rows at `created`: the payee's
+    earning (to `workshop` when given), and its reversal when `refund`."""
+    import time_machine
+
+    from autodoctor.payments.models import Payment, PayoutEntry, Refund
+
+    payment = Payment.objects.create(
+        customer=session.customer,
+        session=session,
+        plan=session.plan,
+        method="credits",
+        status="succeeded",
+        amount_cents=gross,
+        subtotal_cents=gross,
+    )
+    kind = "workshop" if workshop else "mechanic"
+    common = dict(
+        payment=payment,
+        session=session,
+        mechanic=mechanic,
+        mechanic_type=mechanic_type,
+        payee_kind=kind,
+        payee_mechanic=None if workshop else mechanic,
+        payee_workshop=workshop,
+    )
+    with time_machine.travel(created, tick=False):
+        PayoutEntry.objects.create(
+            kind="earning",
+            gross_cents=gross,
+            payee_cents=payee,
+            platform_cents=gross - payee,
+            **common,
+        )
+        if refund:
+            back = Refund.objects.create(
+                payment=payment, amount_cents=gross, destination="credits", reason="test"
+            )
+            PayoutEntry.objects.create(
+                kind="reversal",
+                refund=back,
+                gross_cents=-gross,
+                payee_cents=-payee,
+                platform_cents=-(gross - payee),
+                **common,
+            )

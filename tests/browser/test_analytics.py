@@ -100,3 +100,27 @@ def test_a_mechanic_sees_their_own_numbers_only(open_page, history, size, viewpo
     expect(page.locator("#booking-mix")).to_contain_text("1 advance, 1 start-now")
     expect(page.locator("main")).not_to_contain_text("Bo Elsewhere")
     no_sideways_scroll(page, viewport)
+
+
+@sizes
+def test_an_admin_reads_the_compliance_rules_and_the_one_that_broke(
+    open_page, history, size, viewport
+):
+    """Ada's start-now session of yesterday has her as its mechanic but no offer she
+    accepted (the history is hand-built): the page says so; every other rule holds."""
+    admin = UserFactory(role=Role.ADMIN, is_staff=True)
+    page = open_page(admin, viewport=viewport)
+    page.goto("/analytics/")
+    page.get_by_role("link", name="Contractor-law compliance").click()
+    expect(page.get_by_role("heading", name="Contractor-law compliance")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("A rule did not hold")
+    assert row_cells(page, "compliance", "without accepting it") == [
+        "1 start-now sessions with a mechanic; 1 without that mechanic’s acceptance.",
+        "No",
+    ]
+    assert row_cells(page, "compliance", "pay goes to their workshop")[-1] == "Yes"
+    assert row_cells(page, "compliance", "their own hours")[-1] == "Yes"
+    for cell in page.locator("#compliance td").all():
+        size_of = box(cell)
+        assert size_of["width"] > 0 and size_of["height"] > 0
+    no_sideways_scroll(page, viewport)

@@ -1,0 +1,134 @@
+"""The contractor-law rules (plan §5.3, §5.5), proved from the code and the data for the
+admins' compliance page (issue 12).
+
+Each check returns what it looked at and whether the rule held. None of them counts
+declines or acceptances per mechanic, or ranks anyone: the page shows platform totals of
+what *should* be zero and the names of what matching reads, never a responsiveness figure.
+
+* ``no_responsiveness_metric``: no model field and no analytics metric is an acceptance
+  rate, a decline count or a penalty (the words searched are ``FIELD_WORDS`` and
+  ``METRIC_WORDS``; `tests/booking/test_lifecycle.py` and `tests/analytics` assert the same
+  through these functions).
+* ``matching_reads``: the fields a match score is computed from (`booking.matching`):
+  presence, specialties, brands, experience, area and rating -- nothing about offers.
+  That declining leaves every rank as it was is proved by a test (ranks before and after
+  a decline), not by data.
+* ``accepted_before_assigned``: every start-now session of the period that has a mechanic
+  has an accepted offer from that mechanic (nobody is assigned without saying yes).
+* ``own_hours``: how often mechanics set their own weekly hours in the period (saves:
+  distinct mechanic and moment), and that the hours of anyone but a workshop-affiliated
+  mechanic have no approval step (their time off is approved as they enter it; only an
+  affiliated mechanic's waits for their workshop, plan §2.3).
+* ``affiliated_pay``: every earning of a workshop-affiliated mechanic's session in the
+  period was paid to their workshop, not to them (plan §5.5).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db.models import Count, Exists, OuterRef, Q
+
+from autodoctor.accounts.mechanic_types import MechanicType, mechanic_type_expression
+
+from .metrics import Period
+
+FIELD_WORDS = ("acceptance", "accept_rate", "decline_count", "declines", "penalty", "strike")
+METRIC_WORDS = ("acceptance_rate", "decline_count", "declined_count", "offerstatus.declined")
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    held: bool
+    evidence: dict
+
+
+def forbidden_fields() -> list[str]:
+    """``Model.field`` for every model field whose name is a responsiveness metric."""
+    return [
+        f"{model.__name__}.{field.name}"
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        if any(word in field.name.lower() for word in FIELD_WORDS)
+    ]
+
+
+def forbidden_metric_terms() -> list[str]:
+    """The words of METRIC_WORDS found in the analytics metrics' code."""
+    from . import metrics, visits
+
+    source = (inspect.getsource(metrics) + inspect.getsource(visits)).lower()
+    return [word for word in METRIC_WORDS if word in source]
+
+
+def matching_reads() -> list[str]:
+    """The names of the profile fields a match score is computed from (the owner's
+    time zone decides "online today")."""
+    from autodoctor.accounts.models import MechanicProfile, User
+    from autodoctor.booking.matching import _ScoreRow
+
+    names = [name for name in _ScoreRow._fields if name not in ("pk", "user")]
+    return [str(MechanicProfile._meta.get_field(name).verbose_name) for name in names] + [
+        str(User._meta.get_field("time_zone").verbose_name)
+    ]
+
+
+def checks(period: Period) -> list[Check]:
+    from autodoctor.availability.models import TimeOff, TimeOffStatus, WeeklyBlock
+    from autodoctor.booking.models import Offer, OfferStatus, Session
+    from autodoctor.payments.models import PayeeKind, PayoutEntry
+
+    fields, terms = forbidden_fields(), forbidden_metric_terms()
+    in_period = {"created_at__gte": period.start, "created_at__lt": period.end}
+
+    assigned = Session.objects.filter(
+        scheduled_for__isnull=True, mechanic__isnull=False, **in_period
+    ).annotate(
+        accepted=Exists(
+            Offer.objects.filter(
+                session=OuterRef("pk"),
+                accepted_by=OuterRef("mechanic"),
+                status=OfferStatus.ACCEPTED,
+            )
+        )
+    )
+    start_now = assigned.aggregate(
+        total=Count("pk"), unaccepted=Count("pk", filter=Q(accepted=False))
+    )
+
+    saves = (
+        WeeklyBlock.objects.filter(**in_period)
+        .values("mechanic_id", "created_at")
+        .distinct()
+        .count()
+    )
+    editors = WeeklyBlock.objects.filter(**in_period).values("mechanic_id").distinct().count()
+    own_time_off = (
+        TimeOff.objects.filter(**in_period)
+        .annotate(kind=mechanic_type_expression("mechanic__"))
+        .exclude(kind=MechanicType.WORKSHOP_AFFILIATED)
+    )
+    waited = own_time_off.filter(status=TimeOffStatus.PENDING).count()
+
+    affiliated = PayoutEntry.objects.filter(
+        mechanic_type=MechanicType.WORKSHOP_AFFILIATED, **in_period
+    )
+    pay = affiliated.aggregate(
+        total=Count("pk"),
+        elsewhere=Count(
+            "pk",
+            filter=~Q(payee_kind=PayeeKind.WORKSHOP) | Q(payee_workshop__isnull=True),
+        ),
+    )
+    return [
+        Check("no_responsiveness_metric", not fields and not terms,
+              {"fields": fields, "metric_terms": terms}),
+        Check("matching_reads", True, {"fields": matching_reads()}),
+        Check("accepted_before_assigned", start_now["unaccepted"] == 0, start_now),
+        Check("own_hours", waited == 0, {"saves": saves, "mechanics": editors,
+                                        "time_off_waiting": waited}),
+        Check("affiliated_pay", pay["elsewhere"] == 0, pay),
+    ]  # fmt: skip
