@@ -243,6 +243,7 @@ PAGES: dict[str, Route] = {
     "notifications:feed": Route(PUBLIC, {"token": "bogus"}),
     "analytics:rating_save": Route(OWN_C, {"session_id": "c1_session"}),
     "analytics:platform": Route(STAFF),
+    "analytics:compliance": Route(STAFF),
     "analytics:mine": Route(MECHANIC),
     "analytics:mechanic": Route(STAFF, {"mechanic_id": "m1_profile"}),
     "directory:search": Route(USER, query={"brand": "Honda"}),
