@@ -15,8 +15,8 @@ what *should* be zero and the names of what matching reads, never a responsivene
   a decline), not by data.
 * ``accepted_before_assigned``: every start-now session of the period that has a mechanic
   has an accepted offer from that mechanic (nobody is assigned without saying yes).
-* ``own_hours``: how often mechanics set their own weekly hours in the period (saves:
-  distinct mechanic and moment), and that the hours of anyone but a workshop-affiliated
+* ``own_hours``: the weekly-hour blocks mechanics wrote in the period and how many
+  mechanics wrote them, and that the hours of anyone but a workshop-affiliated
   mechanic have no approval step (their time off is approved as they enter it; only an
   affiliated mechanic's waits for their workshop, plan §2.3).
 * ``affiliated_pay``: every earning of a workshop-affiliated mechanic's session in the
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db.models import Count, Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy
 
 from autodoctor.accounts.mechanic_types import MechanicType, mechanic_type_expression
 
@@ -64,16 +65,31 @@ def forbidden_metric_terms() -> list[str]:
     return [word for word in METRIC_WORDS if word in source]
 
 
+# What the page calls the fields a match score reads; a field added to the score and
+# not named here shows its model name.
+MATCHING_FIELD_NAMES = {
+    "is_online": gettext_lazy("their availability switch"),
+    "last_seen_at": gettext_lazy("when they were last seen"),
+    "specialty_keywords": gettext_lazy("specialties"),
+    "brands": gettext_lazy("brands"),
+    "years_experience": gettext_lazy("years of experience"),
+    "fsa": gettext_lazy("postal area"),
+    "city": gettext_lazy("city"),
+    "rating": gettext_lazy("rating"),
+}
+
+
 def matching_reads() -> list[str]:
     """The names of the profile fields a match score is computed from (the owner's
     time zone decides "online today")."""
-    from autodoctor.accounts.models import MechanicProfile, User
+    from autodoctor.accounts.models import MechanicProfile
     from autodoctor.booking.matching import _ScoreRow
 
     names = [name for name in _ScoreRow._fields if name not in ("pk", "user")]
-    return [str(MechanicProfile._meta.get_field(name).verbose_name) for name in names] + [
-        str(User._meta.get_field("time_zone").verbose_name)
-    ]
+    return [
+        str(MATCHING_FIELD_NAMES.get(name) or MechanicProfile._meta.get_field(name).verbose_name)
+        for name in names
+    ] + [str(gettext_lazy("their time zone"))]
 
 
 def checks(period: Period) -> list[Check]:
@@ -99,13 +115,9 @@ def checks(period: Period) -> list[Check]:
         total=Count("pk"), unaccepted=Count("pk", filter=Q(accepted=False))
     )
 
-    saves = (
-        WeeklyBlock.objects.filter(**in_period)
-        .values("mechanic_id", "created_at")
-        .distinct()
-        .count()
+    written = WeeklyBlock.objects.filter(**in_period).aggregate(
+        blocks=Count("pk"), mechanics=Count("mechanic_id", distinct=True)
     )
-    editors = WeeklyBlock.objects.filter(**in_period).values("mechanic_id").distinct().count()
     own_time_off = (
         TimeOff.objects.filter(**in_period)
         .annotate(kind=mechanic_type_expression("mechanic__"))
@@ -128,7 +140,6 @@ def checks(period: Period) -> list[Check]:
               {"fields": fields, "metric_terms": terms}),
         Check("matching_reads", True, {"fields": matching_reads()}),
         Check("accepted_before_assigned", start_now["unaccepted"] == 0, start_now),
-        Check("own_hours", waited == 0, {"saves": saves, "mechanics": editors,
-                                        "time_off_waiting": waited}),
+        Check("own_hours", waited == 0, {**written, "time_off_waiting": waited}),
         Check("affiliated_pay", pay["elsewhere"] == 0, pay),
     ]  # fmt: skip

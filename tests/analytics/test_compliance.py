@@ -40,7 +40,7 @@ def _checks():
 @pytest.fixture
 def clean_week():
     """A week in which every rule held: a start-now session taken by the mechanic who
-    accepted it, hours saved by two mechanics (one twice), an independent mechanic's
+    accepted it, hours set by two mechanics (one twice), an independent mechanic's
     time off, an affiliated mechanic's session paid to the workshop."""
     ada, bo = MechanicFactory(), MechanicFactory()
     with time_machine.travel(NOW - timedelta(days=2), tick=False):
@@ -73,10 +73,11 @@ def test_a_clean_week_holds_every_rule_with_its_evidence(clean_week):
     assert all(check.held for check in checks.values())
     assert checks["no_responsiveness_metric"].evidence == {"fields": [], "metric_terms": []}
     assert checks["accepted_before_assigned"].evidence == {"total": 1, "unaccepted": 0}
-    # ada saved twice (two moments), bo once: three saves by two mechanics
-    assert checks["own_hours"].evidence == {"saves": 3, "mechanics": 2, "time_off_waiting": 0}
+    # ada wrote 5 + 1 blocks, bo 1: seven blocks by two mechanics
+    assert checks["own_hours"].evidence == {"blocks": 7, "mechanics": 2, "time_off_waiting": 0}
     assert checks["affiliated_pay"].evidence == {"total": 1, "elsewhere": 0}
     assert "rating" in checks["matching_reads"].evidence["fields"]
+    assert "their time zone" in checks["matching_reads"].evidence["fields"]
 
 
 def test_a_mechanic_assigned_without_accepting_breaks_the_rule(clean_week):
@@ -126,7 +127,7 @@ def test_rows_outside_the_period_are_not_counted(clean_week):
     )
     assert old.mechanic_id == clean_week["bo"].pk  # assigned, never accepted, but last week
     checks = _checks()
-    assert checks["own_hours"].evidence["saves"] == 3
+    assert checks["own_hours"].evidence["blocks"] == 7
     assert checks["accepted_before_assigned"].evidence == {"total": 1, "unaccepted": 0}
 
 
@@ -176,7 +177,7 @@ def test_the_page_shows_each_rule_and_the_verdict(admin_user, login, clean_week)
     ):
         assert f'id="check-{key}"' in page, key
     assert "1 start-now sessions with a mechanic; 0 without" in page
-    assert "3 saves of weekly hours by 2 mechanics" in page
+    assert "7 weekly-hour blocks set by 2 mechanics" in page
     assert "America/Toronto" in page  # the period's zone, labelled
     assert "/analytics/compliance/" in dashboard  # linked from the admin dashboard
     # no decline or acceptance count is shown, though one offer was declined this week
