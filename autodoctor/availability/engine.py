@@ -40,7 +40,7 @@ on Toronto's transition days) and every block yields at most one piece per local
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -592,6 +592,46 @@ def _bookable_starts(
     if not ordered:
         starts = sorted(set(starts))
     return starts
+
+
+def bookable_runs(
+    starts: Sequence[datetime],
+    *,
+    duration: timedelta,
+    busy: Iterable[Interval] = (),
+    buffer: timedelta = _ZERO,
+    lowest: datetime,
+    latest: datetime,
+) -> list[tuple[int, int]]:
+    """The runs ``[i, j)`` of ``starts`` that stay bookable once busy time and the
+    notice/advance bounds apply, where ``starts`` are the sorted starts `bookable_slots`
+    gives for the same pieces and time off with no busy time, no notice and no advance.
+    The result's slots are exactly `bookable_slots` with them, because each only takes
+    starts away:
+
+    * busy time only removes free time, so a slot of ``duration`` still fits iff it
+      overlaps no busy interval widened by ``buffer`` (as in `_free`): the starts ``c``
+      with ``c + duration > b.start - buffer`` and ``c < b.end + buffer`` go, a run;
+    * notice and advance keep ``lowest <= c <= latest`` (the grid is anchored at each
+      piece's start, never at now).
+
+    O(B log S) for B busy intervals and S starts."""
+    first = bisect_left(starts, lowest)
+    last = bisect_right(starts, latest)
+    taken = sorted(
+        (bisect_right(starts, b.start - buffer - duration), bisect_left(starts, b.end + buffer))
+        for b in busy
+    )
+    runs: list[tuple[int, int]] = []
+    for lo, hi in taken:
+        if lo > first:
+            runs.append((first, min(lo, last)))
+        first = max(first, hi)
+        if first >= last:
+            return runs
+    if first < last:
+        runs.append((first, last))
+    return runs
 
 
 def is_bookable(

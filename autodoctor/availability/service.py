@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
+from itertools import chain
 from typing import NamedTuple, Protocol
 
 from django.db import connection
@@ -680,16 +680,9 @@ def available_slots_json(
     time, no notice and no advance, and their JSON texts, keyed by the rows themselves
     (hours, overrides, time off and booking rules as loaded, the window, the length, the
     zone), not by anything a write would have to invalidate: a changed row is another key.
-    Then, for this call, busy time and the two limits only take slots away, each a run of
-    the sorted starts found by bisection -- exactly what computing with them gives:
-
-    * a slot fits the free time with busy time iff it fits it without and overlaps no busy
-      interval widened by the buffer (busy time only removes time; a slot is one piece of
-      time, so it then lies in one free interval);
-    * notice and advance only drop starts before now + notice or after now + advance (the
-      grid is anchored at each piece's start, never at now or at a booking).
-
-    So bookings, holds and their expiry change nothing remembered: a mechanic read more
+    Then, for this call, busy time and the two limits only take runs of the sorted starts
+    away (`engine.bookable_runs`, found by bisection), which is exactly what computing
+    with them gives. So bookings, holds and their expiry change nothing remembered: a mechanic read more
     often than their hours change is listed without the engine or the formatting, however
     busy they are."""
     now = _now(now)
@@ -699,25 +692,15 @@ def available_slots_json(
     )
     starts, items = _slot_texts(dataclasses.replace(inputs, busy=()), window, duration, zone)
     rules = inputs.rules
-    first = bisect_left(starts, now + rules.min_notice)
-    last = bisect_right(starts, now + rules.max_advance)
-    # Each busy interval [s, e), widened by the buffer, takes the starts c with
-    # c + duration > s and c < e.
-    taken = sorted(
-        (bisect_right(starts, busy.start - rules.buffer - duration),
-         bisect_left(starts, busy.end + rules.buffer))
-        for busy in inputs.busy
-        if busy.start - rules.buffer < busy.end + rules.buffer
-    )  # fmt: skip
-    kept: list[str] = []
-    for lo, hi in taken:
-        if lo > first:
-            kept.extend(items[first : min(lo, last)])
-        first = max(first, hi)
-        if first >= last:
-            break
-    if first < last:
-        kept.extend(items[first:last])
+    runs = engine.bookable_runs(
+        starts,
+        duration=duration,
+        busy=inputs.busy,
+        buffer=rules.buffer,
+        lowest=now + rules.min_notice,
+        latest=now + rules.max_advance,
+    )
+    kept = chain.from_iterable(items[lo:hi] for lo, hi in runs)
     minutes = duration // timedelta(minutes=1)
     return wire.slots_body(inputs.mechanic_id, zone, minutes, kept)
 

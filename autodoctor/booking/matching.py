@@ -401,36 +401,25 @@ def _booked_soon(criteria: MatchCriteria, *, now: datetime) -> set[int]:
     and a 1,000-id query on every start-now request."""
     from autodoctor.availability.models import MechanicSettings
 
-    from .models import Reservation, ReservationStatus
+    from .models import Reservation
+    from .selectors import active_sql, default_buffer_minutes, plain_rows
 
     length = timedelta(minutes=criteria.duration_minutes)
-    default = MechanicSettings._meta.get_field("buffer_minutes").get_default()
+    default = default_buffer_minutes()
     if connection.vendor == "postgresql":
         within = "r.starts_at < %s + make_interval(mins => COALESCE(s.buffer_minutes, %s))"
     else:
         within = (
             "julianday(r.starts_at) < julianday(%s) + (COALESCE(s.buffer_minutes, %s) + 1) / 1440.0"
         )
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT r.mechanic_id, r.starts_at, COALESCE(s.buffer_minutes, %s)"
-            f" FROM {Reservation._meta.db_table} r"
-            f" LEFT JOIN {MechanicSettings._meta.db_table} s ON s.mechanic_id = r.mechanic_id"
-            " WHERE (r.status = %s OR (r.status = %s AND r.expires_at > %s))"
-            f" AND r.blocked_until > %s AND r.starts_at < %s AND {within}",
-            [
-                default,
-                ReservationStatus.CONFIRMED.value,
-                ReservationStatus.RESERVED.value,
-                adapt(now),
-                adapt(now),
-                adapt(now + length + MAX_BUFFER),
-                adapt(now + length),
-                default,
-            ],
-        )
-        rows = cursor.fetchall()
+    active, active_params = active_sql(now=now, alias="r")
+    rows = plain_rows(
+        f"SELECT r.mechanic_id, r.starts_at, COALESCE(s.buffer_minutes, %s)"
+        f" FROM {Reservation._meta.db_table} r"
+        f" LEFT JOIN {MechanicSettings._meta.db_table} s ON s.mechanic_id = r.mechanic_id"
+        f" WHERE {active} AND r.blocked_until > %s AND r.starts_at < %s AND {within}",
+        [default, *active_params, now, now + length + MAX_BUFFER, now + length, default],
+    )
     return {
         mechanic_id
         for mechanic_id, starts_at, buffer in rows

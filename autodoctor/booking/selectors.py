@@ -1,9 +1,10 @@
 """Booking reads: what each party may see, and the busy intervals availability needs."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,17 +26,45 @@ from .models import (
 )
 
 
+def default_buffer_minutes() -> int:
+    """The buffer of a mechanic without a settings row."""
+    from autodoctor.availability.models import MechanicSettings
+
+    return MechanicSettings._meta.get_field("buffer_minutes").get_default()
+
+
 def mechanic_buffers(mechanic_ids: Collection[int]) -> dict[int, timedelta]:
     """Each mechanic's buffer after a booking (their settings, or the default)."""
     from autodoctor.availability.models import MechanicSettings
 
-    default = MechanicSettings._meta.get_field("buffer_minutes").get_default()
+    default = default_buffer_minutes()
     found = dict(
         MechanicSettings.objects.filter(mechanic_id__in=list(mechanic_ids)).values_list(
             "mechanic_id", "buffer_minutes"
         )
     )
     return {pk: timedelta(minutes=found.get(pk, default)) for pk in mechanic_ids}
+
+
+def plain_rows(sql: str, params: Sequence) -> list[tuple]:
+    """Plain SQL for the booking hot paths (a hold's checks inside its transaction, the
+    start-now exclusion): building their ORM queries cost more than running them.
+    Datetimes in ``params`` adapted for the database, rows as the driver gives them."""
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [adapt(v) if isinstance(v, datetime) else v for v in params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+
+
+def active_sql(*, now: datetime, alias: str = "") -> tuple[str, list]:
+    """`active_reservations` as a plain-SQL condition on ``alias``'s columns, and its
+    parameters: confirmed, or a hold not yet past its expiry."""
+    column = f"{alias}." if alias else ""
+    return (
+        f"({column}status = %s OR ({column}status = %s AND {column}expires_at > %s))",
+        [ReservationStatus.CONFIRMED.value, ReservationStatus.RESERVED.value, now],
+    )
 
 
 def active_reservations(*, now: datetime) -> QuerySet[Reservation]:
@@ -54,14 +83,13 @@ def reservation_busy(
     active reservations overlapping the window (the rows ``active_reservations`` selects),
     keyed ("reservation", id) so a reschedule can ignore the booking it moves. One plain
     query on the (mechanic, status, starts_at) index; the service widens by buffer."""
+    active, active_params = active_sql(now=now)
     rows = busy_rows(
         f"SELECT id, mechanic_id, starts_at, ends_at FROM {Reservation._meta.db_table}"
-        " WHERE (status = %s OR (status = %s AND expires_at > %s))"
-        " AND starts_at < %s AND blocked_until > %s{ids}",
-        [ReservationStatus.CONFIRMED.value, ReservationStatus.RESERVED.value, now,
-         window.end, window.start],
+        f" WHERE {active} AND starts_at < %s AND blocked_until > %s{{ids}}",
+        [*active_params, window.end, window.start],
         mechanic_ids,
-    )  # fmt: skip
+    )
     return [
         BusyPeriod(mechanic_id, Interval(start, end), ("reservation", pk))
         for pk, mechanic_id, start, end in rows

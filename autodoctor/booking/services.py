@@ -54,7 +54,7 @@ from .models import (
     SessionType,
     status_in_words,
 )
-from .selectors import mechanic_buffers, offer_deadline, request_past_deadline
+from .selectors import mechanic_buffers, offer_deadline, plain_rows, request_past_deadline
 from .state import session_transition
 
 log = logging.getLogger("autodoctor.booking")
@@ -211,17 +211,6 @@ def _slot_refusal(
     )
 
 
-def _rows(sql: str, params: Sequence) -> list[tuple]:
-    """Plain SQL for the checks inside a hold's transaction (building their ORM queries
-    cost more than running them, and the transaction holds its locks meanwhile):
-    datetimes in ``params`` adapted for the database, rows as the driver gives them."""
-    adapt = connection.ops.adapt_datetimefield_value
-    values = [adapt(v) if isinstance(v, datetime) else v for v in params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return cursor.fetchall()
-
-
 def _lock_customer(customer: User) -> None:
     """Take the customer's row lock: racing requests of one customer queue here, so
     their counts and inserts are one step. Precondition: inside the booking transaction.
@@ -233,7 +222,9 @@ def _lock_customer(customer: User) -> None:
     while it waits for a lock this one holds: with FOR UPDATE the two deadlocked)."""
     if connection.vendor == "sqlite":
         return
-    _rows(f"SELECT id FROM {User._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [customer.pk])
+    plain_rows(
+        f"SELECT id FROM {User._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [customer.pk]
+    )
 
 
 # A customer's live holds, read from the customer's sessions outwards, each session's
@@ -274,7 +265,7 @@ def _holds_limit(
     _lock_customer(customer)
     active = [
         (mechanic_id, db_instant(start))
-        for mechanic_id, start in _rows(
+        for mechanic_id, start in plain_rows(
             _CUSTOMER_LIVE_HOLDS[connection.vendor == "postgresql"],
             [customer.pk, ReservationStatus.RESERVED, now, settings.HOLDS_PER_CUSTOMER],
         )
@@ -374,7 +365,7 @@ def active_session_refusal(
         )
         params = [SessionStatus.COMPLETED, SessionStatus.CANCELLED]
         params += [ReservationStatus.CONFIRMED, ends_at, starts_at]
-    found = _rows(
+    found = plain_rows(
         f"SELECT id, status FROM {Session._meta.db_table} WHERE customer_id = %s"
         f" AND id <> %s AND {condition} ORDER BY id LIMIT %s",
         [customer.pk, -1 if exclude is None else exclude, *params, allowed],
@@ -399,7 +390,7 @@ def _expire_stale_holds(
     transaction (invariant 4: an expired hold never blocks, sweeper or not); how many.
     A plain-SQL look first: almost always there is none, and the locking ORM query
     (rows, their sessions, events) is then not built."""
-    if not _rows(
+    if not plain_rows(
         f"SELECT 1 FROM {Reservation._meta.db_table} WHERE mechanic_id = %s AND status = %s"
         " AND expires_at <= %s AND starts_at < %s AND blocked_until > %s LIMIT 1",
         [mechanic_id, ReservationStatus.RESERVED, now, blocked_until, starts_at],

@@ -151,6 +151,7 @@ def test_the_forbidden_words_are_found_where_they_appear(monkeypatch):
 
     monkeypatch.setattr(compliance, "FIELD_WORDS", ("rating",))
     assert "MechanicProfile.rating" in compliance.forbidden_fields()
+    assert compliance._reads_offers() == ["rating"]  # the matching row would say No
     monkeypatch.setattr(compliance, "METRIC_WORDS", ("def dashboard",))
     assert compliance.forbidden_metric_terms() == ["def dashboard"]
     assert metrics.dashboard  # the word found is real code

@@ -10,6 +10,7 @@ from django.db import connection
 
 from autodoctor.booking import services
 from autodoctor.booking.models import Offer, Reservation, ReservationStatus, Session
+from autodoctor.booking.selectors import plain_rows
 from autodoctor.errors import Conflict, DomainError
 from autodoctor.payments.services import checkout
 from tests.factories import CustomerFactory, MechanicFactory, weekly_hours
@@ -168,11 +169,8 @@ def test_a_customers_live_holds_are_read_by_their_sessions_whatever_the_statisti
     params = [booking_customer.pk, ReservationStatus.RESERVED, NOW, 10]
     sql = services._CUSTOMER_LIVE_HOLDS[connection.vendor == "postgresql"]
     explain = "EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(explain + sql, [adapt(v) if v is NOW else v for v in params])
-        plan = "\n".join(str(row) for row in cursor.fetchall())
+    plan = "\n".join(str(row) for row in plain_rows(explain + sql, params))
     assert "booking_reservation_session_id" in plan, plan
     assert "reservation_status" not in plan and "booking_res_status" not in plan, plan
-    live = [(m, services.db_instant(start)) for m, start in services._rows(sql, params)]
+    live = [(m, services.db_instant(start)) for m, start in plain_rows(sql, params)]
     assert live == [(mine.mechanic_id, mine.starts_at)]
