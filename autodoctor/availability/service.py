@@ -80,6 +80,7 @@ __all__ = [
     "BusyPeriod",
     "BusySource",
     "MechanicRef",
+    "SlotCheck",
     "VisitRules",
     "available_slots",
     "available_slots_by_mechanic",
@@ -296,6 +297,7 @@ class _Inputs:
     mechanic_id: int
     kind: MechanicType
     active: bool
+    zone: str  # the mechanic's own time zone (their local day), whoever sets the hours
     own: engine.LocalSchedule | None
     shop: engine.LocalSchedule | None
     rules: BookingRules
@@ -591,6 +593,7 @@ def _load(
             mechanic_id=mid,
             kind=kind,
             active=active,
+            zone=own_zone,
             own=own,
             shop=shop,
             rules=rules,
@@ -615,6 +618,25 @@ def _load_one(
     if inputs is None:
         raise NotFound(_("No such mechanic."))
     return inputs
+
+
+def _load_slots_of(
+    mechanic: MechanicRef,
+    window: Interval,
+    duration: timedelta,
+    *,
+    now: datetime,
+    ignore_busy: Collection[Hashable] = (),
+    approved_only: bool = False,
+) -> _Inputs:
+    """One mechanic's inputs for slots of ``duration`` starting in ``window``."""
+    return _load_one(
+        mechanic,
+        _context(window, duration),
+        now=now,
+        ignore_busy=ignore_busy,
+        approved_only=approved_only,
+    )
 
 
 # ======================================================================================
@@ -652,12 +674,8 @@ def available_slots(
     """
     now = _now(now)
     window = Interval(start, end)
-    inputs = _load_one(
-        mechanic,
-        _context(window, duration),
-        now=now,
-        ignore_busy=ignore_busy,
-        approved_only=approved_only,
+    inputs = _load_slots_of(
+        mechanic, window, duration, now=now, ignore_busy=ignore_busy, approved_only=approved_only
     )
     return list(inputs.slots(window, duration, now))
 
@@ -720,6 +738,14 @@ def _slot_texts(
     return tuple(slot.start for slot in slots), tuple(wire.slot_items(zone, slots))
 
 
+class SlotCheck(NamedTuple):
+    """What `slot_offered` found out about one start."""
+
+    offered: bool  # one of the slots `available_slots` lists
+    rules: BookingRules  # the mechanic's booking rules, as loaded
+    zone: str  # the mechanic's own time zone
+
+
 def slot_offered(
     mechanic: MechanicRef,
     start: datetime,
@@ -727,15 +753,19 @@ def slot_offered(
     *,
     now: datetime | None = None,
     ignore_busy: Collection[Hashable] = (),
-) -> tuple[bool, BookingRules]:
+    approved_only: bool = False,
+) -> SlotCheck:
     """Whether ``start`` is one of the slots ``available_slots`` lists for the mechanic
-    (same rules, grid included), and the mechanic's booking rules -- from one load of the
-    rows around that one interval, so a hold checks its slot without listing a range.
-    Raises NotFound for an unknown mechanic."""
+    (same rules, grid included), with the mechanic's booking rules and time zone -- from
+    one load of the rows around that one interval, so a hold checks its slot without
+    listing a range, nor fetching the profile first. Raises NotFound for an unknown
+    mechanic, and with ``approved_only`` for one the public may not book."""
     now = _now(now)
     window = Interval(start, start + timedelta(microseconds=1))
-    inputs = _load_one(mechanic, _context(window, duration), now=now, ignore_busy=ignore_busy)
-    return bool(inputs.slots(window, duration, now)), inputs.rules
+    inputs = _load_slots_of(
+        mechanic, window, duration, now=now, ignore_busy=ignore_busy, approved_only=approved_only
+    )
+    return SlotCheck(bool(inputs.slots(window, duration, now)), inputs.rules, inputs.zone)
 
 
 def available_slots_by_mechanic(

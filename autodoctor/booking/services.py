@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from autodoctor.accounts.models import MechanicProfile, User, Vehicle
 from autodoctor.accounts.registration import require_verified_email
 from autodoctor.availability.plans import PLAN_MINUTES
-from autodoctor.availability.service import BookingRules
+from autodoctor.availability.service import SlotCheck
 from autodoctor.dates import db_instant, instant_in_range
 from autodoctor.errors import (
     Busy,
@@ -69,8 +70,30 @@ TARGETED_OFFERS = 3
 # --------------------------------------------------------------------------- helpers
 
 
-def _mechanic_buffer(mechanic: MechanicProfile) -> timedelta:
-    return mechanic_buffers([mechanic.pk])[mechanic.pk]
+def _mechanic_buffer(mechanic: MechanicProfile | int) -> timedelta:
+    pk = _mechanic_pk(mechanic)
+    return mechanic_buffers([pk])[pk]
+
+
+def _profile(mechanic: MechanicProfile | int) -> MechanicProfile:
+    """The profile (with its user, whose name messages give) of a mechanic given by
+    profile or id: the hold path carries the id and fetches the profile only to word a
+    refusal."""
+    if isinstance(mechanic, MechanicProfile):
+        return mechanic
+    return MechanicProfile.objects.select_related("user").get(pk=mechanic)
+
+
+def _mechanic_pk(mechanic: MechanicProfile | int) -> int:
+    return mechanic if isinstance(mechanic, int) else mechanic.pk
+
+
+def _mechanic_fields(mechanic: MechanicProfile | int) -> dict[str, object]:
+    """A new row's mechanic: the profile when the caller has it (cached on the row for
+    what reads it next), else the id alone."""
+    if isinstance(mechanic, int):
+        return {"mechanic_id": mechanic}
+    return {"mechanic": mechanic}
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
@@ -132,27 +155,32 @@ def _next_free_slots(
 
 
 def _slot_refusal(
-    mechanic: MechanicProfile,
+    mechanic: MechanicProfile | int,
     starts_at: datetime,
     minutes: int,
     *,
     now: datetime,
     ignore_busy: frozenset = frozenset(),
-) -> BookingRules:
+    approved_only: bool = False,
+) -> SlotCheck:
     """Raise the error that says what is really wrong with ``starts_at`` as a booking
-    with ``mechanic``, or return the mechanic's booking rules if it is one of their
-    bookable slots (on their slot grid, in free time, inside notice and advance). The
-    friendly pre-check before a hold or a move: one load of that interval's rows, no
-    slot list; the database guard still decides races."""
+    with ``mechanic``, or return what the check read (the mechanic's booking rules and
+    time zone) if it is one of their bookable slots (on their slot grid, in free time,
+    inside notice and advance). The friendly pre-check before a hold or a move: one load
+    of that interval's rows, no slot list, and the profile fetched only to word a
+    refusal; the database guard still decides races. ``approved_only``: NotFound for a
+    mechanic the public may not book (in the same load)."""
     from autodoctor.availability import service as availability
 
     instant_in_range(starts_at, field="start")
     duration = timedelta(minutes=minutes)
-    listed, rules = availability.slot_offered(
-        mechanic, starts_at, duration, now=now, ignore_busy=ignore_busy
+    check = availability.slot_offered(
+        mechanic, starts_at, duration, now=now, ignore_busy=ignore_busy, approved_only=approved_only
     )
-    if listed:
-        return rules
+    if check.offered:
+        return check
+    rules = check.rules
+    mechanic = _profile(mechanic)
     if starts_at <= now:
         raise Conflict(_("That time has already passed; pick another time."), code="slot_in_past")
     if starts_at < now + rules.min_notice:
@@ -253,7 +281,7 @@ _CUSTOMER_LIVE_HOLDS = {
 
 
 def _holds_limit(
-    customer: User, mechanic: MechanicProfile, starts_at: datetime, *, now: datetime
+    customer: User, mechanic_id: int, zone: str, starts_at: datetime, *, now: datetime
 ) -> None:
     """Refuse a hold past the customer's limits: holds cost nothing, so without a cap one
     script could keep a mechanic's whole week held (HOLDS_PER_CUSTOMER at once, of which
@@ -261,7 +289,7 @@ def _holds_limit(
     Precondition: inside the booking transaction; the customer's row lock taken here
     makes the count and the insert one step for racing requests of that customer.
     One lock and one read of the customer's live holds (at most HOLDS_PER_CUSTOMER
-    rows: the cap itself keeps it short)."""
+    rows: the cap itself keeps it short). ``zone``: the mechanic's time zone (their day)."""
     _lock_customer(customer)
     active = [
         (mechanic_id, db_instant(start))
@@ -279,19 +307,19 @@ def _holds_limit(
             code="hold_limit",
             status=429,
         )
-    zone = mechanic.user.zone
-    local_day = starts_at.astimezone(zone).date()
+    local = ZoneInfo(zone)
+    local_day = starts_at.astimezone(local).date()
     same_day = [
         start
-        for mechanic_id, start in active
-        if mechanic_id == mechanic.pk and start.astimezone(zone).date() == local_day
+        for held_with, start in active
+        if held_with == mechanic_id and start.astimezone(local).date() == local_day
     ]
     if len(same_day) >= settings.HOLDS_PER_CUSTOMER_MECHANIC_DAY:
         raise DomainError(
             _(
                 "You are already holding %(count)s slots with %(user)s that day. Release one before holding another."
             )
-            % {"count": len(same_day), "user": mechanic.user},
+            % {"count": len(same_day), "user": _profile(mechanic_id).user},
             code="hold_limit",
             status=429,
         )
@@ -408,7 +436,7 @@ def _expire_stale_holds(
 
 def _reservation_insert(
     *,
-    mechanic: MechanicProfile,
+    mechanic: MechanicProfile | int,
     session: Session | None,
     starts_at: datetime,
     ends_at: datetime,
@@ -430,12 +458,15 @@ def _reservation_insert(
     Precondition: inside the caller's booking transaction."""
     blocked_until = ends_at + (_mechanic_buffer(mechanic) if buffer is None else buffer)
     _expire_stale_holds(
-        mechanic_id=mechanic.pk, starts_at=starts_at, blocked_until=blocked_until, now=now
+        mechanic_id=_mechanic_pk(mechanic),
+        starts_at=starts_at,
+        blocked_until=blocked_until,
+        now=now,
     )
     try:
         with transaction.atomic(savepoint=savepoint):
             return Reservation.objects.create(
-                mechanic=mechanic,
+                **_mechanic_fields(mechanic),
                 session=session,
                 starts_at=starts_at,
                 ends_at=ends_at,
@@ -932,42 +963,39 @@ def reservation_hold(
         raise InvalidInput(
             _("Start time needs a time zone (e.g. 2026-12-01T15:00:00Z)."), field="start"
         )
-    mechanic = (
-        MechanicProfile.objects.approved().select_related("user").filter(pk=mechanic_id).first()
-    )
-    if mechanic is None:
-        raise NotFound(_("No such mechanic."))
     minutes = intake.plan.duration_minutes
     # Outside the transaction: the friendly check of this one interval (not the
-    # mechanic's slot list), so the write transaction holds its locks only for the
-    # customer's limits and three inserts.
-    rules = _slot_refusal(mechanic, starts_at, minutes, now=now)
+    # mechanic's slot list), which also tells an unknown or unapproved mechanic (404) and
+    # reads their rules and zone, so the profile is fetched only to word a refusal and
+    # the write transaction holds its locks only for the customer's limits and three
+    # inserts.
+    check = _slot_refusal(mechanic_id, starts_at, minutes, now=now, approved_only=True)
     expires_at = now + timedelta(minutes=settings.HOLD_MINUTES)
 
     def work() -> Reservation:
-        _holds_limit(customer, mechanic, starts_at, now=now)
+        _holds_limit(customer, mechanic_id, check.zone, starts_at, now=now)
         return reservation_hold_locked(
             customer=customer,
             intake=intake,
-            mechanic=mechanic,
+            mechanic=mechanic_id,
             starts_at=starts_at,
             expires_at=expires_at,
             now=now,
             customer_locked=True,
-            buffer=rules.buffer,
+            buffer=check.rules.buffer,
         )
 
     try:
         return run_booking_transaction(work)
     except _SlotRace:
-        raise _slot_taken(mechanic, starts_at, minutes, now=now) from None
+        raise _slot_taken(_profile(mechanic_id), starts_at, minutes, now=now) from None
 
 
 def reservation_hold_locked(
     *,
     customer: User,
     intake: Intake,
-    mechanic: MechanicProfile,
+    mechanic: MechanicProfile | int,
     starts_at: datetime,
     expires_at: datetime,
     now: datetime,
@@ -979,17 +1007,18 @@ def reservation_hold_locked(
     """Create the pending session and its hold until `expires_at` — the hold path that
     checkout (reservation_hold) and a waitlist claim (booking.waitlist) share, through the
     one overlap guard. Precondition: inside the caller's booking transaction; raises
-    SlotRace (roll back) when the guard refuses. ``customer_locked``: the caller holds
-    the customer's row lock already; ``buffer``: the mechanic's buffer just read."""
+    SlotRace (roll back) when the guard refuses. ``mechanic``: the profile, or its id
+    (checkout, which has not fetched it); ``customer_locked``: the caller holds the
+    customer's row lock already; ``buffer``: the mechanic's buffer just read."""
     ends_at = starts_at + timedelta(minutes=intake.plan.duration_minutes)
     active_session_refusal(
         customer, starts_at=starts_at, ends_at=ends_at, customer_locked=customer_locked
     )
     session = Session.objects.create(
         customer=customer,
-        mechanic=mechanic,
         scheduled_for=starts_at,
         metadata=metadata or {},
+        **_mechanic_fields(mechanic),
         **intake.session_fields(),
     )
     attachments.attachments_claim(session=session, ids=intake.attachment_ids)

@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from autodoctor.accounts.models import ApprovalStatus, MechanicProfile, User
 from autodoctor.booking import services
 from autodoctor.booking.models import Reservation, ReservationStatus, Session, SessionStatus
 from autodoctor.errors import Conflict, InvalidInput, NotFound, SlotUnavailable
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, MechanicFactory, weekly_hours
 
 from .conftest import NOW, SLOT, later
 
@@ -60,6 +62,52 @@ def test_hold_outside_the_mechanics_hours_is_refused(booking_customer, available
     with pytest.raises(SlotUnavailable):
         hold(booking_customer, available_mechanic, start=SLOT.replace(hour=3))  # 22:00 Toronto
     assert not Session.objects.exists()
+
+
+def test_a_refusal_names_the_mechanic(booking_customer, available_mechanic, hold):
+    """The hold path carries the mechanic's id and fetches the profile only to word a
+    refusal: the words still name them."""
+    with pytest.raises(SlotUnavailable) as refused:
+        hold(booking_customer, available_mechanic, start=SLOT.replace(hour=3))
+    assert refused.value.code == "not_available"
+    assert str(available_mechanic.user) in refused.value.message
+
+
+@pytest.mark.parametrize("unbookable", ["pending approval", "account closed"])
+def test_a_mechanic_the_public_may_not_book_cannot_be_held(booking_customer, hold, unbookable):
+    mechanic = MechanicFactory(
+        approval_status=ApprovalStatus.PENDING
+        if unbookable == "pending approval"
+        else ApprovalStatus.APPROVED
+    )
+    weekly_hours(mechanic, days=range(7), start=9 * 60, end=17 * 60)
+    if unbookable == "account closed":
+        User.objects.filter(pk=mechanic.user_id).update(is_active=False)
+    with pytest.raises(NotFound):
+        hold(booking_customer, mechanic)
+    assert not Session.objects.exists() and not Reservation.objects.exists()
+
+
+def test_a_hold_reads_the_mechanic_only_in_the_availability_load(
+    booking_customer, available_mechanic, intake
+):
+    """One read of the mechanic's profile per hold: the slot check's load, which also
+    tells approval, rules and zone (a separate ORM fetch of the profile and its user
+    came first, and cost more CPU than any other statement of a hold)."""
+    answers = intake(booking_customer)
+    with CaptureQueriesContext(connection) as captured:
+        services.reservation_hold(
+            customer=booking_customer,
+            intake=answers,
+            mechanic_id=available_mechanic.pk,
+            starts_at=SLOT,
+            now=NOW,
+        )
+    profile_table = MechanicProfile._meta.db_table
+    reads = [q["sql"] for q in captured if f"FROM {profile_table}" in q["sql"].replace('"', "")]
+    assert len(reads) == 1, reads
+    assert "approval_status" in reads[0]
+    assert Reservation.objects.get().mechanic_id == available_mechanic.pk
 
 
 def test_database_refuses_overlapping_active_reservations_even_without_the_service(
