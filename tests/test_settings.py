@@ -165,3 +165,70 @@ def test_production_sends_https_headers_and_redirects_plain_http(tmp_path):
     assert headers.split()[0] == "200"
     assert "max-age=31536000; includeSubDomains; preload" in headers
     assert headers.split()[-3:] == ["DENY", "nosniff", "same-origin"]
+
+
+def _database_options(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_PREPARE_THRESHOLD")
+    }
+    clean.update(env, AUTODOCTOR_VAR_DIR=str(tmp_path))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import autodoctor.settings as s; print(sorted(s.DATABASES['default'].get('OPTIONS', {}).items()))",
+        ],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+PG_URL = "postgres://postgres@127.0.0.1:5432/any"
+
+
+@pytest.mark.parametrize(
+    ("env", "options"),
+    [
+        ({"DATABASE_URL": PG_URL}, "[('prepare_threshold', 5), ('server_side_binding', True)]"),
+        (
+            {"DATABASE_URL": PG_URL, "DB_PREPARE_THRESHOLD": "0"},
+            "[('prepare_threshold', 0), ('server_side_binding', True)]",
+        ),
+        ({"DATABASE_URL": PG_URL, "DB_PREPARE_THRESHOLD": "off"}, "[]"),
+        ({"DB_PREPARE_THRESHOLD": "5"}, "[('init_command',"),  # SQLite: its own options only
+    ],
+    ids=["postgres-default", "postgres-at-once", "postgres-off", "sqlite"],
+)
+def test_postgres_prepares_statements_unless_told_not_to(tmp_path, env, options):
+    loaded = _database_options(tmp_path, **env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.startswith(options), loaded.stdout
+
+
+def test_a_prepare_threshold_that_is_not_a_number_refuses_to_start(tmp_path):
+    loaded = _database_options(tmp_path, DATABASE_URL=PG_URL, DB_PREPARE_THRESHOLD="five")
+    assert loaded.returncode != 0
+    assert "DB_PREPARE_THRESHOLD must be a whole number" in loaded.stderr
+
+
+@pytest.mark.django_db
+def test_on_postgres_a_statement_run_often_is_prepared_once():
+    """The setting takes effect on the real connection: after the threshold's runs the
+    statement is prepared on the server (pg_prepared_statements), so later runs skip
+    parsing and planning."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    sql = "SELECT count(*) FROM accounts_user WHERE id > %s"
+    with connection.cursor() as cursor:
+        for run in range((connection.settings_dict["OPTIONS"].get("prepare_threshold") or 5) + 2):
+            cursor.execute(sql, [run])
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["SELECT count(*) FROM accounts_user WHERE id > $1%"],
+        )
+        assert cursor.fetchone()[0] == 1
